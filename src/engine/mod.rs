@@ -1,0 +1,1 @@
+//! Data ownership and durability. Knows nothing of RESP or connections.
