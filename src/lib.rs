@@ -1,3 +1,18 @@
 //! strata: a Redis-compatible server with an embedded LSM storage engine.
+//!
+//! Layers, one way: [`resp`] turns bytes into arguments and replies into bytes; [`commands`] turns
+//! arguments into typed calls on the [`engine`]; [`server`] owns sockets, tasks and shared state.
 
+pub mod commands;
+pub mod config;
 pub mod engine;
+pub mod glob;
+pub mod num;
+pub mod resp;
+pub mod server;
+
+/// strata's own version.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// The Redis version strata reports in HELLO and INFO: the Redis release whose commands it follows,
+/// so clients that check versions enable the features strata has.
+pub const VERSION_REPORTED: &str = "7.2.0";

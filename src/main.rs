@@ -1,1 +1,114 @@
-fn main() {}
+//! `strata-server [config-file] [--setting value ...]`, as redis-server is started.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::Parser;
+
+use strata::commands::registry;
+use strata::config::Config;
+use strata::server::{self, logging, shared::Shared};
+
+/// A Redis-compatible server. Any setting of the config file can also be given as `--name value`;
+/// command-line settings override the file.
+#[derive(Parser)]
+#[command(name = "strata-server", version, about)]
+struct Cli {
+    /// Config file in redis.conf syntax (see conf/strata.conf), then `--name value` settings such as
+    /// `--port 7000 --requirepass secret`.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "CONFIG-FILE] [--NAME VALUE")]
+    args: Vec<String>,
+}
+
+/// Splits `[file] --a 1 --b x y` into the file and (name, value) pairs; a value may be several words.
+fn split_args(args: &[String]) -> Result<(Option<PathBuf>, Vec<(String, String)>), String> {
+    let mut rest = args;
+    let mut file = None;
+    if let Some(first) = rest.first() {
+        if !first.starts_with("--") {
+            file = Some(PathBuf::from(first));
+            rest = &rest[1..];
+        }
+    }
+    let mut pairs: Vec<(String, Vec<String>)> = Vec::new();
+    for arg in rest {
+        match arg.strip_prefix("--") {
+            Some(name) if !name.is_empty() && !name.starts_with(|c: char| c.is_ascii_digit()) => pairs.push((name.to_owned(), Vec::new())),
+            _ => match pairs.last_mut() {
+                Some((_, values)) => values.push(arg.clone()),
+                None => return Err(format!("unexpected argument '{arg}'")),
+            },
+        }
+    }
+    Ok((file, pairs.into_iter().map(|(name, values)| (name, values.join(" "))).collect()))
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let (file, overrides) = match split_args(&cli.args) {
+        Ok(parsed) => parsed,
+        Err(error) => {
+            eprintln!("strata-server: {error}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let config = match Config::load(file.as_deref(), &overrides) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("{error}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    if let Err(error) = logging::init(&config.get("loglevel"), &config.get("logfile")) {
+        eprintln!("strata-server: can't open the log file: {error}");
+        return std::process::ExitCode::FAILURE;
+    }
+    // Like redis-server: room for maxclients plus listeners and files.
+    let wanted_files = config.get_i64("maxclients") as u64 + 32;
+    if let Ok(granted) = rlimit::increase_nofile_limit(wanted_files) {
+        if granted < wanted_files {
+            tracing::warn!(granted, wanted_files, "could not raise the open files limit; maxclients may not be reachable");
+        }
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("strata-server: can't start the runtime: {error}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        let port = config.get_i64("port") as u16;
+        let bind = config.get("bind");
+        let listeners = match server::bind(&bind, port).await {
+            Ok(listeners) => listeners,
+            Err(error) => {
+                tracing::error!(%error, "could not listen on {bind} port {port}");
+                eprintln!("strata-server: could not listen on {bind} port {port}: {error}");
+                return std::process::ExitCode::FAILURE;
+            }
+        };
+        let bound = listeners[0].local_addr().map(|a| a.port()).unwrap_or(port);
+        let shared = Arc::new(Shared::new(config, registry().all.len()));
+        shared.port.store(bound, std::sync::atomic::Ordering::Relaxed);
+        tracing::info!(port = bound, version = strata::VERSION, "Ready to accept connections");
+        // One machine-readable line for scripts and tests that start the server on port 0.
+        println!("ready port={bound}");
+        server::run(shared, listeners).await;
+        std::process::ExitCode::SUCCESS
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_file_and_settings() {
+        let args: Vec<String> =
+            ["s.conf", "--port", "7000", "--save", "900", "1", "--requirepass", "x"].iter().map(|s| s.to_string()).collect();
+        let (file, pairs) = split_args(&args).unwrap();
+        assert_eq!(file, Some(PathBuf::from("s.conf")));
+        assert_eq!(pairs, vec![("port".into(), "7000".into()), ("save".into(), "900 1".into()), ("requirepass".into(), "x".into())]);
+    }
+}

@@ -1,0 +1,144 @@
+//! Connection commands: PING, ECHO, HELLO, AUTH, SELECT, QUIT, RESET.
+
+use std::borrow::Cow;
+use std::sync::atomic::Ordering;
+
+use super::args::{parse_int, ArgCursor};
+use super::{CmdError, Ctx, ReplyMode};
+use crate::resp::{Args, Protocol, Reply};
+use crate::VERSION_REPORTED;
+
+/// PING [message]
+pub fn ping(_ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
+    match args.len() {
+        1 => Ok(Reply::status("PONG")),
+        2 => Ok(Reply::bulk(args.get(1))),
+        _ => Err(CmdError::WrongArity("ping".to_owned())),
+    }
+}
+
+/// ECHO message
+pub fn echo(_ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
+    Ok(Reply::bulk(args.get(1)))
+}
+
+/// Checks a password for the default user (the only user strata has).
+fn check_password(ctx: &Ctx, user: Option<&[u8]>, password: &[u8]) -> Result<(), CmdError> {
+    let required = ctx.shared.config.get("requirepass");
+    let wrong = CmdError::line("WRONGPASS invalid username-password pair or user is disabled.");
+    if user.is_some_and(|u| u != b"default") {
+        return Err(wrong);
+    }
+    if required.is_empty() {
+        return if user.is_some() {
+            Ok(())
+        } else {
+            Err(CmdError::line("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?"))
+        };
+    }
+    if required.as_bytes() == password {
+        Ok(())
+    } else {
+        Err(wrong)
+    }
+}
+
+/// AUTH [username] password
+pub fn auth(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
+    let result = match args.len() {
+        2 => check_password(ctx, None, args.get(1)),
+        3 => check_password(ctx, Some(args.get(1)), args.get(2)),
+        _ => return Err(CmdError::Syntax),
+    };
+    result?;
+    ctx.session.authenticated = true;
+    Ok(Reply::Ok)
+}
+
+/// HELLO [protover [AUTH username password] [SETNAME clientname]]
+pub fn hello(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
+    let mut cursor = ArgCursor::new(args, 1);
+    let mut protocol = ctx.session.protocol;
+    if !cursor.is_done() {
+        let version =
+            cursor.next_bytes().and_then(parse_int).map_err(|_| CmdError::err("Protocol version is not an integer or out of range"))?;
+        protocol = match version {
+            2 => Protocol::Resp2,
+            3 => Protocol::Resp3,
+            _ => return Err(CmdError::line("NOPROTO unsupported protocol version")),
+        };
+    }
+    let (mut credentials, mut name) = (None, None);
+    while !cursor.is_done() {
+        if cursor.eat("AUTH") && cursor.remaining() >= 2 {
+            credentials = Some((cursor.next_bytes()?, cursor.next_bytes()?));
+        } else if cursor.eat("SETNAME") && !cursor.is_done() {
+            name = Some(cursor.next_bytes()?);
+        } else {
+            return Err(CmdError::err(format!(
+                "Syntax error in HELLO option '{}'",
+                String::from_utf8_lossy(args.get(args.len() - cursor.remaining() - 1))
+            )));
+        }
+    }
+    if let Some((user, password)) = credentials {
+        check_password(ctx, Some(user), password)?;
+        ctx.session.authenticated = true;
+    }
+    if !ctx.session.authenticated {
+        return Err(CmdError::line("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time"));
+    }
+    if let Some(name) = name {
+        super::client::validate_name(name)?;
+        ctx.session.info.set_name(String::from_utf8_lossy(name).into_owned());
+    }
+    ctx.session.protocol = protocol;
+    ctx.session.info.resp.store(protocol.version() as u8, Ordering::Relaxed);
+    let field = |k: &'static str, v: Reply| (Reply::bulk(k.as_bytes()), v);
+    Ok(Reply::Map(vec![
+        field("server", Reply::bulk(b"redis")),
+        field("version", Reply::bulk(VERSION_REPORTED.as_bytes())),
+        field("proto", Reply::Int(protocol.version())),
+        field("id", Reply::Int(ctx.session.id() as i64)),
+        field("mode", Reply::bulk(b"standalone")),
+        field("role", Reply::bulk(b"master")),
+        field("modules", Reply::Array(Vec::new())),
+    ]))
+}
+
+/// SELECT index
+pub fn select(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
+    let index = parse_int(args.get(1))?;
+    let index = usize::try_from(index)
+        .ok()
+        .filter(|i| *i < ctx.shared.keyspace.databases())
+        .ok_or_else(|| CmdError::err("DB index is out of range"))?;
+    ctx.session.db = index;
+    ctx.session.info.db.store(index, Ordering::Relaxed);
+    Ok(Reply::Ok)
+}
+
+/// QUIT
+pub fn quit(ctx: &mut Ctx, _args: Args) -> Result<Reply, CmdError> {
+    ctx.session.close_after_reply = true;
+    // Redis answers QUIT even with CLIENT REPLY OFF.
+    ctx.session.reply_mode = ReplyMode::On;
+    Ok(Reply::Ok)
+}
+
+/// RESET
+pub fn reset(ctx: &mut Ctx, _args: Args) -> Result<Reply, CmdError> {
+    let session = &mut *ctx.session;
+    session.db = 0;
+    session.info.db.store(0, Ordering::Relaxed);
+    session.protocol = Protocol::Resp2;
+    session.info.resp.store(2, Ordering::Relaxed);
+    session.reply_mode = ReplyMode::On;
+    session.authenticated = ctx.shared.config.get("requirepass").is_empty();
+    session.info.no_evict.store(false, Ordering::Relaxed);
+    session.info.no_touch.store(false, Ordering::Relaxed);
+    if session.info.monitor.swap(false, Ordering::Relaxed) {
+        ctx.shared.monitors.remove(session.id());
+    }
+    Ok(Reply::Status(Cow::Borrowed("RESET")))
+}

@@ -1,0 +1,34 @@
+//! Turning EX/PX/EXAT/PXAT arguments into deadlines, with Redis's validation.
+
+use super::CmdError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeUnit {
+    Seconds,
+    Millis,
+}
+
+/// The absolute deadline in Unix milliseconds for `amount` (relative to `now_ms` unless `absolute`).
+/// `allow_non_positive` is false for SET/GETEX, which refuse zero and negative times.
+pub fn deadline(
+    amount: i64,
+    unit: TimeUnit,
+    absolute: bool,
+    now_ms: u64,
+    allow_non_positive: bool,
+    command: &str,
+) -> Result<i64, CmdError> {
+    let invalid = || CmdError::err(format!("invalid expire time in '{command}' command"));
+    if amount <= 0 && !allow_non_positive {
+        return Err(invalid());
+    }
+    let millis = match unit {
+        TimeUnit::Seconds => amount.checked_mul(1000).ok_or_else(invalid)?,
+        TimeUnit::Millis => amount,
+    };
+    if absolute {
+        Ok(millis)
+    } else {
+        millis.checked_add(now_ms as i64).ok_or_else(invalid)
+    }
+}

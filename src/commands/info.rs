@@ -1,0 +1,244 @@
+//! INFO: Redis's `# Section` / `field:value` text, CRLF separated, so exporters parse it unchanged.
+
+use std::fmt::Write;
+use std::sync::atomic::Ordering;
+
+use bytes::Bytes;
+
+use super::table::registry;
+use super::{CmdError, Ctx};
+use crate::resp::{Args, Reply};
+use crate::{VERSION, VERSION_REPORTED};
+
+const DEFAULT_SECTIONS: &[&str] =
+    &["server", "clients", "memory", "persistence", "stats", "replication", "cpu", "modules", "errorstats", "cluster", "keyspace"];
+const ALL_SECTIONS: &[&str] = &[
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "modules",
+    "commandstats",
+    "errorstats",
+    "cluster",
+    "keyspace",
+];
+
+/// INFO [section [section ...]]
+pub fn info(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
+    let mut wanted: Vec<String> = args.iter().skip(1).map(|a| String::from_utf8_lossy(a).to_ascii_lowercase()).collect();
+    if wanted.is_empty() || wanted.iter().any(|w| w == "default") {
+        wanted.extend(DEFAULT_SECTIONS.iter().map(|s| s.to_string()));
+    }
+    if wanted.iter().any(|w| w == "all" || w == "everything") {
+        wanted.extend(ALL_SECTIONS.iter().map(|s| s.to_string()));
+    }
+    let mut text = String::new();
+    for section in ALL_SECTIONS {
+        if !wanted.iter().any(|w| w == section) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str("\r\n");
+        }
+        render(ctx, section, &mut text);
+    }
+    Ok(Reply::Verbatim(Bytes::from(text)))
+}
+
+fn render(ctx: &Ctx, section: &str, out: &mut String) {
+    let shared = ctx.shared;
+    let uptime_secs = shared.started.elapsed().as_secs();
+    match section {
+        "server" => {
+            header(out, "Server");
+            field(out, "redis_version", &VERSION_REPORTED);
+            field(out, "strata_version", &VERSION);
+            field(out, "redis_git_sha1", &"00000000");
+            field(out, "redis_git_dirty", &0);
+            field(out, "redis_build_id", &"0");
+            field(out, "redis_mode", &"standalone");
+            field(out, "os", &format!("{} {}", std::env::consts::OS, std::env::consts::ARCH));
+            field(out, "arch_bits", &64);
+            field(out, "multiplexing_api", &"epoll");
+            field(out, "process_id", &std::process::id());
+            field(out, "run_id", &shared.run_id);
+            field(out, "tcp_port", &shared.port.load(Ordering::Relaxed));
+            field(out, "server_time_usec", &crate::server::shared::unix_micros());
+            field(out, "uptime_in_seconds", &uptime_secs);
+            field(out, "uptime_in_days", &(uptime_secs / 86400));
+            field(out, "hz", &shared.config.hot.hz.load(Ordering::Relaxed));
+            field(out, "configured_hz", &shared.config.hot.hz.load(Ordering::Relaxed));
+            field(out, "executable", &std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default());
+            field(out, "config_file", &shared.config.file().map(|p| p.display().to_string()).unwrap_or_default());
+        }
+        "clients" => {
+            header(out, "Clients");
+            field(out, "connected_clients", &shared.clients.len());
+            field(out, "cluster_connections", &0);
+            field(out, "maxclients", &shared.config.hot.maxclients.load(Ordering::Relaxed));
+            field(out, "client_recent_max_input_buffer", &0);
+            field(out, "client_recent_max_output_buffer", &0);
+            field(out, "blocked_clients", &0);
+            field(out, "tracking_clients", &0);
+            field(out, "clients_in_timeout_table", &0);
+        }
+        "memory" => {
+            let rss = resident_bytes();
+            header(out, "Memory");
+            field(out, "used_memory", &rss);
+            field(out, "used_memory_human", &human(rss));
+            field(out, "used_memory_rss", &rss);
+            field(out, "used_memory_rss_human", &human(rss));
+            field(out, "used_memory_peak", &peak_resident_bytes());
+            field(out, "used_memory_peak_human", &human(peak_resident_bytes()));
+            field(out, "total_system_memory", &total_system_memory());
+            field(out, "maxmemory", &shared.config.get("maxmemory"));
+            field(out, "maxmemory_policy", &shared.config.get("maxmemory-policy"));
+            field(out, "mem_fragmentation_ratio", &"1.00");
+            field(out, "mem_allocator", &"libc");
+        }
+        "persistence" => {
+            header(out, "Persistence");
+            field(out, "loading", &0);
+            field(out, "async_loading", &0);
+            field(out, "rdb_changes_since_last_save", &0);
+            field(out, "rdb_bgsave_in_progress", &0);
+            field(out, "rdb_last_save_time", &shared.last_save_unix.load(Ordering::Relaxed));
+            field(out, "rdb_last_bgsave_status", &"ok");
+            field(out, "aof_enabled", &0);
+            field(out, "aof_rewrite_in_progress", &0);
+            field(out, "aof_last_write_status", &"ok");
+        }
+        "stats" => {
+            let stats = &shared.stats;
+            header(out, "Stats");
+            field(out, "total_connections_received", &stats.connections_received.load(Ordering::Relaxed));
+            field(out, "total_commands_processed", &stats.commands_processed.load(Ordering::Relaxed));
+            field(out, "instantaneous_ops_per_sec", &stats.instantaneous_ops());
+            field(out, "total_net_input_bytes", &stats.net_input_bytes.load(Ordering::Relaxed));
+            field(out, "total_net_output_bytes", &stats.net_output_bytes.load(Ordering::Relaxed));
+            field(out, "rejected_connections", &stats.rejected_connections.load(Ordering::Relaxed));
+            field(out, "expired_keys", &crate::engine::keyspace::EXPIRED_KEYS.load(Ordering::Relaxed));
+            field(out, "evicted_keys", &0);
+            field(out, "keyspace_hits", &stats.keyspace_hits.load(Ordering::Relaxed));
+            field(out, "keyspace_misses", &stats.keyspace_misses.load(Ordering::Relaxed));
+            field(out, "pubsub_channels", &0);
+            field(out, "pubsub_patterns", &0);
+            field(out, "total_error_replies", &stats.error_replies.load(Ordering::Relaxed));
+        }
+        "replication" => {
+            header(out, "Replication");
+            field(out, "role", &"master");
+            field(out, "connected_slaves", &0);
+            field(out, "master_failover_state", &"no-failover");
+            field(out, "master_replid", &shared.run_id);
+            field(out, "master_replid2", &"0000000000000000000000000000000000000000");
+            field(out, "master_repl_offset", &0);
+            field(out, "second_repl_offset", &-1);
+            field(out, "repl_backlog_active", &0);
+        }
+        "cpu" => {
+            let (user, sys) = cpu_seconds();
+            header(out, "CPU");
+            field(out, "used_cpu_sys", &format!("{sys:.6}"));
+            field(out, "used_cpu_user", &format!("{user:.6}"));
+        }
+        "modules" => header(out, "Modules"),
+        "errorstats" => header(out, "Errorstats"),
+        "cluster" => {
+            header(out, "Cluster");
+            field(out, "cluster_enabled", &0);
+        }
+        "commandstats" => {
+            header(out, "Commandstats");
+            for (index, command) in registry().all.iter().enumerate() {
+                let Some(stat) = shared.stats.per_command.get(index) else {
+                    continue;
+                };
+                let (calls, usec, rejected, failed) = (
+                    stat.calls.load(Ordering::Relaxed),
+                    stat.usec.load(Ordering::Relaxed),
+                    stat.rejected.load(Ordering::Relaxed),
+                    stat.failed.load(Ordering::Relaxed),
+                );
+                if calls == 0 && rejected == 0 {
+                    continue;
+                }
+                let per_call = if calls > 0 { usec as f64 / calls as f64 } else { 0.0 };
+                field(
+                    out,
+                    &format!("cmdstat_{}", command.name),
+                    &format!("calls={calls},usec={usec},usec_per_call={per_call:.2},rejected_calls={rejected},failed_calls={failed}"),
+                );
+            }
+        }
+        "keyspace" => {
+            header(out, "Keyspace");
+            for index in 0..shared.keyspace.databases() {
+                let db = shared.keyspace.db(index);
+                let keys = db.len();
+                if keys > 0 {
+                    field(out, &format!("db{index}"), &format!("keys={keys},expires={},avg_ttl=0", db.volatile()));
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+fn header(out: &mut String, name: &str) {
+    let _ = write!(out, "# {name}\r\n");
+}
+
+fn field(out: &mut String, name: &str, value: &dyn std::fmt::Display) {
+    let _ = write!(out, "{name}:{value}\r\n");
+}
+
+fn human(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "K", "M", "G"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.2}{}", UNITS[unit])
+}
+
+fn proc_status_kb(field: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with(field)).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse().ok()))
+        .unwrap_or(0)
+}
+
+pub fn resident_bytes() -> u64 {
+    proc_status_kb("VmRSS:") * 1024
+}
+
+fn peak_resident_bytes() -> u64 {
+    proc_status_kb("VmHWM:") * 1024
+}
+
+fn total_system_memory() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| s.lines().next().and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse::<u64>().ok()))
+        .unwrap_or(0)
+        * 1024
+}
+
+/// User and system CPU seconds of this process, from /proc/self/stat (clock ticks of 1/100 s).
+fn cpu_seconds() -> (f64, f64) {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return (0.0, 0.0);
+    };
+    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0) / 100.0;
+    (ticks(11), ticks(12))
+}

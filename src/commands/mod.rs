@@ -1,0 +1,35 @@
+//! Commands: the command table, the checks every command passes through, and one file per family.
+//!
+//! A handler is a synchronous function of its context and arguments that returns a [`Reply`] or a
+//! [`CmdError`]; it never touches the socket. Arity, authentication and unknown-command checks happen
+//! once, in [`dispatch`], before any handler runs.
+
+mod args;
+pub mod context;
+pub mod dispatch;
+mod error;
+mod flags;
+mod table;
+
+mod client;
+mod config_cmd;
+mod connection;
+mod expiry;
+mod id;
+mod info;
+mod introspection;
+mod keys;
+mod server;
+mod strings;
+
+pub use args::{is, parse_float, parse_int, ArgCursor};
+pub use context::{Ctx, ReplyMode, Session};
+pub use dispatch::{dispatch, Dispatched};
+pub use error::CmdError;
+pub use flags::*;
+pub use table::{registry, Command, Group, Registry};
+
+use crate::resp::{Args, Reply};
+
+/// A command implementation.
+pub type Handler = fn(&mut Ctx, Args) -> Result<Reply, CmdError>;

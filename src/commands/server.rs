@@ -1,0 +1,199 @@
+//! Server commands: DBSIZE, FLUSHDB/FLUSHALL, SWAPDB, TIME, LASTSAVE, DEBUG, MONITOR, SLOWLOG,
+//! SHUTDOWN, WAIT.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use super::args::{is, parse_int};
+use super::{CmdError, Ctx};
+use crate::resp::{Args, Reply};
+
+/// DBSIZE
+pub fn dbsize(ctx: &mut Ctx, _args: Args) -> Result<Reply, CmdError> {
+    Ok(Reply::from(ctx.db().len()))
+}
+
+fn flush_mode(args: Args) -> Result<(), CmdError> {
+    match args.len() {
+        1 => Ok(()),
+        2 if is(args.get(1), "async") || is(args.get(1), "sync") => Ok(()),
+        _ => Err(CmdError::Syntax),
+    }
+}
+
+/// FLUSHDB [ASYNC | SYNC]
+pub fn flushdb(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
+    flush_mode(args)?;
+    ctx.db().clear();
+    Ok(Reply::Ok)
+}
+
+/// FLUSHALL [ASYNC | SYNC]
+pub fn flushall(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
+    flush_mode(args)?;
+    ctx.shared.keyspace.flush_all();
+    Ok(Reply::Ok)
+}
+
+/// SWAPDB index1 index2
+pub fn swapdb(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
+    let parse = |arg: &[u8]| parse_int(arg).map_err(|_| CmdError::err("invalid first DB index"));
+    let a = parse(args.get(1))?;
+    let b = parse_int(args.get(2)).map_err(|_| CmdError::err("invalid second DB index"))?;
+    let count = ctx.shared.keyspace.databases() as i64;
+    if !(0..count).contains(&a) || !(0..count).contains(&b) {
+        return Err(CmdError::err("DB index is out of range"));
+    }
+    ctx.shared.keyspace.swap_dbs(a as usize, b as usize);
+    Ok(Reply::Ok)
+}
+
+/// TIME
+pub fn time(_ctx: &mut Ctx, _args: Args) -> Result<Reply, CmdError> {
+    let micros = crate::server::shared::unix_micros();
+    Ok(Reply::Array(vec![Reply::bulk_string((micros / 1_000_000).to_string()), Reply::bulk_string((micros % 1_000_000).to_string())]))
+}
+
+/// LASTSAVE
+pub fn lastsave(ctx: &mut Ctx, _args: Args) -> Result<Reply, CmdError> {
+    Ok(Reply::Int(ctx.shared.last_save_unix.load(Ordering::Relaxed) as i64))
+}
+
+/// DEBUG SLEEP seconds | DEBUG JMAP | DEBUG POPULATE count [prefix] [size] | DEBUG HELP
+///
+/// DEBUG SLEEP delays this connection only: strata serves other clients meanwhile.
+pub fn debug(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
+    let sub = args.get(1);
+    if is(sub, "sleep") && args.len() == 3 {
+        let seconds = crate::num::parse_f64(args.get(2)).filter(|s| *s >= 0.0).ok_or(CmdError::NotFloat)?;
+        ctx.session.delay = Some(Duration::from_secs_f64(seconds.min(1e9)));
+        return Ok(Reply::Ok);
+    }
+    if is(sub, "populate") && (3..=5).contains(&args.len()) {
+        return populate(ctx, args);
+    }
+    if is(sub, "help") {
+        return Ok(Reply::Array(
+            [
+                "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "POPULATE <count> [<prefix>] [<size>]",
+                "    Create <count> string keys named key:<num>.",
+                "SLEEP <seconds>",
+                "    Stop the server for <seconds>.",
+                "HELP",
+                "    Print this help.",
+            ]
+            .iter()
+            .map(|l| Reply::status(l))
+            .collect(),
+        ));
+    }
+    Err(CmdError::UnknownSubcommand { command: "debug".to_owned(), sub: String::from_utf8_lossy(sub).into_owned() })
+}
+
+/// DEBUG POPULATE count [prefix] [size]: keys `prefix:N` holding `value:N` padded to size, as Redis.
+fn populate(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
+    let count = parse_int(args.get(2))?;
+    if count < 0 {
+        return Err(CmdError::err("positive count value required"));
+    }
+    let prefix = if args.len() > 3 { args.get(3).to_vec() } else { b"key".to_vec() };
+    let size = if args.len() > 4 { Some(parse_int(args.get(4))?.max(0) as usize) } else { None };
+    let db = ctx.db();
+    for i in 0..count {
+        let mut key = prefix.clone();
+        key.extend_from_slice(format!(":{i}").as_bytes());
+        let hash = crate::engine::KeyHash::of(&key);
+        let mut shard = db.lock(hash);
+        if shard.contains(hash, &key, ctx.now_ms) {
+            continue;
+        }
+        let mut value = format!("value:{i}").into_bytes();
+        if let Some(size) = size {
+            value.resize(size, 0);
+        }
+        shard.set(hash, &key, crate::engine::Value::string(&value), None, ctx.now_ms);
+    }
+    Ok(Reply::Ok)
+}
+
+/// MONITOR
+pub fn monitor(ctx: &mut Ctx, _args: Args) -> Result<Reply, CmdError> {
+    ctx.session.become_monitor = true;
+    Ok(Reply::Ok)
+}
+
+/// SLOWLOG GET [count]
+pub fn slowlog_get(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
+    let count = if args.len() > 2 {
+        let n = parse_int(args.get(2))?;
+        if n < -1 {
+            return Err(CmdError::err("count should be greater than or equal to -1"));
+        }
+        if n == -1 {
+            usize::MAX
+        } else {
+            n as usize
+        }
+    } else {
+        10
+    };
+    let entries = ctx.shared.slowlog.newest(count);
+    Ok(Reply::Array(
+        entries
+            .into_iter()
+            .map(|e| {
+                Reply::Array(vec![
+                    Reply::Int(e.id as i64),
+                    Reply::Int(e.unix_secs as i64),
+                    Reply::Int(e.micros as i64),
+                    Reply::Array(e.args.into_iter().map(|a| Reply::Bulk(a.into())).collect()),
+                    Reply::bulk_string(e.client_addr),
+                    Reply::bulk_string(e.client_name),
+                ])
+            })
+            .collect(),
+    ))
+}
+
+/// SLOWLOG LEN
+pub fn slowlog_len(ctx: &mut Ctx, _args: Args) -> Result<Reply, CmdError> {
+    Ok(Reply::from(ctx.shared.slowlog.len()))
+}
+
+/// SLOWLOG RESET
+pub fn slowlog_reset(ctx: &mut Ctx, _args: Args) -> Result<Reply, CmdError> {
+    ctx.shared.slowlog.reset();
+    Ok(Reply::Ok)
+}
+
+/// SHUTDOWN [NOSAVE | SAVE] [NOW] [FORCE] [ABORT]
+///
+/// Nothing needs saving yet: the keyspace is memory only until the LSM tier is wired in.
+pub fn shutdown(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
+    for arg in args.iter().skip(1) {
+        if !["nosave", "save", "now", "force", "abort"].iter().any(|w| is(arg, w)) {
+            return Err(CmdError::Syntax);
+        }
+        if is(arg, "abort") {
+            return Err(CmdError::err("No shutdown in progress."));
+        }
+    }
+    ctx.shared.request_shutdown();
+    ctx.session.close_after_reply = true;
+    Ok(Reply::NoReply)
+}
+
+/// WAIT numreplicas timeout: there are no replicas yet, so the answer is 0 (after the timeout when
+/// replicas were asked for, as Redis would wait for them).
+pub fn wait(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
+    let wanted = parse_int(args.get(1))?;
+    let timeout = parse_int(args.get(2))?;
+    if timeout < 0 {
+        return Err(CmdError::err("timeout is negative"));
+    }
+    if wanted > 0 && timeout > 0 {
+        ctx.session.delay = Some(Duration::from_millis(timeout as u64));
+    }
+    Ok(Reply::Int(0))
+}

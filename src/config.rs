@@ -1,0 +1,360 @@
+//! Settings: defaults, the redis.conf-style file, command-line overrides, CONFIG GET/SET/REWRITE.
+//!
+//! Every setting strata has is one row of [`SETTINGS`]. Values are kept as their canonical text (what
+//! CONFIG GET prints); the few read on hot paths are mirrored into atomics in [`Hot`].
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use std::sync::RwLock;
+
+use crate::resp::split_inline_args;
+
+/// How a setting's text is validated and normalised.
+#[derive(Clone, Copy)]
+enum Kind {
+    Int {
+        min: i64,
+        max: i64,
+    },
+    /// A byte size that accepts `k`, `kb`, `m`, `mb`, `g`, `gb` suffixes as redis.conf does.
+    Memory,
+    Bool,
+    Enum(&'static [&'static str]),
+    Text,
+}
+
+struct Setting {
+    name: &'static str,
+    default: &'static str,
+    kind: Kind,
+    /// Fixed once the server runs: CONFIG SET refuses it.
+    immutable: bool,
+}
+
+const fn setting(name: &'static str, default: &'static str, kind: Kind, immutable: bool) -> Setting {
+    Setting { name, default, kind, immutable }
+}
+
+const LOGLEVELS: &[&str] = &["debug", "verbose", "notice", "warning", "nothing"];
+const POLICIES: &[&str] =
+    &["volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl", "allkeys-lru", "allkeys-lfu", "allkeys-random", "noeviction"];
+
+/// Every setting, in the order CONFIG REWRITE appends them.
+static SETTINGS: &[Setting] = &[
+    setting("port", "6379", Kind::Int { min: 0, max: 65535 }, true),
+    setting("bind", "* -::*", Kind::Text, true),
+    setting("tcp-backlog", "511", Kind::Int { min: 0, max: i32::MAX as i64 }, true),
+    setting("requirepass", "", Kind::Text, false),
+    setting("databases", "16", Kind::Int { min: 1, max: i32::MAX as i64 }, true),
+    setting("maxclients", "10000", Kind::Int { min: 1, max: u32::MAX as i64 }, false),
+    setting("timeout", "0", Kind::Int { min: 0, max: i32::MAX as i64 }, false),
+    setting("tcp-keepalive", "300", Kind::Int { min: 0, max: i32::MAX as i64 }, false),
+    setting("loglevel", "notice", Kind::Enum(LOGLEVELS), false),
+    setting("logfile", "", Kind::Text, true),
+    setting("daemonize", "no", Kind::Bool, true),
+    setting("pidfile", "", Kind::Text, true),
+    setting("dir", ".", Kind::Text, true),
+    setting("dbfilename", "dump.rdb", Kind::Text, false),
+    setting("save", "", Kind::Text, false),
+    setting("appendonly", "no", Kind::Bool, false),
+    setting("appendfsync", "everysec", Kind::Enum(&["always", "everysec", "no"]), false),
+    setting("maxmemory", "0", Kind::Memory, false),
+    setting("maxmemory-policy", "noeviction", Kind::Enum(POLICIES), false),
+    setting("hz", "10", Kind::Int { min: 1, max: 500 }, false),
+    setting("node-id", "0", Kind::Int { min: 0, max: 1023 }, false),
+    setting("proto-max-bulk-len", "536870912", Kind::Memory, false),
+    setting("client-query-buffer-limit", "1073741824", Kind::Memory, false),
+    setting("slowlog-log-slower-than", "10000", Kind::Int { min: -1, max: i64::MAX }, false),
+    setting("slowlog-max-len", "128", Kind::Int { min: 0, max: i64::MAX }, false),
+    setting("lazyfree-lazy-user-flush", "no", Kind::Bool, false),
+];
+
+fn find(name: &str) -> Option<&'static Setting> {
+    SETTINGS.iter().find(|s| s.name.eq_ignore_ascii_case(name))
+}
+
+/// Values read on every request, kept in atomics so reading them takes no lock.
+#[derive(Default)]
+pub struct Hot {
+    pub proto_max_bulk_len: AtomicI64,
+    pub query_buffer_limit: AtomicUsize,
+    pub maxclients: AtomicUsize,
+    pub timeout_secs: AtomicU64,
+    pub slowlog_slower_than: AtomicI64,
+    pub slowlog_max_len: AtomicUsize,
+    pub node_id: AtomicU64,
+    pub hz: AtomicU64,
+}
+
+/// The live configuration.
+pub struct Config {
+    values: RwLock<BTreeMap<&'static str, String>>,
+    file: Option<PathBuf>,
+    pub hot: Hot,
+}
+
+/// A configuration problem, with the text Redis prints.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError(pub String);
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Config {
+    /// Defaults, then the file (if any), then `overrides` (`name value...` pairs from the command line).
+    pub fn load(file: Option<&Path>, overrides: &[(String, String)]) -> Result<Config, ConfigError> {
+        let config = Config {
+            values: RwLock::new(SETTINGS.iter().map(|s| (s.name, s.default.to_owned())).collect()),
+            file: file.map(Path::to_path_buf),
+            hot: Hot::default(),
+        };
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| ConfigError(format!("Fatal error, can't open config file '{}': {e}", path.display())))?;
+            for (number, line) in text.lines().enumerate() {
+                let Some((name, value)) = parse_line(line)
+                    .map_err(|e| ConfigError(format!("*** FATAL CONFIG FILE ERROR at line {}: {e} ({line})", number + 1)))?
+                else {
+                    continue;
+                };
+                config.apply(&name, &value).map_err(|e| ConfigError(format!("*** FATAL CONFIG FILE ERROR at line {}: {e}", number + 1)))?;
+            }
+        }
+        for (name, value) in overrides {
+            config.apply(name, value).map_err(|e| ConfigError(format!("*** FATAL CONFIG ERROR in argument '--{name}': {e}")))?;
+        }
+        config.refresh_hot();
+        Ok(config)
+    }
+
+    /// Sets a value at start-up, where immutable settings are allowed.
+    fn apply(&self, name: &str, value: &str) -> Result<(), String> {
+        let setting = find(name).ok_or_else(|| format!("Bad directive or wrong number of arguments for '{name}'"))?;
+        let value = normalise(setting, value)?;
+        self.write_values().insert(setting.name, value);
+        Ok(())
+    }
+
+    fn read_values(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<&'static str, String>> {
+        self.values.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write_values(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<&'static str, String>> {
+        self.values.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn refresh_hot(&self) {
+        let hot = &self.hot;
+        hot.proto_max_bulk_len.store(self.get_i64("proto-max-bulk-len"), Ordering::Relaxed);
+        hot.query_buffer_limit.store(self.get_i64("client-query-buffer-limit") as usize, Ordering::Relaxed);
+        hot.maxclients.store(self.get_i64("maxclients") as usize, Ordering::Relaxed);
+        hot.timeout_secs.store(self.get_i64("timeout") as u64, Ordering::Relaxed);
+        hot.slowlog_slower_than.store(self.get_i64("slowlog-log-slower-than"), Ordering::Relaxed);
+        hot.slowlog_max_len.store(self.get_i64("slowlog-max-len") as usize, Ordering::Relaxed);
+        hot.node_id.store(self.get_i64("node-id") as u64, Ordering::Relaxed);
+        hot.hz.store(self.get_i64("hz") as u64, Ordering::Relaxed);
+    }
+
+    /// The text of a setting.
+    pub fn get(&self, name: &str) -> String {
+        self.read_values().get(name).cloned().unwrap_or_default()
+    }
+
+    /// An integer setting (validated when set, so it always parses).
+    pub fn get_i64(&self, name: &str) -> i64 {
+        self.get(name).parse().unwrap_or(0)
+    }
+
+    pub fn get_bool(&self, name: &str) -> bool {
+        self.get(name) == "yes"
+    }
+
+    /// CONFIG GET: every (name, value) whose name matches one of `patterns`.
+    pub fn matching(&self, patterns: &[&[u8]]) -> Vec<(&'static str, String)> {
+        let values = self.read_values();
+        SETTINGS
+            .iter()
+            .filter(|s| patterns.iter().any(|p| crate::glob::matches(p, s.name.as_bytes(), true)))
+            .map(|s| (s.name, values.get(s.name).cloned().unwrap_or_default()))
+            .collect()
+    }
+
+    /// CONFIG SET of several pairs, all or nothing.
+    pub fn set(&self, pairs: &[(String, String)]) -> Result<(), String> {
+        let mut validated = Vec::with_capacity(pairs.len());
+        for (name, value) in pairs {
+            let Some(setting) = find(name) else {
+                return Err(format!("ERR Unknown option or number of arguments for CONFIG SET - '{name}'"));
+            };
+            if setting.immutable {
+                return Err(format!("ERR CONFIG SET failed (possibly related to argument '{name}') - can't set immutable config"));
+            }
+            if validated.iter().any(|(n, _): &(&str, String)| *n == setting.name) {
+                return Err(format!("ERR CONFIG SET failed (possibly related to argument '{name}') - duplicate parameter"));
+            }
+            let value =
+                normalise(setting, value).map_err(|e| format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {e}"))?;
+            validated.push((setting.name, value));
+        }
+        {
+            let mut values = self.write_values();
+            for (name, value) in validated {
+                values.insert(name, value);
+            }
+        }
+        self.refresh_hot();
+        Ok(())
+    }
+
+    /// CONFIG REWRITE: rewrites the file in place, keeping comments and the order of lines, replacing
+    /// the values of settings it names and appending settings that differ from their defaults.
+    pub fn rewrite(&self) -> Result<(), String> {
+        let path = self.file.as_ref().ok_or_else(|| "ERR The server is running without a config file".to_owned())?;
+        let old = std::fs::read_to_string(path).unwrap_or_default();
+        let values = self.read_values().clone();
+        let mut written = std::collections::HashSet::new();
+        let mut out = String::new();
+        for line in old.lines() {
+            match parse_line(line) {
+                Ok(Some((name, _))) => {
+                    if let Some(setting) = find(&name) {
+                        if written.insert(setting.name) {
+                            out.push_str(&format_line(setting.name, &values[setting.name]));
+                        }
+                        continue;
+                    }
+                    out.push_str(line);
+                }
+                _ => out.push_str(line),
+            }
+            out.push('\n');
+        }
+        for setting in SETTINGS {
+            if !written.contains(setting.name) && values[setting.name] != setting.default {
+                out.push_str(&format_line(setting.name, &values[setting.name]));
+                out.push('\n');
+            }
+        }
+        let temp = path.with_extension("rewrite.tmp");
+        std::fs::write(&temp, out).and_then(|_| std::fs::rename(&temp, path)).map_err(|e| format!("ERR Rewriting config file: {e}"))
+    }
+
+    pub fn file(&self) -> Option<&Path> {
+        self.file.as_deref()
+    }
+}
+
+fn format_line(name: &str, value: &str) -> String {
+    if value.is_empty() {
+        format!("{name} \"\"")
+    } else {
+        format!("{name} {value}")
+    }
+}
+
+/// Splits a config line into its name and value; `None` for blank lines and comments.
+fn parse_line(line: &str) -> Result<Option<(String, String)>, String> {
+    let trimmed = line.trim();
+    if trimmed.is_empty() || trimmed.starts_with('#') {
+        return Ok(None);
+    }
+    let mut scratch = Vec::new();
+    let mut spans = Vec::new();
+    split_inline_args(trimmed.as_bytes(), &mut scratch, &mut spans).map_err(|_| "Unbalanced quotes in configuration line".to_owned())?;
+    let words: Vec<String> = spans.iter().map(|s| String::from_utf8_lossy(&scratch[s.clone()]).into_owned()).collect();
+    match words.split_first() {
+        Some((name, rest)) => Ok(Some((name.to_ascii_lowercase(), rest.join(" ")))),
+        None => Ok(None),
+    }
+}
+
+fn normalise(setting: &Setting, value: &str) -> Result<String, String> {
+    match setting.kind {
+        Kind::Int { min, max } => {
+            let n: i64 = value.parse().map_err(|_| "argument couldn't be parsed into an integer".to_owned())?;
+            if n < min || n > max {
+                return Err(format!("argument must be between {min} and {max} inclusive"));
+            }
+            Ok(n.to_string())
+        }
+        Kind::Memory => parse_memory(value).map(|n| n.to_string()).ok_or_else(|| "argument must be a memory value".to_owned()),
+        Kind::Bool => match value.to_ascii_lowercase().as_str() {
+            "yes" => Ok("yes".to_owned()),
+            "no" => Ok("no".to_owned()),
+            _ => Err("argument must be 'yes' or 'no'".to_owned()),
+        },
+        Kind::Enum(choices) => {
+            let lower = value.to_ascii_lowercase();
+            choices
+                .iter()
+                .find(|c| **c == lower)
+                .map(|c| (*c).to_owned())
+                .ok_or_else(|| "argument(s) must be one of the following: ".to_owned() + &choices.join(", "))
+        }
+        Kind::Text => Ok(value.to_owned()),
+    }
+}
+
+/// Parses `100`, `1k`, `1kb`, `2mb`, `1gb` as redis.conf does (k = 1000, kb = 1024).
+pub fn parse_memory(text: &str) -> Option<i64> {
+    let lower = text.to_ascii_lowercase();
+    let split = lower.find(|c: char| !c.is_ascii_digit() && c != '-').unwrap_or(lower.len());
+    let (digits, unit) = lower.split_at(split);
+    let n: i64 = digits.parse().ok()?;
+    let multiplier: i64 = match unit {
+        "" | "b" => 1,
+        "k" => 1000,
+        "kb" => 1024,
+        "m" => 1000 * 1000,
+        "mb" => 1024 * 1024,
+        "g" => 1000 * 1000 * 1000,
+        "gb" => 1024 * 1024 * 1024,
+        _ => return None,
+    };
+    n.checked_mul(multiplier).filter(|n| *n >= 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_then_overrides() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.conf");
+        std::fs::write(&path, "# comment\nport 7000\nrequirepass \"a b\"\nproto-max-bulk-len 1mb\n").unwrap();
+        let config = Config::load(Some(&path), &[("port".into(), "7001".into())]).unwrap();
+        assert_eq!(config.get("port"), "7001");
+        assert_eq!(config.get("requirepass"), "a b");
+        assert_eq!(config.hot.proto_max_bulk_len.load(Ordering::Relaxed), 1024 * 1024);
+        assert!(Config::load(None, &[("nope".into(), "1".into())]).is_err());
+    }
+
+    #[test]
+    fn set_is_validated_and_atomic() {
+        let config = Config::load(None, &[]).unwrap();
+        let err = config.set(&[("maxclients".into(), "5".into()), ("timeout".into(), "x".into())]).unwrap_err();
+        assert!(err.contains("'timeout'"), "{err}");
+        assert_eq!(config.get("maxclients"), "10000");
+        assert!(config.set(&[("port".into(), "1".into())]).unwrap_err().contains("immutable"));
+        config.set(&[("LOGLEVEL".into(), "WARNING".into())]).unwrap();
+        assert_eq!(config.get("loglevel"), "warning");
+    }
+
+    #[test]
+    fn rewrite_keeps_comments() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.conf");
+        std::fs::write(&path, "# keep me\nmaxclients 5\n").unwrap();
+        let config = Config::load(Some(&path), &[]).unwrap();
+        config.set(&[("maxclients".into(), "6".into()), ("timeout".into(), "9".into())]).unwrap();
+        config.rewrite().unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "# keep me\nmaxclients 6\ntimeout 9\n");
+    }
+}

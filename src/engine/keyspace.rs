@@ -1,0 +1,434 @@
+//! The in-memory keyspace: databases split into shards, each a hash table behind a short lock.
+//!
+//! A key's 64-bit xxh3 hash is computed once and chooses the shard (bits 48..56) and the slot inside
+//! the shard's table (the low bits and top 7 bits hashbrown uses), so the two never correlate.
+//! Locks are `std::sync::Mutex` held only for the duration of one command's work on a shard and never
+//! across an `.await`. Commands that touch several keys lock their shards in ascending order
+//! ([`Keyspace::lock_keys`]), which makes them atomic and deadlock free.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard};
+
+use crossbeam::utils::CachePadded;
+use hashbrown::hash_table::{Entry as TableEntry, HashTable};
+use xxhash_rust::xxh3::xxh3_64;
+
+use super::compact::CompactBytes;
+use super::value::Value;
+
+/// Shards per database. A power of two; SCAN and active expiry work shard by shard, so more shards
+/// keep each step short.
+pub const SHARDS: usize = 256;
+const SHARD_SHIFT: u32 = 48;
+
+/// One key and what it holds.
+#[derive(Debug)]
+pub struct Entry {
+    key: CompactBytes,
+    pub value: Value,
+    /// Absolute deadline in Unix milliseconds; 0 when the key does not expire.
+    expire_at: u64,
+    /// Unix seconds of the last access, for OBJECT IDLETIME.
+    accessed: u32,
+}
+
+impl Entry {
+    pub fn key(&self) -> &[u8] {
+        self.key.as_slice()
+    }
+
+    /// The deadline in Unix milliseconds, if the key has one.
+    pub fn expire_at(&self) -> Option<u64> {
+        (self.expire_at != 0).then_some(self.expire_at)
+    }
+
+    pub fn accessed_secs(&self) -> u32 {
+        self.accessed
+    }
+
+    fn is_expired(&self, now_ms: u64) -> bool {
+        self.expire_at != 0 && self.expire_at <= now_ms
+    }
+
+    fn memory(&self) -> usize {
+        std::mem::size_of::<Entry>() + self.key.heap_size() + self.value.heap_size()
+    }
+}
+
+/// The hash of a key, computed once per command and reused for shard and table lookups.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KeyHash(u64);
+
+impl KeyHash {
+    pub fn of(key: &[u8]) -> KeyHash {
+        KeyHash(xxh3_64(key))
+    }
+
+    pub fn shard(self) -> usize {
+        (self.0 >> SHARD_SHIFT) as usize & (SHARDS - 1)
+    }
+
+    /// Position in SCAN order: the shard bits moved to the top, so ascending positions visit shards
+    /// in order and each shard's keys by hash.
+    pub fn scan_position(self) -> u64 {
+        self.0.rotate_left(64 - SHARD_SHIFT - SHARDS.trailing_zeros())
+    }
+}
+
+/// Keys and counters of one shard.
+#[derive(Default)]
+pub struct Shard {
+    table: HashTable<Entry>,
+    /// Keys with a deadline (INFO keyspace `expires=`).
+    volatile: usize,
+}
+
+impl Shard {
+    /// The live entry for `key`; an expired one is removed on the way (lazy expiry).
+    pub fn get(&mut self, hash: KeyHash, key: &[u8], now_ms: u64) -> Option<&mut Entry> {
+        self.expire_if_due(hash, key, now_ms);
+        self.table.find_mut(hash.0, |e| e.key.as_slice() == key)
+    }
+
+    /// Like [`Shard::get`] and records the access time.
+    pub fn touch(&mut self, hash: KeyHash, key: &[u8], now_ms: u64) -> Option<&mut Entry> {
+        let entry = self.get(hash, key, now_ms)?;
+        entry.accessed = (now_ms / 1000) as u32;
+        Some(entry)
+    }
+
+    pub fn contains(&mut self, hash: KeyHash, key: &[u8], now_ms: u64) -> bool {
+        self.get(hash, key, now_ms).is_some()
+    }
+
+    /// Removes `key` if its deadline has passed; returns whether it did.
+    pub fn expire_if_due(&mut self, hash: KeyHash, key: &[u8], now_ms: u64) -> bool {
+        match self.table.find_entry(hash.0, |e| e.key.as_slice() == key) {
+            Ok(found) if found.get().is_expired(now_ms) => {
+                found.remove();
+                self.volatile -= 1;
+                EXPIRED_KEYS.fetch_add(1, Ordering::Relaxed);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Stores `value` under `key`, replacing any previous value and its deadline; returns the old
+    /// value if it was live.
+    pub fn set(&mut self, hash: KeyHash, key: &[u8], value: Value, expire_at: Option<u64>, now_ms: u64) -> Option<Value> {
+        let expire_at = expire_at.unwrap_or(0);
+        let accessed = (now_ms / 1000) as u32;
+        self.volatile += usize::from(expire_at != 0);
+        match self.table.entry(hash.0, |e| e.key.as_slice() == key, |e| xxh3_64(e.key.as_slice())) {
+            TableEntry::Occupied(mut found) => {
+                let entry = found.get_mut();
+                let was_live = !entry.is_expired(now_ms);
+                self.volatile -= usize::from(entry.expire_at != 0);
+                entry.expire_at = expire_at;
+                entry.accessed = accessed;
+                let old = std::mem::replace(&mut entry.value, value);
+                was_live.then_some(old)
+            }
+            TableEntry::Vacant(slot) => {
+                slot.insert(Entry { key: CompactBytes::new(key), value, expire_at, accessed });
+                None
+            }
+        }
+    }
+
+    /// Replaces the value of a live key and keeps its deadline (SET KEEPTTL, and in-place updates).
+    pub fn set_keep_ttl(&mut self, hash: KeyHash, key: &[u8], value: Value, now_ms: u64) -> Option<Value> {
+        let deadline = self.get(hash, key, now_ms).and_then(|e| e.expire_at());
+        self.set(hash, key, value, deadline, now_ms)
+    }
+
+    /// Removes a live key and returns its entry.
+    pub fn remove(&mut self, hash: KeyHash, key: &[u8], now_ms: u64) -> Option<Entry> {
+        let found = self.table.find_entry(hash.0, |e| e.key.as_slice() == key).ok()?;
+        let (entry, _) = found.remove();
+        self.volatile -= usize::from(entry.expire_at != 0);
+        if entry.is_expired(now_ms) {
+            EXPIRED_KEYS.fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
+        Some(entry)
+    }
+
+    /// Sets or clears the deadline of a live key; returns false when the key does not exist.
+    pub fn set_expire(&mut self, hash: KeyHash, key: &[u8], expire_at: Option<u64>, now_ms: u64) -> bool {
+        let Some(entry) = self.get(hash, key, now_ms) else {
+            return false;
+        };
+        let had = entry.expire_at != 0;
+        entry.expire_at = expire_at.unwrap_or(0);
+        let has = entry.expire_at != 0;
+        self.volatile = self.volatile + usize::from(has) - usize::from(had);
+        true
+    }
+
+    pub fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.table.is_empty()
+    }
+
+    pub fn volatile(&self) -> usize {
+        self.volatile
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Entry> {
+        self.table.iter()
+    }
+
+    pub fn clear(&mut self) {
+        self.table = HashTable::new();
+        self.volatile = 0;
+    }
+
+    /// Removes every expired key; returns how many.
+    pub fn remove_expired(&mut self, now_ms: u64) -> usize {
+        if self.volatile == 0 {
+            return 0;
+        }
+        let before = self.table.len();
+        self.table.retain(|e| !e.is_expired(now_ms));
+        let removed = before - self.table.len();
+        self.volatile -= removed;
+        EXPIRED_KEYS.fetch_add(removed as u64, Ordering::Relaxed);
+        removed
+    }
+
+    /// Approximate bytes used by this shard's keys and values.
+    pub fn memory(&self) -> usize {
+        self.table.capacity() * (std::mem::size_of::<Entry>() + 1)
+            + self.table.iter().map(|e| e.memory() - std::mem::size_of::<Entry>()).sum::<usize>()
+    }
+
+    /// The live entries whose SCAN position is at least `from`, in SCAN order, at most `count` of
+    /// them (more when several share the last position). Returns the position to resume from.
+    pub fn scan_from<'a>(&'a self, from: u64, count: usize, now_ms: u64, out: &mut Vec<(u64, &'a Entry)>) {
+        let start = out.len();
+        out.extend(
+            self.table
+                .iter()
+                .filter(|e| !e.is_expired(now_ms))
+                .map(|e| (KeyHash::of(e.key()).scan_position(), e))
+                .filter(|(pos, _)| *pos >= from),
+        );
+        let found = &mut out[start..];
+        if found.len() > count {
+            found.select_nth_unstable_by_key(count, |(pos, _)| *pos);
+            let limit = found[count].0;
+            // Keep the ones sharing the cut-off position so the cursor never splits a position.
+            let mut kept = count;
+            for i in count..found.len() {
+                if found[i].0 == limit {
+                    found.swap(kept, i);
+                    kept += 1;
+                }
+            }
+            out.truncate(start + kept);
+        }
+        out[start..].sort_unstable_by_key(|(pos, _)| *pos);
+    }
+
+    /// A random live key, if any.
+    pub fn random_key(&self, pick: usize, now_ms: u64) -> Option<&[u8]> {
+        let live = self.table.len();
+        if live == 0 {
+            return None;
+        }
+        self.table.iter().cycle().skip(pick % live).take(live).find(|e| !e.is_expired(now_ms)).map(Entry::key)
+    }
+
+    fn swap(&mut self, other: &mut Shard) {
+        std::mem::swap(self, other);
+    }
+}
+
+/// Keys expired lazily or actively since start (INFO stats `expired_keys`).
+pub static EXPIRED_KEYS: AtomicU64 = AtomicU64::new(0);
+
+/// One numbered database.
+pub struct Db {
+    shards: Box<[CachePadded<Mutex<Shard>>]>,
+}
+
+impl Default for Db {
+    fn default() -> Self {
+        Db { shards: (0..SHARDS).map(|_| CachePadded::new(Mutex::new(Shard::default()))).collect() }
+    }
+}
+
+impl Db {
+    /// Locks the shard holding `key`.
+    pub fn lock(&self, hash: KeyHash) -> MutexGuard<'_, Shard> {
+        lock_shard(&self.shards[hash.shard()])
+    }
+
+    pub fn lock_index(&self, shard: usize) -> MutexGuard<'_, Shard> {
+        lock_shard(&self.shards[shard])
+    }
+
+    pub fn len(&self) -> usize {
+        self.shards.iter().map(|s| lock_shard(s).len()).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn volatile(&self) -> usize {
+        self.shards.iter().map(|s| lock_shard(s).volatile()).sum()
+    }
+
+    pub fn clear(&self) {
+        for shard in self.shards.iter() {
+            lock_shard(shard).clear();
+        }
+    }
+
+    pub fn memory(&self) -> usize {
+        self.shards.iter().map(|s| lock_shard(s).memory()).sum()
+    }
+}
+
+/// A poisoned lock only means another thread panicked while holding it; the map itself is never left
+/// half-updated by our code, so keep serving.
+fn lock_shard(shard: &Mutex<Shard>) -> MutexGuard<'_, Shard> {
+    shard.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// All databases.
+pub struct Keyspace {
+    dbs: Vec<Db>,
+}
+
+/// Shards locked together for a multi-key command, found by (database, shard index).
+pub struct LockedShards<'a> {
+    guards: Vec<((usize, usize), MutexGuard<'a, Shard>)>,
+}
+
+impl LockedShards<'_> {
+    /// The locked shard for `key` in database `db`. Callers only ask for keys they locked.
+    pub fn shard(&mut self, db: usize, hash: KeyHash) -> &mut Shard {
+        let at = self
+            .guards
+            .binary_search_by_key(&(db, hash.shard()), |(id, _)| *id)
+            .unwrap_or_else(|_| unreachable!("shard of a key that was not locked"));
+        &mut self.guards[at].1
+    }
+}
+
+impl Keyspace {
+    pub fn new(databases: usize) -> Keyspace {
+        Keyspace { dbs: (0..databases.max(1)).map(|_| Db::default()).collect() }
+    }
+
+    pub fn db(&self, index: usize) -> &Db {
+        &self.dbs[index]
+    }
+
+    pub fn databases(&self) -> usize {
+        self.dbs.len()
+    }
+
+    /// Locks the shards of `keys` (pairs of database and key hash) in ascending order.
+    pub fn lock_keys(&self, keys: impl IntoIterator<Item = (usize, KeyHash)>) -> LockedShards<'_> {
+        let mut ids: Vec<(usize, usize)> = keys.into_iter().map(|(db, hash)| (db, hash.shard())).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let guards = ids.into_iter().map(|(db, shard)| ((db, shard), self.dbs[db].lock_index(shard))).collect();
+        LockedShards { guards }
+    }
+
+    /// Exchanges the contents of two databases atomically (SWAPDB).
+    pub fn swap_dbs(&self, a: usize, b: usize) {
+        if a == b {
+            return;
+        }
+        let (low, high) = (a.min(b), a.max(b));
+        let mut low_guards: Vec<_> = self.dbs[low].shards.iter().map(|s| lock_shard(s)).collect();
+        let mut high_guards: Vec<_> = self.dbs[high].shards.iter().map(|s| lock_shard(s)).collect();
+        for (x, y) in low_guards.iter_mut().zip(high_guards.iter_mut()) {
+            x.swap(y);
+        }
+    }
+
+    pub fn flush_all(&self) {
+        for db in &self.dbs {
+            db.clear();
+        }
+    }
+
+    /// One step of active expiry: removes expired keys from `shards_per_step` shards of every
+    /// database, resuming where the previous step stopped. Returns how many keys it removed.
+    pub fn expire_step(&self, cursor: &mut usize, shards_per_step: usize, now_ms: u64) -> usize {
+        let mut removed = 0;
+        for _ in 0..shards_per_step {
+            let shard = *cursor % SHARDS;
+            for db in &self.dbs {
+                removed += db.lock_index(shard).remove_expired(now_ms);
+            }
+            *cursor = (*cursor + 1) % SHARDS;
+        }
+        removed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(db: &Db, key: &[u8], value: &[u8], expire_at: Option<u64>) {
+        let hash = KeyHash::of(key);
+        db.lock(hash).set(hash, key, Value::string(value), expire_at, 1_000);
+    }
+
+    #[test]
+    fn expired_keys_vanish_lazily_and_actively() {
+        let ks = Keyspace::new(1);
+        let db = ks.db(0);
+        set(db, b"a", b"1", Some(2_000));
+        set(db, b"b", b"2", Some(3_000));
+        set(db, b"c", b"3", None);
+        assert_eq!(db.volatile(), 2);
+        let hash = KeyHash::of(b"a");
+        assert!(db.lock(hash).get(hash, b"a", 2_000).is_none());
+        assert_eq!(db.len(), 2);
+        let mut cursor = 0;
+        assert_eq!(ks.expire_step(&mut cursor, SHARDS, 5_000), 1);
+        assert_eq!(db.len(), 1);
+        assert_eq!(db.volatile(), 0);
+    }
+
+    #[test]
+    fn scan_positions_cover_every_key_once() {
+        let ks = Keyspace::new(1);
+        let db = ks.db(0);
+        for i in 0..2000 {
+            set(db, format!("k{i}").as_bytes(), b"v", None);
+        }
+        let mut seen = std::collections::HashSet::new();
+        let mut cursor = 0u64;
+        loop {
+            let shard = (cursor >> 56) as usize;
+            let guard = db.lock_index(shard);
+            let mut out = Vec::new();
+            guard.scan_from(cursor, 7, 0, &mut out);
+            for (_, e) in &out {
+                assert!(seen.insert(e.key().to_vec()), "key returned twice");
+            }
+            cursor = match out.last() {
+                Some((pos, _)) if *pos < u64::MAX => pos + 1,
+                Some(_) => break,
+                None if shard + 1 < SHARDS => ((shard + 1) as u64) << 56,
+                None => break,
+            };
+        }
+        assert_eq!(seen.len(), 2000);
+    }
+}

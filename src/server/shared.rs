@@ -1,0 +1,115 @@
+//! State shared by every connection: configuration, keyspace, clients and counters.
+
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+
+use super::clients::Clients;
+use super::monitor::Monitors;
+use super::slowlog::SlowLog;
+use super::stats::Stats;
+use crate::config::Config;
+use crate::engine::snowflake::Snowflake;
+use crate::engine::Keyspace;
+
+/// How SHUTDOWN or a signal asked the server to stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShutdownRequest {
+    Running,
+    Stop,
+}
+
+/// A CLIENT PAUSE in force.
+#[derive(Debug, Clone, Copy)]
+pub struct Pause {
+    pub until: Instant,
+    /// `ALL` pauses every command; `WRITE` only those that may change data.
+    pub all: bool,
+}
+
+pub struct Shared {
+    pub config: Config,
+    pub keyspace: Keyspace,
+    pub clients: Clients,
+    pub stats: Stats,
+    pub slowlog: SlowLog,
+    pub monitors: Monitors,
+    pub ids: Snowflake,
+    pub named_ids: Mutex<std::collections::HashMap<Vec<u8>, std::sync::Arc<Snowflake>>>,
+    pub run_id: String,
+    pub started: Instant,
+    pub started_unix_ms: u64,
+    /// The port actually bound (differs from the setting when it is 0).
+    pub port: AtomicU16,
+    pub last_save_unix: AtomicU64,
+    pub pause: Mutex<Option<Pause>>,
+    pub paused: AtomicBool,
+    shutdown: watch::Sender<ShutdownRequest>,
+}
+
+impl Shared {
+    pub fn new(config: Config, command_count: usize) -> Shared {
+        let databases = config.get_i64("databases") as usize;
+        let now = unix_ms();
+        let run_id: String = (0..40).map(|_| char::from_digit(rand::random_range(0..16), 16).unwrap_or('0')).collect();
+        Shared {
+            config,
+            keyspace: Keyspace::new(databases),
+            clients: Clients::default(),
+            stats: Stats::new(command_count),
+            slowlog: SlowLog::default(),
+            monitors: Monitors::default(),
+            ids: Snowflake::default(),
+            named_ids: Mutex::default(),
+            run_id,
+            started: Instant::now(),
+            started_unix_ms: now,
+            port: AtomicU16::new(0),
+            last_save_unix: AtomicU64::new(now / 1000),
+            pause: Mutex::new(None),
+            paused: AtomicBool::new(false),
+            shutdown: watch::channel(ShutdownRequest::Running).0,
+        }
+    }
+
+    pub fn request_shutdown(&self) {
+        self.shutdown.send_replace(ShutdownRequest::Stop);
+    }
+
+    pub fn shutdown_signal(&self) -> watch::Receiver<ShutdownRequest> {
+        self.shutdown.subscribe()
+    }
+
+    /// The pause in force for a command, if any (`write` says whether the command may change data).
+    pub fn pause_for(&self, write: bool) -> Option<Duration> {
+        if !self.paused.load(Ordering::Relaxed) {
+            return None;
+        }
+        let mut pause = self.pause.lock().ok()?;
+        let current = (*pause)?;
+        let now = Instant::now();
+        if current.until <= now {
+            *pause = None;
+            self.paused.store(false, Ordering::Relaxed);
+            return None;
+        }
+        (current.all || write).then(|| current.until - now)
+    }
+
+    pub fn set_pause(&self, pause: Option<Pause>) {
+        if let Ok(mut slot) = self.pause.lock() {
+            *slot = pause;
+            self.paused.store(pause.is_some(), Ordering::Relaxed);
+        }
+    }
+}
+
+pub fn unix_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+pub fn unix_micros() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_micros() as u64).unwrap_or(0)
+}

@@ -1,0 +1,62 @@
+"""Prints command-table rows with Redis's own arity, flags, key positions, ACL categories and docs.
+
+Usage: python3 tools/gen_table.py PORT  (against a running redis-server 7.x)
+Only used to draft rows of src/commands/table.rs; the table is then maintained by hand.
+"""
+import sys
+import redis
+
+COMMANDS = {
+    "strings": "get set setnx setex psetex getset getdel getex mget mset msetnx append strlen incr decr incrby decrby incrbyfloat getrange substr setrange lcs",
+    "keys": "del unlink exists type rename renamenx copy move keys scan randomkey touch expire pexpire expireat pexpireat ttl pttl expiretime pexpiretime persist object",
+    "connection": "ping echo hello auth select quit reset client",
+    "server": "dbsize flushdb flushall swapdb time lastsave debug monitor slowlog shutdown wait",
+    "info": "info",
+    "config_cmd": "config",
+    "introspection": "command",
+}
+FLAGS = {"write": "WRITE", "readonly": "READONLY", "denyoom": "DENYOOM", "admin": "ADMIN", "pubsub": "PUBSUB",
+         "noscript": "NOSCRIPT", "blocking": "BLOCKING", "loading": "LOADING", "stale": "STALE",
+         "skip_monitor": "SKIP_MONITOR", "skip_slowlog": "SKIP_SLOWLOG", "fast": "FAST", "no_auth": "NO_AUTH",
+         "may_replicate": "MAY_REPLICATE", "allow_busy": "ALLOW_BUSY", "no_multi": "NO_MULTI"}
+
+conn = redis.Connection(port=int(sys.argv[1]), protocol=2)
+conn.connect()
+
+
+def raw(*args):
+    conn.send_command(*args)
+    return conn.read_response()
+
+
+def s(x):
+    return x.decode() if isinstance(x, bytes) else x
+
+def row(info, docs, module, handler, indent="    "):
+    name, arity, flags, first, last, step, acl = s(info[0]), info[1], [s(f) for f in info[2]], info[3], info[4], info[5], [s(a) for a in info[6]]
+    fl = " | ".join(FLAGS[f] for f in flags if f in FLAGS) or "0"
+    d = dict(zip([s(x) for x in docs[0::2]], docs[1::2]))
+    group = s(d.get("group", "generic")).replace("-", "_")
+    group = "".join(p.capitalize() for p in group.split("_"))
+    summary = s(d.get("summary", "")).replace('"', '\\"')
+    since = s(d.get("since", ""))
+    acl = " ".join(acl)
+    return f'{indent}cmd("{name}", {arity}, {fl}, ({first}, {last}, {step}), Group::{group}, "{since}", "{acl}", "{summary}", {module}::{handler}),'
+
+out = []
+for module, names in COMMANDS.items():
+    for name in names.split():
+        info = raw("COMMAND", "INFO", name)[0]
+        docs = raw("COMMAND", "DOCS", name)
+        d = docs[1]
+        subs = info[9]
+        if subs:
+            dd = dict(zip([s(x) for x in d[0::2]], d[1::2]))
+            subdocs = dd.get(b"subcommands") or dd.get("subcommands") or []
+            subdocs = dict(zip([s(x) for x in subdocs[0::2]], subdocs[1::2]))
+            print(f"// {name} subcommands")
+            for sub in sorted(subs, key=lambda x: s(x[0])):
+                full = s(sub[0])
+                subname = full.split("|")[1].replace("-", "_")
+                print(row(sub, subdocs.get(full, []), module, f"{name}_{subname}"))
+        print(row(info, d, module, name.replace(".", "_")))
