@@ -12,6 +12,7 @@ mod flags;
 mod table;
 
 mod client;
+mod collection;
 mod config_cmd;
 mod connection;
 mod expiry;
@@ -19,6 +20,7 @@ mod id;
 mod info;
 mod introspection;
 mod keys;
+mod lists;
 mod server;
 mod strings;
 
