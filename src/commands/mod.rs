@@ -16,6 +16,7 @@ mod collection;
 mod config_cmd;
 mod connection;
 mod expiry;
+mod hashes;
 mod id;
 mod info;
 mod introspection;
