@@ -66,11 +66,6 @@ pub fn drop_if_empty(shard: &mut Shard, hash: KeyHash, key: &[u8], now_ms: u64) 
     }
 }
 
-/// Whether the key exists with another type than `T` (checks in multi-key commands).
-pub fn check_type<T: Collection>(shard: &mut Shard, hash: KeyHash, key: &[u8], now_ms: u64) -> Result<(), CmdError> {
-    get::<T>(shard, hash, key, now_ms).map(|_| ())
-}
-
 /// The cursor argument of HSCAN/SSCAN/ZSCAN.
 pub fn parse_cursor(arg: &[u8]) -> Result<u64, CmdError> {
     std::str::from_utf8(arg).ok().and_then(|t| t.parse().ok()).ok_or_else(|| CmdError::err("invalid cursor"))

@@ -23,6 +23,7 @@ mod introspection;
 mod keys;
 mod lists;
 mod server;
+mod sets;
 mod strings;
 
 pub use args::{is, parse_float, parse_int, ArgCursor};
