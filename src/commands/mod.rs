@@ -25,6 +25,7 @@ mod lists;
 mod server;
 mod sets;
 mod strings;
+mod zsets;
 
 pub use args::{is, parse_float, parse_int, ArgCursor};
 pub use context::{Ctx, ReplyMode, Session};
