@@ -40,8 +40,16 @@ pub fn limits(ctx: &Ctx) -> Limits {
 }
 
 /// The collection at `key`: `None` when missing, WRONGTYPE when the key holds another type.
-pub fn get<'a, T: Collection>(shard: &'a mut Shard, hash: KeyHash, key: &[u8], now_ms: u64) -> Result<Option<&'a mut T>, CmdError> {
-    match shard.touch(hash, key, now_ms) {
+/// `touch` records the access for OBJECT IDLETIME (off for CLIENT NO-TOUCH connections).
+pub fn get<'a, T: Collection>(
+    shard: &'a mut Shard,
+    hash: KeyHash,
+    key: &[u8],
+    now_ms: u64,
+    touch: bool,
+) -> Result<Option<&'a mut T>, CmdError> {
+    let entry = if touch { shard.touch(hash, key, now_ms) } else { shard.get(hash, key, now_ms) };
+    match entry {
         None => Ok(None),
         Some(entry) => T::of(&mut entry.value).map(Some).ok_or(CmdError::WrongType),
     }
@@ -49,8 +57,14 @@ pub fn get<'a, T: Collection>(shard: &'a mut Shard, hash: KeyHash, key: &[u8], n
 
 /// The collection at `key`, created empty when missing (callers then add to it, or call
 /// [`drop_if_empty`]).
-pub fn get_or_create<'a, T: Collection>(shard: &'a mut Shard, hash: KeyHash, key: &[u8], now_ms: u64) -> Result<&'a mut T, CmdError> {
-    if get::<T>(shard, hash, key, now_ms)?.is_none() {
+pub fn get_or_create<'a, T: Collection>(
+    shard: &'a mut Shard,
+    hash: KeyHash,
+    key: &[u8],
+    now_ms: u64,
+    touch: bool,
+) -> Result<&'a mut T, CmdError> {
+    if get::<T>(shard, hash, key, now_ms, touch)?.is_none() {
         shard.set(hash, key, T::default().into_value(), None, now_ms);
     }
     match shard.get(hash, key, now_ms) {

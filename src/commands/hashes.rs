@@ -8,9 +8,12 @@ use crate::engine::{Hash, KeyHash};
 use crate::num::{parse_f64, parse_i64};
 use crate::resp::{Args, Protocol, Reply};
 
+/// Field/value argument pairs.
+type Pairs<'a> = Vec<(&'a [u8], &'a [u8])>;
+
 /// Field/value pairs from argument 2 on; an odd count is an arity error, as in Redis.
-fn field_values<'a>(args: Args<'a>, name: &str) -> Result<Vec<(&'a [u8], &'a [u8])>, CmdError> {
-    if args.len() % 2 != 0 {
+fn field_values<'a>(args: Args<'a>, name: &str) -> Result<Pairs<'a>, CmdError> {
+    if !args.len().is_multiple_of(2) {
         return Err(CmdError::WrongArity(name.to_owned()));
     }
     Ok((2..args.len()).step_by(2).map(|i| (args.get(i), args.get(i + 1))).collect())
@@ -22,7 +25,7 @@ fn set_pairs(ctx: &mut Ctx, args: Args, name: &str) -> Result<usize, CmdError> {
     let hash = KeyHash::of(key);
     let limits = limits(ctx);
     let mut shard = ctx.db().lock(hash);
-    let map = get_or_create::<Hash>(&mut shard, hash, key, ctx.now_ms)?;
+    let map = get_or_create::<Hash>(&mut shard, hash, key, ctx.now_ms, ctx.touches())?;
     Ok(pairs.into_iter().filter(|(f, v)| map.set(f, v, &limits)).count())
 }
 
@@ -45,7 +48,7 @@ pub fn hsetnx(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let hash = KeyHash::of(key);
     let limits = limits(ctx);
     let mut shard = ctx.db().lock(hash);
-    let map = get_or_create::<Hash>(&mut shard, hash, key, ctx.now_ms)?;
+    let map = get_or_create::<Hash>(&mut shard, hash, key, ctx.now_ms, ctx.touches())?;
     if map.contains(field) {
         return Ok(Reply::Int(0));
     }
@@ -57,7 +60,7 @@ pub fn hsetnx(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
 fn read<R>(ctx: &mut Ctx, key: &[u8], f: impl FnOnce(Option<&mut Hash>) -> R) -> Result<R, CmdError> {
     let hash = KeyHash::of(key);
     let mut shard = ctx.db().lock(hash);
-    let map = get::<Hash>(&mut shard, hash, key, ctx.now_ms)?;
+    let map = get::<Hash>(&mut shard, hash, key, ctx.now_ms, ctx.touches())?;
     let found = map.is_some();
     let result = f(map);
     drop(shard);
@@ -82,7 +85,7 @@ pub fn hdel(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let key = args.get(1);
     let hash = KeyHash::of(key);
     let mut shard = ctx.db().lock(hash);
-    let Some(map) = get::<Hash>(&mut shard, hash, key, ctx.now_ms)? else {
+    let Some(map) = get::<Hash>(&mut shard, hash, key, ctx.now_ms, ctx.touches())? else {
         return Ok(Reply::Int(0));
     };
     let removed = args.iter().skip(2).filter(|f| map.remove(f)).count();
@@ -133,7 +136,7 @@ pub fn hincrby(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let hash = KeyHash::of(key);
     let limits = limits(ctx);
     let mut shard = ctx.db().lock(hash);
-    let map = get_or_create::<Hash>(&mut shard, hash, key, ctx.now_ms)?;
+    let map = get_or_create::<Hash>(&mut shard, hash, key, ctx.now_ms, ctx.touches())?;
     let current = match map.get(field) {
         None => 0,
         Some(text) => parse_i64(text).ok_or_else(|| CmdError::err("hash value is not an integer"))?,
@@ -163,7 +166,7 @@ pub fn hincrbyfloat(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let hash = KeyHash::of(key);
     let limits = limits(ctx);
     let mut shard = ctx.db().lock(hash);
-    let map = get_or_create::<Hash>(&mut shard, hash, key, ctx.now_ms)?;
+    let map = get_or_create::<Hash>(&mut shard, hash, key, ctx.now_ms, ctx.touches())?;
     let outcome = match map.get(field) {
         None => Ok(increment),
         Some(text) => match parse_f64(text) {

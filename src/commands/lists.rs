@@ -43,12 +43,12 @@ fn push_generic(ctx: &mut Ctx, args: Args, end: End, only_existing: bool) -> Res
     let limits = limits(ctx);
     let mut shard = ctx.db().lock(hash);
     let list = if only_existing {
-        match get::<List>(&mut shard, hash, key, ctx.now_ms)? {
+        match get::<List>(&mut shard, hash, key, ctx.now_ms, ctx.touches())? {
             Some(list) => list,
             None => return Ok(Reply::Int(0)),
         }
     } else {
-        get_or_create::<List>(&mut shard, hash, key, ctx.now_ms)?
+        get_or_create::<List>(&mut shard, hash, key, ctx.now_ms, ctx.touches())?
     };
     for item in args.iter().skip(2) {
         push(list, end, item, &limits);
@@ -93,7 +93,7 @@ fn pop_generic(ctx: &mut Ctx, args: Args, end: End, name: &str) -> Result<Reply,
     let hash = KeyHash::of(key);
     let limits = limits(ctx);
     let mut shard = ctx.db().lock(hash);
-    let Some(list) = get::<List>(&mut shard, hash, key, ctx.now_ms)? else {
+    let Some(list) = get::<List>(&mut shard, hash, key, ctx.now_ms, ctx.touches())? else {
         return Ok(if count.is_some() { Reply::NilArray } else { Reply::Nil });
     };
     let reply = match count {
@@ -128,7 +128,9 @@ pub fn llen(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let key = args.get(1);
     let hash = KeyHash::of(key);
     let mut shard = ctx.db().lock(hash);
-    Ok(Reply::from(get::<List>(&mut shard, hash, key, ctx.now_ms)?.map_or(0, |l| l.len())))
+    let len = get::<List>(&mut shard, hash, key, ctx.now_ms, ctx.touches())?.map(|l| l.len());
+    ctx.record_lookup(len.is_some());
+    Ok(Reply::from(len.unwrap_or(0)))
 }
 
 /// LRANGE key start stop
@@ -137,7 +139,7 @@ pub fn lrange(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let key = args.get(1);
     let hash = KeyHash::of(key);
     let mut shard = ctx.db().lock(hash);
-    let list = get::<List>(&mut shard, hash, key, ctx.now_ms)?;
+    let list = get::<List>(&mut shard, hash, key, ctx.now_ms, ctx.touches())?;
     let found = list.is_some();
     let items = match list.and_then(|l| index_range(start, stop, l.len()).map(|r| (l, r))) {
         Some((list, (from, to))) => list.range(from, to).map(Reply::bulk).collect(),
@@ -160,8 +162,11 @@ pub fn lindex(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let key = args.get(1);
     let hash = KeyHash::of(key);
     let mut shard = ctx.db().lock(hash);
-    let list = get::<List>(&mut shard, hash, key, ctx.now_ms)?;
-    Ok(list.and_then(|l| position(index, l.len()).and_then(|at| l.get(at))).map_or(Reply::Nil, Reply::bulk))
+    let list = get::<List>(&mut shard, hash, key, ctx.now_ms, ctx.touches())?;
+    let found = list.is_some();
+    let reply = list.and_then(|l| position(index, l.len()).and_then(|at| l.get(at))).map_or(Reply::Nil, Reply::bulk);
+    ctx.record_lookup(found);
+    Ok(reply)
 }
 
 /// LSET key index element
@@ -174,7 +179,7 @@ pub fn lset(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let hash = KeyHash::of(key);
     let limits = limits(ctx);
     let mut shard = ctx.db().lock(hash);
-    let list = get::<List>(&mut shard, hash, key, ctx.now_ms)?.ok_or(CmdError::NoSuchKey)?;
+    let list = get::<List>(&mut shard, hash, key, ctx.now_ms, ctx.touches())?.ok_or(CmdError::NoSuchKey)?;
     let at = position(index, list.len()).ok_or_else(|| CmdError::err("index out of range"))?;
     list.set(at, args.get(3), &limits);
     Ok(Reply::Ok)
@@ -194,7 +199,7 @@ pub fn linsert(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let hash = KeyHash::of(key);
     let limits = limits(ctx);
     let mut shard = ctx.db().lock(hash);
-    let Some(list) = get::<List>(&mut shard, hash, key, ctx.now_ms)? else {
+    let Some(list) = get::<List>(&mut shard, hash, key, ctx.now_ms, ctx.touches())? else {
         return Ok(Reply::Int(0));
     };
     let Some(at) = list.iter().position(|e| e == pivot) else {
@@ -212,7 +217,7 @@ pub fn lrem(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let hash = KeyHash::of(key);
     let limits = limits(ctx);
     let mut shard = ctx.db().lock(hash);
-    let Some(list) = get::<List>(&mut shard, hash, key, ctx.now_ms)? else {
+    let Some(list) = get::<List>(&mut shard, hash, key, ctx.now_ms, ctx.touches())? else {
         return Ok(Reply::Int(0));
     };
     let limit = if count == 0 { usize::MAX } else { count.unsigned_abs().min(usize::MAX as u64) as usize };
@@ -238,7 +243,7 @@ pub fn ltrim(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let hash = KeyHash::of(key);
     let limits = limits(ctx);
     let mut shard = ctx.db().lock(hash);
-    let Some(list) = get::<List>(&mut shard, hash, key, ctx.now_ms)? else {
+    let Some(list) = get::<List>(&mut shard, hash, key, ctx.now_ms, ctx.touches())? else {
         return Ok(Reply::Ok);
     };
     match index_range(start, stop, list.len()) {
@@ -283,7 +288,8 @@ pub fn lpos(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let (key, element) = (args.get(1), args.get(2));
     let hash = KeyHash::of(key);
     let mut shard = ctx.db().lock(hash);
-    let Some(list) = get::<List>(&mut shard, hash, key, ctx.now_ms)? else {
+    let Some(list) = get::<List>(&mut shard, hash, key, ctx.now_ms, ctx.touches())? else {
+        ctx.record_lookup(false);
         return Ok(if count.is_some() { Reply::Array(Vec::new()) } else { Reply::Nil });
     };
     let len = list.len();
@@ -318,20 +324,21 @@ fn move_generic(ctx: &mut Ctx, from: &[u8], to: &[u8], from_end: End, to_end: En
     let (hf, ht) = (KeyHash::of(from), KeyHash::of(to));
     let limits = limits(ctx);
     let now = ctx.now_ms;
+    let touch = ctx.touches();
     let mut locked = ctx.shared.keyspace.lock_keys([(db, hf), (db, ht)]);
-    let Some(source) = get::<List>(locked.shard(db, hf), hf, from, now)? else {
+    let Some(source) = get::<List>(locked.shard(db, hf), hf, from, now, touch)? else {
         return Ok(Reply::Nil);
     };
     if source.is_empty() {
         return Ok(Reply::Nil);
     }
-    get::<List>(locked.shard(db, ht), ht, to, now)?;
-    let source = get::<List>(locked.shard(db, hf), hf, from, now)?.ok_or(CmdError::WrongType)?;
+    get::<List>(locked.shard(db, ht), ht, to, now, touch)?;
+    let source = get::<List>(locked.shard(db, hf), hf, from, now, touch)?.ok_or(CmdError::WrongType)?;
     let Some(item) = pop(source, from_end, &limits) else {
         return Ok(Reply::Nil);
     };
     drop_if_empty(locked.shard(db, hf), hf, from, now);
-    let target = get_or_create::<List>(locked.shard(db, ht), ht, to, now)?;
+    let target = get_or_create::<List>(locked.shard(db, ht), ht, to, now, touch)?;
     push(target, to_end, &item, &limits);
     Ok(Reply::bulk(&item))
 }
@@ -388,11 +395,12 @@ pub fn lmpop(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let db = ctx.session.db;
     let limits = limits(ctx);
     let now = ctx.now_ms;
+    let touch = ctx.touches();
     let hashes: Vec<KeyHash> = keys.iter().map(|k| KeyHash::of(k)).collect();
     let mut locked = ctx.shared.keyspace.lock_keys(hashes.iter().map(|h| (db, *h)));
     for (key, hash) in keys.iter().zip(&hashes) {
         let shard = locked.shard(db, *hash);
-        let Some(list) = get::<List>(shard, *hash, key, now)? else {
+        let Some(list) = get::<List>(shard, *hash, key, now, touch)? else {
             continue;
         };
         let mut items = Vec::new();

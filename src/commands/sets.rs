@@ -4,6 +4,7 @@ use super::args::ArgCursor;
 use super::collection::{drop_if_empty, get, get_or_create, limits, parse_cursor, parse_scan_options, positive_count, Collection};
 use super::hashes::{parse_random_count, random_positions};
 use super::{CmdError, Ctx};
+use crate::engine::keyspace::LockedShards;
 use crate::engine::{KeyHash, Limits, Set};
 use crate::resp::{Args, Reply};
 
@@ -16,7 +17,7 @@ pub fn sadd(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let hash = KeyHash::of(key);
     let limits = limits(ctx);
     let mut shard = ctx.db().lock(hash);
-    let set = get_or_create::<Set>(&mut shard, hash, key, ctx.now_ms)?;
+    let set = get_or_create::<Set>(&mut shard, hash, key, ctx.now_ms, ctx.touches())?;
     Ok(Reply::from(args.iter().skip(2).filter(|m| set.insert(m, &limits)).count()))
 }
 
@@ -25,7 +26,7 @@ pub fn srem(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let key = args.get(1);
     let hash = KeyHash::of(key);
     let mut shard = ctx.db().lock(hash);
-    let Some(set) = get::<Set>(&mut shard, hash, key, ctx.now_ms)? else {
+    let Some(set) = get::<Set>(&mut shard, hash, key, ctx.now_ms, ctx.touches())? else {
         return Ok(Reply::Int(0));
     };
     let removed = args.iter().skip(2).filter(|m| set.remove(m)).count();
@@ -37,7 +38,7 @@ pub fn srem(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
 fn read<R>(ctx: &mut Ctx, key: &[u8], f: impl FnOnce(Option<&mut Set>) -> R) -> Result<R, CmdError> {
     let hash = KeyHash::of(key);
     let mut shard = ctx.db().lock(hash);
-    let set = get::<Set>(&mut shard, hash, key, ctx.now_ms)?;
+    let set = get::<Set>(&mut shard, hash, key, ctx.now_ms, ctx.touches())?;
     let found = set.is_some();
     let result = f(set);
     drop(shard);
@@ -86,7 +87,7 @@ pub fn spop(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let key = args.get(1);
     let hash = KeyHash::of(key);
     let mut shard = ctx.db().lock(hash);
-    let Some(set) = get::<Set>(&mut shard, hash, key, ctx.now_ms)? else {
+    let Some(set) = get::<Set>(&mut shard, hash, key, ctx.now_ms, ctx.touches())? else {
         return Ok(if count.is_some() { Reply::Set(Vec::new()) } else { Reply::Nil });
     };
     let reply = match count {
@@ -145,12 +146,13 @@ pub fn smove(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let (hf, ht) = (KeyHash::of(from), KeyHash::of(to));
     let limits = limits(ctx);
     let now = ctx.now_ms;
+    let touch = ctx.touches();
     let mut locked = ctx.shared.keyspace.lock_keys([(db, hf), (db, ht)]);
-    if get::<Set>(locked.shard(db, hf), hf, from, now)?.is_none() {
+    if get::<Set>(locked.shard(db, hf), hf, from, now, touch)?.is_none() {
         return Ok(Reply::Int(0));
     }
-    get::<Set>(locked.shard(db, ht), ht, to, now)?;
-    let source = get::<Set>(locked.shard(db, hf), hf, from, now)?.ok_or(CmdError::WrongType)?;
+    get::<Set>(locked.shard(db, ht), ht, to, now, touch)?;
+    let source = get::<Set>(locked.shard(db, hf), hf, from, now, touch)?.ok_or(CmdError::WrongType)?;
     if from == to {
         return Ok(Reply::from(source.contains(member)));
     }
@@ -158,7 +160,7 @@ pub fn smove(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
         return Ok(Reply::Int(0));
     }
     drop_if_empty(locked.shard(db, hf), hf, from, now);
-    get_or_create::<Set>(locked.shard(db, ht), ht, to, now)?.insert(member, &limits);
+    get_or_create::<Set>(locked.shard(db, ht), ht, to, now, touch)?.insert(member, &limits);
     Ok(Reply::Int(1))
 }
 
@@ -171,14 +173,45 @@ enum Op {
 
 /// Computes an intersection, union or difference of the sets at `keys` (in database `db`); missing
 /// keys are empty sets. Every key is type-checked first, as Redis does.
-fn combine(ctx: &mut Ctx, keys: &[&[u8]], extra_lock: Option<&[u8]>, op: Op, limits: &Limits) -> Result<Set, CmdError> {
+/// `locked` must hold the shards of `keys`; `dest`, when given, receives the result (replacing
+/// whatever it held, deleted when the result is empty) under the same locks, so STORE is atomic.
+/// Returns the result's size, and the result itself unless it was stored.
+fn combine(ctx: &mut Ctx, keys: &[&[u8]], dest: Option<&[u8]>, op: Op) -> Result<(usize, Option<Set>), CmdError> {
     let db = ctx.session.db;
     let now = ctx.now_ms;
+    let touch = ctx.touches();
+    let limits = limits(ctx);
     let hashes: Vec<KeyHash> = keys.iter().map(|k| KeyHash::of(k)).collect();
-    let mut locked = ctx.shared.keyspace.lock_keys(hashes.iter().chain(extra_lock.map(KeyHash::of).as_ref()).map(|h| (db, *h)));
+    let mut locked = ctx.shared.keyspace.lock_keys(hashes.iter().chain(dest.map(KeyHash::of).as_ref()).map(|h| (db, *h)));
+    let result = combine_locked(&mut locked, db, now, touch, keys, &hashes, op, &limits)?;
+    let len = result.len();
+    let Some(dest) = dest else {
+        return Ok((len, Some(result)));
+    };
+    let hash = KeyHash::of(dest);
+    let shard = locked.shard(db, hash);
+    if len == 0 {
+        shard.remove(hash, dest, now);
+    } else {
+        shard.set(hash, dest, result.into_value(), None, now);
+    }
+    Ok((len, None))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn combine_locked(
+    locked: &mut LockedShards,
+    db: usize,
+    now: u64,
+    touch: bool,
+    keys: &[&[u8]],
+    hashes: &[KeyHash],
+    op: Op,
+    limits: &Limits,
+) -> Result<Set, CmdError> {
     let mut lens = Vec::with_capacity(keys.len());
-    for (key, hash) in keys.iter().zip(&hashes) {
-        lens.push(get::<Set>(locked.shard(db, *hash), *hash, key, now)?.map_or(0, |s| s.len()));
+    for (key, hash) in keys.iter().zip(hashes) {
+        lens.push(get::<Set>(locked.shard(db, *hash), *hash, key, now, touch)?.map_or(0, |s| s.len()));
     }
     let mut result = Set::new();
     match op {
@@ -188,15 +221,16 @@ fn combine(ctx: &mut Ctx, keys: &[&[u8]], extra_lock: Option<&[u8]>, op: Op, lim
             }
             // Walk the smallest set and keep what every other set has.
             let smallest = (0..keys.len()).min_by_key(|i| lens[*i]).unwrap_or(0);
-            let mut members: Vec<Vec<u8>> = match get::<Set>(locked.shard(db, hashes[smallest]), hashes[smallest], keys[smallest], now)? {
-                Some(set) => set.iter().map(|m| m.into_owned()).collect(),
-                None => Vec::new(),
-            };
-            for (i, (key, hash)) in keys.iter().zip(&hashes).enumerate() {
+            let mut members: Vec<Vec<u8>> =
+                match get::<Set>(locked.shard(db, hashes[smallest]), hashes[smallest], keys[smallest], now, touch)? {
+                    Some(set) => set.iter().map(|m| m.into_owned()).collect(),
+                    None => Vec::new(),
+                };
+            for (i, (key, hash)) in keys.iter().zip(hashes).enumerate() {
                 if i == smallest {
                     continue;
                 }
-                if let Some(set) = get::<Set>(locked.shard(db, *hash), *hash, key, now)? {
+                if let Some(set) = get::<Set>(locked.shard(db, *hash), *hash, key, now, touch)? {
                     members.retain(|m| set.contains(m));
                 }
             }
@@ -205,8 +239,8 @@ fn combine(ctx: &mut Ctx, keys: &[&[u8]], extra_lock: Option<&[u8]>, op: Op, lim
             }
         }
         Op::Union => {
-            for (key, hash) in keys.iter().zip(&hashes) {
-                if let Some(set) = get::<Set>(locked.shard(db, *hash), *hash, key, now)? {
+            for (key, hash) in keys.iter().zip(hashes) {
+                if let Some(set) = get::<Set>(locked.shard(db, *hash), *hash, key, now, touch)? {
                     for member in set.iter() {
                         result.insert(&member, limits);
                     }
@@ -214,15 +248,15 @@ fn combine(ctx: &mut Ctx, keys: &[&[u8]], extra_lock: Option<&[u8]>, op: Op, lim
             }
         }
         Op::Diff => {
-            let mut members: Vec<Vec<u8>> = match get::<Set>(locked.shard(db, hashes[0]), hashes[0], keys[0], now)? {
+            let mut members: Vec<Vec<u8>> = match get::<Set>(locked.shard(db, hashes[0]), hashes[0], keys[0], now, touch)? {
                 Some(set) => set.iter().map(|m| m.into_owned()).collect(),
                 None => return Ok(result),
             };
-            for (key, hash) in keys.iter().zip(&hashes).skip(1) {
+            for (key, hash) in keys.iter().zip(hashes).skip(1) {
                 if members.is_empty() {
                     break;
                 }
-                if let Some(set) = get::<Set>(locked.shard(db, *hash), *hash, key, now)? {
+                if let Some(set) = get::<Set>(locked.shard(db, *hash), *hash, key, now, touch)? {
                     members.retain(|m| !set.contains(m));
                 }
             }
@@ -236,26 +270,15 @@ fn combine(ctx: &mut Ctx, keys: &[&[u8]], extra_lock: Option<&[u8]>, op: Op, lim
 
 fn combine_reply(ctx: &mut Ctx, args: Args, op: Op) -> Result<Reply, CmdError> {
     let keys: Vec<&[u8]> = args.iter().skip(1).collect();
-    let limits = limits(ctx);
-    let result = combine(ctx, &keys, None, op, &limits)?;
-    Ok(members_reply(&result))
+    let (_, result) = combine(ctx, &keys, None, op)?;
+    Ok(result.map_or(Reply::Set(Vec::new()), |set| members_reply(&set)))
 }
 
 /// Stores the combination at `args[1]` (replacing whatever it held); an empty result deletes it.
 fn combine_store(ctx: &mut Ctx, args: Args, op: Op) -> Result<Reply, CmdError> {
     let dest = args.get(1);
     let keys: Vec<&[u8]> = args.iter().skip(2).collect();
-    let limits = limits(ctx);
-    let result = combine(ctx, &keys, Some(dest), op, &limits)?;
-    let len = result.len();
-    let hash = KeyHash::of(dest);
-    let mut shard = ctx.db().lock(hash);
-    if len == 0 {
-        shard.remove(hash, dest, ctx.now_ms);
-    } else {
-        shard.set(hash, dest, result.into_value(), None, ctx.now_ms);
-    }
-    Ok(Reply::from(len))
+    Ok(Reply::from(combine(ctx, &keys, Some(dest), op)?.0))
 }
 
 /// SINTER key [key ...]
@@ -313,9 +336,7 @@ pub fn sintercard(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
             return Err(CmdError::Syntax);
         }
     }
-    let limits = limits(ctx);
-    let result = combine(ctx, &keys, None, Op::Inter, &limits)?;
-    let len = result.len();
+    let (len, _) = combine(ctx, &keys, None, Op::Inter)?;
     Ok(Reply::from(if limit > 0 { len.min(limit) } else { len }))
 }
 

@@ -50,7 +50,7 @@ fn scored_reply<M: AsRef<[u8]>>(items: impl IntoIterator<Item = (M, f64)>, with_
 fn read<R>(ctx: &mut Ctx, key: &[u8], f: impl FnOnce(Option<&mut ZSet>) -> R) -> Result<R, CmdError> {
     let hash = KeyHash::of(key);
     let mut shard = ctx.db().lock(hash);
-    let zset = get::<ZSet>(&mut shard, hash, key, ctx.now_ms)?;
+    let zset = get::<ZSet>(&mut shard, hash, key, ctx.now_ms, ctx.touches())?;
     let found = zset.is_some();
     let result = f(zset);
     drop(shard);
@@ -128,13 +128,13 @@ pub fn zadd(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
         at += 1;
     }
     let elements = args.len() - at;
-    if elements % 2 != 0 || elements == 0 {
+    if !elements.is_multiple_of(2) || elements == 0 {
         return Err(CmdError::Syntax);
     }
     if flags.nx && flags.xx {
         return Err(CmdError::err("XX and NX options at the same time are not compatible"));
     }
-    if (flags.gt && flags.nx) || (flags.lt && flags.nx) || (flags.gt && flags.lt) {
+    if ((flags.gt || flags.lt) && flags.nx) || (flags.gt && flags.lt) {
         return Err(CmdError::err("GT, LT, and/or NX options at the same time are not compatible"));
     }
     if flags.incr && elements > 2 {
@@ -146,10 +146,10 @@ pub fn zadd(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let hash = KeyHash::of(key);
     let limits = limits(ctx);
     let mut shard = ctx.db().lock(hash);
-    if flags.xx && get::<ZSet>(&mut shard, hash, key, ctx.now_ms)?.is_none() {
+    if flags.xx && get::<ZSet>(&mut shard, hash, key, ctx.now_ms, ctx.touches())?.is_none() {
         return Ok(if flags.incr { Reply::Nil } else { Reply::Int(0) });
     }
-    let zset = get_or_create::<ZSet>(&mut shard, hash, key, ctx.now_ms)?;
+    let zset = get_or_create::<ZSet>(&mut shard, hash, key, ctx.now_ms, ctx.touches())?;
     let (mut added, mut updated, mut last) = (0, 0, None);
     let mut failure = None;
     for (score, member) in pairs {
@@ -188,7 +188,7 @@ pub fn zincrby(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let hash = KeyHash::of(key);
     let limits = limits(ctx);
     let mut shard = ctx.db().lock(hash);
-    let zset = get_or_create::<ZSet>(&mut shard, hash, key, ctx.now_ms)?;
+    let zset = get_or_create::<ZSet>(&mut shard, hash, key, ctx.now_ms, ctx.touches())?;
     let flags = AddFlags { incr: true, ..AddFlags::default() };
     let outcome = add_one(zset, member, increment, flags, &limits);
     let score = zset.score(member);
@@ -202,7 +202,7 @@ pub fn zrem(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let key = args.get(1);
     let hash = KeyHash::of(key);
     let mut shard = ctx.db().lock(hash);
-    let Some(zset) = get::<ZSet>(&mut shard, hash, key, ctx.now_ms)? else {
+    let Some(zset) = get::<ZSet>(&mut shard, hash, key, ctx.now_ms, ctx.touches())? else {
         return Ok(Reply::Int(0));
     };
     let removed = args.iter().skip(2).filter(|m| zset.remove(m)).count();
@@ -499,9 +499,10 @@ pub fn zrangestore(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let (hd, hs) = (KeyHash::of(dst), KeyHash::of(src));
     let limits = limits(ctx);
     let now = ctx.now_ms;
+    let touch = ctx.touches();
     let mut locked = ctx.shared.keyspace.lock_keys([(db, hd), (db, hs)]);
     let mut result = ZSet::new();
-    if let Some(z) = get::<ZSet>(locked.shard(db, hs), hs, src, now)? {
+    if let Some(z) = get::<ZSet>(locked.shard(db, hs), hs, src, now, touch)? {
         for (member, score) in run_query(z, &query) {
             result.insert(member, score, &limits);
         }
@@ -533,7 +534,7 @@ fn remrange_generic(ctx: &mut Ctx, args: Args, range: Range) -> Result<Reply, Cm
     let key = args.get(1);
     let hash = KeyHash::of(key);
     let mut shard = ctx.db().lock(hash);
-    let Some(zset) = get::<ZSet>(&mut shard, hash, key, ctx.now_ms)? else {
+    let Some(zset) = get::<ZSet>(&mut shard, hash, key, ctx.now_ms, ctx.touches())? else {
         return Ok(Reply::Int(0));
     };
     let (start, end) = rank_bounds(zset, &range);
@@ -580,7 +581,7 @@ fn pop_generic(ctx: &mut Ctx, args: Args, max: bool) -> Result<Reply, CmdError> 
     let key = args.get(1);
     let hash = KeyHash::of(key);
     let mut shard = ctx.db().lock(hash);
-    let Some(zset) = get::<ZSet>(&mut shard, hash, key, ctx.now_ms)? else {
+    let Some(zset) = get::<ZSet>(&mut shard, hash, key, ctx.now_ms, ctx.touches())? else {
         return Ok(Reply::Array(Vec::new()));
     };
     let items = pop_elements(zset, count.unwrap_or(1), max);
@@ -614,11 +615,12 @@ pub fn zmpop(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let count = parse_mpop_count(&mut cursor)?;
     let db = ctx.session.db;
     let now = ctx.now_ms;
+    let touch = ctx.touches();
     let hashes: Vec<KeyHash> = keys.iter().map(|k| KeyHash::of(k)).collect();
     let mut locked = ctx.shared.keyspace.lock_keys(hashes.iter().map(|h| (db, *h)));
     for (key, hash) in keys.iter().zip(&hashes) {
         let shard = locked.shard(db, *hash);
-        let Some(zset) = get::<ZSet>(shard, *hash, key, now)? else {
+        let Some(zset) = get::<ZSet>(shard, *hash, key, now, touch)? else {
             continue;
         };
         let items = pop_elements(zset, count, max);
@@ -702,8 +704,9 @@ impl Source<'_> {
     }
 }
 
-fn source<'a>(shard: &'a mut Shard, hash: KeyHash, key: &[u8], now_ms: u64) -> Result<Option<Source<'a>>, CmdError> {
-    match shard.touch(hash, key, now_ms).map(|e| &e.value) {
+fn source<'a>(shard: &'a mut Shard, hash: KeyHash, key: &[u8], now_ms: u64, touch: bool) -> Result<Option<Source<'a>>, CmdError> {
+    let entry = if touch { shard.touch(hash, key, now_ms) } else { shard.get(hash, key, now_ms) };
+    match entry.map(|e| &e.value) {
         None => Ok(None),
         Some(Value::ZSet(z)) => Ok(Some(Source::Sorted(z))),
         Some(Value::Set(s)) => Ok(Some(Source::Plain(s))),
@@ -776,6 +779,7 @@ fn compute_setop(
     locked: &mut crate::engine::keyspace::LockedShards,
     db: usize,
     now: u64,
+    touch: bool,
     parsed: &SetOpArgs,
     op: SetOp,
     limit: usize,
@@ -783,7 +787,7 @@ fn compute_setop(
     let hashes: Vec<KeyHash> = parsed.keys.iter().map(|k| KeyHash::of(k)).collect();
     let mut lens = Vec::with_capacity(hashes.len());
     for (key, hash) in parsed.keys.iter().zip(&hashes) {
-        lens.push(source(locked.shard(db, *hash), *hash, key, now)?.map_or(0, |s| s.len()));
+        lens.push(source(locked.shard(db, *hash), *hash, key, now, touch)?.map_or(0, |s| s.len()));
     }
     let mut order: Vec<usize> = (0..parsed.keys.len()).collect();
     let mut result: Vec<(Vec<u8>, f64)> = Vec::new();
@@ -794,11 +798,11 @@ fn compute_setop(
             }
             order.sort_by_key(|i| lens[*i]);
             let first = order[0];
-            if let Some(src) = source(locked.shard(db, hashes[first]), hashes[first], parsed.keys[first], now)? {
+            if let Some(src) = source(locked.shard(db, hashes[first]), hashes[first], parsed.keys[first], now, touch)? {
                 result = src.items().into_iter().map(|(m, s)| (m, weighted(s, parsed.weights[first]))).collect();
             }
             for &i in &order[1..] {
-                let Some(src) = source(locked.shard(db, hashes[i]), hashes[i], parsed.keys[i], now)? else {
+                let Some(src) = source(locked.shard(db, hashes[i]), hashes[i], parsed.keys[i], now, touch)? else {
                     return Ok(Vec::new());
                 };
                 result.retain_mut(|(member, acc)| match src.score(member) {
@@ -819,7 +823,7 @@ fn compute_setop(
         SetOp::Union => {
             let mut index: hashbrown::HashMap<Vec<u8>, usize> = hashbrown::HashMap::new();
             for (i, key) in parsed.keys.iter().enumerate() {
-                let Some(src) = source(locked.shard(db, hashes[i]), hashes[i], key, now)? else {
+                let Some(src) = source(locked.shard(db, hashes[i]), hashes[i], key, now, touch)? else {
                     continue;
                 };
                 for (member, score) in src.items() {
@@ -838,14 +842,14 @@ fn compute_setop(
             if lens[0] == 0 {
                 return Ok(result);
             }
-            if let Some(src) = source(locked.shard(db, hashes[0]), hashes[0], parsed.keys[0], now)? {
+            if let Some(src) = source(locked.shard(db, hashes[0]), hashes[0], parsed.keys[0], now, touch)? {
                 result = src.items();
             }
-            for i in 1..parsed.keys.len() {
+            for (key, hash) in parsed.keys.iter().zip(&hashes).skip(1) {
                 if result.is_empty() {
                     break;
                 }
-                if let Some(src) = source(locked.shard(db, hashes[i]), hashes[i], parsed.keys[i], now)? {
+                if let Some(src) = source(locked.shard(db, *hash), *hash, key, now, touch)? {
                     result.retain(|(member, _)| src.score(member).is_none());
                 }
             }
@@ -862,9 +866,10 @@ fn setop_reply(ctx: &mut Ctx, args: Args, op: SetOp) -> Result<Reply, CmdError> 
     let parsed = parse_setop(args, 1, op, false)?;
     let db = ctx.session.db;
     let now = ctx.now_ms;
+    let touch = ctx.touches();
     let resp3 = resp3(ctx);
     let mut locked = ctx.shared.keyspace.lock_keys(parsed.keys.iter().map(|k| (db, KeyHash::of(k))));
-    let result = compute_setop(&mut locked, db, now, &parsed, op, 0)?;
+    let result = compute_setop(&mut locked, db, now, touch, &parsed, op, 0)?;
     Ok(scored_reply(result, parsed.with_scores, resp3))
 }
 
@@ -873,10 +878,11 @@ fn setop_store(ctx: &mut Ctx, args: Args, op: SetOp) -> Result<Reply, CmdError> 
     let dst = args.get(1);
     let db = ctx.session.db;
     let now = ctx.now_ms;
+    let touch = ctx.touches();
     let limits = limits(ctx);
     let hd = KeyHash::of(dst);
     let mut locked = ctx.shared.keyspace.lock_keys(parsed.keys.iter().map(|k| (db, KeyHash::of(k))).chain([(db, hd)]));
-    let result = compute_setop(&mut locked, db, now, &parsed, op, 0)?;
+    let result = compute_setop(&mut locked, db, now, touch, &parsed, op, 0)?;
     let mut zset = ZSet::new();
     for (member, score) in &result {
         zset.insert(member, *score, &limits);
@@ -940,8 +946,9 @@ pub fn zintercard(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let parsed = SetOpArgs { weights: vec![1.0; keys.len()], keys, aggregate: Aggregate::Sum, with_scores: false };
     let db = ctx.session.db;
     let now = ctx.now_ms;
+    let touch = ctx.touches();
     let mut locked = ctx.shared.keyspace.lock_keys(parsed.keys.iter().map(|k| (db, KeyHash::of(k))));
-    Ok(Reply::from(compute_setop(&mut locked, db, now, &parsed, SetOp::Inter, limit)?.len()))
+    Ok(Reply::from(compute_setop(&mut locked, db, now, touch, &parsed, SetOp::Inter, limit)?.len()))
 }
 
 /// ZRANDMEMBER key [count [WITHSCORES]]
