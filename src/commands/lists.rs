@@ -367,6 +367,20 @@ pub fn parse_numkeys(args: Args<'_>, start: usize) -> Result<(Vec<&[u8]>, usize)
     Ok(((start + 1..start + 1 + numkeys).map(|i| args.get(i)).collect(), start + 1 + numkeys))
 }
 
+/// The keys of `numkeys key [key ...] ...` requests (LMPOP, ZMPOP, SINTERCARD, ZINTERCARD, ZUNION,
+/// ZINTER, ZDIFF): positions 2..2+numkeys, none when `numkeys` is invalid.
+pub fn mpop_keys(args: Args) -> Vec<usize> {
+    numkeys_positions(args, 1)
+}
+
+/// Positions of the keys counted by the `numkeys` argument at `at`.
+pub fn numkeys_positions(args: Args, at: usize) -> Vec<usize> {
+    match crate::num::parse_i64(args.get(at)) {
+        Some(n) if n > 0 && (n as u64) < (args.len() - at) as u64 => (at + 1..=at + n as usize).collect(),
+        _ => Vec::new(),
+    }
+}
+
 /// `[COUNT count]` of LMPOP/ZMPOP.
 pub fn parse_mpop_count(cursor: &mut ArgCursor) -> Result<usize, CmdError> {
     let mut count = None;

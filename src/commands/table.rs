@@ -9,6 +9,7 @@ use std::sync::LazyLock;
 
 use super::flags::*;
 use super::{client, config_cmd, connection, hashes, id, info, introspection, keys, lists, server, sets, strings, zsets, Handler};
+use crate::resp::Args;
 
 /// Command groups, as COMMAND DOCS reports them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,7 +58,12 @@ pub struct Command {
     pub summary: &'static str,
     pub handler: Handler,
     pub subcommands: &'static [Command],
+    /// For MOVABLE_KEYS commands: the key positions of a request.
+    pub keys_fn: Option<KeysFn>,
 }
+
+/// Finds the key arguments of a movable-keys request (positions include the command name at 0).
+pub type KeysFn = fn(Args) -> Vec<usize>;
 
 #[allow(clippy::too_many_arguments)]
 const fn cmd(
@@ -84,6 +90,7 @@ const fn cmd(
         summary,
         handler,
         subcommands: &[],
+        keys_fn: None,
     }
 }
 
@@ -91,6 +98,21 @@ impl Command {
     const fn with_subcommands(mut self, subcommands: &'static [Command]) -> Command {
         self.subcommands = subcommands;
         self
+    }
+
+    /// Marks a command whose keys follow a `numkeys` argument, with the function that finds them.
+    const fn with_keys(mut self, keys: KeysFn) -> Command {
+        self.flags |= MOVABLE_KEYS;
+        self.keys_fn = Some(keys);
+        self
+    }
+
+    /// The positions of the key arguments of a request, movable keys included.
+    pub fn keys_in(&self, args: Args) -> Vec<usize> {
+        match self.keys_fn {
+            Some(find) => find(args),
+            None => self.key_positions(args.len()),
+        }
     }
 
     pub fn has(&self, flag: u32) -> bool {
@@ -1257,7 +1279,8 @@ static COMMANDS: &[Command] = &[
         "Remove the last element in a list, prepend it to another list and return it",
         lists::rpoplpush,
     ),
-    cmd("lmpop", -4, WRITE, (0, 0, 0), Group::List, "7.0.0", "@write @list @slow", "Pop elements from a list", lists::lmpop),
+    cmd("lmpop", -4, WRITE, (0, 0, 0), Group::List, "7.0.0", "@write @list @slow", "Pop elements from a list", lists::lmpop)
+        .with_keys(lists::mpop_keys),
     cmd(
         "hset",
         -4,
@@ -1509,7 +1532,8 @@ static COMMANDS: &[Command] = &[
         "@read @set @slow",
         "Intersect multiple sets and return the cardinality of the result",
         sets::sintercard,
-    ),
+    )
+    .with_keys(lists::mpop_keys),
     cmd("sscan", -3, READONLY, (1, 1, 1), Group::Set, "2.8.0", "@read @set @slow", "Incrementally iterate Set elements", sets::sscan),
     cmd(
         "zadd",
@@ -1730,7 +1754,8 @@ static COMMANDS: &[Command] = &[
         "@write @sortedset @slow",
         "Remove and return members with scores in a sorted set",
         zsets::zmpop,
-    ),
+    )
+    .with_keys(lists::mpop_keys),
     cmd(
         "zremrangebyrank",
         4,
@@ -1764,7 +1789,8 @@ static COMMANDS: &[Command] = &[
         "Remove all members in a sorted set between the given lexicographical range",
         zsets::zremrangebylex,
     ),
-    cmd("zunion", -3, READONLY, (0, 0, 0), Group::SortedSet, "6.2.0", "@read @sortedset @slow", "Add multiple sorted sets", zsets::zunion),
+    cmd("zunion", -3, READONLY, (0, 0, 0), Group::SortedSet, "6.2.0", "@read @sortedset @slow", "Add multiple sorted sets", zsets::zunion)
+        .with_keys(lists::mpop_keys),
     cmd(
         "zunionstore",
         -4,
@@ -1775,7 +1801,8 @@ static COMMANDS: &[Command] = &[
         "@write @sortedset @slow",
         "Add multiple sorted sets and store the resulting sorted set in a new key",
         zsets::zunionstore,
-    ),
+    )
+    .with_keys(zsets::store_keys),
     cmd(
         "zinter",
         -3,
@@ -1786,7 +1813,8 @@ static COMMANDS: &[Command] = &[
         "@read @sortedset @slow",
         "Intersect multiple sorted sets",
         zsets::zinter,
-    ),
+    )
+    .with_keys(lists::mpop_keys),
     cmd(
         "zinterstore",
         -4,
@@ -1797,7 +1825,8 @@ static COMMANDS: &[Command] = &[
         "@write @sortedset @slow",
         "Intersect multiple sorted sets and store the resulting sorted set in a new key",
         zsets::zinterstore,
-    ),
+    )
+    .with_keys(zsets::store_keys),
     cmd(
         "zdiff",
         -3,
@@ -1808,7 +1837,8 @@ static COMMANDS: &[Command] = &[
         "@read @sortedset @slow",
         "Subtract multiple sorted sets",
         zsets::zdiff,
-    ),
+    )
+    .with_keys(lists::mpop_keys),
     cmd(
         "zdiffstore",
         -4,
@@ -1819,7 +1849,8 @@ static COMMANDS: &[Command] = &[
         "@write @sortedset @slow",
         "Subtract multiple sorted sets and store the resulting sorted set in a new key",
         zsets::zdiffstore,
-    ),
+    )
+    .with_keys(zsets::store_keys),
     cmd(
         "zintercard",
         -3,
@@ -1830,7 +1861,8 @@ static COMMANDS: &[Command] = &[
         "@read @sortedset @slow",
         "Intersect multiple sorted sets and return the cardinality of the result",
         zsets::zintercard,
-    ),
+    )
+    .with_keys(lists::mpop_keys),
     cmd(
         "zrandmember",
         -2,
@@ -1931,5 +1963,18 @@ mod tests {
         assert_eq!(mset.key_positions(5), vec![1, 3]);
         let (_, del) = registry().find(b"del").unwrap();
         assert_eq!(del.key_positions(4), vec![1, 2, 3]);
+    }
+
+    #[test]
+    fn movable_keys_come_from_numkeys() {
+        let buf = b"zunionstore d 2 a b WEIGHTS 1 2\r\n";
+        let mut req = crate::resp::RequestBuf::default();
+        crate::resp::parse_request(buf, &mut req, crate::resp::ParseLimits { max_bulk_len: 1 << 20 }).unwrap();
+        let args = req.args(buf);
+        let (_, zunionstore) = registry().find(b"zunionstore").unwrap();
+        assert!(zunionstore.has(MOVABLE_KEYS));
+        assert_eq!(zunionstore.keys_in(args), vec![1, 3, 4]);
+        let (_, lmpop) = registry().find(b"lmpop").unwrap();
+        assert_eq!(lmpop.keys_in(args), Vec::<usize>::new(), "numkeys 'd' is not a number");
     }
 }

@@ -890,6 +890,15 @@ fn setop_store(ctx: &mut Ctx, args: Args, op: SetOp) -> Result<Reply, CmdError> 
     Ok(Reply::from(store(locked.shard(db, hd), hd, dst, zset, now)))
 }
 
+/// The keys of ZUNIONSTORE/ZINTERSTORE/ZDIFFSTORE: the destination, then `numkeys` sources.
+pub fn store_keys(args: Args) -> Vec<usize> {
+    let sources = super::lists::numkeys_positions(args, 2);
+    if sources.is_empty() {
+        return Vec::new();
+    }
+    std::iter::once(1).chain(sources).collect()
+}
+
 /// ZUNION numkeys key [key ...] [WEIGHTS weight [weight ...]] [AGGREGATE SUM|MIN|MAX] [WITHSCORES]
 pub fn zunion(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     setop_reply(ctx, args, SetOp::Union)
