@@ -57,7 +57,8 @@ impl Hash {
         match self {
             Hash::Pack(pack) => pack.heap_size(),
             Hash::Table(table) => {
-                table.capacity() * (2 * std::mem::size_of::<Box<[u8]>>() + 16) + table.iter().map(|(f, v)| f.len() + v.len()).sum::<usize>()
+                table.capacity() * (2 * std::mem::size_of::<Box<[u8]>>() + 16)
+                    + super::list::estimate(table.len(), table.iter().map(|(f, v)| f.len() + v.len()))
             }
         }
     }

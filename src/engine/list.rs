@@ -20,14 +20,34 @@ impl Default for List {
     }
 }
 
+const SIZE_SAFETY_LIMIT: usize = 8192;
+
 /// Whether a list of `count` elements taking `bytes` fits one node under `list-max-listpack-size`:
 /// a positive setting limits elements, a negative one the node size (-1 = 4 KiB ... -5 = 64 KiB).
+///
+/// Like Redis's quicklist, a count-limited node is still capped at 8 KiB (`SIZE_SAFETY_LIMIT`).
 fn fits(size: i64, count: usize, bytes: usize) -> bool {
     if size > 0 {
-        count as i64 <= size
+        count as i64 <= size && bytes <= SIZE_SAFETY_LIMIT
     } else {
         let shift = (-size).clamp(1, 5) - 1;
         bytes <= 4096usize << shift
+    }
+}
+
+/// Bytes of `len` elements estimated from the first few (like Redis's MEMORY USAGE sampling), so
+/// memory accounting stays O(1) per key however large the collection.
+pub(crate) fn estimate(len: usize, sizes: impl Iterator<Item = usize>) -> usize {
+    const SAMPLES: usize = 16;
+    let (mut seen, mut total) = (0usize, 0usize);
+    for size in sizes.take(SAMPLES) {
+        seen += 1;
+        total += size;
+    }
+    if seen == 0 {
+        0
+    } else {
+        total * len / seen
     }
 }
 

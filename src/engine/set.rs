@@ -58,7 +58,10 @@ impl Set {
     pub fn heap_size(&self) -> usize {
         match self {
             Set::Ints(ints) => ints.capacity() * 8,
-            Set::Table(table) => table.capacity() * (std::mem::size_of::<Box<[u8]>>() + 16) + table.iter().map(|m| m.len()).sum::<usize>(),
+            Set::Table(table) => {
+                table.capacity() * (std::mem::size_of::<Box<[u8]>>() + 16)
+                    + super::list::estimate(table.len(), table.iter().map(|m| m.len()))
+            }
         }
     }
 

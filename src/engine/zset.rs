@@ -79,9 +79,9 @@ impl ZSet {
         match self {
             ZSet::Pack(pack) => pack.heap_size(),
             ZSet::Skip(skip) => {
-                skip.dict.capacity() * (std::mem::size_of::<Box<[u8]>>() + 24)
-                    + skip.dict.keys().map(|m| m.len()).sum::<usize>()
-                    + skip.list.heap_size()
+                let members = super::list::estimate(skip.dict.len(), skip.dict.keys().map(|m| m.len()));
+                // The dict and the skiplist each own a copy of every member.
+                skip.dict.capacity() * (std::mem::size_of::<Box<[u8]>>() + 24) + 2 * members + skip.list.heap_size()
             }
         }
     }
