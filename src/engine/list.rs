@@ -44,11 +44,7 @@ pub(crate) fn estimate(len: usize, sizes: impl Iterator<Item = usize>) -> usize 
         seen += 1;
         total += size;
     }
-    if seen == 0 {
-        0
-    } else {
-        total * len / seen
-    }
+    (total * len).checked_div(seen).unwrap_or(0)
 }
 
 impl List {
