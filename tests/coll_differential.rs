@@ -1,7 +1,8 @@
 //! Differential tests: each script in tests/coll_scripts/ runs against strata and a real
 //! redis-server, in RESP2 and in RESP3, and the raw replies must be byte-identical.
 //!
-//! Scripts hold one command per line (words split on whitespace, `#` comments); they avoid
+//! Scripts hold one command per line (words split on whitespace, `"..."` for empty or spaced
+//! words, `#` comments); they avoid
 //! commands whose answers are random or depend on hash-table order. The test is skipped (with a
 //! note) when `redis-server` is not installed.
 
@@ -93,6 +94,25 @@ impl Raw {
     }
 }
 
+/// Words split on whitespace; `"..."` keeps spaces and may be empty.
+fn split_words(line: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut current: Option<String> = None;
+    let mut quoted = false;
+    for c in line.chars() {
+        match c {
+            '"' => {
+                quoted = !quoted;
+                current.get_or_insert_with(String::new);
+            }
+            c if c.is_whitespace() && !quoted => words.extend(current.take()),
+            c => current.get_or_insert_with(String::new).push(c),
+        }
+    }
+    words.extend(current);
+    words
+}
+
 fn run_script(name: &str, text: &str, redis_port: u16, strata_port: u16, resp3: bool) -> Vec<String> {
     let mut redis = Raw::connect(redis_port);
     let mut strata = Raw::connect(strata_port);
@@ -104,7 +124,8 @@ fn run_script(name: &str, text: &str, redis_port: u16, strata_port: u16, resp3: 
     }
     let mut diffs = Vec::new();
     for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
-        let words: Vec<&str> = line.split_whitespace().collect();
+        let owned = split_words(line);
+        let words: Vec<&str> = owned.iter().map(String::as_str).collect();
         let (want, got) = (redis.call(&words), strata.call(&words));
         if want != got {
             diffs.push(format!(

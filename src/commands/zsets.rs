@@ -4,7 +4,7 @@
 //! ZREMRANGEBY*) turns its bounds into a half-open range of ranks with [`ZSet::count_before`], then
 //! reads or removes by rank, so each costs O(log n) plus the size of the answer.
 
-use super::args::{parse_float, parse_int, ArgCursor};
+use super::args::{parse_int, ArgCursor};
 use super::collection::{
     drop_if_empty, get, get_or_create, index_range, limits, parse_cursor, parse_scan_options, positive_count, Collection,
 };
@@ -15,6 +15,35 @@ use crate::engine::zset::sorts_before;
 use crate::engine::{KeyHash, Limits, Set, Shard, Value, ZSet};
 use crate::num::parse_f64;
 use crate::resp::{format_double, Args, Protocol, Reply};
+
+/// A score or weight argument, as Redis's `string2d`: strtod syntax without surrounding spaces,
+/// no NaN, and no overflow to infinity or underflow to zero (spelled-out infinities are fine).
+fn parse_score(arg: &[u8]) -> Option<f64> {
+    let value = parse_f64(arg)?;
+    let text = std::str::from_utf8(arg).ok()?.to_ascii_lowercase();
+    if value.is_infinite() && !text.contains("inf") {
+        return None;
+    }
+    let mantissa = text.split('e').next().unwrap_or("");
+    if value == 0.0 && !text.starts_with("0x") && mantissa.bytes().any(|b| (b'1'..=b'9').contains(&b)) {
+        return None;
+    }
+    Some(value)
+}
+
+fn score_arg(arg: &[u8]) -> Result<f64, CmdError> {
+    parse_score(arg).ok_or(CmdError::NotFloat)
+}
+
+/// A range bound's number, as Redis's `zslParseRange` reads it with plain strtod: leading spaces
+/// and an empty string (0) are accepted, overflow gives infinity.
+fn parse_bound_number(text: &[u8]) -> Option<f64> {
+    if text.is_empty() {
+        return Some(0.0);
+    }
+    let start = text.iter().position(|b| !b.is_ascii_whitespace())?;
+    parse_f64(&text[start..])
+}
 
 /// Scores are stored without a sign on zero, as Redis prints them.
 fn normalise(score: f64) -> f64 {
@@ -141,7 +170,7 @@ pub fn zadd(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
         return Err(CmdError::err("INCR option supports a single increment-element pair"));
     }
     let pairs: Vec<(f64, &[u8])> =
-        (at..args.len()).step_by(2).map(|i| Ok((parse_float(args.get(i))?, args.get(i + 1)))).collect::<Result<_, CmdError>>()?;
+        (at..args.len()).step_by(2).map(|i| Ok((score_arg(args.get(i))?, args.get(i + 1)))).collect::<Result<_, CmdError>>()?;
     let key = args.get(1);
     let hash = KeyHash::of(key);
     let limits = limits(ctx);
@@ -183,7 +212,7 @@ pub fn zadd(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
 
 /// ZINCRBY key increment member
 pub fn zincrby(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
-    let increment = parse_float(args.get(2))?;
+    let increment = score_arg(args.get(2))?;
     let (key, member) = (args.get(1), args.get(3));
     let hash = KeyHash::of(key);
     let limits = limits(ctx);
@@ -276,8 +305,8 @@ struct ScoreBound {
 
 fn parse_score_bound(arg: &[u8]) -> Option<ScoreBound> {
     match arg.split_first() {
-        Some((b'(', rest)) => parse_f64(rest).map(|value| ScoreBound { value, exclusive: true }),
-        _ => parse_f64(arg).map(|value| ScoreBound { value, exclusive: false }),
+        Some((b'(', rest)) => parse_bound_number(rest).map(|value| ScoreBound { value, exclusive: true }),
+        _ => parse_bound_number(arg).map(|value| ScoreBound { value, exclusive: false }),
     }
 }
 
@@ -749,7 +778,7 @@ fn parse_setop<'a>(args: Args<'a>, start: usize, op: SetOp, store: bool) -> Resu
         let left = args.len() - j - 1;
         if op != SetOp::Diff && word.eq_ignore_ascii_case(b"WEIGHTS") && left >= numkeys {
             for i in 0..numkeys {
-                parsed.weights[i] = parse_f64(args.get(j + 1 + i)).ok_or_else(|| CmdError::err("weight value is not a float"))?;
+                parsed.weights[i] = parse_score(args.get(j + 1 + i)).ok_or_else(|| CmdError::err("weight value is not a float"))?;
             }
             j += numkeys;
         } else if op != SetOp::Diff && word.eq_ignore_ascii_case(b"AGGREGATE") && left >= 1 {
@@ -1014,6 +1043,13 @@ mod tests {
         assert_eq!(parse_score_bound(b"(1.5"), Some(ScoreBound { value: 1.5, exclusive: true }));
         assert_eq!(parse_score_bound(b"-inf"), Some(ScoreBound { value: f64::NEG_INFINITY, exclusive: false }));
         assert_eq!(parse_score_bound(b"(x"), None);
+        assert_eq!(parse_score_bound(b"("), Some(ScoreBound { value: 0.0, exclusive: true }));
+        assert_eq!(parse_score_bound(b" 2"), Some(ScoreBound { value: 2.0, exclusive: false }));
+        assert_eq!(parse_score(b"1e400"), None);
+        assert_eq!(parse_score(b"1e-400"), None);
+        assert_eq!(parse_score(b"-inf"), Some(f64::NEG_INFINITY));
+        assert_eq!(parse_score(b"0e10"), Some(0.0));
+        assert_eq!(parse_score(b"0x10"), Some(16.0));
         assert_eq!(parse_lex_bound(b"[a"), Some(LexBound::Inclusive(b"a")));
         assert_eq!(parse_lex_bound(b"-"), Some(LexBound::Min));
         assert_eq!(parse_lex_bound(b"-a"), None);
