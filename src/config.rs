@@ -77,7 +77,17 @@ static SETTINGS: &[Setting] = &[
     setting("zset-max-listpack-value", "64", Kind::Int { min: 0, max: i64::MAX }, false),
 ];
 
+/// Old names Redis 7 still accepts, and the settings they stand for.
+static ALIASES: &[(&str, &str)] = &[
+    ("list-max-ziplist-size", "list-max-listpack-size"),
+    ("hash-max-ziplist-entries", "hash-max-listpack-entries"),
+    ("hash-max-ziplist-value", "hash-max-listpack-value"),
+    ("zset-max-ziplist-entries", "zset-max-listpack-entries"),
+    ("zset-max-ziplist-value", "zset-max-listpack-value"),
+];
+
 fn find(name: &str) -> Option<&'static Setting> {
+    let name = ALIASES.iter().find(|(alias, _)| alias.eq_ignore_ascii_case(name)).map_or(name, |(_, canonical)| canonical);
     SETTINGS.iter().find(|s| s.name.eq_ignore_ascii_case(name))
 }
 
@@ -212,10 +222,13 @@ impl Config {
     /// CONFIG GET: every (name, value) whose name matches one of `patterns`.
     pub fn matching(&self, patterns: &[&[u8]]) -> Vec<(&'static str, String)> {
         let values = self.read_values();
+        let wanted = |name: &str| patterns.iter().any(|p| crate::glob::matches(p, name.as_bytes(), true));
+        let value = |name: &str| values.get(name).cloned().unwrap_or_default();
         SETTINGS
             .iter()
-            .filter(|s| patterns.iter().any(|p| crate::glob::matches(p, s.name.as_bytes(), true)))
-            .map(|s| (s.name, values.get(s.name).cloned().unwrap_or_default()))
+            .filter(|s| wanted(s.name))
+            .map(|s| (s.name, value(s.name)))
+            .chain(ALIASES.iter().filter(|(alias, _)| wanted(alias)).map(|(alias, canonical)| (*alias, value(canonical))))
             .collect()
     }
 
@@ -380,8 +393,11 @@ mod tests {
         assert!(config.set(&[("port".into(), "1".into())]).unwrap_err().contains("immutable"));
         config.set(&[("LOGLEVEL".into(), "WARNING".into())]).unwrap();
         config.set(&[("zset-max-listpack-entries".into(), "7".into())]).unwrap();
+        config.set(&[("hash-max-ziplist-entries".into(), "9".into())]).unwrap();
+        assert_eq!(config.get("hash-max-listpack-entries"), "9");
+        assert_eq!(config.matching(&[b"hash-max-ziplist-entries"]), vec![("hash-max-ziplist-entries", "9".to_owned())]);
         assert_eq!(config.hot.limits().zset_max_entries, 7);
-        assert_eq!(config.hot.limits().hash_max_entries, 512);
+        assert_eq!(config.hot.limits().hash_max_entries, 9);
         assert_eq!(config.get("loglevel"), "warning");
     }
 
