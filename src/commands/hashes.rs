@@ -236,7 +236,13 @@ pub fn hrandfield(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
         };
         let picks = random_positions(map.len(), count.unsigned_abs().min(usize::MAX as u64) as usize, count >= 0);
         let mut out = Vec::with_capacity(picks.len() * if with_values && !resp3 { 2 } else { 1 });
-        for (field, value) in picks.into_iter().filter_map(|i| map.get_index(i)) {
+        // Positions in the packed encoding cost a walk each: index its pairs once instead.
+        let packed: Option<Vec<(&[u8], &[u8])>> = matches!(map, Hash::Pack(_)).then(|| map.iter().collect());
+        let pick = |i: usize| match &packed {
+            Some(pairs) => pairs.get(i).copied(),
+            None => map.get_index(i),
+        };
+        for (field, value) in picks.into_iter().filter_map(pick) {
             match (with_values, resp3) {
                 (false, _) => out.push(Reply::bulk(field)),
                 (true, true) => out.push(Reply::Array(vec![Reply::bulk(field), Reply::bulk(value)])),

@@ -21,9 +21,23 @@ pub fn del(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     Ok(Reply::from(removed))
 }
 
-/// UNLINK key [key ...]: DEL; values are freed where they are dropped, which is cheap for strings.
+/// UNLINK key [key ...]: DEL, but large values (big collections) are freed on a background
+/// thread after the shard locks are released.
 pub fn unlink(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
-    del(ctx, args)
+    let keys = hashed_keys(args, 1);
+    let db = ctx.session.db;
+    let mut removed = Vec::new();
+    {
+        let mut locked = ctx.shared.keyspace.lock_keys(keys.iter().map(|(_, h)| (db, *h)));
+        for (key, hash) in &keys {
+            if let Some(entry) = locked.shard(db, *hash).remove(*hash, key, ctx.now_ms) {
+                removed.push(entry.value);
+            }
+        }
+    }
+    let count = removed.len();
+    crate::engine::lazyfree::free(removed);
+    Ok(Reply::from(count))
 }
 
 /// EXISTS key [key ...]: counts repeated keys each time.

@@ -1009,7 +1009,13 @@ pub fn zrandmember(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
             return Reply::Array(Vec::new());
         };
         let picks = random_positions(z.len(), count.unsigned_abs().min(usize::MAX as u64) as usize, count >= 0);
-        scored_reply(picks.into_iter().filter_map(|i| z.get_index(i)), with_scores, resp3)
+        // Positions in the packed encoding cost a walk each: index its entries once instead.
+        let packed = matches!(z, ZSet::Pack(_)).then(|| z.range(0, z.len()));
+        let pick = |i: usize| match &packed {
+            Some(entries) => entries.get(i).copied(),
+            None => z.get_index(i),
+        };
+        scored_reply(picks.into_iter().filter_map(pick), with_scores, resp3)
     })
 }
 

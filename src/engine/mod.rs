@@ -3,6 +3,7 @@
 pub mod compact;
 pub mod hash;
 pub mod keyspace;
+pub mod lazyfree;
 pub mod list;
 pub mod pack;
 pub mod set;
