@@ -226,6 +226,7 @@ impl Config {
                     if let Some(setting) = find(&name) {
                         if written.insert(setting.name) {
                             out.push_str(&format_line(setting.name, &values[setting.name]));
+                            out.push('\n');
                         }
                         continue;
                     }
