@@ -119,8 +119,15 @@ pub struct Shard {
 impl Shard {
     /// The live entry for `key`; an expired one is removed on the way (lazy expiry).
     pub fn get(&mut self, hash: KeyHash, key: &[u8], now_ms: u64) -> Option<&mut Entry> {
-        self.expire_if_due(hash, key, now_ms);
-        self.table.find_mut(hash.0, |e| e.key.as_slice() == key).map(|e| &mut **e)
+        // One probe: the lookup is where a command pays its cache misses.
+        let found = self.table.find_entry(hash.0, |e| e.key.as_slice() == key).ok()?;
+        if found.get().is_expired(now_ms) {
+            found.remove();
+            self.volatile -= 1;
+            EXPIRED_KEYS.fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
+        Some(&mut **found.into_mut())
     }
 
     /// Like [`Shard::get`] and records the access time.
@@ -132,19 +139,6 @@ impl Shard {
 
     pub fn contains(&mut self, hash: KeyHash, key: &[u8], now_ms: u64) -> bool {
         self.get(hash, key, now_ms).is_some()
-    }
-
-    /// Removes `key` if its deadline has passed; returns whether it did.
-    pub fn expire_if_due(&mut self, hash: KeyHash, key: &[u8], now_ms: u64) -> bool {
-        match self.table.find_entry(hash.0, |e| e.key.as_slice() == key) {
-            Ok(found) if found.get().is_expired(now_ms) => {
-                found.remove();
-                self.volatile -= 1;
-                EXPIRED_KEYS.fetch_add(1, Ordering::Relaxed);
-                true
-            }
-            _ => false,
-        }
     }
 
     /// Stores `value` under `key`, replacing any previous value and its deadline; returns the old
