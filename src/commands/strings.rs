@@ -285,7 +285,7 @@ pub fn append(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     check_size(bytes.len() as i64 + suffix.len() as i64)?;
     bytes.extend_from_slice(suffix);
     let len = bytes.len();
-    entry.value = Value::Raw(bytes.into_boxed_slice());
+    entry.value = Value::Raw(bytes.into());
     Ok(Reply::from(len))
 }
 
@@ -452,7 +452,7 @@ pub fn setrange(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     }
     bytes[offset as usize..end].copy_from_slice(value);
     let len = bytes.len();
-    shard.set_keep_ttl(hash, key, Value::Raw(bytes.into_boxed_slice()), ctx.now_ms);
+    shard.set_keep_ttl(hash, key, Value::Raw(bytes.into()), ctx.now_ms);
     Ok(Reply::from(len))
 }
 

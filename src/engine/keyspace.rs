@@ -415,6 +415,11 @@ mod tests {
     }
 
     #[test]
+    fn entries_fit_the_48_byte_size_class() {
+        assert_eq!(std::mem::size_of::<Entry>(), 48);
+    }
+
+    #[test]
     fn expired_keys_vanish_lazily_and_actively() {
         let ks = Keyspace::new(1);
         let db = ks.db(0);

@@ -3,6 +3,7 @@
 pub mod compact;
 pub mod keyspace;
 pub mod snowflake;
+pub mod thin;
 pub mod value;
 
 pub use keyspace::{Db, Entry, KeyHash, Keyspace, Shard};

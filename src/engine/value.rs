@@ -2,9 +2,11 @@
 
 use std::borrow::Cow;
 
+use super::thin::ThinBytes;
 use crate::num::parse_i64;
 
-const INLINE_CAPACITY: usize = 22;
+/// Strings up to this length live inside the value (it keeps `Value` at 16 bytes).
+const INLINE_CAPACITY: usize = 14;
 /// Redis keeps strings up to this length in one allocation with the object header (`embstr`).
 const EMBSTR_MAX: usize = 44;
 /// Redis tries the integer encoding only for strings of at most 20 characters.
@@ -19,9 +21,9 @@ pub enum Value {
     /// A short string stored inside the value itself.
     Inline { len: u8, data: [u8; INLINE_CAPACITY] },
     /// A string on the heap, reported as `embstr` or `raw` by length as Redis would create it.
-    Heap(Box<[u8]>),
+    Heap(ThinBytes),
     /// A string modified in place (APPEND, SETRANGE): Redis reports these as `raw` whatever the length.
-    Raw(Box<[u8]>),
+    Raw(ThinBytes),
 }
 
 /// The type names of TYPE and SCAN ... TYPE.
@@ -63,7 +65,7 @@ impl Value {
             data[..bytes.len()].copy_from_slice(bytes);
             Value::Inline { len: bytes.len() as u8, data }
         } else {
-            Value::Heap(bytes.into())
+            Value::Heap(ThinBytes::new(bytes))
         }
     }
 
@@ -109,7 +111,7 @@ impl Value {
     pub fn heap_size(&self) -> usize {
         match self {
             Value::Int(_) | Value::Inline { .. } => 0,
-            Value::Heap(bytes) | Value::Raw(bytes) => bytes.len(),
+            Value::Heap(bytes) | Value::Raw(bytes) => std::mem::size_of::<u32>() + bytes.len(),
         }
     }
 }
@@ -120,12 +122,12 @@ mod tests {
 
     #[test]
     fn strings_pick_redis_encodings() {
-        assert_eq!(std::mem::size_of::<Value>(), 24);
+        assert_eq!(std::mem::size_of::<Value>(), 16);
         assert_eq!(Value::string(b"12345").encoding(), "int");
         assert_eq!(Value::string(b"012").encoding(), "embstr");
         assert_eq!(Value::string(&[b'x'; 44]).encoding(), "embstr");
         assert_eq!(Value::string(&[b'x'; 45]).encoding(), "raw");
-        assert_eq!(Value::Raw(Box::from(&b"ab"[..])).encoding(), "raw");
+        assert_eq!(Value::Raw(ThinBytes::new(b"ab")).encoding(), "raw");
         assert_eq!(Value::string(b"-17").as_string().unwrap().as_ref(), b"-17");
     }
 }
