@@ -23,6 +23,13 @@ for port in "$strata_port" "$redis_port"; do
   until redis-cli -p "$port" ping >/dev/null 2>&1; do sleep 0.1; done
 done
 
+rss_mb() { awk '/VmRSS/ {printf "%.1f", $2 / 1024}' "/proc/$1/status"; }
+# Memory first, on fresh processes, so allocator state left by the throughput runs doesn't count.
+base_strata=$(rss_mb $strata_pid); base_redis=$(rss_mb $redis_pid)
+for port in "$strata_port" "$redis_port"; do redis-cli -p "$port" debug populate 1000000 key 100 >/dev/null; done
+loaded_strata=$(rss_mb $strata_pid); loaded_redis=$(rss_mb $redis_pid)
+for port in "$strata_port" "$redis_port"; do redis-cli -p "$port" flushall >/dev/null; done
+
 # Prints "<test> <ops/s>" lines for one server and pipeline depth.
 throughput() {
   redis-benchmark -p "$1" -c 50 -n "$requests" -r 1000000 -d 100 -P "$2" -t "$tests" --csv 2>/dev/null \
@@ -31,17 +38,16 @@ throughput() {
 
 printf '%-10s %4s %14s %14s %7s\n' workload P strata redis ratio
 for pipeline in 1 16; do
-  paste <(throughput "$strata_port" "$pipeline") <(throughput "$redis_port" "$pipeline") |
+  # One server at a time: both share this machine's cores with redis-benchmark.
+  strata_runs=$(throughput "$strata_port" "$pipeline")
+  redis_runs=$(throughput "$redis_port" "$pipeline")
+  paste <(echo "$strata_runs") <(echo "$redis_runs") |
     while read -r name strata _ redis; do
       printf '%-10s %4s %14.0f %14.0f %7.2f\n' "$name" "$pipeline" "$strata" "$redis" "$(echo "$strata / $redis" | bc -l)"
     done
 done
 
-rss_mb() { awk '/VmRSS/ {printf "%.1f", $2 / 1024}' "/proc/$1/status"; }
-for port in "$strata_port" "$redis_port"; do redis-cli -p "$port" flushall >/dev/null; done
-base_strata=$(rss_mb $strata_pid); base_redis=$(rss_mb $redis_pid)
-for port in "$strata_port" "$redis_port"; do redis-cli -p "$port" debug populate 1000000 key 100 >/dev/null; done
 echo
-printf '%-28s %10s %10s\n' "RSS (MB)" strata redis
+printf '%-28s %10s %10s %7s\n' "RSS (MB)" strata redis ratio
 printf '%-28s %10s %10s\n' "empty" "$base_strata" "$base_redis"
-printf '%-28s %10s %10s\n' "1M keys, 100-byte values" "$(rss_mb $strata_pid)" "$(rss_mb $redis_pid)"
+printf '%-28s %10s %10s %7.2f\n' "1M keys, 100-byte values" "$loaded_strata" "$loaded_redis" "$(echo "$loaded_strata / $loaded_redis" | bc -l)"
