@@ -80,7 +80,8 @@ fn main() -> std::process::ExitCode {
     runtime.block_on(async move {
         let port = config.get_i64("port") as u16;
         let bind = config.get("bind");
-        let listeners = match server::bind(&bind, port).await {
+        let backlog = config.get_i64("tcp-backlog").clamp(1, u32::MAX as i64) as u32;
+        let listeners = match server::bind(&bind, port, backlog).await {
             Ok(listeners) => listeners,
             Err(error) => {
                 tracing::error!(%error, "could not listen on {bind} port {port}");

@@ -21,9 +21,10 @@ use shared::{unix_ms, Shared};
 
 use crate::engine::keyspace::SHARDS;
 
-/// Binds every address of the `bind` setting on `port` (0 picks one; the others then share it).
-/// Addresses prefixed with `-` are optional, as in redis.conf.
-pub async fn bind(bind: &str, port: u16) -> std::io::Result<Vec<TcpListener>> {
+/// Binds every address of the `bind` setting on `port` (0 picks one; the others then share it) with
+/// a listen queue of `backlog` (the `tcp-backlog` setting). Addresses prefixed with `-` are optional,
+/// as in redis.conf.
+pub async fn bind(bind: &str, port: u16, backlog: u32) -> std::io::Result<Vec<TcpListener>> {
     let mut listeners = Vec::new();
     let mut port = port;
     let mut last_error = None;
@@ -39,7 +40,7 @@ pub async fn bind(bind: &str, port: u16) -> std::io::Result<Vec<TcpListener>> {
         };
         let ip: std::net::IpAddr =
             host.parse().map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("invalid bind address '{address}'")))?;
-        match TcpListener::bind(SocketAddr::new(ip, port)).await {
+        match listen(SocketAddr::new(ip, port), backlog) {
             Ok(listener) => {
                 port = listener.local_addr()?.port();
                 listeners.push(listener);
@@ -79,6 +80,19 @@ pub async fn run(shared: Arc<Shared>, listeners: Vec<TcpListener>) {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     tracing::info!("strata is now ready to exit, bye bye...");
+}
+
+/// One listener with SO_REUSEADDR, as Redis sets it, and the configured backlog (the standard
+/// library's and tokio's `bind` use a fixed 128 or 1024, which a burst of connects overflows).
+fn listen(address: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
+    let socket = if address.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+    socket.set_reuseaddr(true)?;
+    if address.is_ipv6() {
+        // `bind * -::*` binds both families on one port: the IPv6 socket must not claim IPv4 too.
+        socket2::SockRef::from(&socket).set_only_v6(true)?;
+    }
+    socket.bind(address)?;
+    socket.listen(backlog)
 }
 
 async fn signals(shared: Arc<Shared>) {
