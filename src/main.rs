@@ -92,6 +92,7 @@ fn main() -> std::process::ExitCode {
         let bound = listeners[0].local_addr().map(|a| a.port()).unwrap_or(port);
         let shared = Arc::new(Shared::new(config, registry().all.len()));
         shared.port.store(bound, std::sync::atomic::Ordering::Relaxed);
+        server::handle_signals(shared.clone());
         tracing::info!(port = bound, version = strata::VERSION, "Ready to accept connections");
         // One machine-readable line for scripts and tests that start the server on port 0.
         println!("ready port={bound}");

@@ -65,7 +65,6 @@ pub async fn run(shared: Arc<Shared>, listeners: Vec<TcpListener>) {
         tasks.push(tokio::spawn(accept_loop(shared.clone(), listener)));
     }
     tokio::spawn(cron(shared.clone()));
-    tokio::spawn(signals(shared.clone()));
     let mut shutdown = shared.shutdown_signal();
     let _ = shutdown.wait_for(|state| *state == shared::ShutdownRequest::Stop).await;
     tracing::info!("User requested shutdown...");
@@ -95,17 +94,21 @@ fn listen(address: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
     socket.listen(backlog)
 }
 
-async fn signals(shared: Arc<Shared>) {
+/// Turns SIGINT and SIGTERM into a graceful shutdown. Call it before announcing readiness: the
+/// handlers are registered when this returns, so a signal sent right after `ready` is not fatal.
+pub fn handle_signals(shared: Arc<Shared>) {
     use tokio::signal::unix::{signal, SignalKind};
     let (Ok(mut interrupt), Ok(mut terminate)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
         tracing::warn!("could not install signal handlers");
         return;
     };
-    tokio::select! {
-        _ = interrupt.recv() => tracing::warn!("Received SIGINT scheduling shutdown..."),
-        _ = terminate.recv() => tracing::warn!("Received SIGTERM scheduling shutdown..."),
-    }
-    shared.request_shutdown();
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = interrupt.recv() => tracing::warn!("Received SIGINT scheduling shutdown..."),
+            _ = terminate.recv() => tracing::warn!("Received SIGTERM scheduling shutdown..."),
+        }
+        shared.request_shutdown();
+    });
 }
 
 async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
