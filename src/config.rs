@@ -229,6 +229,7 @@ impl Config {
             match parse_line(line) {
                 Ok(Some((name, _))) => {
                     if let Some(setting) = find(&name) {
+                        // A repeated setting keeps only its first line, which takes the current value.
                         if written.insert(setting.name) {
                             out.push_str(&format_line(setting.name, &values[setting.name]));
                             out.push('\n');

@@ -89,7 +89,8 @@ fn main() -> std::process::ExitCode {
     runtime.block_on(async move {
         let port = config.get_i64("port") as u16;
         let bind = config.get("bind");
-        let listeners = match server::bind(&bind, port).await {
+        let backlog = config.get_i64("tcp-backlog").clamp(1, u32::MAX as i64) as u32;
+        let listeners = match server::bind(&bind, port, backlog).await {
             Ok(listeners) => listeners,
             Err(error) => {
                 tracing::error!(%error, "could not listen on {bind} port {port}");
@@ -100,6 +101,7 @@ fn main() -> std::process::ExitCode {
         let bound = listeners[0].local_addr().map(|a| a.port()).unwrap_or(port);
         let shared = Arc::new(Shared::new(config, registry().all.len()));
         shared.port.store(bound, std::sync::atomic::Ordering::Relaxed);
+        server::handle_signals(shared.clone());
         tracing::info!(port = bound, version = strata::VERSION, "Ready to accept connections");
         // One machine-readable line for scripts and tests that start the server on port 0.
         println!("ready port={bound}");
