@@ -390,7 +390,7 @@ pub fn incrbyfloat(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
 }
 
 /// A float in plain decimal notation with at most 15 significant digits and no trailing zeros.
-fn format_human_float(value: f64) -> String {
+pub(super) fn format_human_float(value: f64) -> String {
     let magnitude = if value == 0.0 { 0 } else { value.abs().log10().floor() as i32 };
     let decimals = (14 - magnitude).clamp(0, 17) as usize;
     let text = format!("{value:.decimals$}");
