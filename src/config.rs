@@ -19,7 +19,9 @@ enum Kind {
         max: i64,
     },
     /// A byte size that accepts `k`, `kb`, `m`, `mb`, `g`, `gb` suffixes as redis.conf does.
-    Memory,
+    Memory {
+        max: i64,
+    },
     Bool,
     Enum(&'static [&'static str]),
     Text,
@@ -36,6 +38,9 @@ struct Setting {
 const fn setting(name: &'static str, default: &'static str, kind: Kind, immutable: bool) -> Setting {
     Setting { name, default, kind, immutable }
 }
+
+/// Strings are stored with a 32-bit length, so no single argument may be longer.
+const MAX_STRING_LEN: i64 = u32::MAX as i64 - 64;
 
 const LOGLEVELS: &[&str] = &["debug", "verbose", "notice", "warning", "nothing"];
 const POLICIES: &[&str] =
@@ -60,12 +65,12 @@ static SETTINGS: &[Setting] = &[
     setting("save", "", Kind::Text, false),
     setting("appendonly", "no", Kind::Bool, false),
     setting("appendfsync", "everysec", Kind::Enum(&["always", "everysec", "no"]), false),
-    setting("maxmemory", "0", Kind::Memory, false),
+    setting("maxmemory", "0", Kind::Memory { max: i64::MAX }, false),
     setting("maxmemory-policy", "noeviction", Kind::Enum(POLICIES), false),
     setting("hz", "10", Kind::Int { min: 1, max: 500 }, false),
     setting("node-id", "0", Kind::Int { min: 0, max: 1023 }, false),
-    setting("proto-max-bulk-len", "536870912", Kind::Memory, false),
-    setting("client-query-buffer-limit", "1073741824", Kind::Memory, false),
+    setting("proto-max-bulk-len", "536870912", Kind::Memory { max: MAX_STRING_LEN }, false),
+    setting("client-query-buffer-limit", "1073741824", Kind::Memory { max: i64::MAX }, false),
     setting("slowlog-log-slower-than", "10000", Kind::Int { min: -1, max: i64::MAX }, false),
     setting("slowlog-max-len", "128", Kind::Int { min: 0, max: i64::MAX }, false),
     setting("lazyfree-lazy-user-flush", "no", Kind::Bool, false),
@@ -271,6 +276,7 @@ impl Config {
             match parse_line(line) {
                 Ok(Some((name, _))) => {
                     if let Some(setting) = find(&name) {
+                        // A repeated setting keeps only its first line, which takes the current value.
                         if written.insert(setting.name) {
                             out.push_str(&format_line(setting.name, &values[setting.name]));
                             out.push('\n');
@@ -331,7 +337,11 @@ fn normalise(setting: &Setting, value: &str) -> Result<String, String> {
             }
             Ok(n.to_string())
         }
-        Kind::Memory => parse_memory(value).map(|n| n.to_string()).ok_or_else(|| "argument must be a memory value".to_owned()),
+        Kind::Memory { max } => match parse_memory(value) {
+            Some(n) if n <= max => Ok(n.to_string()),
+            Some(_) => Err(format!("argument must be between 0 and {max} inclusive")),
+            None => Err("argument must be a memory value".to_owned()),
+        },
         Kind::Bool => match value.to_ascii_lowercase().as_str() {
             "yes" => Ok("yes".to_owned()),
             "no" => Ok("no".to_owned()),

@@ -19,6 +19,14 @@ pub struct Dispatched {
 
 /// Runs one request.
 pub fn dispatch(ctx: &mut Ctx, args: Args) -> Dispatched {
+    let dispatched = run(ctx, args);
+    if let Reply::Error(line) = &dispatched.reply {
+        ctx.shared.stats.record_error(line);
+    }
+    dispatched
+}
+
+fn run(ctx: &mut Ctx, args: Args) -> Dispatched {
     let (index, command) = match resolve(args) {
         Ok(found) => found,
         Err((command, error)) => return Dispatched { command, reply: error.into(), rejected: true },

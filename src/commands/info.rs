@@ -148,7 +148,14 @@ fn render(ctx: &Ctx, section: &str, out: &mut String) {
             field(out, "used_cpu_user", &format!("{user:.6}"));
         }
         "modules" => header(out, "Modules"),
-        "errorstats" => header(out, "Errorstats"),
+        "errorstats" => {
+            header(out, "Errorstats");
+            if let Ok(codes) = shared.stats.errors_by_code.lock() {
+                for (code, count) in codes.iter() {
+                    field(out, &format!("errorstat_{code}"), &format!("count={count}"));
+                }
+            }
+        }
         "cluster" => {
             header(out, "Cluster");
             field(out, "cluster_enabled", &0);

@@ -176,18 +176,25 @@ pub fn getdel(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
 }
 
 /// GETEX key [EX seconds | PX milliseconds | EXAT unix-time-seconds | PXAT unix-time-milliseconds | PERSIST]
+///
+/// As in Redis, only the option words are checked before the lookup: a missing key answers nil and a
+/// key of another type WRONGTYPE even when the time is not a valid number.
 pub fn getex(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
+    /// The TTL change asked for; its time is parsed once the key is known to exist.
+    enum Change<'a> {
+        Persist,
+        Expire { amount: &'a [u8], unit: TimeUnit, absolute: bool },
+    }
     let mut cursor = ArgCursor::new(args, 2);
-    let mut change: Option<Ttl> = None;
+    let mut change: Option<Change> = None;
     while let Some(word) = cursor.peek() {
         cursor.next_bytes()?;
         let upper = word.to_ascii_uppercase();
         match upper.as_slice() {
-            b"PERSIST" if change.is_none() => change = Some(Ttl::Clear),
+            b"PERSIST" if change.is_none() => change = Some(Change::Persist),
             b"EX" | b"PX" | b"EXAT" | b"PXAT" if change.is_none() && !cursor.is_done() => {
-                let amount = cursor.next_i64()?;
                 let unit = if upper[0] == b'E' { TimeUnit::Seconds } else { TimeUnit::Millis };
-                change = Some(Ttl::At(deadline(amount, unit, upper.len() == 4, ctx.now_ms, false, "getex")?));
+                change = Some(Change::Expire { amount: cursor.next_bytes()?, unit, absolute: upper.len() == 4 });
             }
             _ => return Err(CmdError::Syntax),
         }
@@ -195,20 +202,23 @@ pub fn getex(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let key = args.get(1);
     let hash = KeyHash::of(key);
     let now = ctx.now_ms;
+    let touch = ctx.touches();
     let mut shard = ctx.db().lock(hash);
-    let value = read(&mut shard, hash, key, now, ctx.touches())?;
+    let value = read(&mut shard, hash, key, now, touch)?;
     if value.is_some() {
         match change {
-            Some(Ttl::Clear) => {
+            Some(Change::Persist) => {
                 shard.set_expire(hash, key, None, now);
             }
-            Some(Ttl::At(at)) if at <= now as i64 => {
-                shard.remove(hash, key, now);
+            Some(Change::Expire { amount, unit, absolute }) => {
+                let at = deadline(parse_int(amount)?, unit, absolute, now, false, "getex")?;
+                if at <= now as i64 {
+                    shard.remove(hash, key, now);
+                } else {
+                    shard.set_expire(hash, key, Some(at as u64), now);
+                }
             }
-            Some(Ttl::At(at)) => {
-                shard.set_expire(hash, key, Some(at as u64), now);
-            }
-            Some(Ttl::Keep) | None => {}
+            None => {}
         }
     }
     ctx.record_lookup(value.is_some());
@@ -237,8 +247,11 @@ pub fn mget(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     Ok(Reply::Array(replies))
 }
 
-fn pairs<'a>(args: Args<'a>, command: &str) -> Result<Vec<(&'a [u8], &'a [u8], KeyHash)>, CmdError> {
-    if args.len() % 2 == 0 {
+/// (key, value, hash) triples of MSET-style arguments.
+type Pairs<'a> = Vec<(&'a [u8], &'a [u8], KeyHash)>;
+
+fn pairs<'a>(args: Args<'a>, command: &str) -> Result<Pairs<'a>, CmdError> {
+    if args.len().is_multiple_of(2) {
         return Err(CmdError::WrongArity(command.to_owned()));
     }
     Ok((1..args.len()).step_by(2).map(|i| (args.get(i), args.get(i + 1), KeyHash::of(args.get(i)))).collect())
@@ -282,7 +295,7 @@ pub fn append(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     check_size(bytes.len() as i64 + suffix.len() as i64)?;
     bytes.extend_from_slice(suffix);
     let len = bytes.len();
-    entry.value = Value::Raw(bytes.into_boxed_slice());
+    entry.value = Value::Raw(bytes.into());
     Ok(Reply::from(len))
 }
 
@@ -449,7 +462,7 @@ pub fn setrange(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     }
     bytes[offset as usize..end].copy_from_slice(value);
     let len = bytes.len();
-    shard.set_keep_ttl(hash, key, Value::Raw(bytes.into_boxed_slice()), ctx.now_ms);
+    shard.set_keep_ttl(hash, key, Value::Raw(bytes.into()), ctx.now_ms);
     Ok(Reply::from(len))
 }
 

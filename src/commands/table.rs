@@ -4,8 +4,9 @@
 //! Rows were first drafted from a real redis-server's COMMAND INFO/DOCS (tools/gen_table.py) so the
 //! metadata matches what clients expect.
 
-use std::collections::HashMap;
 use std::sync::LazyLock;
+
+use hashbrown::HashMap;
 
 use super::flags::*;
 use super::{client, config_cmd, connection, hashes, id, info, introspection, keys, lists, server, sets, strings, zsets, Handler};

@@ -9,6 +9,7 @@ pub mod pack;
 pub mod set;
 pub mod skiplist;
 pub mod snowflake;
+pub mod thin;
 pub mod value;
 pub mod zset;
 

@@ -1,6 +1,6 @@
 //! Typed values stored under a key, with Redis's compact string encodings; collections live in
 //! their own modules ([`List`], [`Hash`], [`Set`], [`ZSet`]) and are boxed here so a value stays
-//! 24 bytes.
+//! 16 bytes.
 
 use std::borrow::Cow;
 use std::ops::Range;
@@ -8,8 +8,12 @@ use std::ops::Range;
 use super::hash::Hash;
 use super::list::List;
 use super::set::Set;
+use super::thin::ThinBytes;
 use super::zset::ZSet;
 use crate::num::parse_i64;
+
+/// Strings up to this length live inside the value (it keeps `Value` at 16 bytes).
+const INLINE_CAPACITY: usize = 14;
 
 /// The hasher of the collections' hash tables.
 pub type DenseHasher = hashbrown::DefaultHashBuilder;
@@ -53,7 +57,6 @@ pub fn dense_scan(len: usize, cursor: u64, count: usize) -> (Range<usize>, u64) 
     (lower..upper, lower as u64)
 }
 
-const INLINE_CAPACITY: usize = 22;
 /// Redis keeps strings up to this length in one allocation with the object header (`embstr`).
 const EMBSTR_MAX: usize = 44;
 /// Redis tries the integer encoding only for strings of at most 20 characters.
@@ -71,9 +74,9 @@ pub enum Value {
         data: [u8; INLINE_CAPACITY],
     },
     /// A string on the heap, reported as `embstr` or `raw` by length as Redis would create it.
-    Heap(Box<[u8]>),
+    Heap(ThinBytes),
     /// A string modified in place (APPEND, SETRANGE): Redis reports these as `raw` whatever the length.
-    Raw(Box<[u8]>),
+    Raw(ThinBytes),
     List(Box<List>),
     Hash(Box<Hash>),
     Set(Box<Set>),
@@ -131,7 +134,7 @@ impl Value {
             data[..bytes.len()].copy_from_slice(bytes);
             Value::Inline { len: bytes.len() as u8, data }
         } else {
-            Value::Heap(bytes.into())
+            Value::Heap(ThinBytes::new(bytes))
         }
     }
 
@@ -187,7 +190,7 @@ impl Value {
     pub fn heap_size(&self) -> usize {
         match self {
             Value::Int(_) | Value::Inline { .. } => 0,
-            Value::Heap(bytes) | Value::Raw(bytes) => bytes.len(),
+            Value::Heap(bytes) | Value::Raw(bytes) => std::mem::size_of::<u32>() + bytes.len(),
             Value::List(list) => std::mem::size_of::<List>() + list.heap_size(),
             Value::Hash(hash) => std::mem::size_of::<Hash>() + hash.heap_size(),
             Value::Set(set) => std::mem::size_of::<Set>() + set.heap_size(),
@@ -213,12 +216,12 @@ mod tests {
 
     #[test]
     fn strings_pick_redis_encodings() {
-        assert_eq!(std::mem::size_of::<Value>(), 24);
+        assert_eq!(std::mem::size_of::<Value>(), 16);
         assert_eq!(Value::string(b"12345").encoding(), "int");
         assert_eq!(Value::string(b"012").encoding(), "embstr");
         assert_eq!(Value::string(&[b'x'; 44]).encoding(), "embstr");
         assert_eq!(Value::string(&[b'x'; 45]).encoding(), "raw");
-        assert_eq!(Value::Raw(Box::from(&b"ab"[..])).encoding(), "raw");
+        assert_eq!(Value::Raw(ThinBytes::new(b"ab")).encoding(), "raw");
         assert_eq!(Value::string(b"-17").as_string().unwrap().as_ref(), b"-17");
     }
 

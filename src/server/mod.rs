@@ -21,9 +21,10 @@ use shared::{unix_ms, Shared};
 
 use crate::engine::keyspace::SHARDS;
 
-/// Binds every address of the `bind` setting on `port` (0 picks one; the others then share it).
-/// Addresses prefixed with `-` are optional, as in redis.conf.
-pub async fn bind(bind: &str, port: u16) -> std::io::Result<Vec<TcpListener>> {
+/// Binds every address of the `bind` setting on `port` (0 picks one; the others then share it) with
+/// a listen queue of `backlog` (the `tcp-backlog` setting). Addresses prefixed with `-` are optional,
+/// as in redis.conf.
+pub async fn bind(bind: &str, port: u16, backlog: u32) -> std::io::Result<Vec<TcpListener>> {
     let mut listeners = Vec::new();
     let mut port = port;
     let mut last_error = None;
@@ -39,7 +40,7 @@ pub async fn bind(bind: &str, port: u16) -> std::io::Result<Vec<TcpListener>> {
         };
         let ip: std::net::IpAddr =
             host.parse().map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("invalid bind address '{address}'")))?;
-        match TcpListener::bind(SocketAddr::new(ip, port)).await {
+        match listen(SocketAddr::new(ip, port), backlog) {
             Ok(listener) => {
                 port = listener.local_addr()?.port();
                 listeners.push(listener);
@@ -64,7 +65,6 @@ pub async fn run(shared: Arc<Shared>, listeners: Vec<TcpListener>) {
         tasks.push(tokio::spawn(accept_loop(shared.clone(), listener)));
     }
     tokio::spawn(cron(shared.clone()));
-    tokio::spawn(signals(shared.clone()));
     let mut shutdown = shared.shutdown_signal();
     let _ = shutdown.wait_for(|state| *state == shared::ShutdownRequest::Stop).await;
     tracing::info!("User requested shutdown...");
@@ -81,17 +81,34 @@ pub async fn run(shared: Arc<Shared>, listeners: Vec<TcpListener>) {
     tracing::info!("strata is now ready to exit, bye bye...");
 }
 
-async fn signals(shared: Arc<Shared>) {
+/// One listener with SO_REUSEADDR, as Redis sets it, and the configured backlog (the standard
+/// library's and tokio's `bind` use a fixed 128 or 1024, which a burst of connects overflows).
+fn listen(address: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
+    let socket = if address.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+    socket.set_reuseaddr(true)?;
+    if address.is_ipv6() {
+        // `bind * -::*` binds both families on one port: the IPv6 socket must not claim IPv4 too.
+        socket2::SockRef::from(&socket).set_only_v6(true)?;
+    }
+    socket.bind(address)?;
+    socket.listen(backlog)
+}
+
+/// Turns SIGINT and SIGTERM into a graceful shutdown. Call it before announcing readiness: the
+/// handlers are registered when this returns, so a signal sent right after `ready` is not fatal.
+pub fn handle_signals(shared: Arc<Shared>) {
     use tokio::signal::unix::{signal, SignalKind};
     let (Ok(mut interrupt), Ok(mut terminate)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
         tracing::warn!("could not install signal handlers");
         return;
     };
-    tokio::select! {
-        _ = interrupt.recv() => tracing::warn!("Received SIGINT scheduling shutdown..."),
-        _ = terminate.recv() => tracing::warn!("Received SIGTERM scheduling shutdown..."),
-    }
-    shared.request_shutdown();
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = interrupt.recv() => tracing::warn!("Received SIGINT scheduling shutdown..."),
+            _ = terminate.recv() => tracing::warn!("Received SIGTERM scheduling shutdown..."),
+        }
+        shared.request_shutdown();
+    });
 }
 
 async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {

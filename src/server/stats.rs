@@ -19,7 +19,12 @@ pub struct Stats {
     pub per_command: Box<[CommandStat]>,
     /// Recent (timestamp ms, commands processed) samples for instantaneous_ops_per_sec.
     pub ops_samples: Mutex<Vec<(u64, u64)>>,
+    /// Error replies by their code (`ERR`, `WRONGTYPE`, ...), for INFO errorstats.
+    pub errors_by_code: Mutex<std::collections::BTreeMap<String, u64>>,
 }
+
+/// Redis tracks at most this many distinct error codes; later new codes are not counted.
+const ERROR_CODES_MAX: usize = 128;
 
 #[derive(Default)]
 pub struct CommandStat {
@@ -50,6 +55,21 @@ impl Stats {
         for stat in self.per_command.iter() {
             for counter in [&stat.calls, &stat.usec, &stat.rejected, &stat.failed] {
                 counter.store(0, Ordering::Relaxed);
+            }
+        }
+        if let Ok(mut codes) = self.errors_by_code.lock() {
+            codes.clear();
+        }
+    }
+
+    /// Counts an error reply under its code, the first word of `line`. Errors are rare, so a lock is fine.
+    pub fn record_error(&self, line: &str) {
+        let code = line.split(' ').next().unwrap_or_default();
+        if let Ok(mut codes) = self.errors_by_code.lock() {
+            if let Some(count) = codes.get_mut(code) {
+                *count += 1;
+            } else if codes.len() < ERROR_CODES_MAX {
+                codes.insert(code.to_owned(), 1);
             }
         }
     }

@@ -1,0 +1,367 @@
+//! Bad input: what a client sees for malformed requests, bad arguments and resource limits, and that
+//! the server survives all of it (every test ends by checking the process still answers PING).
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use common::{err, ok, q, Server};
+
+/// Malformed RESP and inline requests: (bytes, whether the connection must close).
+const MALFORMED: &[(&[u8], bool)] = &[
+    (b"*abc\r\n", true),
+    (b"*1\r\n$abc\r\n", true),
+    (b"*1\r\n+PING\r\n", true),
+    (b"*1\r\n$-1\r\n", true),
+    (b"*3000000000\r\n", true),
+    (b"*1\r\n$600000000\r\n", true),
+    (b"*1\r\n$999999999999999999999999999999\r\n", true),
+    (b"SET \"abc\r\n", true),
+    (b"SET 'a\r\n", true),
+    (b"ECHO \"a\"b\r\n", true),
+    // A valid request, then garbage: the first reply arrives, then the error.
+    (b"*1\r\n$4\r\nPING\r\n*1\r\n$x\r\n", true),
+    // Not errors: a null multibulk and empty lines are skipped, escapes in quotes are decoded,
+    // a bulk's declared length wins over what follows it.
+    (b"*-1\r\n*1\r\n$4\r\nPING\r\n", false),
+    (b"\r\n\r\nPING\r\n", false),
+    (b"ECHO \"a\\x41\\n\"\r\n", false),
+    (b"*2\r\n$4\r\nECHO\r\n$3\r\nabcd\r\n", false),
+];
+
+/// Sends `bytes` on a fresh connection; returns what came back and whether the server closed it.
+fn exchange(port: u16, bytes: &[u8]) -> (Vec<u8>, bool) {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.write_all(bytes).unwrap();
+    // Closing is what we wait for; an open connection is seen by the short read timeout.
+    stream.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return (out, true),
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return (out, true),
+            Err(_) => return (out, false),
+        }
+    }
+}
+
+#[test]
+fn malformed_requests_get_protocol_errors_like_redis() {
+    let mut strata = Server::start();
+    let redis = Server::start_redis();
+    for (bytes, closes) in MALFORMED {
+        let ours = exchange(strata.port, bytes);
+        let theirs = exchange(redis.port, bytes);
+        let shown = String::from_utf8_lossy(bytes);
+        assert_eq!(
+            (String::from_utf8_lossy(&ours.0), ours.1),
+            (String::from_utf8_lossy(&theirs.0), theirs.1),
+            "request {shown:?}: (reply, closed) strata vs redis"
+        );
+        assert_eq!(ours.1, *closes, "request {shown:?}: closed");
+        if *closes {
+            let text = String::from_utf8_lossy(&ours.0);
+            assert!(text.lines().last().unwrap().starts_with("-ERR Protocol error: "), "{shown:?} got {text:?}");
+        }
+    }
+    strata.assert_healthy();
+}
+
+#[test]
+fn oversized_inline_and_count_lines_close_the_connection() {
+    let mut strata = Server::start();
+    let redis = Server::start_redis();
+    let inline = vec![b'x'; 70 * 1024];
+    let mut count = b"*".to_vec();
+    count.extend(std::iter::repeat_n(b'1', 70 * 1024));
+    for (bytes, expected) in
+        [(inline, "-ERR Protocol error: too big inline request\r\n"), (count, "-ERR Protocol error: too big mbulk count string\r\n")]
+    {
+        let ours = exchange(strata.port, &bytes);
+        assert_eq!(exchange(redis.port, &bytes), ours);
+        assert_eq!((String::from_utf8_lossy(&ours.0).as_ref(), ours.1), (expected, true));
+    }
+    strata.assert_healthy();
+}
+
+/// Commands that fail the same way on both servers: arity, unknown commands and subcommands, syntax,
+/// numbers that aren't numbers or overflow, invalid expire times.
+const BAD_COMMANDS: &[&[&str]] = &[
+    &["NOSUCHCOMMAND"],
+    &["nosuchcommand", "a", "b"],
+    &["GET"],
+    &["GET", "a", "b"],
+    &["SET", "k"],
+    &["MSET", "a", "1", "b"],
+    &["MSET"],
+    &["CONFIG", "GET"],
+    &["CONFIG", "NOSUCH"],
+    &["CLIENT", "NOSUCH"],
+    &["OBJECT", "NOSUCH", "k"],
+    &["SLOWLOG", "NOSUCH"],
+    &["SET", "k", "v", "NX", "XX"],
+    &["SET", "k", "v", "EX", "10", "PX", "10"],
+    &["SET", "k", "v", "EX"],
+    &["SET", "k", "v", "EX", "abc"],
+    &["SET", "k", "v", "EX", "0"],
+    &["SET", "k", "v", "EX", "-1"],
+    &["SET", "k", "v", "EX", "9999999999999999999"],
+    &["SET", "k", "v", "EX", "999999999999999999"],
+    &["SET", "k", "v", "PXAT", "0"],
+    &["SET", "k", "v", "BOGUS"],
+    &["SETEX", "k", "0", "v"],
+    &["SETEX", "k", "x", "v"],
+    &["PSETEX", "k", "-5", "v"],
+    &["INCRBY", "n", "abc"],
+    &["INCRBY", "n", "99999999999999999999"],
+    &["INCRBY", "n", "1.5"],
+    &["INCRBY", "n", " 1"],
+    &["INCRBY", "big", "1"],
+    &["INCR", "big"],
+    &["DECRBY", "small", "1"],
+    &["DECRBY", "n", "-9223372036854775808"],
+    &["INCR", "text"],
+    &["INCRBYFLOAT", "n", "abc"],
+    &["INCRBYFLOAT", "n", "nan"],
+    &["INCRBYFLOAT", "n", "inf"],
+    &["INCRBYFLOAT", "text", "1"],
+    &["SETRANGE", "k", "-1", "x"],
+    &["SETRANGE", "k", "536870912", "x"],
+    &["SETRANGE", "k", "abc", "x"],
+    &["GETRANGE", "k", "a", "1"],
+    &["EXPIRE", "k", "abc"],
+    &["EXPIRE", "k", "10", "NX", "XX"],
+    &["EXPIRE", "k", "10", "GT", "LT"],
+    &["EXPIRE", "k", "10", "BOGUS"],
+    &["EXPIRE", "k", "9223372036854775807"],
+    &["PEXPIREAT", "k", "-9223372036854775808"],
+    &["GETEX", "n", "EX", "0"],
+    &["GETEX", "n", "EX", "abc"],
+    &["GETEX", "n", "PERSIST", "EX", "1"],
+    &["RENAME", "missing", "x"],
+    &["RENAMENX", "missing", "x"],
+    &["COPY", "n", "x", "DB", "abc"],
+    &["COPY", "n", "x", "BOGUS"],
+    &["MOVE", "n", "abc"],
+    &["MOVE", "n", "999"],
+    &["SELECT", "abc"],
+    &["SELECT", "100"],
+    &["SELECT", "-1"],
+    &["SWAPDB", "0", "100"],
+    &["SCAN", "abc"],
+    &["SCAN", "0", "COUNT", "0"],
+    &["SCAN", "0", "COUNT", "abc"],
+    &["SCAN", "0", "BOGUS"],
+    &["LCS", "n", "text", "MINMATCHLEN", "abc"],
+    &["LCS", "n", "text", "LEN", "IDX"],
+    &["OBJECT", "ENCODING"],
+    &["ECHO"],
+    &["PING", "a", "b"],
+    &["HELLO", "4"],
+    &["HELLO", "abc"],
+    &["AUTH", "nopass"],
+    &["CLIENT", "SETNAME", "has space"],
+    &["CLIENT", "KILL", "ID", "abc"],
+    &["CLIENT", "REPLY", "MAYBE"],
+    &["CLIENT", "PAUSE", "abc"],
+    &["CONFIG", "SET", "nosuch", "1"],
+    &["CONFIG", "SET", "hz", "abc"],
+    &["CONFIG", "SET", "maxmemory-policy", "bogus"],
+    &["CONFIG", "SET", "daemonize", "yes"],
+    &["FLUSHALL", "BOGUS"],
+    &["KEYS"],
+    &["DBSIZE", "x"],
+];
+
+#[test]
+fn argument_errors_match_redis() {
+    let mut strata = Server::start();
+    let redis = Server::start_redis();
+    let mut ours = strata.con();
+    let mut theirs = redis.con();
+    let setup: &[&[&str]] =
+        &[&["SET", "n", "10"], &["SET", "big", "9223372036854775807"], &["SET", "small", "-9223372036854775808"], &["SET", "text", "abc"]];
+    let mut mismatches = Vec::new();
+    for args in setup.iter().chain(BAD_COMMANDS) {
+        let got = q(&mut ours, args);
+        let expected = q(&mut theirs, args);
+        if got != expected {
+            mismatches.push(format!("{args:?}\n    strata: {got:?}\n    redis:  {expected:?}"));
+        }
+    }
+    assert!(mismatches.is_empty(), "{} mismatches:\n{}", mismatches.len(), mismatches.join("\n"));
+    // Nothing above may have changed the values.
+    assert_eq!(q(&mut ours, &["MGET", "n", "big", "small", "text"]), q(&mut theirs, &["MGET", "n", "big", "small", "text"]));
+    strata.assert_healthy();
+}
+
+#[test]
+fn unknown_command_error_lists_at_most_128_bytes_of_arguments() {
+    let mut strata = Server::start();
+    let redis = Server::start_redis();
+    let long = "x".repeat(300);
+    let args: Vec<&str> = vec!["bogus", &long, "second", "third"];
+    let ours = err(&mut strata.con(), &args);
+    assert_eq!(ours, err(&mut redis.con(), &args));
+    assert!(ours.starts_with("ERR unknown command 'bogus', with args beginning with: 'xxx"), "{ours}");
+    strata.assert_healthy();
+}
+
+#[test]
+fn bulk_longer_than_proto_max_bulk_len_is_a_protocol_error() {
+    let mut strata = Server::start_with(&["--proto-max-bulk-len", "1000"]);
+    let mut con = strata.con();
+    let fits = "a".repeat(1000);
+    assert_eq!(ok(&mut con, &["ECHO", &fits]), common::bulk(&fits));
+    let mut raw = strata.raw();
+    let reply = raw.send_until_close(b"*2\r\n$4\r\nECHO\r\n$1001\r\n");
+    assert_eq!(reply, "-ERR Protocol error: invalid bulk length\r\n");
+    // CONFIG SET applies to new requests at once.
+    ok(&mut con, &["CONFIG", "SET", "proto-max-bulk-len", "2000"]);
+    let bigger = "b".repeat(1500);
+    assert_eq!(ok(&mut con, &["ECHO", &bigger]), common::bulk(&bigger));
+    strata.assert_healthy();
+}
+
+#[test]
+fn query_buffer_past_the_limit_closes_the_connection() {
+    let mut strata = Server::start_with(&["--client-query-buffer-limit", "65536"]);
+    let mut raw = strata.raw();
+    // An unfinished 1 MB bulk: the server buffers it, passes the limit and drops the client.
+    raw.send(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1000000\r\n");
+    let chunk = vec![b'v'; 16 * 1024];
+    let mut closed = false;
+    for _ in 0..60 {
+        if raw.stream.write_all(&chunk).is_err() {
+            closed = true;
+            break;
+        }
+    }
+    if !closed {
+        // Everything fit in socket buffers: the close shows on read.
+        assert_eq!(raw.read_to_close(), b"", "no reply, just a closed connection");
+    }
+    // Requests under the limit still work, on a new connection.
+    let mut con = strata.con();
+    let value = "v".repeat(30_000);
+    ok(&mut con, &["SET", "k", &value]);
+    assert_eq!(ok(&mut con, &["STRLEN", "k"]), common::int(30_000));
+    strata.assert_healthy();
+}
+
+#[test]
+fn maxclients_refuses_the_next_client_with_redis_text() {
+    let mut strata = Server::start_with(&["--maxclients", "2"]);
+    let mut first = strata.raw();
+    let mut second = strata.raw();
+    for client in [&mut first, &mut second] {
+        client.send(b"PING\r\n");
+        assert_eq!(client.read_line(), "+PONG");
+    }
+    // The refusal is written as soon as the connection is accepted, then the server closes it. (Sending
+    // first could make the close a reset that hides the text, with Redis as with strata.)
+    let mut third = strata.raw();
+    assert_eq!(String::from_utf8_lossy(&third.read_to_close()), "-ERR max number of clients reached\r\n");
+    // A slot frees up when a client leaves.
+    drop(first);
+    assert!(
+        common::eventually(Duration::from_secs(5), || {
+            let mut raw = strata.raw();
+            raw.send(b"PING\r\n");
+            raw.read_line() == "+PONG"
+        }),
+        "a client could connect after another left"
+    );
+    drop(second);
+    assert!(strata.exited().is_none());
+}
+
+#[test]
+fn clients_vanishing_mid_request_leave_the_server_healthy() {
+    let mut strata = Server::start();
+    // Half a request, then gone.
+    let mut raw = strata.raw();
+    raw.send(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$10\r\nabc");
+    drop(raw);
+    // Half a bulk header.
+    let mut raw = strata.raw();
+    raw.send(b"*2\r\n$4\r\nECHO\r\n$12");
+    drop(raw);
+    // Many pipelined requests whose replies are never read.
+    let mut raw = strata.raw();
+    let mut pipeline = Vec::new();
+    for i in 0..20_000 {
+        pipeline.extend_from_slice(format!("*3\r\n$3\r\nSET\r\n$5\r\nkey{:02}\r\n$4\r\nval{}\r\n", i % 100, i % 10).as_bytes());
+    }
+    let _ = raw.stream.write_all(&pipeline);
+    drop(raw);
+    // A reset rather than a close: linger 0 sends RST.
+    let raw = strata.raw();
+    socket_reset(raw.stream);
+    strata.assert_healthy();
+    let mut con = strata.con();
+    assert_eq!(ok(&mut con, &["EXISTS", "k"]), common::int(0), "the half-sent SET never ran");
+}
+
+fn socket_reset(stream: TcpStream) {
+    let mut stream = stream;
+    let _ = stream.write_all(b"*2\r\n$4\r\nECHO\r\n$5\r\nab");
+    // SO_LINGER 0: close() sends a RST.
+    let socket = socket2::Socket::from(stream);
+    let _ = socket.set_linger(Some(Duration::ZERO));
+    drop(socket);
+}
+
+#[test]
+fn ten_thousand_idle_connections() {
+    const IDLE: usize = 10_000;
+    let wanted = IDLE as u64 + 200;
+    let granted = match rlimit::increase_nofile_limit(wanted) {
+        Ok(granted) => granted,
+        Err(error) => {
+            println!("SKIPPED: could not raise the open files limit: {error}");
+            return;
+        }
+    };
+    if granted < wanted {
+        println!("SKIPPED: open files hard limit {granted} is below the {wanted} this test needs");
+        return;
+    }
+    let mut strata = Server::start_with(&["--maxclients", "10100"]);
+    let started = std::time::Instant::now();
+    let mut idle = Vec::with_capacity(IDLE);
+    let mut con = strata.con();
+    let connected = |con: &mut redis::Connection| -> usize {
+        let info = common::as_text(&ok(con, &["INFO", "clients"]));
+        info.lines().find_map(|l| l.trim().strip_prefix("connected_clients:")).expect("connected_clients").parse().unwrap()
+    };
+    // In batches, letting the server accept each batch: one tight connect loop can outrun a debug
+    // build's accept loop, overflow the listen backlog and wait out 1 s SYN retransmits.
+    for batch in 0..IDLE / 500 {
+        for i in 0..500 {
+            match TcpStream::connect(("127.0.0.1", strata.port)) {
+                Ok(stream) => idle.push(stream),
+                Err(error) => panic!("connection {} failed: {error}", batch * 500 + i),
+            }
+        }
+        let expected = idle.len() + 1;
+        assert!(common::eventually(Duration::from_secs(30), || connected(&mut con) == expected), "server accepted {expected} clients");
+    }
+    println!("{IDLE} connections accepted after {:?}", started.elapsed());
+    strata.assert_healthy();
+    // A few of the idle ones still work.
+    for stream in idle.iter_mut().step_by(2500) {
+        stream.write_all(b"PING\r\n").unwrap();
+        let mut reply = [0u8; 7];
+        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        stream.read_exact(&mut reply).unwrap();
+        assert_eq!(&reply, b"+PONG\r\n");
+    }
+    drop(idle);
+    assert!(common::eventually(Duration::from_secs(30), || connected(&mut con) == 1), "idle clients are unregistered");
+    strata.assert_healthy();
+}
