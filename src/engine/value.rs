@@ -244,6 +244,23 @@ mod tests {
     }
 
     #[test]
+    fn memory_estimates_track_collection_size() {
+        let limits = Limits { set_max_intset_entries: 0, zset_max_entries: 0, hash_max_entries: 0, ..Limits::default() };
+        let member = |i: usize| format!("member-{i:06}-padding-padding");
+        let (mut set, mut zset, mut hash) = (Set::new(), ZSet::new(), Hash::new());
+        for i in 0..5000 {
+            set.insert(member(i).as_bytes(), &limits);
+            zset.insert(member(i).as_bytes(), i as f64, &limits);
+            hash.set(member(i).as_bytes(), b"value", &limits);
+        }
+        let payload = 5000 * member(0).len();
+        for value in [Value::Set(Box::new(set)), Value::ZSet(Box::new(zset)), Value::Hash(Box::new(hash))] {
+            let size = value.heap_size();
+            assert!(size > payload && size < 10 * payload, "{}: {size} for {payload} payload bytes", value.encoding());
+        }
+    }
+
+    #[test]
     fn dense_scan_walks_down() {
         assert_eq!(dense_scan(25, 0, 10), (15..25, 15));
         assert_eq!(dense_scan(25, 15, 10), (5..15, 5));
