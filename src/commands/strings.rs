@@ -491,8 +491,10 @@ pub fn lcs(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let (ha, hb) = (KeyHash::of(ka), KeyHash::of(kb));
     let (a, b) = {
         let mut locked = ctx.shared.keyspace.lock_keys([(db_index, ha), (db_index, hb)]);
-        let a = read(locked.shard(db_index, ha), ha, ka, ctx.now_ms, false)?;
-        let b = read(locked.shard(db_index, hb), hb, kb, ctx.now_ms, false)?;
+        // LCS words its type error differently from every other command.
+        let not_strings = |_| CmdError::err("The specified keys must contain string values");
+        let a = read(locked.shard(db_index, ha), ha, ka, ctx.now_ms, false).map_err(not_strings)?;
+        let b = read(locked.shard(db_index, hb), hb, kb, ctx.now_ms, false).map_err(not_strings)?;
         (a.unwrap_or_default(), b.unwrap_or_default())
     };
     let table = lcs_table(&a, &b)?;

@@ -203,4 +203,31 @@ mod tests {
         assert_eq!(hash.iter().collect::<Vec<_>>(), vec![(&b"a"[..], &b"x"[..]), (&b"b"[..], &b"y"[..])]);
         assert_eq!(hash.get(b"y"), None);
     }
+
+    #[test]
+    fn model_against_btreemap() {
+        use rand::{Rng, SeedableRng};
+        for limits in [Limits::default(), Limits { hash_max_entries: 6, hash_max_value: 4, ..Limits::default() }] {
+            let mut rng = rand::rngs::StdRng::seed_from_u64(21);
+            let mut hash = Hash::new();
+            let mut model = std::collections::BTreeMap::new();
+            for _ in 0..3000 {
+                let field = format!("f{}", rng.random_range(0..20)).into_bytes();
+                let value = vec![b'v'; rng.random_range(0..6)];
+                if rng.random_bool(0.4) {
+                    assert_eq!(hash.remove(&field), model.remove(&field).is_some());
+                } else {
+                    assert_eq!(hash.set(&field, &value, &limits), model.insert(field.clone(), value).is_none());
+                }
+                assert_eq!(hash.len(), model.len());
+                let mut pairs: Vec<(Vec<u8>, Vec<u8>)> = hash.iter().map(|(f, v)| (f.to_vec(), v.to_vec())).collect();
+                pairs.sort();
+                assert_eq!(pairs, model.iter().map(|(f, v)| (f.clone(), v.clone())).collect::<Vec<_>>());
+                for i in 0..hash.len() {
+                    let (f, v) = hash.get_index(i).unwrap();
+                    assert_eq!(model.get(f).map(Vec::as_slice), Some(v));
+                }
+            }
+        }
+    }
 }

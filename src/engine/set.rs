@@ -207,4 +207,39 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn model_against_btreeset() {
+        use rand::{Rng, SeedableRng};
+        for limits in [Limits::default(), Limits { set_max_intset_entries: 5, ..Limits::default() }] {
+            let mut rng = rand::rngs::StdRng::seed_from_u64(22);
+            let mut set = Set::new();
+            let mut model = std::collections::BTreeSet::new();
+            for step in 0..3000 {
+                // Mostly integers (some non-canonical), now and then a word.
+                let member = match rng.random_range(0..10) {
+                    0 => format!("w{}", rng.random_range(0..5)),
+                    1 => format!("0{}", rng.random_range(0..5)),
+                    _ => rng.random_range(-20i64..20).to_string(),
+                }
+                .into_bytes();
+                match rng.random_range(0..4) {
+                    0 => assert_eq!(set.remove(&member), model.remove(&member)),
+                    1 if !model.is_empty() => {
+                        let at = rng.random_range(0..set.len());
+                        let popped = set.remove_index(at).unwrap();
+                        assert!(model.remove(&popped));
+                    }
+                    _ => assert_eq!(set.insert(&member, &limits), model.insert(member.clone())),
+                }
+                assert_eq!(set.len(), model.len());
+                assert_eq!(set.contains(&member), model.contains(&member));
+                if step % 50 == 0 {
+                    let mut all: Vec<Vec<u8>> = set.iter().map(|m| m.into_owned()).collect();
+                    all.sort();
+                    assert_eq!(all, model.iter().cloned().collect::<Vec<_>>());
+                }
+            }
+        }
+    }
 }
