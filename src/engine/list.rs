@@ -91,9 +91,7 @@ impl List {
                 return;
             }
             let bytes: usize = deque.iter().map(|e| e.len() + 2).sum();
-            let size = limits.list_max_listpack_size;
-            let half = if size > 0 { (deque.len() * 2) as i64 <= size } else { fits(size, 0, bytes * 2) };
-            if half {
+            if fits(limits.list_max_listpack_size, deque.len() * 2, bytes * 2) {
                 *self = List::Pack(deque.iter().map(|e| &e[..]).collect());
             }
         }
