@@ -78,6 +78,9 @@ static SETTINGS: &[Setting] = &[
     setting("hash-max-listpack-entries", "512", Kind::Int { min: 0, max: i64::MAX }, false),
     setting("hash-max-listpack-value", "64", Kind::Int { min: 0, max: i64::MAX }, false),
     setting("set-max-intset-entries", "512", Kind::Int { min: 0, max: i64::MAX }, false),
+    // Redis 7.2's listpack sets; 0 keeps 7.0's encodings (Redis 7.2's default is 128).
+    setting("set-max-listpack-entries", "0", Kind::Int { min: 0, max: i64::MAX }, false),
+    setting("set-max-listpack-value", "64", Kind::Int { min: 0, max: i64::MAX }, false),
     setting("zset-max-listpack-entries", "128", Kind::Int { min: 0, max: i64::MAX }, false),
     setting("zset-max-listpack-value", "64", Kind::Int { min: 0, max: i64::MAX }, false),
 ];
@@ -111,6 +114,8 @@ pub struct Hot {
     pub hash_max_listpack_entries: AtomicUsize,
     pub hash_max_listpack_value: AtomicUsize,
     pub set_max_intset_entries: AtomicUsize,
+    pub set_max_listpack_entries: AtomicUsize,
+    pub set_max_listpack_value: AtomicUsize,
     pub zset_max_listpack_entries: AtomicUsize,
     pub zset_max_listpack_value: AtomicUsize,
 }
@@ -123,6 +128,8 @@ impl Hot {
             hash_max_entries: self.hash_max_listpack_entries.load(Ordering::Relaxed),
             hash_max_value: self.hash_max_listpack_value.load(Ordering::Relaxed),
             set_max_intset_entries: self.set_max_intset_entries.load(Ordering::Relaxed),
+            set_max_listpack_entries: self.set_max_listpack_entries.load(Ordering::Relaxed),
+            set_max_listpack_value: self.set_max_listpack_value.load(Ordering::Relaxed),
             zset_max_entries: self.zset_max_listpack_entries.load(Ordering::Relaxed),
             zset_max_value: self.zset_max_listpack_value.load(Ordering::Relaxed),
         }
@@ -206,6 +213,8 @@ impl Config {
         hot.hash_max_listpack_entries.store(size("hash-max-listpack-entries"), Ordering::Relaxed);
         hot.hash_max_listpack_value.store(size("hash-max-listpack-value"), Ordering::Relaxed);
         hot.set_max_intset_entries.store(size("set-max-intset-entries"), Ordering::Relaxed);
+        hot.set_max_listpack_entries.store(size("set-max-listpack-entries"), Ordering::Relaxed);
+        hot.set_max_listpack_value.store(size("set-max-listpack-value"), Ordering::Relaxed);
         hot.zset_max_listpack_entries.store(size("zset-max-listpack-entries"), Ordering::Relaxed);
         hot.zset_max_listpack_value.store(size("zset-max-listpack-value"), Ordering::Relaxed);
     }

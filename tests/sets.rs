@@ -104,3 +104,22 @@ fn random_members_and_scan() {
     }
     assert_eq!(seen.len(), 200);
 }
+
+#[test]
+fn listpack_sets_when_configured() {
+    let server = Server::start();
+    let mut con = server.connect(false);
+    cmd(&mut con, &["SADD", "off", "a"]);
+    assert_eq!(cmd(&mut con, &["OBJECT", "ENCODING", "off"]), bulk("hashtable"), "Redis 7.0's encodings by default");
+    assert_eq!(cmd(&mut con, &["CONFIG", "SET", "set-max-listpack-entries", "4"]), Value::Okay);
+    assert_eq!(cmd(&mut con, &["SADD", "s", "1", "2"]), int(2));
+    assert_eq!(cmd(&mut con, &["OBJECT", "ENCODING", "s"]), bulk("intset"));
+    assert_eq!(cmd(&mut con, &["SADD", "s", "x"]), int(1));
+    assert_eq!(cmd(&mut con, &["OBJECT", "ENCODING", "s"]), bulk("listpack"));
+    assert_eq!(cmd(&mut con, &["SMEMBERS", "s"]), bulks(&["1", "2", "x"]));
+    assert_eq!(cmd(&mut con, &["SISMEMBER", "s", "2"]), int(1));
+    assert_eq!(cmd(&mut con, &["SREM", "s", "1"]), int(1));
+    assert_eq!(cmd(&mut con, &["SADD", "s", "y", "z", "w"]), int(3));
+    assert_eq!(cmd(&mut con, &["OBJECT", "ENCODING", "s"]), bulk("hashtable"));
+    assert_eq!(cmd(&mut con, &["SCARD", "s"]), int(5));
+}

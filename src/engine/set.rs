@@ -1,11 +1,14 @@
 //! Set values: a sorted array of integers while every member is an integer and there are at most
-//! `set-max-intset-entries` of them (`intset`), an insertion-ordered hash set otherwise
-//! (`hashtable`). Like Redis 7.0, a set never converts back.
+//! `set-max-intset-entries` of them (`intset`); Redis 7.2's packed encoding (`listpack`) for small
+//! sets with other members when `set-max-listpack-entries` allows (0 by default, which gives Redis
+//! 7.0's behaviour); an insertion-ordered hash set otherwise (`hashtable`). A set never converts
+//! back.
 
 use std::borrow::Cow;
 
 use indexmap::IndexSet;
 
+use super::pack::Pack;
 use super::value::{dense_scan, DenseHasher, Limits};
 use crate::num::parse_i64;
 
@@ -13,6 +16,7 @@ use crate::num::parse_i64;
 #[derive(Clone, Debug)]
 pub enum Set {
     Ints(Vec<i64>),
+    Pack(Pack),
     Table(IndexSet<Box<[u8]>, DenseHasher>),
 }
 
@@ -40,6 +44,7 @@ impl Set {
     pub fn len(&self) -> usize {
         match self {
             Set::Ints(ints) => ints.len(),
+            Set::Pack(pack) => pack.len(),
             Set::Table(table) => table.len(),
         }
     }
@@ -51,6 +56,7 @@ impl Set {
     pub fn encoding(&self) -> &'static str {
         match self {
             Set::Ints(_) => "intset",
+            Set::Pack(_) => "listpack",
             Set::Table(_) => "hashtable",
         }
     }
@@ -58,6 +64,7 @@ impl Set {
     pub fn heap_size(&self) -> usize {
         match self {
             Set::Ints(ints) => ints.capacity() * 8,
+            Set::Pack(pack) => pack.heap_size(),
             Set::Table(table) => {
                 table.capacity() * (std::mem::size_of::<Box<[u8]>>() + 16)
                     + super::list::estimate(table.len(), table.iter().map(|m| m.len()))
@@ -65,17 +72,22 @@ impl Set {
         }
     }
 
+    /// Moves the members to the hash table.
     fn convert(&mut self) {
-        if let Set::Ints(ints) = self {
-            let mut table = IndexSet::with_capacity_and_hasher(ints.len() + 1, DenseHasher::default());
-            table.extend(ints.iter().map(|n| Box::from(itoa::Buffer::new().format(*n).as_bytes())));
-            *self = Set::Table(table);
-        }
+        let members: Vec<Box<[u8]>> = match self {
+            Set::Table(_) => return,
+            Set::Ints(ints) => ints.iter().map(|n| Box::from(itoa::Buffer::new().format(*n).as_bytes())).collect(),
+            Set::Pack(pack) => pack.iter().map(Box::from).collect(),
+        };
+        let mut table = IndexSet::with_capacity_and_hasher(members.len() + 1, DenseHasher::default());
+        table.extend(members);
+        *self = Set::Table(table);
     }
 
     pub fn contains(&self, member: &[u8]) -> bool {
         match self {
             Set::Ints(ints) => parse_i64(member).is_some_and(|n| ints.binary_search(&n).is_ok()),
+            Set::Pack(pack) => pack.iter().any(|m| m == member),
             Set::Table(table) => table.contains(member),
         }
     }
@@ -83,23 +95,45 @@ impl Set {
     /// Adds `member`; returns true when it is new.
     pub fn insert(&mut self, member: &[u8], limits: &Limits) -> bool {
         if let Set::Ints(ints) = self {
-            match parse_i64(member) {
-                Some(n) => {
-                    let Err(at) = ints.binary_search(&n) else {
-                        return false;
-                    };
-                    ints.insert(at, n);
-                    if ints.len() > limits.set_max_intset_entries {
-                        self.convert();
-                    }
-                    return true;
+            if let Some(n) = parse_i64(member) {
+                let Err(at) = ints.binary_search(&n) else {
+                    return false;
+                };
+                ints.insert(at, n);
+                if ints.len() > limits.set_max_intset_entries {
+                    self.convert();
                 }
-                None => self.convert(),
+                return true;
             }
+            // A member that is not an integer: Redis 7.2 moves small sets to a listpack when the
+            // new member and the widest integer both fit its value limit.
+            let widest = ints.iter().map(|n| itoa::Buffer::new().format(*n).len()).max().unwrap_or(0);
+            let fits = ints.len() < limits.set_max_listpack_entries
+                && member.len() <= limits.set_max_listpack_value
+                && widest <= limits.set_max_listpack_value;
+            if fits {
+                let mut pack = Pack::new();
+                for n in ints.iter() {
+                    pack.push_back(itoa::Buffer::new().format(*n).as_bytes());
+                }
+                *self = Set::Pack(pack);
+            } else {
+                self.convert();
+            }
+        }
+        if let Set::Pack(pack) = self {
+            if pack.iter().any(|m| m == member) {
+                return false;
+            }
+            if pack.len() < limits.set_max_listpack_entries && member.len() <= limits.set_max_listpack_value {
+                pack.push_back(member);
+                return true;
+            }
+            self.convert();
         }
         match self {
             Set::Table(table) => table.insert(Box::from(member)),
-            Set::Ints(_) => false,
+            Set::Ints(_) | Set::Pack(_) => false,
         }
     }
 
@@ -113,6 +147,13 @@ impl Set {
                 }
                 _ => false,
             },
+            Set::Pack(pack) => match pack.iter().position(|m| m == member) {
+                Some(at) => {
+                    pack.remove(at);
+                    true
+                }
+                None => false,
+            },
             Set::Table(table) => table.swap_remove(member),
         }
     }
@@ -120,6 +161,7 @@ impl Set {
     pub fn iter(&self) -> Box<dyn Iterator<Item = Cow<'_, [u8]>> + '_> {
         match self {
             Set::Ints(ints) => Box::new(ints.iter().map(|n| int_text(*n))),
+            Set::Pack(pack) => Box::new(pack.iter().map(Cow::Borrowed)),
             Set::Table(table) => Box::new(table.iter().map(|m| Cow::Borrowed(&m[..]))),
         }
     }
@@ -128,6 +170,7 @@ impl Set {
     pub fn get_index(&self, index: usize) -> Option<Cow<'_, [u8]>> {
         match self {
             Set::Ints(ints) => ints.get(index).map(|n| int_text(*n)),
+            Set::Pack(pack) => pack.get(index).map(Cow::Borrowed),
             Set::Table(table) => table.get_index(index).map(|m| Cow::Borrowed(&m[..])),
         }
     }
@@ -136,14 +179,19 @@ impl Set {
     pub fn remove_index(&mut self, index: usize) -> Option<Vec<u8>> {
         match self {
             Set::Ints(ints) => (index < ints.len()).then(|| int_text(ints.remove(index)).into_owned()),
+            Set::Pack(pack) => {
+                let member = pack.get(index)?.to_vec();
+                pack.remove(index);
+                Some(member)
+            }
             Set::Table(table) => table.swap_remove_index(index).map(Vec::from),
         }
     }
 
-    /// One SSCAN step: an intset is returned whole, as Redis does.
+    /// One SSCAN step: an intset or listpack is returned whole, as Redis does.
     pub fn scan(&self, cursor: u64, count: usize) -> (u64, Vec<Cow<'_, [u8]>>) {
         match self {
-            Set::Ints(_) => (0, self.iter().collect()),
+            Set::Ints(_) | Set::Pack(_) => (0, self.iter().collect()),
             Set::Table(table) => {
                 let (range, next) = dense_scan(table.len(), cursor, count);
                 (next, range.rev().filter_map(|i| table.get_index(i)).map(|m| Cow::Borrowed(&m[..])).collect())
@@ -209,9 +257,36 @@ mod tests {
     }
 
     #[test]
+    fn listpack_sets_as_redis_7_2() {
+        let limits = Limits { set_max_intset_entries: 4, set_max_listpack_entries: 3, set_max_listpack_value: 5, ..Limits::default() };
+        let mut set = Set::new();
+        set.insert(b"1", &limits);
+        assert!(set.insert(b"a", &limits));
+        assert_eq!(set.encoding(), "listpack");
+        assert!(!set.insert(b"1", &limits));
+        assert!(set.contains(b"1") && set.contains(b"a"));
+        assert!(set.insert(b"b", &limits));
+        assert_eq!(set.encoding(), "listpack");
+        assert!(set.insert(b"c", &limits));
+        assert_eq!(set.encoding(), "hashtable");
+        let mut long = Set::new();
+        long.insert(b"toolong", &limits);
+        assert_eq!(long.encoding(), "hashtable");
+        let mut off = Set::new();
+        off.insert(b"a", &Limits::default());
+        assert_eq!(off.encoding(), "hashtable", "listpack sets are off by default (Redis 7.0)");
+        let mut ints = Set::new();
+        for n in 0..5 {
+            ints.insert(n.to_string().as_bytes(), &limits);
+        }
+        assert_eq!(ints.encoding(), "hashtable", "an intset past its limit becomes a hash table");
+    }
+
+    #[test]
     fn model_against_btreeset() {
         use rand::{Rng, SeedableRng};
-        for limits in [Limits::default(), Limits { set_max_intset_entries: 5, ..Limits::default() }] {
+        let packed = Limits { set_max_intset_entries: 8, set_max_listpack_entries: 12, set_max_listpack_value: 3, ..Limits::default() };
+        for limits in [Limits::default(), Limits { set_max_intset_entries: 5, ..Limits::default() }, packed] {
             let mut rng = rand::rngs::StdRng::seed_from_u64(22);
             let mut set = Set::new();
             let mut model = std::collections::BTreeSet::new();

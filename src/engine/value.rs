@@ -26,6 +26,9 @@ pub struct Limits {
     pub hash_max_entries: usize,
     pub hash_max_value: usize,
     pub set_max_intset_entries: usize,
+    /// Redis 7.2's listpack sets; 0 (the default here) keeps Redis 7.0's intset/hashtable only.
+    pub set_max_listpack_entries: usize,
+    pub set_max_listpack_value: usize,
     pub zset_max_entries: usize,
     pub zset_max_value: usize,
 }
@@ -38,6 +41,8 @@ impl Default for Limits {
             hash_max_entries: 512,
             hash_max_value: 64,
             set_max_intset_entries: 512,
+            set_max_listpack_entries: 0,
+            set_max_listpack_value: 64,
             zset_max_entries: 128,
             zset_max_value: 64,
         }
