@@ -4,7 +4,7 @@
 use super::args::ArgCursor;
 use super::{CmdError, Ctx};
 use crate::engine::{Hash, KeyHash, Limits, List, Set, Shard, Value, ZSet};
-use crate::resp::Args;
+use crate::resp::{Args, Reply};
 
 /// A collection type that can live in a [`Value`].
 pub trait Collection: Default + Sized {
@@ -80,9 +80,34 @@ pub fn drop_if_empty(shard: &mut Shard, hash: KeyHash, key: &[u8], now_ms: u64) 
     }
 }
 
-/// The cursor argument of HSCAN/SSCAN/ZSCAN.
+/// The cursor argument of HSCAN/SSCAN/ZSCAN, read as Redis reads it with `strtoul`: an optional
+/// sign (a negative cursor wraps around), decimal digits, nothing else; an empty cursor is 0.
 pub fn parse_cursor(arg: &[u8]) -> Result<u64, CmdError> {
-    std::str::from_utf8(arg).ok().and_then(|t| t.parse().ok()).ok_or_else(|| CmdError::err("invalid cursor"))
+    let invalid = || CmdError::err("invalid cursor");
+    if arg.is_empty() {
+        // strtoul reads nothing and stops at the end: cursor 0.
+        return Ok(0);
+    }
+    let (negative, digits) = match arg.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        Some((b'+', rest)) => (false, rest),
+        _ => (false, arg),
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return Err(invalid());
+    }
+    let value: u64 = std::str::from_utf8(digits).ok().and_then(|t| t.parse().ok()).ok_or_else(invalid)?;
+    Ok(if negative { value.wrapping_neg() } else { value })
+}
+
+/// A scan step's reply: the next cursor and the items.
+pub fn scan_reply(next: u64, items: Vec<Reply>) -> Reply {
+    Reply::Array(vec![Reply::bulk_string(next.to_string()), Reply::Array(items)])
+}
+
+/// The reply to a scan of a missing key.
+pub fn empty_scan() -> Reply {
+    scan_reply(0, Vec::new())
 }
 
 /// `[MATCH pattern] [COUNT count]` of the collection scans.
@@ -145,5 +170,9 @@ mod tests {
         assert_eq!(index_range(5, 10, 3), None);
         assert_eq!(index_range(0, -4, 3), None);
         assert_eq!(index_range(0, 0, 0), None);
+        assert_eq!(parse_cursor(b"-1"), Ok(u64::MAX));
+        assert_eq!(parse_cursor(b"+7"), Ok(7));
+        assert_eq!(parse_cursor(b""), Ok(0));
+        assert!(parse_cursor(b" 1").is_err() && parse_cursor(b"-").is_err() && parse_cursor(b"18446744073709551616").is_err());
     }
 }

@@ -1,7 +1,7 @@
 //! Hash commands.
 
 use super::args::parse_int;
-use super::collection::{drop_if_empty, get, get_or_create, limits, parse_cursor, parse_scan_options};
+use super::collection::{drop_if_empty, empty_scan, get, get_or_create, limits, parse_cursor, parse_scan_options, scan_reply};
 use super::strings::format_human_float;
 use super::{CmdError, Ctx};
 use crate::engine::{Hash, KeyHash};
@@ -259,17 +259,14 @@ pub fn hrandfield(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
 /// HSCAN key cursor [MATCH pattern] [COUNT count]
 pub fn hscan(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let cursor = parse_cursor(args.get(2))?;
-    let options = parse_scan_options(args, 3)?;
+    // As in Redis, options are only parsed once the key is found to be a hash.
     read(ctx, args.get(1), |map| {
-        let (next, items) = match map {
-            Some(map) => {
-                let (next, pairs) = map.scan(cursor, options.count);
-                let items =
-                    pairs.into_iter().filter(|(f, _)| options.keeps(f)).flat_map(|(f, v)| [Reply::bulk(f), Reply::bulk(v)]).collect();
-                (next, items)
-            }
-            None => (0, Vec::new()),
+        let Some(map) = map else {
+            return Ok(empty_scan());
         };
-        Reply::Array(vec![Reply::bulk_string(next.to_string()), Reply::Array(items)])
-    })
+        let options = parse_scan_options(args, 3)?;
+        let (next, pairs) = map.scan(cursor, options.count);
+        let items = pairs.into_iter().filter(|(f, _)| options.keeps(f)).flat_map(|(f, v)| [Reply::bulk(f), Reply::bulk(v)]).collect();
+        Ok(scan_reply(next, items))
+    })?
 }

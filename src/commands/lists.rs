@@ -157,29 +157,34 @@ fn position(index: i64, len: usize) -> Option<usize> {
 }
 
 /// LINDEX key index
+///
+/// Like Redis, the key is looked up (nil, WRONGTYPE) before the index is parsed.
 pub fn lindex(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
-    let index = parse_int(args.get(2))?;
     let key = args.get(1);
     let hash = KeyHash::of(key);
     let mut shard = ctx.db().lock(hash);
     let list = get::<List>(&mut shard, hash, key, ctx.now_ms, ctx.touches())?;
-    let found = list.is_some();
-    let reply = list.and_then(|l| position(index, l.len()).and_then(|at| l.get(at))).map_or(Reply::Nil, Reply::bulk);
-    ctx.record_lookup(found);
-    Ok(reply)
+    ctx.record_lookup(list.is_some());
+    let Some(list) = list else {
+        return Ok(Reply::Nil);
+    };
+    let index = parse_int(args.get(2))?;
+    Ok(position(index, list.len()).and_then(|at| list.get(at)).map_or(Reply::Nil, Reply::bulk))
 }
 
 /// LSET key index element
 ///
+/// The key is looked up before the index is parsed, as in Redis.
+///
 /// # Errors
 /// `ERR no such key` when the list does not exist, `ERR index out of range`.
 pub fn lset(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
-    let index = parse_int(args.get(2))?;
     let key = args.get(1);
     let hash = KeyHash::of(key);
     let limits = limits(ctx);
     let mut shard = ctx.db().lock(hash);
     let list = get::<List>(&mut shard, hash, key, ctx.now_ms, ctx.touches())?.ok_or(CmdError::NoSuchKey)?;
+    let index = parse_int(args.get(2))?;
     let at = position(index, list.len()).ok_or_else(|| CmdError::err("index out of range"))?;
     list.set(at, args.get(3), &limits);
     Ok(Reply::Ok)
@@ -270,17 +275,15 @@ pub fn lpos(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
                 ));
             }
         } else if cursor.eat("COUNT") {
-            let n = cursor.next_i64()?;
-            if n < 0 {
-                return Err(CmdError::err("COUNT can't be negative"));
+            match crate::num::parse_i64(cursor.next_bytes()?) {
+                Some(n) if n >= 0 => count = Some(n as usize),
+                _ => return Err(CmdError::err("COUNT can't be negative")),
             }
-            count = Some(n as usize);
         } else if cursor.eat("MAXLEN") {
-            let n = cursor.next_i64()?;
-            if n < 0 {
-                return Err(CmdError::err("MAXLEN can't be negative"));
+            match crate::num::parse_i64(cursor.next_bytes()?) {
+                Some(n) if n >= 0 => maxlen = n as usize,
+                _ => return Err(CmdError::err("MAXLEN can't be negative")),
             }
-            maxlen = n as usize;
         } else {
             return Err(CmdError::Syntax);
         }

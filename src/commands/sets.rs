@@ -1,7 +1,9 @@
 //! Set commands.
 
 use super::args::ArgCursor;
-use super::collection::{drop_if_empty, get, get_or_create, limits, parse_cursor, parse_scan_options, positive_count, Collection};
+use super::collection::{
+    drop_if_empty, empty_scan, get, get_or_create, limits, parse_cursor, parse_scan_options, positive_count, scan_reply, Collection,
+};
 use super::hashes::{parse_random_count, random_positions};
 use super::{CmdError, Ctx};
 use crate::engine::keyspace::LockedShards;
@@ -343,15 +345,13 @@ pub fn sintercard(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
 /// SSCAN key cursor [MATCH pattern] [COUNT count]
 pub fn sscan(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let cursor = parse_cursor(args.get(2))?;
-    let options = parse_scan_options(args, 3)?;
+    // As in Redis, options are only parsed once the key is found to be a set.
     read(ctx, args.get(1), |set| {
-        let (next, items) = match set {
-            Some(set) => {
-                let (next, members) = set.scan(cursor, options.count);
-                (next, members.into_iter().filter(|m| options.keeps(m)).map(|m| Reply::bulk(&m)).collect())
-            }
-            None => (0, Vec::new()),
+        let Some(set) = set else {
+            return Ok(empty_scan());
         };
-        Reply::Array(vec![Reply::bulk_string(next.to_string()), Reply::Array(items)])
-    })
+        let options = parse_scan_options(args, 3)?;
+        let (next, members) = set.scan(cursor, options.count);
+        Ok(scan_reply(next, members.into_iter().filter(|m| options.keeps(m)).map(|m| Reply::bulk(&m)).collect()))
+    })?
 }

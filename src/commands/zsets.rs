@@ -6,11 +6,13 @@
 
 use super::args::{parse_int, ArgCursor};
 use super::collection::{
-    drop_if_empty, get, get_or_create, index_range, limits, parse_cursor, parse_scan_options, positive_count, Collection,
+    drop_if_empty, empty_scan, get, get_or_create, index_range, limits, parse_cursor, parse_scan_options, positive_count, scan_reply,
+    Collection,
 };
 use super::hashes::{parse_random_count, random_positions};
 use super::lists::{parse_mpop_count, parse_numkeys};
 use super::{CmdError, Ctx};
+use crate::engine::keyspace::LockedShards;
 use crate::engine::zset::sorts_before;
 use crate::engine::{KeyHash, Limits, Set, Shard, Value, ZSet};
 use crate::num::parse_f64;
@@ -141,7 +143,13 @@ fn add_one(zset: &mut ZSet, member: &[u8], score: f64, flags: AddFlags, limits: 
 /// The number of new members (plus updated ones with CH); with INCR the new score, or nil when
 /// a condition stopped it.
 pub fn zadd(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
-    let mut flags = AddFlags::default();
+    zadd_generic(ctx, args, false)
+}
+
+/// ZADD, or ZINCRBY (`incr`), which Redis runs as ZADD ... INCR: option words are recognised there
+/// too, which leaves an odd number of arguments and a syntax error.
+fn zadd_generic(ctx: &mut Ctx, args: Args, incr: bool) -> Result<Reply, CmdError> {
+    let mut flags = AddFlags { incr, ..AddFlags::default() };
     let mut at = 2;
     while at < args.len() {
         let word = args.get(at).to_ascii_uppercase();
@@ -212,18 +220,7 @@ pub fn zadd(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
 
 /// ZINCRBY key increment member
 pub fn zincrby(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
-    let increment = score_arg(args.get(2))?;
-    let (key, member) = (args.get(1), args.get(3));
-    let hash = KeyHash::of(key);
-    let limits = limits(ctx);
-    let mut shard = ctx.db().lock(hash);
-    let zset = get_or_create::<ZSet>(&mut shard, hash, key, ctx.now_ms, ctx.touches())?;
-    let flags = AddFlags { incr: true, ..AddFlags::default() };
-    let outcome = add_one(zset, member, increment, flags, &limits);
-    let score = zset.score(member);
-    drop_if_empty(&mut shard, hash, key, ctx.now_ms);
-    outcome?;
-    Ok(score.map_or(Reply::Nil, Reply::Double))
+    zadd_generic(ctx, args, true)
 }
 
 /// ZREM key member [member ...]
@@ -761,16 +758,32 @@ struct SetOpArgs<'a> {
     with_scores: bool,
 }
 
-fn parse_setop<'a>(args: Args<'a>, start: usize, op: SetOp, store: bool) -> Result<SetOpArgs<'a>, CmdError> {
+/// `numkeys key [key ...]` from argument `start` on.
+fn parse_setop_keys<'a>(args: Args<'a>, start: usize, name: &str) -> Result<Vec<&'a [u8]>, CmdError> {
     let numkeys = parse_int(args.get(start))?;
     if numkeys < 1 {
-        return Err(CmdError::err(format!("at least 1 input key is needed for '{}' command", op.name(store))));
+        return Err(CmdError::err(format!("at least 1 input key is needed for '{name}' command")));
     }
     let numkeys = numkeys as usize;
     if numkeys > args.len() - start - 1 {
         return Err(CmdError::Syntax);
     }
-    let keys: Vec<&[u8]> = (start + 1..start + 1 + numkeys).map(|i| args.get(i)).collect();
+    Ok((start + 1..start + 1 + numkeys).map(|i| args.get(i)).collect())
+}
+
+/// Type-checks every source under the locks: Redis does this before it parses the options, so a
+/// wrong type wins over a syntax error.
+fn check_sources(locked: &mut LockedShards, db: usize, now: u64, touch: bool, keys: &[&[u8]]) -> Result<(), CmdError> {
+    for key in keys {
+        let hash = KeyHash::of(key);
+        source(locked.shard(db, hash), hash, key, now, touch)?;
+    }
+    Ok(())
+}
+
+/// The options after the keys (`keys` as returned by [`parse_setop_keys`] at `start`).
+fn parse_setop_options<'a>(args: Args<'a>, start: usize, keys: Vec<&'a [u8]>, op: SetOp, store: bool) -> Result<SetOpArgs<'a>, CmdError> {
+    let numkeys = keys.len();
     let mut parsed = SetOpArgs { keys, weights: vec![1.0; numkeys], aggregate: Aggregate::Sum, with_scores: false };
     let mut j = start + 1 + numkeys;
     while j < args.len() {
@@ -805,7 +818,7 @@ fn parse_setop<'a>(args: Args<'a>, start: usize, op: SetOp, store: bool) -> Resu
 
 /// Computes the operation over the locked sources; the result is sorted by (score, member).
 fn compute_setop(
-    locked: &mut crate::engine::keyspace::LockedShards,
+    locked: &mut LockedShards,
     db: usize,
     now: u64,
     touch: bool,
@@ -892,25 +905,29 @@ fn compute_setop(
 }
 
 fn setop_reply(ctx: &mut Ctx, args: Args, op: SetOp) -> Result<Reply, CmdError> {
-    let parsed = parse_setop(args, 1, op, false)?;
+    let keys = parse_setop_keys(args, 1, op.name(false))?;
     let db = ctx.session.db;
     let now = ctx.now_ms;
     let touch = ctx.touches();
     let resp3 = resp3(ctx);
-    let mut locked = ctx.shared.keyspace.lock_keys(parsed.keys.iter().map(|k| (db, KeyHash::of(k))));
+    let mut locked = ctx.shared.keyspace.lock_keys(keys.iter().map(|k| (db, KeyHash::of(k))));
+    check_sources(&mut locked, db, now, touch, &keys)?;
+    let parsed = parse_setop_options(args, 1, keys, op, false)?;
     let result = compute_setop(&mut locked, db, now, touch, &parsed, op, 0)?;
     Ok(scored_reply(result, parsed.with_scores, resp3))
 }
 
 fn setop_store(ctx: &mut Ctx, args: Args, op: SetOp) -> Result<Reply, CmdError> {
-    let parsed = parse_setop(args, 2, op, true)?;
+    let keys = parse_setop_keys(args, 2, op.name(true))?;
     let dst = args.get(1);
     let db = ctx.session.db;
     let now = ctx.now_ms;
     let touch = ctx.touches();
     let limits = limits(ctx);
     let hd = KeyHash::of(dst);
-    let mut locked = ctx.shared.keyspace.lock_keys(parsed.keys.iter().map(|k| (db, KeyHash::of(k))).chain([(db, hd)]));
+    let mut locked = ctx.shared.keyspace.lock_keys(keys.iter().map(|k| (db, KeyHash::of(k))).chain([(db, hd)]));
+    check_sources(&mut locked, db, now, touch, &keys)?;
+    let parsed = parse_setop_options(args, 2, keys, op, true)?;
     let result = compute_setop(&mut locked, db, now, touch, &parsed, op, 0)?;
     let mut zset = ZSet::new();
     for (member, score) in &result {
@@ -960,16 +977,13 @@ pub fn zdiffstore(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
 
 /// ZINTERCARD numkeys key [key ...] [LIMIT limit]
 pub fn zintercard(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
-    let numkeys = parse_int(args.get(1))?;
-    if numkeys < 1 {
-        return Err(CmdError::err("at least 1 input key is needed for 'zintercard' command"));
-    }
-    let numkeys = numkeys as usize;
-    if numkeys > args.len() - 2 {
-        return Err(CmdError::Syntax);
-    }
-    let keys: Vec<&[u8]> = (2..2 + numkeys).map(|i| args.get(i)).collect();
-    let mut cursor = ArgCursor::new(args, 2 + numkeys);
+    let keys = parse_setop_keys(args, 1, "zintercard")?;
+    let db = ctx.session.db;
+    let now = ctx.now_ms;
+    let touch = ctx.touches();
+    let mut locked = ctx.shared.keyspace.lock_keys(keys.iter().map(|k| (db, KeyHash::of(k))));
+    check_sources(&mut locked, db, now, touch, &keys)?;
+    let mut cursor = ArgCursor::new(args, 2 + keys.len());
     let mut limit = 0usize;
     while !cursor.is_done() {
         if cursor.eat("LIMIT") {
@@ -982,10 +996,6 @@ pub fn zintercard(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
         }
     }
     let parsed = SetOpArgs { weights: vec![1.0; keys.len()], keys, aggregate: Aggregate::Sum, with_scores: false };
-    let db = ctx.session.db;
-    let now = ctx.now_ms;
-    let touch = ctx.touches();
-    let mut locked = ctx.shared.keyspace.lock_keys(parsed.keys.iter().map(|k| (db, KeyHash::of(k))));
     Ok(Reply::from(compute_setop(&mut locked, db, now, touch, &parsed, SetOp::Inter, limit)?.len()))
 }
 
@@ -1022,22 +1032,20 @@ pub fn zrandmember(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
 /// ZSCAN key cursor [MATCH pattern] [COUNT count]: scores as bulk strings in both protocols.
 pub fn zscan(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let cursor = parse_cursor(args.get(2))?;
-    let options = parse_scan_options(args, 3)?;
+    // As in Redis, options are only parsed once the key is found to be a sorted set.
     read(ctx, args.get(1), |z| {
-        let (next, items) = match z {
-            Some(z) => {
-                let (next, pairs) = z.scan(cursor, options.count);
-                let items = pairs
-                    .into_iter()
-                    .filter(|(m, _)| options.keeps(m))
-                    .flat_map(|(m, s)| [Reply::bulk(m), Reply::bulk_string(format_double(s))])
-                    .collect();
-                (next, items)
-            }
-            None => (0, Vec::new()),
+        let Some(z) = z else {
+            return Ok(empty_scan());
         };
-        Reply::Array(vec![Reply::bulk_string(next.to_string()), Reply::Array(items)])
-    })
+        let options = parse_scan_options(args, 3)?;
+        let (next, pairs) = z.scan(cursor, options.count);
+        let items = pairs
+            .into_iter()
+            .filter(|(m, _)| options.keeps(m))
+            .flat_map(|(m, s)| [Reply::bulk(m), Reply::bulk_string(format_double(s))])
+            .collect();
+        Ok(scan_reply(next, items))
+    })?
 }
 
 #[cfg(test)]
