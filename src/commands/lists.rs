@@ -269,6 +269,11 @@ pub fn lpos(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     while !cursor.is_done() {
         if cursor.eat("RANK") {
             rank = cursor.next_i64()?;
+            if rank == i64::MIN {
+                // Redis negates the rank, which overflows and leaves a negative skip count: the
+                // first match from the tail.
+                rank = -1;
+            }
             if rank == 0 {
                 return Err(CmdError::err(
                     "RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list",
