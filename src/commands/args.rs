@@ -84,3 +84,13 @@ pub fn parse_float(arg: &[u8]) -> Result<f64, CmdError> {
 pub fn is(arg: &[u8], word: &str) -> bool {
     arg.eq_ignore_ascii_case(word.as_bytes())
 }
+
+/// A blocking command's timeout in seconds with fractions (BLPOP, BZPOPMIN, ...): `None` for 0,
+/// which waits forever.
+pub fn parse_timeout_secs(arg: &[u8]) -> Result<Option<std::time::Duration>, CmdError> {
+    let seconds = parse_f64(arg).filter(|s| s.is_finite()).ok_or_else(|| CmdError::err("timeout is not a float or out of range"))?;
+    if seconds < 0.0 {
+        return Err(CmdError::err("timeout is negative"));
+    }
+    Ok((seconds > 0.0).then(|| std::time::Duration::from_secs_f64(seconds.min(1e12))))
+}

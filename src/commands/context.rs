@@ -1,10 +1,10 @@
 //! What a handler may use: the shared server state and its own connection's session.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::engine::Db;
-use crate::resp::Protocol;
+use crate::resp::{Protocol, Reply};
 use crate::server::clients::ClientInfo;
 use crate::server::shared::Shared;
 
@@ -28,6 +28,21 @@ pub struct Session {
     pub close_after_reply: bool,
     pub delay: Option<Duration>,
     pub become_monitor: bool,
+    /// Set by a blocking command that found nothing to serve (see [`Ctx::block`]).
+    pub block: Option<BlockRequest>,
+    /// True while commands run inside EXEC (or a script later): blocking commands must not block.
+    pub in_exec: bool,
+}
+
+/// A blocking command waiting for data: the connection parks the client on `keys` (in the current
+/// database) until a write touches one of them, then runs the same command again; at the deadline it
+/// answers `timeout_reply` instead.
+#[derive(Debug, Clone)]
+pub struct BlockRequest {
+    pub keys: Vec<Vec<u8>>,
+    /// `None` waits forever (a timeout of 0).
+    pub deadline: Option<Instant>,
+    pub timeout_reply: Reply,
 }
 
 impl Session {
@@ -41,6 +56,8 @@ impl Session {
             close_after_reply: false,
             delay: None,
             become_monitor: false,
+            block: None,
+            in_exec: false,
         }
     }
 
@@ -77,6 +94,20 @@ impl<'a> Ctx<'a> {
         } else {
             self.misses += 1;
         }
+    }
+
+    /// Asks the connection to block this client until a write touches one of `keys` or `timeout`
+    /// passes (`None` = forever); the command then runs again with the same arguments. Inside EXEC a
+    /// blocking command does not block: it answers `timeout_reply` at once, as Redis does.
+    ///
+    /// Handlers call this only after finding nothing to serve, and return its result.
+    pub fn block(&mut self, keys: Vec<Vec<u8>>, timeout: Option<Duration>, timeout_reply: Reply) -> Reply {
+        if self.session.in_exec {
+            return timeout_reply;
+        }
+        let deadline = timeout.map(|t| Instant::now() + t);
+        self.session.block = Some(BlockRequest { keys, deadline, timeout_reply });
+        Reply::NoReply
     }
 
     pub fn touches(&self) -> bool {

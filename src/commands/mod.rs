@@ -27,8 +27,8 @@ mod sets;
 mod strings;
 mod zsets;
 
-pub use args::{is, parse_float, parse_int, ArgCursor};
-pub use context::{Ctx, ReplyMode, Session};
+pub use args::{is, parse_float, parse_int, parse_timeout_secs, ArgCursor};
+pub use context::{BlockRequest, Ctx, ReplyMode, Session};
 pub use dispatch::{dispatch, Dispatched};
 pub use error::CmdError;
 pub use flags::*;
