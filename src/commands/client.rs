@@ -272,3 +272,23 @@ pub fn unpause(ctx: &mut Ctx, _args: Args) -> Result<Reply, CmdError> {
     ctx.shared.set_pause(None);
     Ok(Reply::Status(Cow::Borrowed("OK")))
 }
+
+/// CLIENT UNBLOCK client-id [TIMEOUT | ERROR]
+pub fn unblock(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
+    let id = parse_int(args.get(2))?;
+    let with_error = match args.len() {
+        3 => false,
+        4 if is(args.get(3), "timeout") => false,
+        4 if is(args.get(3), "error") => true,
+        _ => return Err(CmdError::err("CLIENT UNBLOCK reason should be TIMEOUT or ERROR")),
+    };
+    let Some(client) = u64::try_from(id).ok().and_then(|id| ctx.shared.clients.get(id)) else {
+        return Ok(Reply::Int(0));
+    };
+    if !client.blocked.load(Ordering::Relaxed) {
+        return Ok(Reply::Int(0));
+    }
+    client.unblock_error.store(with_error, Ordering::Relaxed);
+    client.unblock.notify_one();
+    Ok(Reply::Int(1))
+}

@@ -137,6 +137,9 @@ pub fn reset(ctx: &mut Ctx, _args: Args) -> Result<Reply, CmdError> {
     session.authenticated = ctx.shared.config.get("requirepass").is_empty();
     session.info.no_evict.store(false, Ordering::Relaxed);
     session.info.no_touch.store(false, Ordering::Relaxed);
+    session.multi = None;
+    session.multi_failed = false;
+    session.unwatch_all(ctx.shared);
     // The name goes too; lib-name and lib-ver stay, as they still describe the client library.
     session.info.set_name(String::new());
     if session.info.monitor.swap(false, Ordering::Relaxed) {

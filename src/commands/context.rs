@@ -1,10 +1,11 @@
 //! What a handler may use: the shared server state and its own connection's session.
 
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::engine::Db;
-use crate::resp::{Protocol, Reply};
+use crate::resp::{OwnedArgs, Protocol, Reply};
 use crate::server::clients::ClientInfo;
 use crate::server::shared::Shared;
 
@@ -32,6 +33,15 @@ pub struct Session {
     pub block: Option<BlockRequest>,
     /// True while commands run inside EXEC (or a script later): blocking commands must not block.
     pub in_exec: bool,
+    /// Commands queued since MULTI; `None` outside a transaction.
+    pub multi: Option<Vec<OwnedArgs>>,
+    /// A command was refused while queueing: EXEC must abort with EXECABORT.
+    pub multi_failed: bool,
+    /// WATCHed keys: database, key, and the deadline the key had when watched (a key that expires
+    /// before EXEC counts as changed).
+    pub watched: Vec<(usize, Vec<u8>, Option<u64>)>,
+    /// Set by any write to a watched key.
+    pub watch_dirty: Arc<AtomicBool>,
 }
 
 /// A blocking command waiting for data: the connection parks the client on `keys` (in the current
@@ -58,11 +68,22 @@ impl Session {
             become_monitor: false,
             block: None,
             in_exec: false,
+            multi: None,
+            multi_failed: false,
+            watched: Vec::new(),
+            watch_dirty: Arc::new(AtomicBool::new(false)),
         }
     }
 
     pub fn id(&self) -> u64 {
         self.info.id
+    }
+
+    /// Forgets every watched key (EXEC, DISCARD, UNWATCH, RESET, disconnect).
+    pub fn unwatch_all(&mut self, shared: &Shared) {
+        let keys: Vec<(usize, Vec<u8>)> = self.watched.drain(..).map(|(db, key, _)| (db, key)).collect();
+        shared.watches.unwatch(self.info.id, &keys);
+        self.watch_dirty.store(false, std::sync::atomic::Ordering::Relaxed);
     }
 }
 

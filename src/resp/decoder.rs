@@ -106,9 +106,29 @@ impl<'a> Args<'a> {
         Args { data: args.data, spans: args.spans.get(start..).unwrap_or(&[]) }
     }
 
-    /// Copies the arguments out, for work that outlives the read buffer (MULTI queues, MONITOR).
-    pub fn to_owned_vec(&self) -> Vec<bytes::Bytes> {
-        self.iter().map(bytes::Bytes::copy_from_slice).collect()
+    /// Copies the arguments out, for work that outlives the read buffer (MULTI queues, blocked
+    /// commands).
+    pub fn to_owned(&self) -> OwnedArgs {
+        let mut data = Vec::with_capacity(self.spans.iter().map(|s| s.len()).sum());
+        let mut spans = Vec::with_capacity(self.spans.len());
+        for arg in self.iter() {
+            spans.push(data.len()..data.len() + arg.len());
+            data.extend_from_slice(arg);
+        }
+        OwnedArgs { data, spans }
+    }
+}
+
+/// A request's arguments copied into one buffer of their own.
+#[derive(Debug, Clone, Default)]
+pub struct OwnedArgs {
+    data: Vec<u8>,
+    spans: Vec<Range<usize>>,
+}
+
+impl OwnedArgs {
+    pub fn args(&self) -> Args<'_> {
+        Args { data: &self.data, spans: &self.spans }
     }
 }
 
