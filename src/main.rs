@@ -20,8 +20,11 @@ struct Cli {
     args: Vec<String>,
 }
 
+/// The config file, if any, and the `--name value` settings in order.
+type SplitArgs = (Option<PathBuf>, Vec<(String, String)>);
+
 /// Splits `[file] --a 1 --b x y` into the file and (name, value) pairs; a value may be several words.
-fn split_args(args: &[String]) -> Result<(Option<PathBuf>, Vec<(String, String)>), String> {
+fn split_args(args: &[String]) -> Result<SplitArgs, String> {
     let mut rest = args;
     let mut file = None;
     if let Some(first) = rest.first() {

@@ -14,7 +14,7 @@ pub fn config_get(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
 
 /// CONFIG SET parameter value [parameter value ...]
 pub fn config_set(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
-    if args.len() % 2 != 0 {
+    if !args.len().is_multiple_of(2) {
         return Err(CmdError::WrongArity("config|set".to_owned()));
     }
     let pairs: Vec<(String, String)> = (2..args.len())

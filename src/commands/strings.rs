@@ -247,8 +247,11 @@ pub fn mget(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     Ok(Reply::Array(replies))
 }
 
-fn pairs<'a>(args: Args<'a>, command: &str) -> Result<Vec<(&'a [u8], &'a [u8], KeyHash)>, CmdError> {
-    if args.len() % 2 == 0 {
+/// Key, value and key hash of each MSET-style pair.
+type Pairs<'a> = Vec<(&'a [u8], &'a [u8], KeyHash)>;
+
+fn pairs<'a>(args: Args<'a>, command: &str) -> Result<Pairs<'a>, CmdError> {
+    if args.len().is_multiple_of(2) {
         return Err(CmdError::WrongArity(command.to_owned()));
     }
     Ok((1..args.len()).step_by(2).map(|i| (args.get(i), args.get(i + 1), KeyHash::of(args.get(i)))).collect())

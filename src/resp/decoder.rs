@@ -312,7 +312,10 @@ mod tests {
 
     const LIMITS: ParseLimits = ParseLimits { max_bulk_len: 512 * 1024 * 1024 };
 
-    fn parse(buf: &[u8]) -> Result<Option<(usize, Vec<Vec<u8>>)>, ProtocolError> {
+    /// Bytes consumed and the arguments, when a whole request was parsed.
+    type Parsed = Option<(usize, Vec<Vec<u8>>)>;
+
+    fn parse(buf: &[u8]) -> Result<Parsed, ProtocolError> {
         let mut req = RequestBuf::default();
         Ok(parse_request(buf, &mut req, LIMITS)?.map(|n| (n, req.args(buf).iter().map(<[u8]>::to_vec).collect())))
     }
