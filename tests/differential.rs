@@ -123,7 +123,7 @@ impl Gen {
 
     fn command(&mut self) -> Vec<String> {
         let k = self.key();
-        let mut a: Vec<String> = Vec::new();
+        let mut a: Vec<String>;
         let s = |x: &str| x.to_string();
         match self.rng.random_range(0..53) {
             0..=3 => {
