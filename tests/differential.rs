@@ -2,9 +2,13 @@
 //! and to a real redis-server, and every raw reply (`redis::Value`, or the error line) must match.
 //!
 //! The generator stays inside what is deterministic on both servers:
-//! - TTLs are long (≥ 100 s) or already past, so nothing expires by the clock during a run; every
-//!   relative deadline is far (≥ 100 s) from every other, so EXPIRE ... GT/LT compares the same way on
-//!   both servers although their clocks are read a few microseconds apart.
+//! - TTLs are long (≥ 100 s) or already past, so nothing expires by the clock during a run. Every
+//!   relative TTL is new (100 + 7n seconds, plus 500 ms in the millisecond forms), so two deadlines are
+//!   never within a few milliseconds of each other and EXPIRE ... GT/LT compares the same way on both
+//!   servers although each reads its own clock (seed 106 once compared two equal TTLs set a moment
+//!   apart). Absolute deadlines are the run's start (in whole seconds) plus offsets A chosen so that
+//!   (A - 100) mod 7 lies in [4.5, 6] s with or without the 500 ms: no 100 + 7n second TTL set in the
+//!   first ~3 s of a run comes near them.
 //! - TTL/PTTL/EXPIRETIME/PEXPIRETIME replies are compared only as -2, -1 or "positive".
 //! - KEYS replies are sorted; RANDOMKEY and SCAN (unordered by design) are not generated.
 //! - INCRBYFLOAT runs only on its own keys (`f0`, `f1`), which only ever hold short decimals: strata
@@ -54,9 +58,6 @@ const VALUES: &[&str] = &[
 ];
 const INTS: &[&str] = &["0", "1", "-1", "7", "-100", "9223372036854775807", "-9223372036854775808", "x", "1.5", ""];
 const FLOATS: &[&str] = &["0", "1", "-1", "0.5", "2.25", "-3.75", "10", "1e2", "abc", "inf", "+inf", "-inf", "nan", ""];
-/// Relative TTLs in seconds, and in milliseconds (distinct targets, at least 100 s apart).
-const SECS: &[&str] = &["100", "300", "700", "1500", "0", "-5"];
-const MILLIS: &[&str] = &["200500", "500500", "1000500", "0", "-1"];
 const RANGES: &[&str] = &["0", "1", "2", "-1", "-2", "-100", "3", "100", "9223372036854775807", "-9223372036854775808", "a"];
 
 struct Gen {
@@ -67,11 +68,30 @@ struct Gen {
     /// EXAT/PXAT is already past and DBSIZE counts it until active expiry happens to free it, which is
     /// timing, not semantics (strata deletes it at once; both answer GET/EXISTS/KEYS alike).
     past_ok: bool,
+    /// Relative TTLs handed out so far (see the module comment).
+    ttls: u64,
 }
 
 impl Gen {
     fn pick(&mut self, items: &[&str]) -> String {
         items.choose(&mut self.rng).unwrap().to_string()
+    }
+
+    /// A relative TTL in seconds: a new long one, or now and then zero or negative (deletes at once).
+    fn secs(&mut self) -> String {
+        if self.rng.random_bool(0.1) {
+            return self.pick(&["0", "-5"]);
+        }
+        self.ttls += 1;
+        (100 + 7 * self.ttls).to_string()
+    }
+
+    fn millis(&mut self) -> String {
+        if self.rng.random_bool(0.1) {
+            return self.pick(&["0", "-1"]);
+        }
+        self.ttls += 1;
+        ((100 + 7 * self.ttls) * 1000 + 500).to_string()
     }
 
     fn key(&mut self) -> String {
@@ -93,7 +113,7 @@ impl Gen {
             0 if self.past_ok => "1".to_string(),
             0 => (self.now + 3500).to_string(),
             1 => (self.now + 400).to_string(),
-            2 => (self.now + 900).to_string(),
+            2 => (self.now + 903).to_string(),
             _ => (self.now + 2500).to_string(),
         }
     }
@@ -101,9 +121,9 @@ impl Gen {
     fn at_millis(&mut self) -> String {
         match self.rng.random_range(0..3) {
             0 if self.past_ok => "1000".to_string(),
-            0 => (self.now * 1000 + 3_000_250).to_string(),
-            1 => (self.now * 1000 + 600_250).to_string(),
-            _ => (self.now * 1000 + 1_200_250).to_string(),
+            0 => (self.now * 1000 + 3_003_500).to_string(),
+            1 => (self.now * 1000 + 602_900).to_string(),
+            _ => (self.now * 1000 + 1_204_000).to_string(),
         }
     }
 
@@ -135,8 +155,8 @@ impl Gen {
                     a.push(s("GET"));
                 }
                 match self.rng.random_range(0..8) {
-                    0 => a.extend([s("EX"), self.pick(SECS)]),
-                    1 => a.extend([s("PX"), self.pick(MILLIS)]),
+                    0 => a.extend([s("EX"), self.secs()]),
+                    1 => a.extend([s("PX"), self.millis()]),
                     2 => {
                         self.past_ok = false;
                         a.extend([s("EXAT"), self.at_secs()]);
@@ -159,15 +179,15 @@ impl Gen {
             }
             4..=6 => a = vec![s("GET"), k],
             7 => a = vec![s("SETNX"), k, self.value()],
-            8 => a = vec![s("SETEX"), k, self.pick(SECS), self.value()],
-            9 => a = vec![s("PSETEX"), k, self.pick(MILLIS), self.value()],
+            8 => a = vec![s("SETEX"), k, self.secs(), self.value()],
+            9 => a = vec![s("PSETEX"), k, self.millis(), self.value()],
             10 => a = vec![s("GETSET"), k, self.value()],
             11 => a = vec![s("GETDEL"), k],
             12 => {
                 a = vec![s("GETEX"), k];
                 match self.rng.random_range(0..7) {
-                    0 => a.extend([s("EX"), self.pick(SECS)]),
-                    1 => a.extend([s("PX"), self.pick(MILLIS)]),
+                    0 => a.extend([s("EX"), self.secs()]),
+                    1 => a.extend([s("PX"), self.millis()]),
                     2 => a.extend([s("EXAT"), self.at_secs()]),
                     3 => a.extend([s("PXAT"), self.at_millis()]),
                     4 => a.push(s("PERSIST")),
@@ -227,7 +247,7 @@ impl Gen {
             }
             31..=32 => {
                 a = vec![self.pick(&["EXPIRE", "PEXPIRE"]), k];
-                let amount = if a[0] == "EXPIRE" { self.pick(SECS) } else { self.pick(MILLIS) };
+                let amount = if a[0] == "EXPIRE" { self.secs() } else { self.millis() };
                 a.push(amount);
                 self.expire_flag(&mut a);
             }
@@ -311,7 +331,7 @@ fn run_seed(seed: u64, ops: usize, strata: &Server, redis: &Server, protocol: u8
         redis::cmd("FLUSHALL").query::<()>(con).unwrap();
     }
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
-    let mut generator = Gen { rng: StdRng::seed_from_u64(seed), now, past_ok: true };
+    let mut generator = Gen { rng: StdRng::seed_from_u64(seed), now, past_ok: true, ttls: 0 };
     let mut history: Vec<String> = Vec::new();
     for step in 0..ops {
         let args = generator.command();
