@@ -260,6 +260,7 @@ pub fn pause(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
         3 => true,
         4 if is(args.get(3), "all") => true,
         4 if is(args.get(3), "write") => false,
+        4 => return Err(CmdError::err("CLIENT PAUSE mode must be WRITE or ALL")),
         _ => return Err(CmdError::Syntax),
     };
     let until = Instant::now() + Duration::from_millis(timeout as u64);
