@@ -126,7 +126,7 @@ pub fn monitor(ctx: &mut Ctx, _args: Args) -> Result<Reply, CmdError> {
 /// SLOWLOG GET [count]
 pub fn slowlog_get(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let count = if args.len() > 2 {
-        let n = parse_int(args.get(2))?;
+        let n = parse_int(args.get(2)).map_err(|_| CmdError::err("count should be greater than or equal to -1"))?;
         if n < -1 {
             return Err(CmdError::err("count should be greater than or equal to -1"));
         }
@@ -171,13 +171,16 @@ pub fn slowlog_reset(ctx: &mut Ctx, _args: Args) -> Result<Reply, CmdError> {
 ///
 /// Nothing needs saving yet: the keyspace is memory only until the LSM tier is wired in.
 pub fn shutdown(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
-    for arg in args.iter().skip(1) {
-        if !["nosave", "save", "now", "force", "abort"].iter().any(|w| is(arg, w)) {
-            return Err(CmdError::Syntax);
-        }
-        if is(arg, "abort") {
-            return Err(CmdError::err("No shutdown in progress."));
-        }
+    if args.iter().skip(1).any(|arg| !["nosave", "save", "now", "force", "abort"].iter().any(|w| is(arg, w))) {
+        return Err(CmdError::Syntax);
+    }
+    let given = |word: &str| args.iter().skip(1).any(|arg| is(arg, word));
+    // As Redis: ABORT goes alone, and NOSAVE contradicts SAVE.
+    if given("abort") && args.len() > 2 || given("nosave") && given("save") {
+        return Err(CmdError::Syntax);
+    }
+    if given("abort") {
+        return Err(CmdError::err("No shutdown in progress."));
     }
     ctx.shared.request_shutdown();
     ctx.session.close_after_reply = true;
