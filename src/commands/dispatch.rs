@@ -100,6 +100,10 @@ pub fn container(_ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
         return Err(CmdError::Syntax);
     };
     if args.get(1).eq_ignore_ascii_case(b"help") {
+        // `<CMD> HELP` is a subcommand of its own in Redis, with an arity of exactly 2.
+        if args.len() != 2 {
+            return Err(CmdError::WrongArity(format!("{}|help", command.name)));
+        }
         return Ok(container_help(command));
     }
     Err(CmdError::UnknownSubcommand { command: command.name.to_owned(), sub: String::from_utf8_lossy(args.get(1)).into_owned() })
