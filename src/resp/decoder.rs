@@ -205,7 +205,10 @@ fn read_line_int(buf: &[u8], start: usize, too_big: ProtocolError) -> Result<Opt
 }
 
 fn parse_inline(buf: &[u8], req: &mut RequestBuf) -> Result<Option<usize>, ProtocolError> {
-    let Some(newline) = memchr(b'\n', buf) else {
+    // Redis finds the newline with strchr, which stops at a NUL byte: a line with a NUL before its
+    // newline never completes, and only the inline size limit ends the wait. Do the same.
+    let searchable = memchr(0, buf).map_or(buf, |nul| &buf[..nul]);
+    let Some(newline) = memchr(b'\n', searchable) else {
         if buf.len() > INLINE_MAX {
             return Err(ProtocolError::TooBigInline);
         }
@@ -225,7 +228,11 @@ fn parse_inline(buf: &[u8], req: &mut RequestBuf) -> Result<Option<usize>, Proto
 
 /// Splits a line as Redis's `sdssplitargs`: whitespace separated, with "double quotes" (C escapes and
 /// \xHH) and 'single quotes' (only \' escaped). A closing quote must be followed by a space or the end.
+///
+/// As in C, the line ends at a NUL byte (which also keeps the unquoted case below, where NUL ends an
+/// argument, from looping forever on it).
 pub fn split_inline_args(line: &[u8], out: &mut Vec<u8>, spans: &mut Vec<Range<usize>>) -> Result<(), ProtocolError> {
+    let line = memchr(0, line).map_or(line, |nul| &line[..nul]);
     let mut i = 0;
     loop {
         while i < line.len() && line[i].is_ascii_whitespace() {
@@ -318,6 +325,21 @@ mod tests {
     fn parse(buf: &[u8]) -> Result<Parsed, ProtocolError> {
         let mut req = RequestBuf::default();
         Ok(parse_request(buf, &mut req, LIMITS)?.map(|n| (n, req.args(buf).iter().map(<[u8]>::to_vec).collect())))
+    }
+
+    #[test]
+    fn inline_nul_bytes_behave_as_in_redis() {
+        // A NUL before the newline hides it: the line never completes...
+        assert_eq!(parse(b"\0PING\r\n"), Ok(None));
+        assert_eq!(parse(b"ECHO a\0b\r\nPING\r\n"), Ok(None));
+        // ...until the inline limit is passed.
+        let mut long = b"\0PING\r\n".to_vec();
+        long.resize(INLINE_MAX + 1, b'x');
+        assert_eq!(parse(&long), Err(ProtocolError::TooBigInline));
+        // Splitting stops at a NUL, as C strings do.
+        let (mut out, mut spans) = (Vec::new(), Vec::new());
+        split_inline_args(b"SET a\0b c", &mut out, &mut spans).unwrap();
+        assert_eq!(spans.len(), 2);
     }
 
     #[test]
