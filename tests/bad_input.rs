@@ -29,6 +29,11 @@ const MALFORMED: &[(&[u8], bool)] = &[
     (b"\r\n\r\nPING\r\n", false),
     (b"ECHO \"a\\x41\\n\"\r\n", false),
     (b"*2\r\n$4\r\nECHO\r\n$3\r\nabcd\r\n", false),
+    // A NUL byte hides the newline from Redis's strchr: no reply, the connection waits. (This once
+    // sent strata's inline splitter into an endless loop that ate all memory.)
+    (b"\0PING\r\nPING\r\n", false),
+    (b"ECHO a\0b\r\n", false),
+    (b"ECHO \"x\0y\"\r\n", false),
 ];
 
 /// Sends `bytes` on a fresh connection; returns what came back and whether the server closed it.
@@ -76,11 +81,15 @@ fn oversized_inline_and_count_lines_close_the_connection() {
     let mut strata = Server::start();
     let redis = Server::start_redis();
     let inline = vec![b'x'; 70 * 1024];
+    let mut nul = b"\0PING\r\n".to_vec();
+    nul.resize(70 * 1024, b'x');
     let mut count = b"*".to_vec();
     count.extend(std::iter::repeat_n(b'1', 70 * 1024));
-    for (bytes, expected) in
-        [(inline, "-ERR Protocol error: too big inline request\r\n"), (count, "-ERR Protocol error: too big mbulk count string\r\n")]
-    {
+    for (bytes, expected) in [
+        (inline, "-ERR Protocol error: too big inline request\r\n"),
+        (nul, "-ERR Protocol error: too big inline request\r\n"),
+        (count, "-ERR Protocol error: too big mbulk count string\r\n"),
+    ] {
         let ours = exchange(strata.port, &bytes);
         assert_eq!(exchange(redis.port, &bytes), ours);
         assert_eq!((String::from_utf8_lossy(&ours.0).as_ref(), ours.1), (expected, true));

@@ -41,6 +41,7 @@ impl Server {
             command.args(["--bind", "127.0.0.1"]);
         }
         command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::inherit());
+        limit_memory(&mut command);
         let mut child = command.spawn().expect("spawn strata-server");
         let stdout = child.stdout.take().expect("child stdout");
         let log = Arc::new(Mutex::new(Vec::new()));
@@ -185,6 +186,20 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Caps the server's address space so a runaway allocation (a parser loop, say) fails that server
+/// instead of sending the shared machine's OOM killer after other processes.
+fn limit_memory(command: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    const LIMIT: u64 = 8 << 30;
+    // SAFETY: only an async-signal-safe setrlimit call runs between fork and exec.
+    unsafe {
+        command.pre_exec(|| {
+            rlimit::setrlimit(rlimit::Resource::AS, LIMIT, LIMIT)?;
+            Ok(())
+        });
     }
 }
 
