@@ -41,7 +41,11 @@ impl fmt::Display for ProtocolError {
         match self {
             ProtocolError::InvalidMultibulkLength => f.write_str("invalid multibulk length"),
             ProtocolError::InvalidBulkLength => f.write_str("invalid bulk length"),
-            ProtocolError::ExpectedDollar(got) => write!(f, "expected '$', got '{}'", *got as char),
+            // Redis echoes the raw byte; an error line is text here, so a non-ASCII byte shows as U+FFFD
+            // (what a client decoding Redis's reply as UTF-8 sees too), not as a Latin-1 character.
+            ProtocolError::ExpectedDollar(got) => {
+                write!(f, "expected '$', got '{}'", if got.is_ascii() { *got as char } else { char::REPLACEMENT_CHARACTER })
+            }
             ProtocolError::UnbalancedQuotes => f.write_str("unbalanced quotes in request"),
             ProtocolError::TooBigInline => f.write_str("too big inline request"),
             ProtocolError::TooBigMultibulkCount => f.write_str("too big mbulk count string"),
@@ -161,10 +165,22 @@ fn parse_bulks(
     limits: ParseLimits,
 ) -> Result<Option<usize>, ProtocolError> {
     while remaining > 0 {
-        let Some(&marker) = buf.get(pos) else {
-            req.partial = Some((remaining, pos));
-            return Ok(None);
-        };
+        // As Redis, wait for the whole `$<len>\r\n` line before judging its first byte: a client
+        // that stops mid-request gets no error, and one that sends garbage gets it once the line ends.
+        let rest = buf.get(pos..).unwrap_or(&[]);
+        match find_cr(rest) {
+            Some(cr) if rest.len() >= cr + 2 => {}
+            Some(_) => {
+                req.partial = Some((remaining, pos));
+                return Ok(None);
+            }
+            None if rest.len() > INLINE_MAX => return Err(ProtocolError::TooBigBulkCount),
+            None => {
+                req.partial = Some((remaining, pos));
+                return Ok(None);
+            }
+        }
+        let marker = rest[0];
         if marker != b'$' {
             return Err(ProtocolError::ExpectedDollar(marker));
         }
@@ -192,7 +208,7 @@ fn parse_bulks(
 /// position after the CRLF, or `Ok(None)` if the line is incomplete.
 fn read_line_int(buf: &[u8], start: usize, too_big: ProtocolError) -> Result<Option<(Option<i64>, usize)>, ProtocolError> {
     let rest = buf.get(start..).unwrap_or(&[]);
-    let Some(cr) = memchr(b'\r', rest) else {
+    let Some(cr) = find_cr(rest) else {
         if rest.len() > INLINE_MAX {
             return Err(too_big);
         }
@@ -202,6 +218,13 @@ fn read_line_int(buf: &[u8], start: usize, too_big: ProtocolError) -> Result<Opt
         return Ok(None);
     }
     Ok(Some((parse_i64(&rest[..cr]), start + cr + 2)))
+}
+
+/// The first `\r` of a header line, searched as Redis's strchr does: not past a NUL byte, so a NUL
+/// in a header leaves it incomplete (until the size limit) rather than malformed.
+fn find_cr(rest: &[u8]) -> Option<usize> {
+    let searchable = memchr(0, rest).map_or(rest, |nul| &rest[..nul]);
+    memchr(b'\r', searchable)
 }
 
 fn parse_inline(buf: &[u8], req: &mut RequestBuf) -> Result<Option<usize>, ProtocolError> {
@@ -340,6 +363,16 @@ mod tests {
         let (mut out, mut spans) = (Vec::new(), Vec::new());
         split_inline_args(b"SET a\0b c", &mut out, &mut spans).unwrap();
         assert_eq!(spans.len(), 2);
+    }
+
+    #[test]
+    fn bulk_headers_are_judged_once_their_line_is_complete() {
+        // Redis waits for the `\r\n` before checking for `$`: no error for a request cut short.
+        assert_eq!(parse(b"*2\r\n$4\r\nECHO\r\nxy"), Ok(None));
+        assert_eq!(parse(b"*2\r\n$4\r\nECHO\r\nxy\r\n"), Err(ProtocolError::ExpectedDollar(b'x')));
+        // A NUL hides the `\r` from Redis's strchr: still incomplete.
+        assert_eq!(parse(b"*2\r\n$4\r\nECHO\r\n$\x003\r\nabc\r\n"), Ok(None));
+        assert_eq!(parse(b"*1\x00\r\n$4\r\nPING\r\n"), Ok(None));
     }
 
     #[test]
