@@ -63,15 +63,20 @@ pub fn resolve(args: Args) -> Result<(usize, &'static Command), (Option<usize>, 
     }
 }
 
-/// `ERR unknown command 'x', with args beginning with: 'a' 'b' `, cut as Redis cuts it.
+/// `ERR unknown command 'x', with args beginning with: 'a' 'b' `, cut as Redis cuts it. Redis formats
+/// the name and arguments as C strings, so each ends at its first NUL byte.
 fn unknown_command(args: Args) -> CmdError {
-    let name = String::from_utf8_lossy(args.get(0));
+    let c_string = |arg: &[u8]| -> String {
+        let end = arg.iter().position(|b| *b == 0).unwrap_or(arg.len());
+        String::from_utf8_lossy(&arg[..end]).into_owned()
+    };
+    let name = c_string(args.get(0));
     let mut listed = String::new();
     for arg in args.iter().skip(1) {
         if listed.len() >= 128 {
             break;
         }
-        let arg = String::from_utf8_lossy(arg);
+        let arg = c_string(arg);
         let room = 128 - listed.len();
         listed.push('\'');
         listed.push_str(truncate(&arg, room));
