@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::RwLock;
 
+use crate::engine::Limits;
 use crate::resp::split_inline_args;
 
 /// How a setting's text is validated and normalised.
@@ -18,7 +19,9 @@ enum Kind {
         max: i64,
     },
     /// A byte size that accepts `k`, `kb`, `m`, `mb`, `g`, `gb` suffixes as redis.conf does.
-    Memory,
+    Memory {
+        max: i64,
+    },
     Bool,
     Enum(&'static [&'static str]),
     Text,
@@ -35,6 +38,9 @@ struct Setting {
 const fn setting(name: &'static str, default: &'static str, kind: Kind, immutable: bool) -> Setting {
     Setting { name, default, kind, immutable }
 }
+
+/// Strings are stored with a 32-bit length, so no single argument may be longer.
+const MAX_STRING_LEN: i64 = u32::MAX as i64 - 64;
 
 const LOGLEVELS: &[&str] = &["debug", "verbose", "notice", "warning", "nothing"];
 const POLICIES: &[&str] =
@@ -59,15 +65,21 @@ static SETTINGS: &[Setting] = &[
     setting("save", "", Kind::Text, false),
     setting("appendonly", "no", Kind::Bool, false),
     setting("appendfsync", "everysec", Kind::Enum(&["always", "everysec", "no"]), false),
-    setting("maxmemory", "0", Kind::Memory, false),
+    setting("maxmemory", "0", Kind::Memory { max: i64::MAX }, false),
     setting("maxmemory-policy", "noeviction", Kind::Enum(POLICIES), false),
     setting("hz", "10", Kind::Int { min: 1, max: 500 }, false),
     setting("node-id", "0", Kind::Int { min: 0, max: 1023 }, false),
-    setting("proto-max-bulk-len", "536870912", Kind::Memory, false),
-    setting("client-query-buffer-limit", "1073741824", Kind::Memory, false),
+    setting("proto-max-bulk-len", "536870912", Kind::Memory { max: MAX_STRING_LEN }, false),
+    setting("client-query-buffer-limit", "1073741824", Kind::Memory { max: i64::MAX }, false),
     setting("slowlog-log-slower-than", "10000", Kind::Int { min: -1, max: i64::MAX }, false),
     setting("slowlog-max-len", "128", Kind::Int { min: 0, max: i64::MAX }, false),
     setting("lazyfree-lazy-user-flush", "no", Kind::Bool, false),
+    setting("list-max-listpack-size", "-2", Kind::Int { min: i32::MIN as i64, max: i32::MAX as i64 }, false),
+    setting("hash-max-listpack-entries", "512", Kind::Int { min: 0, max: i64::MAX }, false),
+    setting("hash-max-listpack-value", "64", Kind::Int { min: 0, max: i64::MAX }, false),
+    setting("set-max-intset-entries", "512", Kind::Int { min: 0, max: i64::MAX }, false),
+    setting("zset-max-listpack-entries", "128", Kind::Int { min: 0, max: i64::MAX }, false),
+    setting("zset-max-listpack-value", "64", Kind::Int { min: 0, max: i64::MAX }, false),
 ];
 
 fn find(name: &str) -> Option<&'static Setting> {
@@ -85,6 +97,26 @@ pub struct Hot {
     pub slowlog_max_len: AtomicUsize,
     pub node_id: AtomicU64,
     pub hz: AtomicU64,
+    pub list_max_listpack_size: AtomicI64,
+    pub hash_max_listpack_entries: AtomicUsize,
+    pub hash_max_listpack_value: AtomicUsize,
+    pub set_max_intset_entries: AtomicUsize,
+    pub zset_max_listpack_entries: AtomicUsize,
+    pub zset_max_listpack_value: AtomicUsize,
+}
+
+impl Hot {
+    /// The collection encoding thresholds in force.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            list_max_listpack_size: self.list_max_listpack_size.load(Ordering::Relaxed),
+            hash_max_entries: self.hash_max_listpack_entries.load(Ordering::Relaxed),
+            hash_max_value: self.hash_max_listpack_value.load(Ordering::Relaxed),
+            set_max_intset_entries: self.set_max_intset_entries.load(Ordering::Relaxed),
+            zset_max_entries: self.zset_max_listpack_entries.load(Ordering::Relaxed),
+            zset_max_value: self.zset_max_listpack_value.load(Ordering::Relaxed),
+        }
+    }
 }
 
 /// The live configuration.
@@ -159,6 +191,13 @@ impl Config {
         hot.slowlog_max_len.store(self.get_i64("slowlog-max-len") as usize, Ordering::Relaxed);
         hot.node_id.store(self.get_i64("node-id") as u64, Ordering::Relaxed);
         hot.hz.store(self.get_i64("hz") as u64, Ordering::Relaxed);
+        hot.list_max_listpack_size.store(self.get_i64("list-max-listpack-size"), Ordering::Relaxed);
+        let size = |name: &str| usize::try_from(self.get_i64(name)).unwrap_or(usize::MAX);
+        hot.hash_max_listpack_entries.store(size("hash-max-listpack-entries"), Ordering::Relaxed);
+        hot.hash_max_listpack_value.store(size("hash-max-listpack-value"), Ordering::Relaxed);
+        hot.set_max_intset_entries.store(size("set-max-intset-entries"), Ordering::Relaxed);
+        hot.zset_max_listpack_entries.store(size("zset-max-listpack-entries"), Ordering::Relaxed);
+        hot.zset_max_listpack_value.store(size("zset-max-listpack-value"), Ordering::Relaxed);
     }
 
     /// The text of a setting.
@@ -285,7 +324,11 @@ fn normalise(setting: &Setting, value: &str) -> Result<String, String> {
             }
             Ok(n.to_string())
         }
-        Kind::Memory => parse_memory(value).map(|n| n.to_string()).ok_or_else(|| "argument must be a memory value".to_owned()),
+        Kind::Memory { max } => match parse_memory(value) {
+            Some(n) if n <= max => Ok(n.to_string()),
+            Some(_) => Err(format!("argument must be between 0 and {max} inclusive")),
+            None => Err("argument must be a memory value".to_owned()),
+        },
         Kind::Bool => match value.to_ascii_lowercase().as_str() {
             "yes" => Ok("yes".to_owned()),
             "no" => Ok("no".to_owned()),
@@ -346,6 +389,9 @@ mod tests {
         assert_eq!(config.get("maxclients"), "10000");
         assert!(config.set(&[("port".into(), "1".into())]).unwrap_err().contains("immutable"));
         config.set(&[("LOGLEVEL".into(), "WARNING".into())]).unwrap();
+        config.set(&[("zset-max-listpack-entries".into(), "7".into())]).unwrap();
+        assert_eq!(config.hot.limits().zset_max_entries, 7);
+        assert_eq!(config.hot.limits().hash_max_entries, 512);
         assert_eq!(config.get("loglevel"), "warning");
     }
 

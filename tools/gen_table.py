@@ -1,6 +1,6 @@
 """Prints command-table rows with Redis's own arity, flags, key positions, ACL categories and docs.
 
-Usage: python3 tools/gen_table.py PORT  (against a running redis-server 7.x)
+Usage: python3 tools/gen_table.py PORT [MODULE ...]  (against a running redis-server 7.x)
 Only used to draft rows of src/commands/table.rs; the table is then maintained by hand.
 """
 import sys
@@ -14,7 +14,13 @@ COMMANDS = {
     "info": "info",
     "config_cmd": "config",
     "introspection": "command",
+    "lists": "lpush rpush lpushx rpushx lpop rpop llen lrange lindex lset linsert lrem ltrim lpos lmove rpoplpush lmpop",
+    "hashes": "hset hsetnx hget hmset hmget hdel hexists hlen hkeys hvals hgetall hincrby hincrbyfloat hstrlen hrandfield hscan",
+    "sets": "sadd srem smembers sismember smismember scard spop srandmember smove sinter sinterstore sunion sunionstore sdiff sdiffstore sintercard sscan",
+    "zsets": "zadd zincrby zrem zcard zscore zmscore zrank zrevrank zrange zrangebyscore zrevrangebyscore zrangebylex zrevrangebylex zrevrange zrangestore zcount zlexcount zpopmin zpopmax zmpop zremrangebyrank zremrangebyscore zremrangebylex zunion zunionstore zinter zinterstore zdiff zdiffstore zintercard zrandmember zscan",
 }
+# Only print the modules named after the port (all when none are named).
+ONLY = sys.argv[2:]
 FLAGS = {"write": "WRITE", "readonly": "READONLY", "denyoom": "DENYOOM", "admin": "ADMIN", "pubsub": "PUBSUB",
          "noscript": "NOSCRIPT", "blocking": "BLOCKING", "loading": "LOADING", "stale": "STALE",
          "skip_monitor": "SKIP_MONITOR", "skip_slowlog": "SKIP_SLOWLOG", "fast": "FAST", "no_auth": "NO_AUTH",
@@ -45,6 +51,8 @@ def row(info, docs, module, handler, indent="    "):
 
 out = []
 for module, names in COMMANDS.items():
+    if ONLY and module not in ONLY:
+        continue
     for name in names.split():
         info = raw("COMMAND", "INFO", name)[0]
         docs = raw("COMMAND", "DOCS", name)

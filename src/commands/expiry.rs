@@ -1,6 +1,7 @@
 //! Turning EX/PX/EXAT/PXAT arguments into deadlines, with Redis's validation.
 
 use super::CmdError;
+use crate::engine::keyspace::MAX_DEADLINE_MS;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TimeUnit {
@@ -26,9 +27,9 @@ pub fn deadline(
         TimeUnit::Seconds => amount.checked_mul(1000).ok_or_else(invalid)?,
         TimeUnit::Millis => amount,
     };
-    if absolute {
-        Ok(millis)
-    } else {
-        millis.checked_add(now_ms as i64).ok_or_else(invalid)
+    let at = if absolute { millis } else { millis.checked_add(now_ms as i64).ok_or_else(invalid)? };
+    if at > MAX_DEADLINE_MS as i64 {
+        return Err(invalid());
     }
+    Ok(at)
 }

@@ -16,6 +16,8 @@ pub const NO_AUTH: u32 = 1 << 12;
 pub const MAY_REPLICATE: u32 = 1 << 13;
 pub const ALLOW_BUSY: u32 = 1 << 14;
 pub const NO_MULTI: u32 = 1 << 15;
+/// Key positions depend on the arguments (a `numkeys` argument); the row has a keys function.
+pub const MOVABLE_KEYS: u32 = 1 << 16;
 
 /// Flag names in the order Redis prints them.
 pub const FLAG_NAMES: &[(u32, &str)] = &[
@@ -35,4 +37,5 @@ pub const FLAG_NAMES: &[(u32, &str)] = &[
     (MAY_REPLICATE, "may_replicate"),
     (ALLOW_BUSY, "allow_busy"),
     (NO_MULTI, "no_multi"),
+    (MOVABLE_KEYS, "movablekeys"),
 ];

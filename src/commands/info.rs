@@ -88,9 +88,10 @@ fn render(ctx: &Ctx, section: &str, out: &mut String) {
         }
         "memory" => {
             let rss = resident_bytes();
+            let used = allocated_bytes().unwrap_or(rss);
             header(out, "Memory");
-            field(out, "used_memory", &rss);
-            field(out, "used_memory_human", &human(rss));
+            field(out, "used_memory", &used);
+            field(out, "used_memory_human", &human(used));
             field(out, "used_memory_rss", &rss);
             field(out, "used_memory_rss_human", &human(rss));
             field(out, "used_memory_peak", &peak_resident_bytes());
@@ -98,8 +99,8 @@ fn render(ctx: &Ctx, section: &str, out: &mut String) {
             field(out, "total_system_memory", &total_system_memory());
             field(out, "maxmemory", &shared.config.get("maxmemory"));
             field(out, "maxmemory_policy", &shared.config.get("maxmemory-policy"));
-            field(out, "mem_fragmentation_ratio", &"1.00");
-            field(out, "mem_allocator", &"libc");
+            field(out, "mem_fragmentation_ratio", &format!("{:.2}", rss as f64 / used.max(1) as f64));
+            field(out, "mem_allocator", &"jemalloc");
         }
         "persistence" => {
             header(out, "Persistence");
@@ -221,6 +222,14 @@ fn proc_status_kb(field: &str) -> u64 {
         .ok()
         .and_then(|s| s.lines().find(|l| l.starts_with(field)).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse().ok()))
         .unwrap_or(0)
+}
+
+/// Bytes allocated through jemalloc (the server's global allocator), as Redis's used_memory; `None`
+/// when jemalloc is not the allocator in use (unit tests).
+fn allocated_bytes() -> Option<u64> {
+    tikv_jemalloc_ctl::epoch::advance().ok()?;
+    let allocated = tikv_jemalloc_ctl::stats::allocated::read().ok()? as u64;
+    (allocated > 0).then_some(allocated)
 }
 
 pub fn resident_bytes() -> u64 {

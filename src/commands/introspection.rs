@@ -163,7 +163,7 @@ fn keys_of(args: Args) -> Result<(Vec<usize>, &'static Command), CmdError> {
     if !command.arity_ok(target.len()) {
         return Err(CmdError::err("Invalid number of arguments specified for command"));
     }
-    let positions = command.key_positions(target.len());
+    let positions = command.keys_in(target);
     if positions.is_empty() {
         return Err(CmdError::err("The command has no key arguments"));
     }

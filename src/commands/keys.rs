@@ -379,9 +379,9 @@ pub fn object_encoding(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
 pub fn object_idletime(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let key = args.get(2);
     let hash = KeyHash::of(key);
-    let now_secs = ctx.now_ms / 1000;
+    let now = ctx.now_ms;
     let mut shard = ctx.db().lock(hash);
-    Ok(shard.get(hash, key, ctx.now_ms).map_or(Reply::Nil, |e| Reply::Int(now_secs.saturating_sub(u64::from(e.accessed_secs())) as i64)))
+    Ok(shard.get(hash, key, now).map_or(Reply::Nil, |e| Reply::Int(e.idle_secs(now) as i64)))
 }
 
 /// OBJECT FREQ key: only with an LFU maxmemory policy, as in Redis.

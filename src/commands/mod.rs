@@ -12,15 +12,20 @@ mod flags;
 mod table;
 
 mod client;
+mod collection;
 mod config_cmd;
 mod connection;
 mod expiry;
+mod hashes;
 mod id;
 mod info;
 mod introspection;
 mod keys;
+mod lists;
 mod server;
+mod sets;
 mod strings;
+mod zsets;
 
 pub use args::{is, parse_float, parse_int, ArgCursor};
 pub use context::{Ctx, ReplyMode, Session};

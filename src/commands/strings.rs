@@ -247,7 +247,7 @@ pub fn mget(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     Ok(Reply::Array(replies))
 }
 
-/// Key, value and key hash of each MSET-style pair.
+/// (key, value, hash) triples of MSET-style arguments.
 type Pairs<'a> = Vec<(&'a [u8], &'a [u8], KeyHash)>;
 
 fn pairs<'a>(args: Args<'a>, command: &str) -> Result<Pairs<'a>, CmdError> {
@@ -295,7 +295,7 @@ pub fn append(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     check_size(bytes.len() as i64 + suffix.len() as i64)?;
     bytes.extend_from_slice(suffix);
     let len = bytes.len();
-    entry.value = Value::Raw(bytes.into_boxed_slice());
+    entry.value = Value::Raw(bytes.into());
     Ok(Reply::from(len))
 }
 
@@ -390,7 +390,7 @@ pub fn incrbyfloat(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
 }
 
 /// A float in plain decimal notation with at most 15 significant digits and no trailing zeros.
-fn format_human_float(value: f64) -> String {
+pub(super) fn format_human_float(value: f64) -> String {
     let magnitude = if value == 0.0 { 0 } else { value.abs().log10().floor() as i32 };
     let decimals = (14 - magnitude).clamp(0, 17) as usize;
     let text = format!("{value:.decimals$}");
@@ -462,7 +462,7 @@ pub fn setrange(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     }
     bytes[offset as usize..end].copy_from_slice(value);
     let len = bytes.len();
-    shard.set_keep_ttl(hash, key, Value::Raw(bytes.into_boxed_slice()), ctx.now_ms);
+    shard.set_keep_ttl(hash, key, Value::Raw(bytes.into()), ctx.now_ms);
     Ok(Reply::from(len))
 }
 

@@ -21,33 +21,63 @@ use super::value::Value;
 pub const SHARDS: usize = 256;
 const SHARD_SHIFT: u32 = 48;
 
-/// One key and what it holds.
+/// Deadlines are kept in 48 bits of milliseconds: enough until the year 10889. Later deadlines are
+/// refused by the commands that set them.
+pub const MAX_DEADLINE_MS: u64 = (1 << 48) - 1;
+const LRU_BITS: u32 = 16;
+
+/// One key and what it holds: 48 bytes, so a key costs one small allocation besides its table slot.
 #[derive(Debug)]
 pub struct Entry {
     key: CompactBytes,
     pub value: Value,
-    /// Absolute deadline in Unix milliseconds; 0 when the key does not expire.
-    expire_at: u64,
-    /// Unix seconds of the last access, for OBJECT IDLETIME.
-    accessed: u32,
+    /// The deadline in Unix milliseconds (low 48 bits, 0 when the key does not expire) and the last
+    /// access in Unix seconds modulo 2^16 (high 16 bits), for OBJECT IDLETIME.
+    meta: u64,
 }
 
 impl Entry {
+    fn new(key: &[u8], value: Value, expire_at: u64, now_ms: u64) -> Entry {
+        let mut entry = Entry { key: CompactBytes::new(key), value, meta: 0 };
+        entry.set_deadline(expire_at);
+        entry.touch(now_ms);
+        entry
+    }
+
     pub fn key(&self) -> &[u8] {
         self.key.as_slice()
     }
 
-    /// The deadline in Unix milliseconds, if the key has one.
-    pub fn expire_at(&self) -> Option<u64> {
-        (self.expire_at != 0).then_some(self.expire_at)
+    fn deadline(&self) -> u64 {
+        self.meta & MAX_DEADLINE_MS
     }
 
-    pub fn accessed_secs(&self) -> u32 {
-        self.accessed
+    fn set_deadline(&mut self, at: u64) {
+        self.meta = (self.meta & !MAX_DEADLINE_MS) | at.min(MAX_DEADLINE_MS);
+    }
+
+    fn touch(&mut self, now_ms: u64) {
+        let clock = (now_ms / 1000) & ((1 << LRU_BITS) - 1);
+        self.meta = (self.meta & MAX_DEADLINE_MS) | clock << 48;
+    }
+
+    /// The deadline in Unix milliseconds, if the key has one.
+    pub fn expire_at(&self) -> Option<u64> {
+        let at = self.deadline();
+        (at != 0).then_some(at)
+    }
+
+    /// Seconds since the last access (exact below about 18 hours, like Redis's 24-bit LRU clock it
+    /// wraps around).
+    pub fn idle_secs(&self, now_ms: u64) -> u64 {
+        let now = (now_ms / 1000) & ((1 << LRU_BITS) - 1);
+        let last = self.meta >> 48;
+        now.wrapping_sub(last) & ((1 << LRU_BITS) - 1)
     }
 
     fn is_expired(&self, now_ms: u64) -> bool {
-        self.expire_at != 0 && self.expire_at <= now_ms
+        let at = self.deadline();
+        at != 0 && at <= now_ms
     }
 
     fn memory(&self) -> usize {
@@ -76,9 +106,12 @@ impl KeyHash {
 }
 
 /// Keys and counters of one shard.
+///
+/// The table holds boxed entries: an 8-byte slot wastes little at hashbrown's lowest load factor
+/// (just after it doubles), where 64-byte inline slots would cost more than the keys themselves.
 #[derive(Default)]
 pub struct Shard {
-    table: HashTable<Entry>,
+    table: HashTable<Box<Entry>>,
     /// Keys with a deadline (INFO keyspace `expires=`).
     volatile: usize,
 }
@@ -86,14 +119,21 @@ pub struct Shard {
 impl Shard {
     /// The live entry for `key`; an expired one is removed on the way (lazy expiry).
     pub fn get(&mut self, hash: KeyHash, key: &[u8], now_ms: u64) -> Option<&mut Entry> {
-        self.expire_if_due(hash, key, now_ms);
-        self.table.find_mut(hash.0, |e| e.key.as_slice() == key)
+        // One probe: the lookup is where a command pays its cache misses.
+        let found = self.table.find_entry(hash.0, |e| e.key.as_slice() == key).ok()?;
+        if found.get().is_expired(now_ms) {
+            found.remove();
+            self.volatile -= 1;
+            EXPIRED_KEYS.fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
+        Some(&mut **found.into_mut())
     }
 
     /// Like [`Shard::get`] and records the access time.
     pub fn touch(&mut self, hash: KeyHash, key: &[u8], now_ms: u64) -> Option<&mut Entry> {
         let entry = self.get(hash, key, now_ms)?;
-        entry.accessed = (now_ms / 1000) as u32;
+        entry.touch(now_ms);
         Some(entry)
     }
 
@@ -101,37 +141,23 @@ impl Shard {
         self.get(hash, key, now_ms).is_some()
     }
 
-    /// Removes `key` if its deadline has passed; returns whether it did.
-    pub fn expire_if_due(&mut self, hash: KeyHash, key: &[u8], now_ms: u64) -> bool {
-        match self.table.find_entry(hash.0, |e| e.key.as_slice() == key) {
-            Ok(found) if found.get().is_expired(now_ms) => {
-                found.remove();
-                self.volatile -= 1;
-                EXPIRED_KEYS.fetch_add(1, Ordering::Relaxed);
-                true
-            }
-            _ => false,
-        }
-    }
-
     /// Stores `value` under `key`, replacing any previous value and its deadline; returns the old
     /// value if it was live.
     pub fn set(&mut self, hash: KeyHash, key: &[u8], value: Value, expire_at: Option<u64>, now_ms: u64) -> Option<Value> {
         let expire_at = expire_at.unwrap_or(0);
-        let accessed = (now_ms / 1000) as u32;
         self.volatile += usize::from(expire_at != 0);
         match self.table.entry(hash.0, |e| e.key.as_slice() == key, |e| xxh3_64(e.key.as_slice())) {
             TableEntry::Occupied(mut found) => {
                 let entry = found.get_mut();
                 let was_live = !entry.is_expired(now_ms);
-                self.volatile -= usize::from(entry.expire_at != 0);
-                entry.expire_at = expire_at;
-                entry.accessed = accessed;
+                self.volatile -= usize::from(entry.deadline() != 0);
+                entry.set_deadline(expire_at);
+                entry.touch(now_ms);
                 let old = std::mem::replace(&mut entry.value, value);
                 was_live.then_some(old)
             }
             TableEntry::Vacant(slot) => {
-                slot.insert(Entry { key: CompactBytes::new(key), value, expire_at, accessed });
+                slot.insert(Box::new(Entry::new(key, value, expire_at, now_ms)));
                 None
             }
         }
@@ -147,12 +173,12 @@ impl Shard {
     pub fn remove(&mut self, hash: KeyHash, key: &[u8], now_ms: u64) -> Option<Entry> {
         let found = self.table.find_entry(hash.0, |e| e.key.as_slice() == key).ok()?;
         let (entry, _) = found.remove();
-        self.volatile -= usize::from(entry.expire_at != 0);
+        self.volatile -= usize::from(entry.deadline() != 0);
         if entry.is_expired(now_ms) {
             EXPIRED_KEYS.fetch_add(1, Ordering::Relaxed);
             return None;
         }
-        Some(entry)
+        Some(*entry)
     }
 
     /// Sets or clears the deadline of a live key; returns false when the key does not exist.
@@ -160,9 +186,9 @@ impl Shard {
         let Some(entry) = self.get(hash, key, now_ms) else {
             return false;
         };
-        let had = entry.expire_at != 0;
-        entry.expire_at = expire_at.unwrap_or(0);
-        let has = entry.expire_at != 0;
+        let had = entry.deadline() != 0;
+        entry.set_deadline(expire_at.unwrap_or(0));
+        let has = entry.deadline() != 0;
         self.volatile = self.volatile + usize::from(has) - usize::from(had);
         true
     }
@@ -180,7 +206,7 @@ impl Shard {
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Entry> {
-        self.table.iter()
+        self.table.iter().map(|e| &**e)
     }
 
     pub fn clear(&mut self) {
@@ -215,7 +241,7 @@ impl Shard {
             self.table
                 .iter()
                 .filter(|e| !e.is_expired(now_ms))
-                .map(|e| (KeyHash::of(e.key()).scan_position(), e))
+                .map(|e| (KeyHash::of(e.key()).scan_position(), &**e))
                 .filter(|(pos, _)| *pos >= from),
         );
         let found = &mut out[start..];
@@ -241,7 +267,7 @@ impl Shard {
         if live == 0 {
             return None;
         }
-        self.table.iter().cycle().skip(pick % live).take(live).find(|e| !e.is_expired(now_ms)).map(Entry::key)
+        self.table.iter().cycle().skip(pick % live).take(live).find(|e| !e.is_expired(now_ms)).map(|e| e.key())
     }
 
     fn swap(&mut self, other: &mut Shard) {
@@ -386,6 +412,11 @@ mod tests {
     fn set(db: &Db, key: &[u8], value: &[u8], expire_at: Option<u64>) {
         let hash = KeyHash::of(key);
         db.lock(hash).set(hash, key, Value::string(value), expire_at, 1_000);
+    }
+
+    #[test]
+    fn entries_fit_the_48_byte_size_class() {
+        assert_eq!(std::mem::size_of::<Entry>(), 48);
     }
 
     #[test]

@@ -1,9 +1,20 @@
 //! Data ownership and durability. Knows nothing of RESP or connections.
 
 pub mod compact;
+pub mod hash;
 pub mod keyspace;
+pub mod list;
+pub mod pack;
+pub mod set;
+pub mod skiplist;
 pub mod snowflake;
+pub mod thin;
 pub mod value;
+pub mod zset;
 
+pub use hash::Hash;
 pub use keyspace::{Db, Entry, KeyHash, Keyspace, Shard};
-pub use value::{Value, ValueType};
+pub use list::List;
+pub use set::Set;
+pub use value::{Limits, Value, ValueType};
+pub use zset::ZSet;

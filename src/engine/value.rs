@@ -1,10 +1,62 @@
-//! Typed values stored under a key, with Redis's compact string encodings.
+//! Typed values stored under a key, with Redis's compact string encodings; collections live in
+//! their own modules ([`List`], [`Hash`], [`Set`], [`ZSet`]) and are boxed here so a value stays
+//! 16 bytes.
 
 use std::borrow::Cow;
+use std::ops::Range;
 
+use super::hash::Hash;
+use super::list::List;
+use super::set::Set;
+use super::thin::ThinBytes;
+use super::zset::ZSet;
 use crate::num::parse_i64;
 
-const INLINE_CAPACITY: usize = 22;
+/// Strings up to this length live inside the value (it keeps `Value` at 16 bytes).
+const INLINE_CAPACITY: usize = 14;
+
+/// The hasher of the collections' hash tables.
+pub type DenseHasher = hashbrown::DefaultHashBuilder;
+
+/// When collections leave their compact encodings: the `*-max-listpack-*` / `*-max-intset-*`
+/// settings, passed in by the commands so the engine never reads the configuration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    pub list_max_listpack_size: i64,
+    pub hash_max_entries: usize,
+    pub hash_max_value: usize,
+    pub set_max_intset_entries: usize,
+    pub zset_max_entries: usize,
+    pub zset_max_value: usize,
+}
+
+impl Default for Limits {
+    /// Redis 7.0's defaults.
+    fn default() -> Self {
+        Limits {
+            list_max_listpack_size: -2,
+            hash_max_entries: 512,
+            hash_max_value: 64,
+            set_max_intset_entries: 512,
+            zset_max_entries: 128,
+            zset_max_value: 64,
+        }
+    }
+}
+
+/// One *SCAN step over an insertion-ordered table of `len` entries: the positions to return and the
+/// next cursor.
+///
+/// The cursor is an exclusive upper bound and the walk goes down from the end (cursor 0 starts at
+/// the end). Removal swaps the last entry into the hole, and the last entry is always on the visited
+/// side or new, and insertion appends on the visited side, so an entry present for the whole scan is
+/// returned at least once, as SCAN promises.
+pub fn dense_scan(len: usize, cursor: u64, count: usize) -> (Range<usize>, u64) {
+    let upper = if cursor == 0 { len } else { usize::try_from(cursor).unwrap_or(usize::MAX).min(len) };
+    let lower = upper.saturating_sub(count.max(1));
+    (lower..upper, lower as u64)
+}
+
 /// Redis keeps strings up to this length in one allocation with the object header (`embstr`).
 const EMBSTR_MAX: usize = 44;
 /// Redis tries the integer encoding only for strings of at most 20 characters.
@@ -17,29 +69,48 @@ pub enum Value {
     /// A string that is the canonical decimal form of an i64 (`int` encoding).
     Int(i64),
     /// A short string stored inside the value itself.
-    Inline { len: u8, data: [u8; INLINE_CAPACITY] },
+    Inline {
+        len: u8,
+        data: [u8; INLINE_CAPACITY],
+    },
     /// A string on the heap, reported as `embstr` or `raw` by length as Redis would create it.
-    Heap(Box<[u8]>),
+    Heap(ThinBytes),
     /// A string modified in place (APPEND, SETRANGE): Redis reports these as `raw` whatever the length.
-    Raw(Box<[u8]>),
+    Raw(ThinBytes),
+    List(Box<List>),
+    Hash(Box<Hash>),
+    Set(Box<Set>),
+    ZSet(Box<ZSet>),
 }
 
 /// The type names of TYPE and SCAN ... TYPE.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ValueType {
     String,
+    List,
+    Hash,
+    Set,
+    ZSet,
 }
 
 impl ValueType {
     pub fn name(self) -> &'static str {
         match self {
             ValueType::String => "string",
+            ValueType::List => "list",
+            ValueType::Hash => "hash",
+            ValueType::Set => "set",
+            ValueType::ZSet => "zset",
         }
     }
 
     pub fn from_name(name: &[u8]) -> Option<ValueType> {
         match name.to_ascii_lowercase().as_slice() {
             b"string" => Some(ValueType::String),
+            b"list" => Some(ValueType::List),
+            b"hash" => Some(ValueType::Hash),
+            b"set" => Some(ValueType::Set),
+            b"zset" => Some(ValueType::ZSet),
             _ => None,
         }
     }
@@ -63,13 +134,17 @@ impl Value {
             data[..bytes.len()].copy_from_slice(bytes);
             Value::Inline { len: bytes.len() as u8, data }
         } else {
-            Value::Heap(bytes.into())
+            Value::Heap(ThinBytes::new(bytes))
         }
     }
 
     pub fn value_type(&self) -> ValueType {
         match self {
             Value::Int(_) | Value::Inline { .. } | Value::Heap(_) | Value::Raw(_) => ValueType::String,
+            Value::List(_) => ValueType::List,
+            Value::Hash(_) => ValueType::Hash,
+            Value::Set(_) => ValueType::Set,
+            Value::ZSet(_) => ValueType::ZSet,
         }
     }
 
@@ -79,6 +154,7 @@ impl Value {
             Value::Int(n) => Some(Cow::Owned(itoa::Buffer::new().format(*n).as_bytes().to_vec())),
             Value::Inline { len, data } => Some(Cow::Borrowed(&data[..*len as usize])),
             Value::Heap(bytes) | Value::Raw(bytes) => Some(Cow::Borrowed(bytes)),
+            Value::List(_) | Value::Hash(_) | Value::Set(_) | Value::ZSet(_) => None,
         }
     }
 
@@ -88,6 +164,7 @@ impl Value {
             Value::Int(n) => Some(f(itoa::Buffer::new().format(*n).as_bytes())),
             Value::Inline { len, data } => Some(f(&data[..*len as usize])),
             Value::Heap(bytes) | Value::Raw(bytes) => Some(f(bytes)),
+            Value::List(_) | Value::Hash(_) | Value::Set(_) | Value::ZSet(_) => None,
         }
     }
 
@@ -102,6 +179,10 @@ impl Value {
             Value::Inline { .. } => "embstr",
             Value::Heap(bytes) if bytes.len() <= EMBSTR_MAX => "embstr",
             Value::Heap(_) | Value::Raw(_) => "raw",
+            Value::List(list) => list.encoding(),
+            Value::Hash(hash) => hash.encoding(),
+            Value::Set(set) => set.encoding(),
+            Value::ZSet(zset) => zset.encoding(),
         }
     }
 
@@ -109,7 +190,22 @@ impl Value {
     pub fn heap_size(&self) -> usize {
         match self {
             Value::Int(_) | Value::Inline { .. } => 0,
-            Value::Heap(bytes) | Value::Raw(bytes) => bytes.len(),
+            Value::Heap(bytes) | Value::Raw(bytes) => std::mem::size_of::<u32>() + bytes.len(),
+            Value::List(list) => std::mem::size_of::<List>() + list.heap_size(),
+            Value::Hash(hash) => std::mem::size_of::<Hash>() + hash.heap_size(),
+            Value::Set(set) => std::mem::size_of::<Set>() + set.heap_size(),
+            Value::ZSet(zset) => std::mem::size_of::<ZSet>() + zset.heap_size(),
+        }
+    }
+
+    /// Whether the value is a collection with no elements left (such keys are deleted).
+    pub fn is_empty_collection(&self) -> bool {
+        match self {
+            Value::List(list) => list.is_empty(),
+            Value::Hash(hash) => hash.is_empty(),
+            Value::Set(set) => set.is_empty(),
+            Value::ZSet(zset) => zset.is_empty(),
+            _ => false,
         }
     }
 }
@@ -120,12 +216,38 @@ mod tests {
 
     #[test]
     fn strings_pick_redis_encodings() {
-        assert_eq!(std::mem::size_of::<Value>(), 24);
+        assert_eq!(std::mem::size_of::<Value>(), 16);
         assert_eq!(Value::string(b"12345").encoding(), "int");
         assert_eq!(Value::string(b"012").encoding(), "embstr");
         assert_eq!(Value::string(&[b'x'; 44]).encoding(), "embstr");
         assert_eq!(Value::string(&[b'x'; 45]).encoding(), "raw");
-        assert_eq!(Value::Raw(Box::from(&b"ab"[..])).encoding(), "raw");
+        assert_eq!(Value::Raw(ThinBytes::new(b"ab")).encoding(), "raw");
         assert_eq!(Value::string(b"-17").as_string().unwrap().as_ref(), b"-17");
+    }
+
+    #[test]
+    fn collections_clone_deeply_and_report_types() {
+        let limits = Limits::default();
+        let mut set = Set::new();
+        set.insert(b"a", &limits);
+        let value = Value::Set(Box::new(set));
+        let mut copy = value.clone();
+        if let Value::Set(inner) = &mut copy {
+            inner.insert(b"b", &limits);
+        }
+        assert_ne!(value, copy);
+        assert_eq!(value.value_type().name(), "set");
+        assert_eq!(ValueType::from_name(b"ZSET"), Some(ValueType::ZSet));
+        assert!(value.heap_size() > 0);
+        assert!(value.as_string().is_none());
+        assert!(Value::List(Box::default()).is_empty_collection());
+    }
+
+    #[test]
+    fn dense_scan_walks_down() {
+        assert_eq!(dense_scan(25, 0, 10), (15..25, 15));
+        assert_eq!(dense_scan(25, 15, 10), (5..15, 5));
+        assert_eq!(dense_scan(25, 5, 10), (0..5, 0));
+        assert_eq!(dense_scan(3, 15, 10), (0..3, 0));
     }
 }

@@ -58,6 +58,10 @@ pub async fn serve(stream: TcpStream, shared: Arc<Shared>, info: Arc<ClientInfo>
         }
 
         let limits = ParseLimits { max_bulk_len: shared.config.hot.proto_max_bulk_len.load(Ordering::Relaxed) };
+        // One wall-clock reading per batch; each command's time derives from the monotonic clock it
+        // reads anyway for its duration, so a command costs two clock reads, as in Redis.
+        let batch_started = Instant::now();
+        let batch_unix_ms = unix_ms();
         let mut consumed = 0;
         let mut close = false;
         loop {
@@ -81,7 +85,7 @@ pub async fn serve(stream: TcpStream, shared: Arc<Shared>, info: Arc<ClientInfo>
                 wait_while_paused(&shared, args).await;
             }
             let started = Instant::now();
-            let now_ms = unix_ms();
+            let now_ms = batch_unix_ms + started.duration_since(batch_started).as_millis() as u64;
             let mut ctx = Ctx::new(&shared, &mut session, now_ms);
             let mode_before = ctx.session.reply_mode;
             let outcome = dispatch(&mut ctx, args);

@@ -1,0 +1,149 @@
+//! What the collection families share: typed access to a key's list, hash, set or sorted set,
+//! creation on first write, deletion of emptied keys, and the *SCAN cursor and COUNT parsing.
+
+use super::args::ArgCursor;
+use super::{CmdError, Ctx};
+use crate::engine::{Hash, KeyHash, Limits, List, Set, Shard, Value, ZSet};
+use crate::resp::Args;
+
+/// A collection type that can live in a [`Value`].
+pub trait Collection: Default + Sized {
+    fn of(value: &mut Value) -> Option<&mut Self>;
+    fn into_value(self) -> Value;
+}
+
+macro_rules! collection {
+    ($type:ident) => {
+        impl Collection for $type {
+            fn of(value: &mut Value) -> Option<&mut Self> {
+                match value {
+                    Value::$type(inner) => Some(inner),
+                    _ => None,
+                }
+            }
+
+            fn into_value(self) -> Value {
+                Value::$type(Box::new(self))
+            }
+        }
+    };
+}
+
+collection!(List);
+collection!(Hash);
+collection!(Set);
+collection!(ZSet);
+
+/// The encoding thresholds in force.
+pub fn limits(ctx: &Ctx) -> Limits {
+    ctx.shared.config.hot.limits()
+}
+
+/// The collection at `key`: `None` when missing, WRONGTYPE when the key holds another type.
+/// `touch` records the access for OBJECT IDLETIME (off for CLIENT NO-TOUCH connections).
+pub fn get<'a, T: Collection>(
+    shard: &'a mut Shard,
+    hash: KeyHash,
+    key: &[u8],
+    now_ms: u64,
+    touch: bool,
+) -> Result<Option<&'a mut T>, CmdError> {
+    let entry = if touch { shard.touch(hash, key, now_ms) } else { shard.get(hash, key, now_ms) };
+    match entry {
+        None => Ok(None),
+        Some(entry) => T::of(&mut entry.value).map(Some).ok_or(CmdError::WrongType),
+    }
+}
+
+/// The collection at `key`, created empty when missing (callers then add to it, or call
+/// [`drop_if_empty`]).
+pub fn get_or_create<'a, T: Collection>(
+    shard: &'a mut Shard,
+    hash: KeyHash,
+    key: &[u8],
+    now_ms: u64,
+    touch: bool,
+) -> Result<&'a mut T, CmdError> {
+    if get::<T>(shard, hash, key, now_ms, touch)?.is_none() {
+        shard.set(hash, key, T::default().into_value(), None, now_ms);
+    }
+    match shard.get(hash, key, now_ms) {
+        Some(entry) => T::of(&mut entry.value).ok_or(CmdError::WrongType),
+        None => Err(CmdError::WrongType),
+    }
+}
+
+/// Deletes `key` if it holds an empty collection: a key never holds one.
+pub fn drop_if_empty(shard: &mut Shard, hash: KeyHash, key: &[u8], now_ms: u64) {
+    if shard.get(hash, key, now_ms).is_some_and(|e| e.value.is_empty_collection()) {
+        shard.remove(hash, key, now_ms);
+    }
+}
+
+/// The cursor argument of HSCAN/SSCAN/ZSCAN.
+pub fn parse_cursor(arg: &[u8]) -> Result<u64, CmdError> {
+    std::str::from_utf8(arg).ok().and_then(|t| t.parse().ok()).ok_or_else(|| CmdError::err("invalid cursor"))
+}
+
+/// `[MATCH pattern] [COUNT count]` of the collection scans.
+pub struct ScanOptions<'a> {
+    pub pattern: Option<&'a [u8]>,
+    pub count: usize,
+}
+
+pub fn parse_scan_options<'a>(args: Args<'a>, start: usize) -> Result<ScanOptions<'a>, CmdError> {
+    let mut cursor = ArgCursor::new(args, start);
+    let mut options = ScanOptions { pattern: None, count: 10 };
+    while !cursor.is_done() {
+        if cursor.eat("MATCH") {
+            options.pattern = Some(cursor.next_bytes()?);
+        } else if cursor.eat("COUNT") {
+            let n = cursor.next_i64()?;
+            if n < 1 {
+                return Err(CmdError::Syntax);
+            }
+            options.count = n as usize;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+    }
+    Ok(options)
+}
+
+impl ScanOptions<'_> {
+    pub fn keeps(&self, item: &[u8]) -> bool {
+        self.pattern.is_none_or(|p| p == b"*" || crate::glob::matches(p, item, false))
+    }
+}
+
+/// A count argument that must be positive (LPOP/RPOP/SPOP ... count).
+pub fn positive_count(arg: &[u8]) -> Result<usize, CmdError> {
+    match crate::num::parse_i64(arg) {
+        Some(n) if n >= 0 => Ok(n as usize),
+        _ => Err(CmdError::err("value is out of range, must be positive")),
+    }
+}
+
+/// Turns Redis's inclusive `start stop` (negative counts from the end) into a clamped index range;
+/// `None` when it selects nothing.
+pub fn index_range(start: i64, stop: i64, len: usize) -> Option<(usize, usize)> {
+    let len = len as i64;
+    let start = if start < 0 { (len + start).max(0) } else { start };
+    let stop = if stop < 0 { len + stop } else { stop.min(len - 1) };
+    (start <= stop && start < len && stop >= 0).then_some((start as usize, stop as usize))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn index_ranges_follow_lrange() {
+        assert_eq!(index_range(0, -1, 3), Some((0, 2)));
+        assert_eq!(index_range(-100, 100, 3), Some((0, 2)));
+        assert_eq!(index_range(2, 1, 3), None);
+        assert_eq!(index_range(5, 10, 3), None);
+        assert_eq!(index_range(0, -4, 3), None);
+        assert_eq!(index_range(0, 0, 0), None);
+    }
+}

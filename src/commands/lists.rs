@@ -1,0 +1,431 @@
+//! List commands (blocking forms live with the blocking machinery).
+
+use super::args::{parse_int, ArgCursor};
+use super::collection::{drop_if_empty, get, get_or_create, index_range, limits, positive_count};
+use super::{CmdError, Ctx};
+use crate::engine::{KeyHash, Limits, List};
+use crate::resp::{Args, Reply};
+
+/// The end of a list an operation works on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum End {
+    Left,
+    Right,
+}
+
+fn parse_end(arg: &[u8]) -> Result<End, CmdError> {
+    if arg.eq_ignore_ascii_case(b"LEFT") {
+        Ok(End::Left)
+    } else if arg.eq_ignore_ascii_case(b"RIGHT") {
+        Ok(End::Right)
+    } else {
+        Err(CmdError::Syntax)
+    }
+}
+
+fn pop(list: &mut List, end: End, limits: &Limits) -> Option<Box<[u8]>> {
+    match end {
+        End::Left => list.pop_front(limits),
+        End::Right => list.pop_back(limits),
+    }
+}
+
+fn push(list: &mut List, end: End, item: &[u8], limits: &Limits) {
+    match end {
+        End::Left => list.push_front(item, limits),
+        End::Right => list.push_back(item, limits),
+    }
+}
+
+fn push_generic(ctx: &mut Ctx, args: Args, end: End, only_existing: bool) -> Result<Reply, CmdError> {
+    let key = args.get(1);
+    let hash = KeyHash::of(key);
+    let limits = limits(ctx);
+    let mut shard = ctx.db().lock(hash);
+    let list = if only_existing {
+        match get::<List>(&mut shard, hash, key, ctx.now_ms, ctx.touches())? {
+            Some(list) => list,
+            None => return Ok(Reply::Int(0)),
+        }
+    } else {
+        get_or_create::<List>(&mut shard, hash, key, ctx.now_ms, ctx.touches())?
+    };
+    for item in args.iter().skip(2) {
+        push(list, end, item, &limits);
+    }
+    Ok(Reply::from(list.len()))
+}
+
+/// LPUSH key element [element ...]
+///
+/// # Returns
+/// The length of the list after the push.
+pub fn lpush(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
+    push_generic(ctx, args, End::Left, false)
+}
+
+/// RPUSH key element [element ...]
+pub fn rpush(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
+    push_generic(ctx, args, End::Right, false)
+}
+
+/// LPUSHX key element [element ...]: only when the list exists; 0 otherwise.
+pub fn lpushx(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
+    push_generic(ctx, args, End::Left, true)
+}
+
+/// RPUSHX key element [element ...]
+pub fn rpushx(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
+    push_generic(ctx, args, End::Right, true)
+}
+
+/// LPOP/RPOP key [count]
+///
+/// # Returns
+/// Without count: the element, or nil. With count: an array of up to `count` elements, or a nil
+/// array when the key does not exist (an empty array for count 0 on an existing list).
+fn pop_generic(ctx: &mut Ctx, args: Args, end: End, name: &str) -> Result<Reply, CmdError> {
+    if args.len() > 3 {
+        return Err(CmdError::WrongArity(name.to_owned()));
+    }
+    let count = if args.len() == 3 { Some(positive_count(args.get(2))?) } else { None };
+    let key = args.get(1);
+    let hash = KeyHash::of(key);
+    let limits = limits(ctx);
+    let mut shard = ctx.db().lock(hash);
+    let Some(list) = get::<List>(&mut shard, hash, key, ctx.now_ms, ctx.touches())? else {
+        return Ok(if count.is_some() { Reply::NilArray } else { Reply::Nil });
+    };
+    let reply = match count {
+        None => Reply::optional_bulk(pop(list, end, &limits).as_deref()),
+        Some(count) => {
+            let mut items = Vec::with_capacity(count.min(list.len()));
+            while items.len() < count {
+                match pop(list, end, &limits) {
+                    Some(item) => items.push(Reply::bulk(&item)),
+                    None => break,
+                }
+            }
+            Reply::Array(items)
+        }
+    };
+    drop_if_empty(&mut shard, hash, key, ctx.now_ms);
+    Ok(reply)
+}
+
+/// LPOP key [count]
+pub fn lpop(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
+    pop_generic(ctx, args, End::Left, "lpop")
+}
+
+/// RPOP key [count]
+pub fn rpop(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
+    pop_generic(ctx, args, End::Right, "rpop")
+}
+
+/// LLEN key
+pub fn llen(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
+    let key = args.get(1);
+    let hash = KeyHash::of(key);
+    let mut shard = ctx.db().lock(hash);
+    let len = get::<List>(&mut shard, hash, key, ctx.now_ms, ctx.touches())?.map(|l| l.len());
+    ctx.record_lookup(len.is_some());
+    Ok(Reply::from(len.unwrap_or(0)))
+}
+
+/// LRANGE key start stop
+pub fn lrange(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
+    let (start, stop) = (parse_int(args.get(2))?, parse_int(args.get(3))?);
+    let key = args.get(1);
+    let hash = KeyHash::of(key);
+    let mut shard = ctx.db().lock(hash);
+    let list = get::<List>(&mut shard, hash, key, ctx.now_ms, ctx.touches())?;
+    let found = list.is_some();
+    let items = match list.and_then(|l| index_range(start, stop, l.len()).map(|r| (l, r))) {
+        Some((list, (from, to))) => list.range(from, to).map(Reply::bulk).collect(),
+        None => Vec::new(),
+    };
+    drop(shard);
+    ctx.record_lookup(found);
+    Ok(Reply::Array(items))
+}
+
+/// A list index (negative from the end) as a position, if inside the list.
+fn position(index: i64, len: usize) -> Option<usize> {
+    let index = if index < 0 { len as i64 + index } else { index };
+    (0..len as i64).contains(&index).then_some(index as usize)
+}
+
+/// LINDEX key index
+pub fn lindex(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
+    let index = parse_int(args.get(2))?;
+    let key = args.get(1);
+    let hash = KeyHash::of(key);
+    let mut shard = ctx.db().lock(hash);
+    let list = get::<List>(&mut shard, hash, key, ctx.now_ms, ctx.touches())?;
+    let found = list.is_some();
+    let reply = list.and_then(|l| position(index, l.len()).and_then(|at| l.get(at))).map_or(Reply::Nil, Reply::bulk);
+    ctx.record_lookup(found);
+    Ok(reply)
+}
+
+/// LSET key index element
+///
+/// # Errors
+/// `ERR no such key` when the list does not exist, `ERR index out of range`.
+pub fn lset(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
+    let index = parse_int(args.get(2))?;
+    let key = args.get(1);
+    let hash = KeyHash::of(key);
+    let limits = limits(ctx);
+    let mut shard = ctx.db().lock(hash);
+    let list = get::<List>(&mut shard, hash, key, ctx.now_ms, ctx.touches())?.ok_or(CmdError::NoSuchKey)?;
+    let at = position(index, list.len()).ok_or_else(|| CmdError::err("index out of range"))?;
+    list.set(at, args.get(3), &limits);
+    Ok(Reply::Ok)
+}
+
+/// LINSERT key BEFORE|AFTER pivot element
+///
+/// # Returns
+/// The new length, -1 when the pivot is not found, 0 when the key does not exist.
+pub fn linsert(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
+    let after = match args.get(2) {
+        w if w.eq_ignore_ascii_case(b"AFTER") => true,
+        w if w.eq_ignore_ascii_case(b"BEFORE") => false,
+        _ => return Err(CmdError::Syntax),
+    };
+    let (key, pivot, element) = (args.get(1), args.get(3), args.get(4));
+    let hash = KeyHash::of(key);
+    let limits = limits(ctx);
+    let mut shard = ctx.db().lock(hash);
+    let Some(list) = get::<List>(&mut shard, hash, key, ctx.now_ms, ctx.touches())? else {
+        return Ok(Reply::Int(0));
+    };
+    let Some(at) = list.iter().position(|e| e == pivot) else {
+        return Ok(Reply::Int(-1));
+    };
+    list.insert(at + usize::from(after), element, &limits);
+    Ok(Reply::from(list.len()))
+}
+
+/// LREM key count element: removes the first `count` occurrences (from the tail when negative, all
+/// when 0).
+pub fn lrem(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
+    let count = parse_int(args.get(2))?;
+    let (key, element) = (args.get(1), args.get(3));
+    let hash = KeyHash::of(key);
+    let limits = limits(ctx);
+    let mut shard = ctx.db().lock(hash);
+    let Some(list) = get::<List>(&mut shard, hash, key, ctx.now_ms, ctx.touches())? else {
+        return Ok(Reply::Int(0));
+    };
+    let limit = if count == 0 { usize::MAX } else { count.unsigned_abs().min(usize::MAX as u64) as usize };
+    let len = list.len();
+    let mut doomed: Vec<usize> = if count >= 0 {
+        list.iter().enumerate().filter(|(_, e)| *e == element).map(|(i, _)| i).take(limit).collect()
+    } else {
+        list.iter_rev().enumerate().filter(|(_, e)| *e == element).map(|(i, _)| len - 1 - i).take(limit).collect()
+    };
+    let removed = doomed.len();
+    if removed > 0 {
+        doomed.sort_unstable();
+        list.retain(|i, _| doomed.binary_search(&i).is_err(), &limits);
+    }
+    drop_if_empty(&mut shard, hash, key, ctx.now_ms);
+    Ok(Reply::from(removed))
+}
+
+/// LTRIM key start stop
+pub fn ltrim(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
+    let (start, stop) = (parse_int(args.get(2))?, parse_int(args.get(3))?);
+    let key = args.get(1);
+    let hash = KeyHash::of(key);
+    let limits = limits(ctx);
+    let mut shard = ctx.db().lock(hash);
+    let Some(list) = get::<List>(&mut shard, hash, key, ctx.now_ms, ctx.touches())? else {
+        return Ok(Reply::Ok);
+    };
+    match index_range(start, stop, list.len()) {
+        Some((from, to)) => list.trim(from, to, &limits),
+        None => *list = List::new(),
+    }
+    drop_if_empty(&mut shard, hash, key, ctx.now_ms);
+    Ok(Reply::Ok)
+}
+
+/// LPOS key element [RANK rank] [COUNT num-matches] [MAXLEN len]
+///
+/// # Returns
+/// The index of the match (or nil); with COUNT, an array of indexes (0 = all matches).
+pub fn lpos(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
+    let mut cursor = ArgCursor::new(args, 3);
+    let (mut rank, mut count, mut maxlen): (i64, Option<usize>, usize) = (1, None, 0);
+    while !cursor.is_done() {
+        if cursor.eat("RANK") {
+            rank = cursor.next_i64()?;
+            if rank == 0 {
+                return Err(CmdError::err(
+                    "RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list",
+                ));
+            }
+        } else if cursor.eat("COUNT") {
+            let n = cursor.next_i64()?;
+            if n < 0 {
+                return Err(CmdError::err("COUNT can't be negative"));
+            }
+            count = Some(n as usize);
+        } else if cursor.eat("MAXLEN") {
+            let n = cursor.next_i64()?;
+            if n < 0 {
+                return Err(CmdError::err("MAXLEN can't be negative"));
+            }
+            maxlen = n as usize;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+    }
+    let (key, element) = (args.get(1), args.get(2));
+    let hash = KeyHash::of(key);
+    let mut shard = ctx.db().lock(hash);
+    let Some(list) = get::<List>(&mut shard, hash, key, ctx.now_ms, ctx.touches())? else {
+        ctx.record_lookup(false);
+        return Ok(if count.is_some() { Reply::Array(Vec::new()) } else { Reply::Nil });
+    };
+    let len = list.len();
+    let scan = if maxlen == 0 { len } else { maxlen.min(len) };
+    let skip = (rank.unsigned_abs() - 1).min(usize::MAX as u64) as usize;
+    let wanted = match count {
+        Some(0) => usize::MAX,
+        Some(n) => n,
+        None => 1,
+    };
+    let found: Vec<Reply> = if rank > 0 {
+        list.iter().take(scan).enumerate().filter(|(_, e)| *e == element).skip(skip).take(wanted).map(|(i, _)| Reply::from(i)).collect()
+    } else {
+        list.iter_rev()
+            .take(scan)
+            .enumerate()
+            .filter(|(_, e)| *e == element)
+            .skip(skip)
+            .take(wanted)
+            .map(|(i, _)| Reply::from(len - 1 - i))
+            .collect()
+    };
+    Ok(match count {
+        Some(_) => Reply::Array(found),
+        None => found.into_iter().next().unwrap_or(Reply::Nil),
+    })
+}
+
+/// Pops from `from` and pushes onto `to` atomically; nil when the source does not exist.
+fn move_generic(ctx: &mut Ctx, from: &[u8], to: &[u8], from_end: End, to_end: End) -> Result<Reply, CmdError> {
+    let db = ctx.session.db;
+    let (hf, ht) = (KeyHash::of(from), KeyHash::of(to));
+    let limits = limits(ctx);
+    let now = ctx.now_ms;
+    let touch = ctx.touches();
+    let mut locked = ctx.shared.keyspace.lock_keys([(db, hf), (db, ht)]);
+    let Some(source) = get::<List>(locked.shard(db, hf), hf, from, now, touch)? else {
+        return Ok(Reply::Nil);
+    };
+    if source.is_empty() {
+        return Ok(Reply::Nil);
+    }
+    get::<List>(locked.shard(db, ht), ht, to, now, touch)?;
+    let source = get::<List>(locked.shard(db, hf), hf, from, now, touch)?.ok_or(CmdError::WrongType)?;
+    let Some(item) = pop(source, from_end, &limits) else {
+        return Ok(Reply::Nil);
+    };
+    drop_if_empty(locked.shard(db, hf), hf, from, now);
+    let target = get_or_create::<List>(locked.shard(db, ht), ht, to, now, touch)?;
+    push(target, to_end, &item, &limits);
+    Ok(Reply::bulk(&item))
+}
+
+/// LMOVE source destination LEFT|RIGHT LEFT|RIGHT
+pub fn lmove(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
+    let (from_end, to_end) = (parse_end(args.get(3))?, parse_end(args.get(4))?);
+    move_generic(ctx, args.get(1), args.get(2), from_end, to_end)
+}
+
+/// RPOPLPUSH source destination
+pub fn rpoplpush(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
+    move_generic(ctx, args.get(1), args.get(2), End::Right, End::Left)
+}
+
+/// Parses `numkeys key [key ...]` starting at argument 1; returns the keys and the position after
+/// them. Shared with ZMPOP.
+pub fn parse_numkeys(args: Args<'_>, start: usize) -> Result<(Vec<&[u8]>, usize), CmdError> {
+    let numkeys = match crate::num::parse_i64(args.get(start)) {
+        Some(n) if n > 0 => n as usize,
+        _ => return Err(CmdError::err("numkeys should be greater than 0")),
+    };
+    if numkeys > args.len() - start - 1 {
+        return Err(CmdError::Syntax);
+    }
+    Ok(((start + 1..start + 1 + numkeys).map(|i| args.get(i)).collect(), start + 1 + numkeys))
+}
+
+/// The keys of `numkeys key [key ...] ...` requests (LMPOP, ZMPOP, SINTERCARD, ZINTERCARD, ZUNION,
+/// ZINTER, ZDIFF): positions 2..2+numkeys, none when `numkeys` is invalid.
+pub fn mpop_keys(args: Args) -> Vec<usize> {
+    numkeys_positions(args, 1)
+}
+
+/// Positions of the keys counted by the `numkeys` argument at `at`.
+pub fn numkeys_positions(args: Args, at: usize) -> Vec<usize> {
+    match crate::num::parse_i64(args.get(at)) {
+        Some(n) if n > 0 && (n as u64) < (args.len() - at) as u64 => (at + 1..=at + n as usize).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// `[COUNT count]` of LMPOP/ZMPOP.
+pub fn parse_mpop_count(cursor: &mut ArgCursor) -> Result<usize, CmdError> {
+    let mut count = None;
+    while !cursor.is_done() {
+        if count.is_none() && cursor.eat("COUNT") {
+            match crate::num::parse_i64(cursor.next_bytes()?) {
+                Some(n) if n > 0 => count = Some(n as usize),
+                _ => return Err(CmdError::err("count should be greater than 0")),
+            }
+        } else {
+            return Err(CmdError::Syntax);
+        }
+    }
+    Ok(count.unwrap_or(1))
+}
+
+/// LMPOP numkeys key [key ...] LEFT|RIGHT [COUNT count]
+///
+/// # Returns
+/// `[key, [elements]]` for the first non-empty list, or a nil array.
+pub fn lmpop(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
+    let (keys, next) = parse_numkeys(args, 1)?;
+    let mut cursor = ArgCursor::new(args, next);
+    let end = parse_end(cursor.next_bytes()?)?;
+    let count = parse_mpop_count(&mut cursor)?;
+    let db = ctx.session.db;
+    let limits = limits(ctx);
+    let now = ctx.now_ms;
+    let touch = ctx.touches();
+    let hashes: Vec<KeyHash> = keys.iter().map(|k| KeyHash::of(k)).collect();
+    let mut locked = ctx.shared.keyspace.lock_keys(hashes.iter().map(|h| (db, *h)));
+    for (key, hash) in keys.iter().zip(&hashes) {
+        let shard = locked.shard(db, *hash);
+        let Some(list) = get::<List>(shard, *hash, key, now, touch)? else {
+            continue;
+        };
+        let mut items = Vec::new();
+        while items.len() < count {
+            match pop(list, end, &limits) {
+                Some(item) => items.push(Reply::bulk(&item)),
+                None => break,
+            }
+        }
+        drop_if_empty(shard, *hash, key, now);
+        return Ok(Reply::Array(vec![Reply::bulk(key), Reply::Array(items)]));
+    }
+    Ok(Reply::NilArray)
+}

@@ -1,0 +1,326 @@
+//! List values: a packed buffer while small, a deque of separately allocated elements past
+//! `list-max-listpack-size`. Redis 7.0 reports both as `quicklist` (its lists are always quicklists
+//! of listpack nodes; a small list is one node).
+
+use std::collections::VecDeque;
+
+use super::pack::Pack;
+use super::value::Limits;
+
+/// A list of byte strings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum List {
+    Pack(Pack),
+    Deque(VecDeque<Box<[u8]>>),
+}
+
+impl Default for List {
+    fn default() -> Self {
+        List::Pack(Pack::new())
+    }
+}
+
+const SIZE_SAFETY_LIMIT: usize = 8192;
+
+/// Whether a list of `count` elements taking `bytes` fits one node under `list-max-listpack-size`:
+/// a positive setting limits elements, a negative one the node size (-1 = 4 KiB ... -5 = 64 KiB).
+///
+/// Like Redis's quicklist, a count-limited node is still capped at 8 KiB (`SIZE_SAFETY_LIMIT`).
+fn fits(size: i64, count: usize, bytes: usize) -> bool {
+    if size > 0 {
+        count as i64 <= size && bytes <= SIZE_SAFETY_LIMIT
+    } else {
+        let shift = (-size).clamp(1, 5) - 1;
+        bytes <= 4096usize << shift
+    }
+}
+
+/// Bytes of `len` elements estimated from the first few (like Redis's MEMORY USAGE sampling), so
+/// memory accounting stays O(1) per key however large the collection.
+pub(crate) fn estimate(len: usize, sizes: impl Iterator<Item = usize>) -> usize {
+    const SAMPLES: usize = 16;
+    let (mut seen, mut total) = (0usize, 0usize);
+    for size in sizes.take(SAMPLES) {
+        seen += 1;
+        total += size;
+    }
+    (total * len).checked_div(seen).unwrap_or(0)
+}
+
+impl List {
+    pub fn new() -> List {
+        List::default()
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            List::Pack(pack) => pack.len(),
+            List::Deque(deque) => deque.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn encoding(&self) -> &'static str {
+        "quicklist"
+    }
+
+    pub fn heap_size(&self) -> usize {
+        match self {
+            List::Pack(pack) => pack.heap_size(),
+            List::Deque(deque) => deque.capacity() * std::mem::size_of::<Box<[u8]>>() + deque.iter().map(|e| e.len()).sum::<usize>(),
+        }
+    }
+
+    /// Moves a packed list that outgrew its node to the deque encoding.
+    fn grow(&mut self, limits: &Limits) {
+        if let List::Pack(pack) = self {
+            if !fits(limits.list_max_listpack_size, pack.len(), pack.bytes()) {
+                *self = List::Deque(pack.iter().map(Box::from).collect());
+            }
+        }
+    }
+
+    /// Moves a deque that shrank well below the limit back to the packed encoding (half the limit,
+    /// so a list at the boundary does not convert back and forth).
+    fn shrink(&mut self, limits: &Limits) {
+        if let List::Deque(deque) = self {
+            if deque.len() > 256 {
+                return;
+            }
+            let bytes: usize = deque.iter().map(|e| e.len() + 2).sum();
+            let size = limits.list_max_listpack_size;
+            let half = if size > 0 { (deque.len() * 2) as i64 <= size } else { fits(size, 0, bytes * 2) };
+            if half {
+                *self = List::Pack(deque.iter().map(|e| &e[..]).collect());
+            }
+        }
+    }
+
+    pub fn push_back(&mut self, item: &[u8], limits: &Limits) {
+        match self {
+            List::Pack(pack) => pack.push_back(item),
+            List::Deque(deque) => deque.push_back(item.into()),
+        }
+        self.grow(limits);
+    }
+
+    pub fn push_front(&mut self, item: &[u8], limits: &Limits) {
+        match self {
+            List::Pack(pack) => pack.push_front(item),
+            List::Deque(deque) => deque.push_front(item.into()),
+        }
+        self.grow(limits);
+    }
+
+    pub fn pop_front(&mut self, limits: &Limits) -> Option<Box<[u8]>> {
+        let item = match self {
+            List::Pack(pack) => {
+                let item = pack.get(0).map(Box::from);
+                pack.remove(0);
+                item
+            }
+            List::Deque(deque) => deque.pop_front(),
+        };
+        self.shrink(limits);
+        item
+    }
+
+    pub fn pop_back(&mut self, limits: &Limits) -> Option<Box<[u8]>> {
+        let item = match self {
+            List::Pack(pack) => {
+                let last = pack.len().checked_sub(1)?;
+                let item = pack.get(last).map(Box::from);
+                pack.remove(last);
+                item
+            }
+            List::Deque(deque) => deque.pop_back(),
+        };
+        self.shrink(limits);
+        item
+    }
+
+    pub fn get(&self, index: usize) -> Option<&[u8]> {
+        match self {
+            List::Pack(pack) => pack.get(index),
+            List::Deque(deque) => deque.get(index).map(|e| &e[..]),
+        }
+    }
+
+    /// Replaces element `index`; false when out of range.
+    pub fn set(&mut self, index: usize, item: &[u8], limits: &Limits) -> bool {
+        if index >= self.len() {
+            return false;
+        }
+        match self {
+            List::Pack(pack) => pack.replace(index, item),
+            List::Deque(deque) => deque[index] = item.into(),
+        }
+        self.grow(limits);
+        true
+    }
+
+    /// Inserts `item` so it becomes element `index`.
+    pub fn insert(&mut self, index: usize, item: &[u8], limits: &Limits) {
+        match self {
+            List::Pack(pack) => pack.insert(index, item),
+            List::Deque(deque) => deque.insert(index.min(deque.len()), item.into()),
+        }
+        self.grow(limits);
+    }
+
+    pub fn iter(&self) -> ListIter<'_> {
+        match self {
+            List::Pack(pack) => ListIter::Pack(pack.iter()),
+            List::Deque(deque) => ListIter::Deque(deque.iter()),
+        }
+    }
+
+    /// Elements from the tail to the head.
+    pub fn iter_rev(&self) -> Box<dyn Iterator<Item = &[u8]> + '_> {
+        match self {
+            List::Pack(pack) => Box::new(pack.iter().collect::<Vec<_>>().into_iter().rev()),
+            List::Deque(deque) => Box::new(deque.iter().rev().map(|e| &e[..])),
+        }
+    }
+
+    /// Elements `start..=end` (already clamped to the list).
+    pub fn range(&self, start: usize, end: usize) -> impl Iterator<Item = &[u8]> + '_ {
+        self.iter().skip(start).take(end.saturating_sub(start) + 1)
+    }
+
+    /// Keeps the elements for which `keep(index, element)` is true.
+    pub fn retain(&mut self, mut keep: impl FnMut(usize, &[u8]) -> bool, limits: &Limits) {
+        match self {
+            List::Pack(pack) => pack.retain(keep),
+            List::Deque(deque) => {
+                let mut index = 0;
+                deque.retain(|e| {
+                    index += 1;
+                    keep(index - 1, e)
+                });
+            }
+        }
+        self.shrink(limits);
+    }
+
+    /// Keeps only elements `start..=end`; `start > end` empties the list.
+    pub fn trim(&mut self, start: usize, end: usize, limits: &Limits) {
+        let len = self.len();
+        if start > end || start >= len {
+            *self = List::new();
+            return;
+        }
+        let end = end.min(len - 1);
+        match self {
+            List::Pack(pack) => {
+                pack.remove_range(end + 1, len);
+                pack.remove_range(0, start);
+            }
+            List::Deque(deque) => {
+                deque.truncate(end + 1);
+                deque.drain(..start);
+            }
+        }
+        self.shrink(limits);
+    }
+}
+
+/// Elements from head to tail.
+pub enum ListIter<'a> {
+    Pack(super::pack::PackIter<'a>),
+    Deque(std::collections::vec_deque::Iter<'a, Box<[u8]>>),
+}
+
+impl<'a> Iterator for ListIter<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        match self {
+            ListIter::Pack(it) => it.next(),
+            ListIter::Deque(it) => it.next().map(|e| &e[..]),
+        }
+    }
+
+    fn nth(&mut self, n: usize) -> Option<&'a [u8]> {
+        match self {
+            ListIter::Pack(it) => it.nth(n),
+            ListIter::Deque(it) => it.nth(n).map(|e| &e[..]),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn items(list: &List) -> Vec<Vec<u8>> {
+        list.iter().map(<[u8]>::to_vec).collect()
+    }
+
+    #[test]
+    fn converts_past_the_node_limit_and_back() {
+        let limits = Limits { list_max_listpack_size: 4, ..Limits::default() };
+        let mut list = List::new();
+        for i in 0..4u8 {
+            list.push_back(&[b'a' + i], &limits);
+        }
+        assert!(matches!(list, List::Pack(_)));
+        list.push_front(b"z", &limits);
+        assert!(matches!(list, List::Deque(_)));
+        assert_eq!(items(&list), vec![b"z".to_vec(), b"a".to_vec(), b"b".to_vec(), b"c".to_vec(), b"d".to_vec()]);
+        list.pop_front(&limits);
+        list.pop_back(&limits);
+        assert!(matches!(list, List::Deque(_)));
+        list.pop_back(&limits);
+        assert!(matches!(list, List::Pack(_)));
+        assert_eq!(items(&list), vec![b"a".to_vec(), b"b".to_vec()]);
+    }
+
+    #[test]
+    fn model_against_vecdeque() {
+        use rand::{Rng, SeedableRng};
+        for size in [-2, 3] {
+            let limits = Limits { list_max_listpack_size: size, ..Limits::default() };
+            let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+            let mut list = List::new();
+            let mut model: VecDeque<Vec<u8>> = VecDeque::new();
+            for _ in 0..3000 {
+                let item = vec![b'a' + rng.random_range(0..5u8); rng.random_range(0..3000)];
+                match rng.random_range(0..7) {
+                    0 => {
+                        list.push_back(&item, &limits);
+                        model.push_back(item);
+                    }
+                    1 => {
+                        list.push_front(&item, &limits);
+                        model.push_front(item);
+                    }
+                    2 => assert_eq!(list.pop_front(&limits).map(|b| b.to_vec()), model.pop_front()),
+                    3 => assert_eq!(list.pop_back(&limits).map(|b| b.to_vec()), model.pop_back()),
+                    4 if !model.is_empty() => {
+                        let at = rng.random_range(0..=model.len());
+                        list.insert(at, &item, &limits);
+                        model.insert(at, item);
+                    }
+                    5 if !model.is_empty() => {
+                        let at = rng.random_range(0..model.len());
+                        assert!(list.set(at, &item, &limits));
+                        model[at] = item;
+                    }
+                    _ => {
+                        let first = item.first().copied();
+                        list.retain(|_, e| e.first().copied() != first, &limits);
+                        model.retain(|e| e.first().copied() != first);
+                    }
+                }
+                assert_eq!(list.len(), model.len());
+            }
+            assert_eq!(items(&list), model.iter().cloned().collect::<Vec<_>>());
+            let rev: Vec<Vec<u8>> = list.iter_rev().map(<[u8]>::to_vec).collect();
+            assert_eq!(rev, model.iter().rev().cloned().collect::<Vec<_>>());
+        }
+    }
+}

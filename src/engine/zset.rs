@@ -1,0 +1,294 @@
+//! Sorted set values: (member, score) pairs packed in score order while small (`listpack`); past
+//! `zset-max-listpack-entries` / `zset-max-listpack-value` a member→score table plus an indexable
+//! skiplist (`skiplist`), so rank and range queries take O(log n). Like Redis 7.0, a sorted set never
+//! converts back.
+//!
+//! All range operations are expressed through ranks: a score or lex bound becomes "how many elements
+//! come before it" ([`ZSet::count_before`]), and ranges are read or removed by rank.
+
+use indexmap::IndexMap;
+
+use super::pack::Pack;
+use super::skiplist::SkipList;
+use super::value::{dense_scan, DenseHasher, Limits};
+
+/// The large encoding: lookups by member and order by (score, member).
+#[derive(Clone, Debug, Default)]
+pub struct SkipSet {
+    dict: IndexMap<Box<[u8]>, f64, DenseHasher>,
+    list: SkipList,
+}
+
+/// A sorted set.
+#[derive(Clone, Debug)]
+pub enum ZSet {
+    /// member0, score0, member1, score1, ... sorted by (score, member); scores as 8 little-endian bytes.
+    Pack(Pack),
+    Skip(SkipSet),
+}
+
+impl Default for ZSet {
+    fn default() -> Self {
+        ZSet::Pack(Pack::new())
+    }
+}
+
+impl PartialEq for ZSet {
+    fn eq(&self, other: &ZSet) -> bool {
+        self.len() == other.len() && self.range(0, self.len()).into_iter().eq(other.range(0, other.len()))
+    }
+}
+
+fn decode_score(bytes: &[u8]) -> f64 {
+    let mut raw = [0u8; 8];
+    if bytes.len() == 8 {
+        raw.copy_from_slice(bytes);
+    }
+    f64::from_le_bytes(raw)
+}
+
+/// Whether (score, member) `a` sorts before `b`.
+pub fn sorts_before(a_score: f64, a_member: &[u8], b_score: f64, b_member: &[u8]) -> bool {
+    a_score < b_score || (a_score == b_score && a_member < b_member)
+}
+
+impl ZSet {
+    pub fn new() -> ZSet {
+        ZSet::default()
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            ZSet::Pack(pack) => pack.len() / 2,
+            ZSet::Skip(skip) => skip.dict.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn encoding(&self) -> &'static str {
+        match self {
+            ZSet::Pack(_) => "listpack",
+            ZSet::Skip(_) => "skiplist",
+        }
+    }
+
+    pub fn heap_size(&self) -> usize {
+        match self {
+            ZSet::Pack(pack) => pack.heap_size(),
+            ZSet::Skip(skip) => {
+                let members = super::list::estimate(skip.dict.len(), skip.dict.keys().map(|m| m.len()));
+                // The dict and the skiplist each own a copy of every member.
+                skip.dict.capacity() * (std::mem::size_of::<Box<[u8]>>() + 24) + 2 * members + skip.list.heap_size()
+            }
+        }
+    }
+
+    /// The packed entries in order.
+    fn pack_entries(pack: &Pack) -> impl Iterator<Item = (&[u8], f64)> + '_ {
+        let mut it = pack.iter();
+        std::iter::from_fn(move || Some((it.next()?, decode_score(it.next()?))))
+    }
+
+    pub fn score(&self, member: &[u8]) -> Option<f64> {
+        match self {
+            ZSet::Pack(pack) => Self::pack_entries(pack).find(|(m, _)| *m == member).map(|(_, s)| s),
+            ZSet::Skip(skip) => skip.dict.get(member).copied(),
+        }
+    }
+
+    fn convert(&mut self) {
+        if let ZSet::Pack(pack) = self {
+            let mut skip = SkipSet::default();
+            for (member, score) in Self::pack_entries(pack) {
+                skip.dict.insert(Box::from(member), score);
+                skip.list.insert(score, member);
+            }
+            *self = ZSet::Skip(skip);
+        }
+    }
+
+    /// Sets the score of `member`; returns its previous score, `None` when it is new.
+    pub fn insert(&mut self, member: &[u8], score: f64, limits: &Limits) -> Option<f64> {
+        if matches!(self, ZSet::Pack(_)) && member.len() > limits.zset_max_value {
+            self.convert();
+        }
+        let old = match self {
+            ZSet::Pack(pack) => {
+                let found = Self::pack_entries(pack).position(|(m, _)| m == member);
+                let old = found.map(|pair| {
+                    let old = decode_score(pack.get(2 * pair + 1).unwrap_or_default());
+                    pack.remove_range(2 * pair, 2 * pair + 2);
+                    old
+                });
+                let at = Self::pack_entries(pack).take_while(|(m, s)| sorts_before(*s, m, score, member)).count();
+                pack.insert(2 * at, member);
+                pack.insert(2 * at + 1, &score.to_le_bytes());
+                old
+            }
+            ZSet::Skip(skip) => match skip.dict.get_mut(member) {
+                Some(current) => {
+                    let old = *current;
+                    if old != score {
+                        *current = score;
+                        skip.list.remove(old, member);
+                        skip.list.insert(score, member);
+                    }
+                    Some(old)
+                }
+                None => {
+                    skip.dict.insert(Box::from(member), score);
+                    skip.list.insert(score, member);
+                    None
+                }
+            },
+        };
+        if self.len() > limits.zset_max_entries {
+            self.convert();
+        }
+        old
+    }
+
+    /// Removes `member`; returns whether it was there.
+    pub fn remove(&mut self, member: &[u8]) -> bool {
+        match self {
+            ZSet::Pack(pack) => {
+                let found = Self::pack_entries(pack).position(|(m, _)| m == member);
+                match found {
+                    Some(pair) => {
+                        pack.remove_range(2 * pair, 2 * pair + 2);
+                        true
+                    }
+                    None => false,
+                }
+            }
+            ZSet::Skip(skip) => match skip.dict.swap_remove(member) {
+                Some(score) => skip.list.remove(score, member),
+                None => false,
+            },
+        }
+    }
+
+    /// The 0-based ascending rank and the score of `member`.
+    pub fn rank(&self, member: &[u8]) -> Option<(usize, f64)> {
+        match self {
+            ZSet::Pack(pack) => Self::pack_entries(pack).enumerate().find(|(_, (m, _))| *m == member).map(|(i, (_, s))| (i, s)),
+            ZSet::Skip(skip) => skip.dict.get(member).map(|score| (skip.list.rank(*score, member), *score)),
+        }
+    }
+
+    /// How many elements satisfy `is_before`, which must hold for a prefix of the order.
+    pub fn count_before(&self, is_before: impl Fn(f64, &[u8]) -> bool) -> usize {
+        match self {
+            ZSet::Pack(pack) => Self::pack_entries(pack).take_while(|(m, s)| is_before(*s, m)).count(),
+            ZSet::Skip(skip) => skip.list.count_before(is_before),
+        }
+    }
+
+    /// Elements with 0-based ranks `start..end`, ascending.
+    pub fn range(&self, start: usize, end: usize) -> Vec<(&[u8], f64)> {
+        let take = end.min(self.len()).saturating_sub(start);
+        match self {
+            ZSet::Pack(pack) => Self::pack_entries(pack).skip(start).take(take).collect(),
+            ZSet::Skip(skip) => skip.list.iter_from(start).take(take).collect(),
+        }
+    }
+
+    /// Elements with 0-based ranks `start..end`, descending (from `end - 1` down to `start`).
+    pub fn range_rev(&self, start: usize, end: usize) -> Vec<(&[u8], f64)> {
+        let end = end.min(self.len());
+        let take = end.saturating_sub(start);
+        match self {
+            ZSet::Pack(_) => {
+                let mut items = self.range(start, end);
+                items.reverse();
+                items
+            }
+            ZSet::Skip(skip) => skip.list.iter_back_from(end.saturating_sub(1)).take(take).collect(),
+        }
+    }
+
+    /// Removes the elements with 0-based ranks `start..end`; returns how many.
+    pub fn remove_range(&mut self, start: usize, end: usize) -> usize {
+        let end = end.min(self.len());
+        if start >= end {
+            return 0;
+        }
+        match self {
+            ZSet::Pack(pack) => pack.remove_range(2 * start, 2 * end),
+            ZSet::Skip(skip) => {
+                let doomed: Vec<(Box<[u8]>, f64)> = skip.list.iter_from(start).take(end - start).map(|(m, s)| (Box::from(m), s)).collect();
+                for (member, score) in doomed {
+                    skip.dict.swap_remove(&member);
+                    skip.list.remove(score, &member);
+                }
+            }
+        }
+        end - start
+    }
+
+    /// The element at position `index` of the member table (for random picks): ascending order
+    /// for the packed encoding.
+    pub fn get_index(&self, index: usize) -> Option<(&[u8], f64)> {
+        match self {
+            ZSet::Pack(pack) => Self::pack_entries(pack).nth(index),
+            ZSet::Skip(skip) => skip.dict.get_index(index).map(|(m, s)| (&m[..], *s)),
+        }
+    }
+
+    /// One ZSCAN step: the packed encoding returns everything at once, as Redis does.
+    pub fn scan(&self, cursor: u64, count: usize) -> (u64, Vec<(&[u8], f64)>) {
+        match self {
+            ZSet::Pack(_) => (0, self.range(0, self.len())),
+            ZSet::Skip(skip) => {
+                let (range, next) = dense_scan(skip.dict.len(), cursor, count);
+                (next, range.rev().filter_map(|i| skip.dict.get_index(i)).map(|(m, s)| (&m[..], *s)).collect())
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+
+    #[test]
+    fn both_encodings_agree_with_a_model() {
+        let small = Limits::default();
+        let tiny = Limits { zset_max_entries: 4, ..Limits::default() };
+        let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+        let (mut a, mut b) = (ZSet::new(), ZSet::new());
+        let mut model: std::collections::BTreeMap<Vec<u8>, f64> = Default::default();
+        for _ in 0..2000 {
+            let member = format!("m{}", rng.random_range(0..60u32)).into_bytes();
+            let score = f64::from(rng.random_range(0..10u8));
+            if rng.random_bool(0.3) {
+                assert_eq!(a.remove(&member), model.remove(&member).is_some());
+                b.remove(&member);
+            } else {
+                assert_eq!(a.insert(&member, score, &small), model.insert(member.clone(), score));
+                b.insert(&member, score, &tiny);
+            }
+            let mut sorted: Vec<(Vec<u8>, f64)> = model.iter().map(|(m, s)| (m.clone(), *s)).collect();
+            sorted.sort_by(|x, y| x.1.total_cmp(&y.1).then_with(|| x.0.cmp(&y.0)));
+            for z in [&a, &b] {
+                let got: Vec<(Vec<u8>, f64)> = z.range(0, z.len()).into_iter().map(|(m, s)| (m.to_vec(), s)).collect();
+                assert_eq!(got, sorted);
+                assert_eq!(z.count_before(|s, _| s < 5.0), sorted.iter().filter(|(_, s)| *s < 5.0).count());
+                if let Some((m, s)) = sorted.get(3) {
+                    assert_eq!(z.rank(m), Some((3, *s)));
+                }
+                let rev: Vec<_> = z.range_rev(1, 5).into_iter().map(|(m, _)| m.to_vec()).collect();
+                let want: Vec<_> = sorted.iter().take(5).skip(1).rev().map(|(m, _)| m.clone()).collect();
+                assert_eq!(rev, want);
+            }
+        }
+        assert_eq!(a.encoding(), "listpack");
+        assert_eq!(b.encoding(), "skiplist");
+        let removed = b.remove_range(1, 3);
+        assert_eq!(b.len(), a.len() - removed);
+    }
+}
