@@ -468,6 +468,21 @@ pub fn setrange(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
 
 /// LCS key1 key2 [LEN] [IDX] [MINMATCHLEN min-match-len] [WITHMATCHLEN]
 pub fn lcs(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
+    // As Redis: the keys are looked up and type-checked before the options are parsed, with LCS's own
+    // error rather than WRONGTYPE.
+    let db_index = ctx.session.db;
+    let (ka, kb) = (args.get(1), args.get(2));
+    let (ha, hb) = (KeyHash::of(ka), KeyHash::of(kb));
+    let (a, b) = {
+        let not_strings = |e: CmdError| match e {
+            CmdError::WrongType => CmdError::err("The specified keys must contain string values"),
+            other => other,
+        };
+        let mut locked = ctx.shared.keyspace.lock_keys([(db_index, ha), (db_index, hb)]);
+        let a = read(locked.shard(db_index, ha), ha, ka, ctx.now_ms, false).map_err(not_strings)?;
+        let b = read(locked.shard(db_index, hb), hb, kb, ctx.now_ms, false).map_err(not_strings)?;
+        (a.unwrap_or_default(), b.unwrap_or_default())
+    };
     let mut cursor = ArgCursor::new(args, 3);
     let (mut want_len, mut want_idx, mut with_match_len, mut min_match_len) = (false, false, false, 0i64);
     while !cursor.is_done() {
@@ -486,15 +501,6 @@ pub fn lcs(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     if want_len && want_idx {
         return Err(CmdError::err("If you want both the length and indexes, please just use IDX."));
     }
-    let db_index = ctx.session.db;
-    let (ka, kb) = (args.get(1), args.get(2));
-    let (ha, hb) = (KeyHash::of(ka), KeyHash::of(kb));
-    let (a, b) = {
-        let mut locked = ctx.shared.keyspace.lock_keys([(db_index, ha), (db_index, hb)]);
-        let a = read(locked.shard(db_index, ha), ha, ka, ctx.now_ms, false)?;
-        let b = read(locked.shard(db_index, hb), hb, kb, ctx.now_ms, false)?;
-        (a.unwrap_or_default(), b.unwrap_or_default())
-    };
     let table = lcs_table(&a, &b)?;
     let (n, m) = (a.len(), b.len());
     let cols = m + 1;
