@@ -236,6 +236,82 @@ fn argument_errors_match_redis() {
     strata.assert_healthy();
 }
 
+/// String commands on other types and collection commands on strings: WRONGTYPE where Redis says
+/// it, and the same answers where Redis doesn't check the type (MGET, TYPE, generic commands).
+const WRONGTYPE: &[&[&str]] = &[
+    &["GET", "list"],
+    &["GET", "hash"],
+    &["GET", "set"],
+    &["GET", "zset"],
+    &["SET", "list", "v", "GET"],
+    &["SET", "hash", "v", "NX", "GET"],
+    &["GETSET", "list", "v"],
+    &["GETDEL", "list"],
+    &["GETEX", "list", "EX", "abc"],
+    &["GETRANGE", "list", "0", "-1"],
+    &["SETRANGE", "list", "0", "x"],
+    &["APPEND", "hash", "x"],
+    &["STRLEN", "set"],
+    &["INCR", "list"],
+    &["DECRBY", "hash", "2"],
+    &["INCRBYFLOAT", "zset", "1"],
+    &["LCS", "list", "string"],
+    &["LCS", "string", "hash"],
+    &["LCS", "list", "string", "BOGUS"],
+    &["MGET", "list", "string", "hash"],
+    &["LPUSH", "string", "x"],
+    &["HGET", "string", "f"],
+    &["SADD", "string", "x"],
+    &["ZADD", "string", "1", "x"],
+    &["LRANGE", "hash", "0", "-1"],
+    &["HGETALL", "list"],
+    &["SMEMBERS", "zset"],
+    &["ZRANGE", "set", "0", "-1"],
+    &["TYPE", "list"],
+    &["TYPE", "hash"],
+    &["TYPE", "set"],
+    &["TYPE", "zset"],
+    &["OBJECT", "ENCODING", "list"],
+    &["EXISTS", "list", "hash", "set", "zset", "string"],
+    &["SCAN", "0", "TYPE", "hash", "COUNT", "100"],
+    &["COPY", "list", "list2"],
+    &["LRANGE", "list2", "0", "-1"],
+    &["RENAME", "hash", "hash2"],
+    &["HGETALL", "hash2"],
+    // SET without GET overwrites any type.
+    &["SET", "set", "now a string"],
+    &["GET", "set"],
+    &["DEL", "list", "hash2", "zset"],
+    &["DBSIZE"],
+];
+
+#[test]
+fn wrongtype_matches_redis() {
+    let mut strata = Server::start();
+    let redis = Server::start_redis();
+    let mut ours = strata.con();
+    let mut theirs = redis.con();
+    let setup: &[&[&str]] = &[
+        &["RPUSH", "list", "a", "b"],
+        &["HSET", "hash", "f", "v"],
+        &["SADD", "set", "m"],
+        &["ZADD", "zset", "1", "m"],
+        &["SET", "string", "abc"],
+    ];
+    let mut mismatches = Vec::new();
+    for args in setup.iter().chain(WRONGTYPE) {
+        let got = q(&mut ours, args);
+        let expected = q(&mut theirs, args);
+        if got != expected {
+            mismatches.push(format!("{args:?}\n    strata: {got:?}\n    redis:  {expected:?}"));
+        }
+    }
+    assert!(mismatches.is_empty(), "{} mismatches:\n{}", mismatches.len(), mismatches.join("\n"));
+    ok(&mut ours, &["RPUSH", "again", "x"]);
+    assert_eq!(q(&mut ours, &["GET", "again"]), Err("WRONGTYPE Operation against a key holding the wrong kind of value".into()));
+    strata.assert_healthy();
+}
+
 #[test]
 fn unknown_command_error_lists_at_most_128_bytes_of_arguments() {
     let mut strata = Server::start();
