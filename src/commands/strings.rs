@@ -454,7 +454,9 @@ pub fn setrange(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     if value.is_empty() {
         return Ok(Reply::from(current_len));
     }
-    check_size(offset + value.len() as i64)?;
+    // Saturating: an offset near i64::MAX must be refused, not overflow (a panic in debug builds, a
+    // wrapped size and a huge allocation in release builds).
+    check_size(offset.saturating_add(value.len() as i64))?;
     let mut bytes = existing.map(|b| b.to_vec()).unwrap_or_default();
     let end = offset as usize + value.len();
     if bytes.len() < end {
