@@ -140,6 +140,8 @@ const BAD_COMMANDS: &[&[&str]] = &[
     &["INCRBYFLOAT", "text", "1"],
     &["SETRANGE", "k", "-1", "x"],
     &["SETRANGE", "k", "536870912", "x"],
+    &["SETRANGE", "k", "9223372036854775807", "x"],
+    &["SETRANGE", "k", "9223372036854775800", "xxxxxxxxxxxx"],
     &["SETRANGE", "k", "abc", "x"],
     &["GETRANGE", "k", "a", "1"],
     &["EXPIRE", "k", "abc"],
