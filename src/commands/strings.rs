@@ -55,23 +55,26 @@ struct SetArgs {
 
 fn parse_set_args(cursor: &mut ArgCursor, now_ms: u64) -> Result<SetArgs, CmdError> {
     let mut parsed = SetArgs { condition: Condition::Always, ttl: Ttl::Clear, get: false };
-    let mut ttl_given = false;
+    // The TTL option given so far: repeating it is allowed (the last value wins), mixing two is not,
+    // as in Redis.
+    let mut ttl_word: Option<Vec<u8>> = None;
     while let Some(word) = cursor.peek() {
         cursor.next_bytes()?;
         let upper = word.to_ascii_uppercase();
+        let ttl_free = ttl_word.as_ref().is_none_or(|given| *given == upper);
         match upper.as_slice() {
             b"NX" if parsed.condition != Condition::IfExists => parsed.condition = Condition::IfMissing,
             b"XX" if parsed.condition != Condition::IfMissing => parsed.condition = Condition::IfExists,
             b"GET" => parsed.get = true,
-            b"KEEPTTL" if !ttl_given => {
+            b"KEEPTTL" if ttl_free => {
                 parsed.ttl = Ttl::Keep;
-                ttl_given = true;
+                ttl_word = Some(upper);
             }
-            b"EX" | b"PX" | b"EXAT" | b"PXAT" if !ttl_given && !cursor.is_done() => {
+            b"EX" | b"PX" | b"EXAT" | b"PXAT" if ttl_free && !cursor.is_done() => {
                 let amount = cursor.next_i64()?;
                 let unit = if upper[0] == b'E' { TimeUnit::Seconds } else { TimeUnit::Millis };
                 parsed.ttl = Ttl::At(deadline(amount, unit, upper.len() == 4, now_ms, false, "set")?);
-                ttl_given = true;
+                ttl_word = Some(upper);
             }
             _ => return Err(CmdError::Syntax),
         }
@@ -187,17 +190,21 @@ pub fn getex(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     }
     let mut cursor = ArgCursor::new(args, 2);
     let mut change: Option<Change> = None;
+    // As SET: the same option may repeat (the last value wins), two different ones may not.
+    let mut given: Option<Vec<u8>> = None;
     while let Some(word) = cursor.peek() {
         cursor.next_bytes()?;
         let upper = word.to_ascii_uppercase();
+        let free = given.as_ref().is_none_or(|given| *given == upper);
         match upper.as_slice() {
-            b"PERSIST" if change.is_none() => change = Some(Change::Persist),
-            b"EX" | b"PX" | b"EXAT" | b"PXAT" if change.is_none() && !cursor.is_done() => {
+            b"PERSIST" if free => change = Some(Change::Persist),
+            b"EX" | b"PX" | b"EXAT" | b"PXAT" if free && !cursor.is_done() => {
                 let unit = if upper[0] == b'E' { TimeUnit::Seconds } else { TimeUnit::Millis };
                 change = Some(Change::Expire { amount: cursor.next_bytes()?, unit, absolute: upper.len() == 4 });
             }
             _ => return Err(CmdError::Syntax),
         }
+        given = Some(upper);
     }
     let key = args.get(1);
     let hash = KeyHash::of(key);
