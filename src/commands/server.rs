@@ -98,7 +98,19 @@ fn populate(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
         return Err(CmdError::err("positive count value required"));
     }
     let prefix = if args.len() > 3 { args.get(3).to_vec() } else { b"key".to_vec() };
-    let size = if args.len() > 4 { Some(parse_int(args.get(4))?.max(0) as usize) } else { None };
+    let size = if args.len() > 4 {
+        let size = parse_int(args.get(4))?;
+        if size < 0 {
+            return Err(CmdError::err("value is out of range, must be positive"));
+        }
+        // A size past the largest string would only end in a failed allocation, which aborts.
+        if size > 512 * 1024 * 1024 {
+            return Err(CmdError::err("string exceeds maximum allowed size (proto-max-bulk-len)"));
+        }
+        Some(size as usize)
+    } else {
+        None
+    };
     let db = ctx.db();
     for i in 0..count {
         let mut key = prefix.clone();
