@@ -359,6 +359,10 @@ fn time_lastsave_debug_wait() {
     assert_eq!(ok(&mut con, &["DEBUG", "POPULATE", "100", "pop", "10"]), Value::Okay);
     assert_eq!(ok(&mut con, &["DBSIZE"]), int(100));
     assert_eq!(ok(&mut con, &["GET", "pop:7"]), Value::BulkString(b"value:7\0\0\0".to_vec()));
+    // Sizes that can't be allocated are refused rather than aborting the server.
+    let huge = err(&mut con, &["DEBUG", "POPULATE", "1", "big", "9223372036854775807"]);
+    assert_eq!(huge, "ERR string exceeds maximum allowed size (proto-max-bulk-len)");
+    assert_eq!(err(&mut con, &["DEBUG", "POPULATE", "1", "big", "-5"]), "ERR value is out of range, must be positive");
     assert_eq!(ok(&mut con, &["DEBUG", "SLEEP", "0"]), Value::Okay);
     assert_eq!(ok(&mut con, &["WAIT", "0", "0"]), int(0));
     // DEBUG SLEEP holds only this client.
