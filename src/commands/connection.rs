@@ -105,7 +105,7 @@ pub fn hello(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
 
 /// SELECT index
 pub fn select(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
-    let index = parse_int(args.get(1))?;
+    let index = super::args::parse_c_int(args.get(1))?;
     let index = usize::try_from(index)
         .ok()
         .filter(|i| *i < ctx.shared.keyspace.databases())

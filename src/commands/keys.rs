@@ -110,7 +110,7 @@ pub fn renamenx(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
 }
 
 fn db_index(ctx: &Ctx, arg: &[u8]) -> Result<usize, CmdError> {
-    let index = parse_int(arg)?;
+    let index = super::args::parse_c_int(arg)?;
     usize::try_from(index).ok().filter(|i| *i < ctx.shared.keyspace.databases()).ok_or_else(|| CmdError::err("DB index is out of range"))
 }
 

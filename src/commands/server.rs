@@ -37,9 +37,10 @@ pub fn flushall(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
 
 /// SWAPDB index1 index2
 pub fn swapdb(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
-    let parse = |arg: &[u8]| parse_int(arg).map_err(|_| CmdError::err("invalid first DB index"));
-    let a = parse(args.get(1))?;
-    let b = parse_int(args.get(2)).map_err(|_| CmdError::err("invalid second DB index"))?;
+    // Like Redis's getIntFromObjectOrReply with a message: not an integer, or not a C int.
+    let parse = |arg: &[u8], message: &str| super::args::parse_c_int(arg).map_err(|_| CmdError::err(message));
+    let a = parse(args.get(1), "invalid first DB index")?;
+    let b = parse(args.get(2), "invalid second DB index")?;
     let count = ctx.shared.keyspace.databases() as i64;
     if !(0..count).contains(&a) || !(0..count).contains(&b) {
         return Err(CmdError::err("DB index is out of range"));
