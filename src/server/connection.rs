@@ -87,7 +87,6 @@ pub async fn serve(stream: TcpStream, shared: Arc<Shared>, info: Arc<ClientInfo>
             let started = Instant::now();
             let now_ms = batch_unix_ms + started.duration_since(batch_started).as_millis() as u64;
             let mut ctx = Ctx::new(&shared, &mut session, now_ms);
-            let mode_before = ctx.session.reply_mode;
             let outcome = dispatch(&mut ctx, args);
             let (hits, misses) = (ctx.hits, ctx.misses);
             let elapsed = started.elapsed().as_micros() as u64;
@@ -116,10 +115,14 @@ pub async fn serve(stream: TcpStream, shared: Arc<Shared>, info: Arc<ClientInfo>
             let suppress = match session.reply_mode {
                 ReplyMode::On => false,
                 ReplyMode::Off => true,
+                // As Redis turns SKIP_NEXT into SKIP after each command: a SKIP issued while being
+                // skipped arms the next command again.
                 ReplyMode::SkipNext => {
-                    if mode_before == ReplyMode::SkipNext {
-                        session.reply_mode = ReplyMode::On;
-                    }
+                    session.reply_mode = ReplyMode::Skip;
+                    true
+                }
+                ReplyMode::Skip => {
+                    session.reply_mode = ReplyMode::On;
                     true
                 }
             };
