@@ -198,6 +198,14 @@ fn client_reply_off_and_skip() {
     raw.send(b"CLIENT REPLY SKIP\r\nSET b 2\r\nGET b\r\n");
     assert_eq!(raw.read_line(), "$1", "only the command after SKIP is silent");
     assert_eq!(raw.read_line(), "2");
+    // A SKIP while skipped skips the command after it too (as Redis).
+    raw.send(b"CLIENT REPLY SKIP\r\nCLIENT REPLY SKIP\r\nPING one\r\nPING two\r\n");
+    assert_eq!(raw.read_line(), "$3");
+    assert_eq!(raw.read_line(), "two");
+    // ON while skipped answers.
+    raw.send(b"CLIENT REPLY SKIP\r\nCLIENT REPLY ON\r\nPING three\r\n");
+    assert_eq!(raw.read_line(), "+OK");
+    assert_eq!(raw.read_line(), "$5");
 }
 
 #[test]
