@@ -241,6 +241,16 @@ fn client_no_touch_keeps_idle_time() {
     let info = as_text(&ok(&mut con, &["CLIENT", "INFO"]));
     assert!(info.contains("flags=eT "), "{info}");
     assert_eq!(err(&mut con, &["CLIENT", "NO-TOUCH", "maybe"]), "ERR syntax error");
+    // Reads under NO-TOUCH leave the key's idle time alone; TOUCH still counts; plain reads reset it.
+    std::thread::sleep(Duration::from_millis(2100));
+    ok(&mut con, &["GET", "k"]);
+    assert!(as_int(&ok(&mut con, &["OBJECT", "IDLETIME", "k"])) >= 2, "NO-TOUCH GET didn't touch");
+    ok(&mut con, &["TOUCH", "k"]);
+    assert_eq!(ok(&mut con, &["OBJECT", "IDLETIME", "k"]), int(0), "TOUCH touches even under NO-TOUCH");
+    std::thread::sleep(Duration::from_millis(2100));
+    ok(&mut con, &["CLIENT", "NO-TOUCH", "off"]);
+    ok(&mut con, &["GET", "k"]);
+    assert_eq!(ok(&mut con, &["OBJECT", "IDLETIME", "k"]), int(0));
 }
 
 #[test]
