@@ -284,7 +284,10 @@ impl RawClient {
         match self.stream.read_to_end(&mut all) {
             Ok(_) => all,
             Err(error) if error.kind() == std::io::ErrorKind::ConnectionReset => all,
-            Err(error) => panic!("connection not closed: {error}; read so far {:?}", String::from_utf8_lossy(&all)),
+            Err(error) => {
+                let shown = String::from_utf8_lossy(&all[..all.len().min(300)]).into_owned();
+                panic!("connection not closed: {error}; read {} bytes so far, starting {shown:?}", all.len())
+            }
         }
     }
 
