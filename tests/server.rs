@@ -226,6 +226,21 @@ fn config_get_set() {
     }
 }
 
+/// Spring Data Redis sets notify-keyspace-events on start: strata accepts and reports it as Redis
+/// normalises it (no notifications are sent: strata has no pub/sub yet).
+#[test]
+fn notify_keyspace_events_is_normalised_like_redis() {
+    let strata = Server::start();
+    let redis = Server::start_redis();
+    let (mut ours, mut theirs) = (strata.con(), redis.con());
+    for value in ["KEA", "Kx", "Egx$", "A", "AK", "nKE", "dmA", "An", "Ktx", "", "bogus"] {
+        let set = ["CONFIG", "SET", "notify-keyspace-events", value];
+        assert_eq!(q(&mut ours, &set), q(&mut theirs, &set), "{value:?}");
+        let get = ["CONFIG", "GET", "notify-keyspace-events"];
+        assert_eq!(q(&mut ours, &get), q(&mut theirs, &get), "{value:?}");
+    }
+}
+
 #[test]
 fn config_rewrite_updates_the_file() {
     let dir = tempfile::tempdir().unwrap();
