@@ -10,7 +10,8 @@
 //!   (A - 100) mod 7 lies in [4.5, 6] s with or without the 500 ms: no 100 + 7n second TTL set in the
 //!   first ~3 s of a run comes near them.
 //! - TTL/PTTL/EXPIRETIME/PEXPIRETIME replies are compared only as -2, -1 or "positive".
-//! - KEYS replies are sorted; RANDOMKEY and SCAN (unordered by design) are not generated.
+//! - KEYS replies are sorted; SCAN runs as whole iterations (`SCANALL`) compared as sets of keys;
+//!   RANDOMKEY (random by design) is not generated.
 //! - INCRBYFLOAT runs only on its own keys (`f0`, `f1`), which only ever hold short decimals: strata
 //!   computes in f64 and prints at most 17 significant digits where Redis computes in 80-bit long
 //!   double, so values past 2^53 (such as 9223372036854775807, which the other keys hold) or long
@@ -296,7 +297,17 @@ impl Gen {
                     &[&["GET"], &["SET", "k0"], &["INCRBY", "k0"], &["EXPIRE", "k0"], &["GETEX", "k0", "EX"], &["GETEX", "k0", "FOO"]];
                 a = bad.choose(&mut self.rng).unwrap().iter().map(|x| x.to_string()).collect();
             }
-            50 => a = vec![s("ECHO"), self.value()],
+            50 if self.rng.random_bool(0.5) => a = vec![s("ECHO"), self.value()],
+            50 => {
+                // A whole SCAN iteration (see `scan_all`), with options.
+                a = vec![s("SCANALL"), s("COUNT"), self.pick(&["1", "3", "100"])];
+                if self.rng.random_bool(0.5) {
+                    a.extend([s("MATCH"), self.pick(&["k*", "*1", "f?", "{*", "[kf][0-2]"])]);
+                }
+                if self.rng.random_bool(0.3) {
+                    a.extend([s("TYPE"), self.pick(&["string", "list", "none"])]);
+                }
+            }
             _ => a = vec![s("EXISTS"), k.clone(), k],
         }
         a
@@ -316,7 +327,32 @@ fn normalize(command: &str, reply: Result<Value, String>) -> Result<Value, Strin
     }
 }
 
+/// `SCANALL options...`: SCAN from cursor 0 until it returns 0; the keys found, sorted and deduplicated
+/// (cursors and batch boundaries are the servers' own business, the set of keys is not).
+fn scan_all(con: &mut redis::Connection, options: &[String]) -> Result<Value, String> {
+    let mut cursor = "0".to_string();
+    let mut keys = std::collections::BTreeSet::new();
+    for _ in 0..10_000 {
+        let mut cmd = redis::cmd("SCAN");
+        cmd.arg(&cursor).arg(options);
+        let reply = cmd.query::<Value>(con).map_err(error_line)?;
+        let Value::Array(parts) = reply else { return Err(format!("SCAN answered {reply:?}")) };
+        let (Value::BulkString(next), Value::Array(batch)) = (&parts[0], &parts[1]) else {
+            return Err(format!("SCAN answered {parts:?}"));
+        };
+        keys.extend(batch.iter().map(|k| format!("{k:?}")));
+        cursor = String::from_utf8_lossy(next).into_owned();
+        if cursor == "0" {
+            return Ok(Value::Array(keys.into_iter().map(Value::SimpleString).collect()));
+        }
+    }
+    Err("SCAN did not finish".into())
+}
+
 fn run(con: &mut redis::Connection, args: &[String]) -> Result<Value, String> {
+    if args[0] == "SCANALL" {
+        return scan_all(con, &args[1..]);
+    }
     let mut cmd = redis::cmd(&args[0]);
     for arg in &args[1..] {
         cmd.arg(arg);
