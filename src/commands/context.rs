@@ -14,8 +14,10 @@ use crate::server::shared::Shared;
 pub enum ReplyMode {
     On,
     Off,
-    /// Skip the reply of the next command only.
+    /// Set by CLIENT REPLY SKIP: that command gets no reply, and the next one is skipped too.
     SkipNext,
+    /// The current command's reply is skipped; replies resume after it (Redis's CLIENT_REPLY_SKIP).
+    Skip,
 }
 
 /// Per-connection state owned by the connection task.

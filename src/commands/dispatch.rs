@@ -115,15 +115,20 @@ pub fn resolve(args: Args) -> Result<(usize, &'static Command), (Option<usize>, 
     }
 }
 
-/// `ERR unknown command 'x', with args beginning with: 'a' 'b' `, cut as Redis cuts it.
+/// `ERR unknown command 'x', with args beginning with: 'a' 'b' `, cut as Redis cuts it. Redis formats
+/// the name and arguments as C strings, so each ends at its first NUL byte.
 fn unknown_command(args: Args) -> CmdError {
-    let name = String::from_utf8_lossy(args.get(0));
+    let c_string = |arg: &[u8]| -> String {
+        let end = arg.iter().position(|b| *b == 0).unwrap_or(arg.len());
+        String::from_utf8_lossy(&arg[..end]).into_owned()
+    };
+    let name = c_string(args.get(0));
     let mut listed = String::new();
     for arg in args.iter().skip(1) {
         if listed.len() >= 128 {
             break;
         }
-        let arg = String::from_utf8_lossy(arg);
+        let arg = c_string(arg);
         let room = 128 - listed.len();
         listed.push('\'');
         listed.push_str(truncate(&arg, room));
@@ -152,6 +157,10 @@ pub fn container(_ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
         return Err(CmdError::Syntax);
     };
     if args.get(1).eq_ignore_ascii_case(b"help") {
+        // `<CMD> HELP` is a subcommand of its own in Redis, with an arity of exactly 2.
+        if args.len() != 2 {
+            return Err(CmdError::WrongArity(format!("{}|help", command.name)));
+        }
         return Ok(container_help(command));
     }
     Err(CmdError::UnknownSubcommand { command: command.name.to_owned(), sub: String::from_utf8_lossy(args.get(1)).into_owned() })

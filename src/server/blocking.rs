@@ -11,12 +11,14 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
 
 type WaitKey = (usize, Vec<u8>);
+/// Blocked clients of one key, longest-waiting first, each with the Notify that wakes it.
+type Queue = VecDeque<(u64, Arc<Notify>)>;
 
 #[derive(Default)]
 pub struct Blocked {
     /// Clients currently blocked (INFO blocked_clients); also the fast "nobody waits" check.
     clients: AtomicUsize,
-    waiters: Mutex<HashMap<WaitKey, VecDeque<(u64, Arc<Notify>)>>>,
+    waiters: Mutex<HashMap<WaitKey, Queue>>,
 }
 
 impl Blocked {

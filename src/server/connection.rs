@@ -210,7 +210,6 @@ impl Connection {
     fn execute(&mut self, args: Args, now_ms: u64, started: Instant) {
         let shared = self.shared.clone();
         let mut ctx = Ctx::new(&shared, &mut self.session, now_ms);
-        let mode_before = ctx.session.reply_mode;
         let outcome = dispatch(&mut ctx, args);
         let (hits, misses) = (ctx.hits, ctx.misses);
         let elapsed = started.elapsed().as_micros() as u64;
@@ -236,18 +235,22 @@ impl Connection {
                 shared.monitors.feed(unix_micros(), self.session.db, &self.info.addr.to_string(), args.iter());
             }
         }
-        self.reply(&outcome.reply, mode_before);
+        self.reply(&outcome.reply);
     }
 
     /// Encodes a reply, honouring CLIENT REPLY OFF|SKIP.
-    fn reply(&mut self, reply: &Reply, mode_before: ReplyMode) {
+    fn reply(&mut self, reply: &Reply) {
         let suppress = match self.session.reply_mode {
             ReplyMode::On => false,
             ReplyMode::Off => true,
+            // As Redis turns SKIP_NEXT into SKIP after each command: a SKIP issued while being
+            // skipped arms the next command again.
             ReplyMode::SkipNext => {
-                if mode_before == ReplyMode::SkipNext {
-                    self.session.reply_mode = ReplyMode::On;
-                }
+                self.session.reply_mode = ReplyMode::Skip;
+                true
+            }
+            ReplyMode::Skip => {
+                self.session.reply_mode = ReplyMode::On;
                 true
             }
         };
@@ -286,7 +289,7 @@ impl Connection {
                     }
                 }
                 _ = sleep_until(deadline) => {
-                    self.reply(&block.timeout_reply, ReplyMode::On);
+                    self.reply(&block.timeout_reply);
                     break Unblocked::Served;
                 }
                 _ = self.info.unblock.notified() => {
@@ -295,7 +298,7 @@ impl Connection {
                     } else {
                         block.timeout_reply.clone()
                     };
-                    self.reply(&reply, ReplyMode::On);
+                    self.reply(&reply);
                     break Unblocked::Served;
                 }
                 read = reader.read_buf(input) => {

@@ -5,12 +5,14 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 type WatchKey = (usize, Vec<u8>);
+/// The clients watching one key, each with its transaction's dirty flag.
+type Watchers = Vec<(u64, Arc<AtomicBool>)>;
 
 #[derive(Default)]
 pub struct Watches {
     /// Watched (database, key) pairs; zero makes every write's check one atomic load.
     count: AtomicUsize,
-    watchers: Mutex<HashMap<WatchKey, Vec<(u64, Arc<AtomicBool>)>>>,
+    watchers: Mutex<HashMap<WatchKey, Watchers>>,
 }
 
 impl Watches {
