@@ -66,6 +66,9 @@ pub fn describe(info: &ClientInfo, now_ms: u64) -> String {
     if info.monitor.load(Ordering::Relaxed) {
         flags.push('O');
     }
+    if info.subscribed() {
+        flags.push('P');
+    }
     if info.no_evict.load(Ordering::Relaxed) {
         flags.push('e');
     }
@@ -78,7 +81,7 @@ pub fn describe(info: &ClientInfo, now_ms: u64) -> String {
     let command = registry().all.get(info.last_command.load(Ordering::Relaxed)).map_or("NULL", |c| c.name);
     let qbuf = info.query_buffer.load(Ordering::Relaxed);
     format!(
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
         info.id,
         info.addr,
         info.laddr,
@@ -88,6 +91,9 @@ pub fn describe(info: &ClientInfo, now_ms: u64) -> String {
         now_ms.saturating_sub(info.last_interaction_ms.load(Ordering::Relaxed)) / 1000,
         flags,
         info.db.load(Ordering::Relaxed),
+        info.subscriptions.load(Ordering::Relaxed),
+        info.pattern_subscriptions.load(Ordering::Relaxed),
+        info.shard_subscriptions.load(Ordering::Relaxed),
         qbuf,
         16384usize.saturating_sub(qbuf),
         16384 + qbuf,

@@ -6,7 +6,7 @@ use super::error::truncate;
 use super::flags::NO_AUTH;
 use super::table::{registry, Command};
 use super::{CmdError, Ctx};
-use crate::resp::{Args, Reply};
+use crate::resp::{Args, Protocol, Reply};
 
 /// The outcome of one request.
 pub struct Dispatched {
@@ -37,9 +37,25 @@ fn run(ctx: &mut Ctx, args: Args) -> Dispatched {
     if !ctx.session.authenticated && !command.has(NO_AUTH) {
         return Dispatched { command: Some(index), reply: CmdError::line("NOAUTH Authentication required.").into(), rejected: true };
     }
+    // Pub/sub: a RESP2 client with subscriptions may only manage them, PING, QUIT or RESET.
+    if ctx.session.protocol == Protocol::Resp2 && ctx.session.pubsub.active() && !allowed_when_subscribed(command) {
+        let text = format!(
+            "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+            command.name
+        );
+        return Dispatched { command: Some(index), reply: CmdError::Other(Cow::Owned(text)).into(), rejected: true };
+    }
     ctx.session.info.last_command.store(index, std::sync::atomic::Ordering::Relaxed);
     let reply = (command.handler)(ctx, args).unwrap_or_else(Reply::from);
     Dispatched { command: Some(index), reply, rejected: false }
+}
+
+/// The commands a RESP2 client in subscribed mode may run.
+fn allowed_when_subscribed(command: &Command) -> bool {
+    matches!(
+        command.name,
+        "subscribe" | "ssubscribe" | "psubscribe" | "unsubscribe" | "sunsubscribe" | "punsubscribe" | "ping" | "quit" | "reset"
+    )
 }
 
 /// Finds the command (or subcommand) a request names.

@@ -9,7 +9,7 @@ use std::sync::LazyLock;
 use hashbrown::HashMap;
 
 use super::flags::*;
-use super::{client, config_cmd, connection, hashes, id, info, introspection, keys, lists, server, sets, strings, zsets, Handler};
+use super::{client, config_cmd, connection, hashes, id, info, introspection, keys, lists, pubsub, server, sets, strings, zsets, Handler};
 use crate::resp::Args;
 
 /// Command groups, as COMMAND DOCS reports them.
@@ -24,6 +24,7 @@ pub enum Group {
     Hash,
     Set,
     SortedSet,
+    Pubsub,
 }
 
 impl Group {
@@ -38,6 +39,7 @@ impl Group {
             Group::Hash => "hash",
             Group::Set => "set",
             Group::SortedSet => "sorted-set",
+            Group::Pubsub => "pubsub",
         }
     }
 }
@@ -477,6 +479,64 @@ static SLOWLOG_SUBCOMMANDS: &[Command] = &[
         "@admin @slow @dangerous",
         "Clear all entries from the slow log",
         server::slowlog_reset,
+    ),
+];
+
+static PUBSUB_SUBCOMMANDS: &[Command] = &[
+    cmd(
+        "pubsub|channels",
+        -2,
+        PUBSUB | LOADING | STALE,
+        (0, 0, 0),
+        Group::Pubsub,
+        "2.8.0",
+        "@pubsub @slow",
+        "List active channels",
+        pubsub::pubsub_channels,
+    ),
+    cmd(
+        "pubsub|numpat",
+        2,
+        PUBSUB | LOADING | STALE,
+        (0, 0, 0),
+        Group::Pubsub,
+        "2.8.0",
+        "@pubsub @slow",
+        "Get the count of unique patterns pattern subscriptions",
+        pubsub::pubsub_numpat,
+    ),
+    cmd(
+        "pubsub|numsub",
+        -2,
+        PUBSUB | LOADING | STALE,
+        (0, 0, 0),
+        Group::Pubsub,
+        "2.8.0",
+        "@pubsub @slow",
+        "Get the count of subscribers for channels",
+        pubsub::pubsub_numsub,
+    ),
+    cmd(
+        "pubsub|shardchannels",
+        -2,
+        PUBSUB | LOADING | STALE,
+        (0, 0, 0),
+        Group::Pubsub,
+        "7.0.0",
+        "@pubsub @slow",
+        "List active shard channels",
+        pubsub::pubsub_shardchannels,
+    ),
+    cmd(
+        "pubsub|shardnumsub",
+        -2,
+        PUBSUB | LOADING | STALE,
+        (0, 0, 0),
+        Group::Pubsub,
+        "7.0.0",
+        "@pubsub @slow",
+        "Get the count of subscribers for shard channels",
+        pubsub::pubsub_shardnumsub,
     ),
 ];
 
@@ -1885,6 +1945,96 @@ static COMMANDS: &[Command] = &[
         "@read @sortedset @slow",
         "Incrementally iterate sorted sets elements and associated scores",
         zsets::zscan,
+    ),
+    cmd(
+        "subscribe",
+        -2,
+        PUBSUB | NOSCRIPT | LOADING | STALE,
+        (0, 0, 0),
+        Group::Pubsub,
+        "2.0.0",
+        "@pubsub @slow",
+        "Listen for messages published to the given channels",
+        pubsub::subscribe,
+    ),
+    cmd(
+        "unsubscribe",
+        -1,
+        PUBSUB | NOSCRIPT | LOADING | STALE,
+        (0, 0, 0),
+        Group::Pubsub,
+        "2.0.0",
+        "@pubsub @slow",
+        "Stop listening for messages posted to the given channels",
+        pubsub::unsubscribe,
+    ),
+    cmd(
+        "psubscribe",
+        -2,
+        PUBSUB | NOSCRIPT | LOADING | STALE,
+        (0, 0, 0),
+        Group::Pubsub,
+        "2.0.0",
+        "@pubsub @slow",
+        "Listen for messages published to channels matching the given patterns",
+        pubsub::psubscribe,
+    ),
+    cmd(
+        "punsubscribe",
+        -1,
+        PUBSUB | NOSCRIPT | LOADING | STALE,
+        (0, 0, 0),
+        Group::Pubsub,
+        "2.0.0",
+        "@pubsub @slow",
+        "Stop listening for messages posted to channels matching the given patterns",
+        pubsub::punsubscribe,
+    ),
+    cmd(
+        "publish",
+        3,
+        PUBSUB | LOADING | STALE | FAST,
+        (0, 0, 0),
+        Group::Pubsub,
+        "2.0.0",
+        "@pubsub @fast",
+        "Post a message to a channel",
+        pubsub::publish,
+    ),
+    cmd("pubsub", -2, 0, (0, 0, 0), Group::Pubsub, "2.8.0", "@slow", "A container for Pub/Sub commands", super::dispatch::container)
+        .with_subcommands(PUBSUB_SUBCOMMANDS),
+    cmd(
+        "ssubscribe",
+        -2,
+        PUBSUB | NOSCRIPT | LOADING | STALE,
+        (1, -1, 1),
+        Group::Pubsub,
+        "7.0.0",
+        "@pubsub @slow",
+        "Listen for messages published to the given shard channels",
+        pubsub::ssubscribe,
+    ),
+    cmd(
+        "sunsubscribe",
+        -1,
+        PUBSUB | NOSCRIPT | LOADING | STALE,
+        (1, -1, 1),
+        Group::Pubsub,
+        "7.0.0",
+        "@pubsub @slow",
+        "Stop listening for messages posted to the given shard channels",
+        pubsub::sunsubscribe,
+    ),
+    cmd(
+        "spublish",
+        3,
+        PUBSUB | LOADING | STALE | FAST,
+        (1, 1, 1),
+        Group::Pubsub,
+        "7.0.0",
+        "@pubsub @fast",
+        "Post a message to a shard channel",
+        pubsub::spublish,
     ),
 ];
 

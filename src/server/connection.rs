@@ -37,6 +37,8 @@ pub async fn serve(stream: TcpStream, shared: Arc<Shared>, info: Arc<ClientInfo>
             input.reserve(READ_CHUNK);
         }
         let idle_limit = shared.config.hot.timeout_secs.load(Ordering::Relaxed);
+        // Subscribers are never idle-closed, as in Redis.
+        let may_idle_close = idle_limit > 0 && monitor_feed.is_none() && !session.pubsub.active();
         let read = tokio::select! {
             read = reader.read_buf(&mut input) => read,
             _ = info.kill.notified() => break,
@@ -47,7 +49,20 @@ pub async fn serve(stream: TcpStream, shared: Arc<Shared>, info: Arc<ClientInfo>
                 }
                 continue;
             }
-            _ = idle(idle_limit), if idle_limit > 0 && monitor_feed.is_none() => break,
+            Some(message) = session.pubsub.next() => {
+                encode(&message, session.protocol, &mut output);
+                drain_messages(&mut session, &mut output);
+                // A subscriber too slow to read is killed by the registry: stop waiting on its socket.
+                let written = tokio::select! {
+                    written = flush(&mut writer, &mut output, &shared) => written,
+                    _ = info.kill.notified() => false,
+                };
+                if !written {
+                    break;
+                }
+                continue;
+            }
+            _ = idle(idle_limit), if may_idle_close => break,
         };
         match read {
             Ok(0) | Err(_) => break,
@@ -86,6 +101,7 @@ pub async fn serve(stream: TcpStream, shared: Arc<Shared>, info: Arc<ClientInfo>
             }
             let started = Instant::now();
             let now_ms = batch_unix_ms + started.duration_since(batch_started).as_millis() as u64;
+            drain_messages(&mut session, &mut output);
             let mut ctx = Ctx::new(&shared, &mut session, now_ms);
             let mode_before = ctx.session.reply_mode;
             let outcome = dispatch(&mut ctx, args);
@@ -123,6 +139,11 @@ pub async fn serve(stream: TcpStream, shared: Arc<Shared>, info: Arc<ClientInfo>
                     true
                 }
             };
+            // Messages the command published to this client itself precede its reply, as in Redis;
+            // those arriving while it subscribed follow its confirmations.
+            if !matches!(outcome.reply, Reply::Multi(_)) {
+                drain_messages(&mut session, &mut output);
+            }
             if !suppress {
                 encode(&outcome.reply, session.protocol, &mut output);
             }
@@ -176,6 +197,13 @@ async fn flush(writer: &mut OwnedWriteHalf, output: &mut BytesMut, shared: &Shar
         *output = BytesMut::with_capacity(1024);
     }
     ok
+}
+
+/// Encodes the pub/sub messages already queued for this client.
+fn drain_messages(session: &mut Session, output: &mut BytesMut) {
+    while let Some(message) = session.pubsub.try_next() {
+        encode(&message, session.protocol, output);
+    }
 }
 
 async fn next_line(feed: &mut Option<mpsc::Receiver<Bytes>>) -> Option<Bytes> {

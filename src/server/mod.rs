@@ -4,6 +4,8 @@ pub mod clients;
 pub mod connection;
 pub mod logging;
 pub mod monitor;
+pub mod notify;
+pub mod pubsub;
 pub mod shared;
 pub mod slowlog;
 pub mod stats;
@@ -167,6 +169,9 @@ fn admit(shared: &Arc<Shared>, stream: TcpStream, addr: SocketAddr) {
         no_touch: Default::default(),
         killed: Default::default(),
         kill: Default::default(),
+        subscriptions: Default::default(),
+        pattern_subscriptions: Default::default(),
+        shard_subscriptions: Default::default(),
     });
     shared.clients.register(info.clone());
     let shared = shared.clone();
