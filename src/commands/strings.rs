@@ -8,6 +8,7 @@ use super::{CmdError, Ctx};
 use crate::engine::{KeyHash, Shard, Value};
 use crate::num::parse_f64;
 use crate::resp::{Args, Reply};
+use crate::server::notify;
 
 /// Strings may not grow past proto-max-bulk-len... Redis checks the fixed 512 MB here.
 const MAX_STRING: i64 = 512 * 1024 * 1024;
@@ -105,12 +106,26 @@ pub fn set(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
             }
             Ttl::At(at) => store_with_deadline(&mut shard, hash, key, Value::string(value), at, now),
         }
+        drop(shard);
+        ctx.notify(notify::STRING, "set", key);
+        if let Ttl::At(at) = options.ttl {
+            notify_deadline(ctx, key, at);
+        }
     }
     Ok(match (options.get, allowed) {
         (true, _) => old.map_or(Reply::Nil, Reply::Bulk),
         (false, true) => Reply::Ok,
         (false, false) => Reply::Nil,
     })
+}
+
+/// The `expire` event of a deadline just set; one already past also reports the key `expired`, as
+/// Redis does when it finds the key gone on its next access.
+fn notify_deadline(ctx: &Ctx, key: &[u8], at: i64) {
+    ctx.notify(notify::GENERIC, "expire", key);
+    if at <= ctx.now_ms as i64 {
+        ctx.notify(notify::EXPIRED, "expired", key);
+    }
 }
 
 /// Stores a value with a deadline; a deadline already past deletes the key instead, as Redis does.
@@ -131,6 +146,8 @@ pub fn setnx(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
         return Ok(Reply::Int(0));
     }
     shard.set(hash, key, Value::string(value), None, ctx.now_ms);
+    drop(shard);
+    ctx.notify(notify::STRING, "set", key);
     Ok(Reply::Int(1))
 }
 
@@ -139,6 +156,8 @@ fn set_with_expire(ctx: &mut Ctx, args: Args, unit: TimeUnit, command: &str) -> 
     let at = deadline(parse_int(args.get(2))?, unit, false, ctx.now_ms, false, command)?;
     let hash = KeyHash::of(key);
     store_with_deadline(&mut ctx.db().lock(hash), hash, key, Value::string(value), at, ctx.now_ms);
+    ctx.notify(notify::STRING, "set", key);
+    notify_deadline(ctx, key, at);
     Ok(Reply::Ok)
 }
 
@@ -159,6 +178,8 @@ pub fn getset(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let mut shard = ctx.db().lock(hash);
     let old = read(&mut shard, hash, key, ctx.now_ms, false)?;
     shard.set(hash, key, Value::string(value), None, ctx.now_ms);
+    drop(shard);
+    ctx.notify(notify::STRING, "set", key);
     Ok(old.map_or(Reply::Nil, Reply::Bulk))
 }
 
@@ -170,6 +191,8 @@ pub fn getdel(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let old = read(&mut shard, hash, key, ctx.now_ms, false)?;
     if old.is_some() {
         shard.remove(hash, key, ctx.now_ms);
+        drop(shard);
+        ctx.notify(notify::GENERIC, "del", key);
     }
     ctx.record_lookup(old.is_some());
     Ok(old.map_or(Reply::Nil, Reply::Bulk))
@@ -208,14 +231,23 @@ pub fn getex(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     if value.is_some() {
         match change {
             Some(Change::Persist) => {
+                let had_deadline = shard.get(hash, key, now).is_some_and(|e| e.expire_at().is_some());
                 shard.set_expire(hash, key, None, now);
+                drop(shard);
+                if had_deadline {
+                    ctx.notify(notify::GENERIC, "persist", key);
+                }
             }
             Some(Change::Expire { amount, unit, absolute }) => {
                 let at = deadline(parse_int(amount)?, unit, absolute, now, false, "getex")?;
                 if at <= now as i64 {
                     shard.remove(hash, key, now);
+                    drop(shard);
+                    ctx.notify(notify::GENERIC, "del", key);
                 } else {
                     shard.set_expire(hash, key, Some(at as u64), now);
+                    drop(shard);
+                    ctx.notify(notify::GENERIC, "expire", key);
                 }
             }
             None => {}
@@ -262,8 +294,12 @@ pub fn mset(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let pairs = pairs(args, "mset")?;
     let db_index = ctx.session.db;
     let mut locked = ctx.shared.keyspace.lock_keys(pairs.iter().map(|(_, _, h)| (db_index, *h)));
-    for (key, value, hash) in pairs {
-        locked.shard(db_index, hash).set(hash, key, Value::string(value), None, ctx.now_ms);
+    for (key, value, hash) in &pairs {
+        locked.shard(db_index, *hash).set(*hash, key, Value::string(value), None, ctx.now_ms);
+    }
+    drop(locked);
+    for (key, _, _) in pairs {
+        ctx.notify(notify::STRING, "set", key);
     }
     Ok(Reply::Ok)
 }
@@ -276,8 +312,12 @@ pub fn msetnx(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     if pairs.iter().any(|(key, _, hash)| locked.shard(db_index, *hash).contains(*hash, key, ctx.now_ms)) {
         return Ok(Reply::Int(0));
     }
-    for (key, value, hash) in pairs {
-        locked.shard(db_index, hash).set(hash, key, Value::string(value), None, ctx.now_ms);
+    for (key, value, hash) in &pairs {
+        locked.shard(db_index, *hash).set(*hash, key, Value::string(value), None, ctx.now_ms);
+    }
+    drop(locked);
+    for (key, _, _) in pairs {
+        ctx.notify(notify::STRING, "set", key);
     }
     Ok(Reply::Int(1))
 }
@@ -289,6 +329,8 @@ pub fn append(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let mut shard = ctx.db().lock(hash);
     let Some(entry) = shard.get(hash, key, ctx.now_ms) else {
         shard.set(hash, key, Value::string(suffix), None, ctx.now_ms);
+        drop(shard);
+        ctx.notify(notify::STRING, "append", key);
         return Ok(Reply::from(suffix.len()));
     };
     let mut bytes = entry.value.as_string().ok_or(CmdError::WrongType)?.into_owned();
@@ -296,6 +338,8 @@ pub fn append(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     bytes.extend_from_slice(suffix);
     let len = bytes.len();
     entry.value = Value::Raw(bytes.into());
+    drop(shard);
+    ctx.notify(notify::STRING, "append", key);
     Ok(Reply::from(len))
 }
 
@@ -338,6 +382,8 @@ fn increment(ctx: &mut Ctx, key: &[u8], delta: i64) -> Result<Reply, CmdError> {
             shard.set(hash, key, Value::Int(next), None, ctx.now_ms);
         }
     }
+    drop(shard);
+    ctx.notify(notify::STRING, "incrby", key);
     Ok(Reply::Int(next))
 }
 
@@ -386,6 +432,8 @@ pub fn incrbyfloat(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     }
     let text = format_human_float(next);
     shard.set_keep_ttl(hash, key, Value::string_verbatim(text.as_bytes()), ctx.now_ms);
+    drop(shard);
+    ctx.notify(notify::STRING, "incrbyfloat", key);
     Ok(Reply::bulk_string(text))
 }
 
@@ -463,6 +511,8 @@ pub fn setrange(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     bytes[offset as usize..end].copy_from_slice(value);
     let len = bytes.len();
     shard.set_keep_ttl(hash, key, Value::Raw(bytes.into()), ctx.now_ms);
+    drop(shard);
+    ctx.notify(notify::STRING, "setrange", key);
     Ok(Reply::from(len))
 }
 
