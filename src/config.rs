@@ -408,7 +408,7 @@ const BUFFER_CLASSES: [&str; 3] = ["normal", "slave", "pubsub"];
 /// [`BUFFER_CLASSES`] order; a class named twice keeps its last limits.
 fn parse_buffer_limits(value: &str) -> Result<Vec<(&'static str, [u64; 3])>, String> {
     let words: Vec<&str> = value.split_whitespace().collect();
-    if words.len() % 4 != 0 {
+    if !words.len().is_multiple_of(4) {
         return Err("Wrong number of arguments in buffer limit configuration.".to_owned());
     }
     let mut limits: Vec<(&'static str, [u64; 3])> = Vec::new();
