@@ -454,6 +454,11 @@ fn client_list_shows_subscription_counts() {
     let list = String::from_utf8(list).unwrap();
     let line = list.lines().find(|l| l.contains("sub=2")).unwrap_or_else(|| panic!("{list}"));
     assert!(line.contains(" flags=P ") && line.contains(" psub=1 ") && line.contains(" ssub=1 "), "{line}");
+    let Value::BulkString(info) = cmd(&mut con, &["INFO", "stats"]) else { panic!("INFO is a bulk string") };
+    let info = String::from_utf8(info).unwrap();
+    for expected in ["pubsub_channels:2\r\n", "pubsub_patterns:1\r\n", "pubsubshard_channels:1\r\n"] {
+        assert!(info.contains(expected), "{expected} in {info}");
+    }
     // RESET unsubscribes everything.
     subscriber.call(&["RESET"], 1);
     assert_eq!(cmd(&mut con, &["PUBSUB", "NUMSUB", "a"]), Value::Array(vec![bulk("a"), int(0)]));

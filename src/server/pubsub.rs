@@ -210,6 +210,16 @@ impl PubSub {
         self.read().patterns.len()
     }
 
+    /// How many channels, patterns or shard channels have subscribers (INFO stats).
+    pub fn active_count(&self, kind: Kind) -> usize {
+        let maps = self.read();
+        match kind {
+            Kind::Channel => maps.channels.len(),
+            Kind::Pattern => maps.patterns.len(),
+            Kind::Shard => maps.shard_channels.len(),
+        }
+    }
+
     fn add(&self, kind: Kind, name: &Bytes, subscriber: &Arc<Subscriber>) {
         let id = subscriber.client.id;
         let mut maps = self.write();
@@ -463,5 +473,33 @@ mod tests {
             delivered += 1;
         }
         assert!((1..10).contains(&delivered), "{delivered}");
+    }
+
+    #[test]
+    fn the_soft_limit_closes_only_after_its_seconds() {
+        let hot = Arc::new(Hot::default());
+        hot.pubsub_soft_limit.store(500, Ordering::Relaxed);
+        hot.pubsub_soft_seconds.store(2, Ordering::Relaxed);
+        let registry = Arc::new(PubSub::new(hot));
+        let a = client(1);
+        let mut sa = Subscriptions::default();
+        sa.subscribe(&registry, &a, Kind::Channel, b"c");
+        for _ in 0..10 {
+            registry.publish(b"c", &[b'x'; 100]);
+        }
+        assert!(!a.killed.load(Ordering::Relaxed), "over the soft limit for less than its seconds");
+        let handle = sa.handle.clone().unwrap();
+        assert_ne!(handle.over_soft_since_ms.load(Ordering::Relaxed), 0);
+        // Draining below the soft limit resets the clock on the next message.
+        while sa.try_next().is_some() {}
+        registry.publish(b"c", b"x");
+        assert_eq!(handle.over_soft_since_ms.load(Ordering::Relaxed), 0);
+        // Over it for longer than its seconds: closed.
+        for _ in 0..10 {
+            registry.publish(b"c", &[b'x'; 100]);
+        }
+        handle.over_soft_since_ms.store(unix_ms() - 3_000, Ordering::Relaxed);
+        registry.publish(b"c", b"x");
+        assert!(a.killed.load(Ordering::Relaxed));
     }
 }
