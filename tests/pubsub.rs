@@ -459,6 +459,10 @@ fn client_list_shows_subscription_counts() {
     for expected in ["pubsub_channels:2\r\n", "pubsub_patterns:1\r\n", "pubsubshard_channels:1\r\n"] {
         assert!(info.contains(expected), "{expected} in {info}");
     }
+    let Value::BulkString(pubsub_clients) = cmd(&mut con, &["CLIENT", "LIST", "TYPE", "pubsub"]) else { panic!() };
+    assert_eq!(String::from_utf8(pubsub_clients).unwrap().lines().count(), 1);
+    let Value::BulkString(normal_clients) = cmd(&mut con, &["CLIENT", "LIST", "TYPE", "normal"]) else { panic!() };
+    assert!(!String::from_utf8(normal_clients).unwrap().contains("sub=2"));
     // RESET unsubscribes everything.
     subscriber.call(&["RESET"], 1);
     assert_eq!(cmd(&mut con, &["PUBSUB", "NUMSUB", "a"]), Value::Array(vec![bulk("a"), int(0)]));
@@ -472,6 +476,12 @@ fn client_list_shows_subscription_counts() {
     assert_eq!(cmd(&mut con, &["PUBSUB", "NUMSUB", "x"]), Value::Array(vec![bulk("x"), int(1)]));
     drop(gone);
     wait_for(|| cmd(&mut con, &["PUBSUB", "NUMSUB", "x"]) == Value::Array(vec![bulk("x"), int(0)]));
+    // CLIENT KILL TYPE pubsub closes subscribers only.
+    let mut victim = Raw::connect(strata.port);
+    victim.call(&["PSUBSCRIBE", "*"], 1);
+    assert_eq!(cmd(&mut con, &["CLIENT", "KILL", "TYPE", "pubsub"]), int(1));
+    assert!(!victim.pump(Duration::from_secs(5)), "killed subscriber closed");
+    wait_for(|| cmd(&mut con, &["PUBSUB", "NUMPAT"]) == int(0));
 }
 
 fn wait_for(mut condition: impl FnMut() -> bool) {

@@ -136,7 +136,7 @@ pub fn list(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
         if ids.as_ref().is_some_and(|ids| !ids.contains(&info.id)) {
             continue;
         }
-        if type_filter.as_deref().is_some_and(|t| t != "normal") {
+        if type_filter.as_deref().is_some_and(|t| t != info.client_type()) {
             continue;
         }
         text.push_str(&describe(&info, ctx.now_ms));
@@ -197,7 +197,7 @@ pub fn kill(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
         let matches = id.is_none_or(|id| client.id == id)
             && addr.as_ref().is_none_or(|a| client.addr.to_string() == *a)
             && laddr.as_ref().is_none_or(|a| client.laddr.to_string() == *a)
-            && kind.as_ref().is_none_or(|t| t == "normal")
+            && kind.as_ref().is_none_or(|t| t == client.client_type())
             && user.as_ref().is_none_or(|u| u == "default")
             && max_age.is_none_or(|age| (ctx.now_ms.saturating_sub(client.created_ms) / 1000) as i64 >= age)
             && !(skip_me && client.id == ctx.session.id());

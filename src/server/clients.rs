@@ -64,6 +64,16 @@ impl ClientInfo {
         }
     }
 
+    /// The client class of CLIENT LIST/KILL TYPE: `pubsub` while subscribed, else `normal` (MONITOR
+    /// clients count as normal, as in Redis).
+    pub fn client_type(&self) -> &'static str {
+        if self.subscribed() {
+            "pubsub"
+        } else {
+            "normal"
+        }
+    }
+
     /// Whether the client has any subscription (flag `P`).
     pub fn subscribed(&self) -> bool {
         self.subscriptions.load(Ordering::Relaxed)
