@@ -397,6 +397,9 @@ fn keyspace_notifications_match_redis() {
         1 SET fresh 1
         1 SET fresh 2
         1 DEL fresh
+        1 SET past v PXAT 1
+        1 SET fresh 3
+        1 SET fresh v PXAT 1
         1 CONFIG SET notify-keyspace-events Kl
         1 LPUSH only-lists a
         1 SET not-a-list 1

@@ -104,7 +104,12 @@ pub fn set(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
             Ttl::Keep => {
                 shard.set_keep_ttl(hash, key, Value::string(value), now);
             }
-            Ttl::At(at) => store_with_deadline(&mut shard, hash, key, Value::string(value), at, now),
+            Ttl::At(at) => {
+                if store_with_deadline(&mut shard, hash, key, Value::string(value), at, now) {
+                    // Redis stores the key and expires it later: it reports it created first.
+                    ctx.notify(notify::NEW, "new", key);
+                }
+            }
         }
         drop(shard);
         ctx.notify(notify::STRING, "set", key);
@@ -129,11 +134,13 @@ fn notify_deadline(ctx: &Ctx, key: &[u8], at: i64) {
 }
 
 /// Stores a value with a deadline; a deadline already past deletes the key instead, as Redis does.
-fn store_with_deadline(shard: &mut Shard, hash: KeyHash, key: &[u8], value: Value, at: i64, now_ms: u64) {
+/// Returns true when that happened to a key that did not exist (so it was never created).
+fn store_with_deadline(shard: &mut Shard, hash: KeyHash, key: &[u8], value: Value, at: i64, now_ms: u64) -> bool {
     if at <= now_ms as i64 {
-        shard.remove(hash, key, now_ms);
+        shard.remove(hash, key, now_ms).is_none()
     } else {
         shard.set(hash, key, value, Some(at as u64), now_ms);
+        false
     }
 }
 
