@@ -475,6 +475,62 @@ mod tests {
         assert!((1..10).contains(&delivered), "{delivered}");
     }
 
+    /// Records what the engine reports.
+    #[derive(Default)]
+    struct Recorder(std::sync::Mutex<Vec<String>>);
+
+    impl KeyEvents for Recorder {
+        fn created(&self, db: usize, key: &[u8]) {
+            self.0.lock().unwrap().push(format!("new {db} {}", String::from_utf8_lossy(key)));
+        }
+
+        fn expired(&self, db: usize, key: &[u8]) {
+            self.0.lock().unwrap().push(format!("expired {db} {}", String::from_utf8_lossy(key)));
+        }
+    }
+
+    #[test]
+    fn the_engine_reports_created_and_expired_keys() {
+        use crate::engine::{KeyHash, Keyspace, Value};
+        let recorder = Arc::new(Recorder::default());
+        let mut keyspace = Keyspace::new(2);
+        keyspace.set_events(recorder.clone());
+        let put = |db: usize, key: &[u8], at: Option<u64>, now: u64| {
+            let hash = KeyHash::of(key);
+            keyspace.db(db).lock(hash).set(hash, key, Value::string(b"v"), at, now);
+        };
+        put(0, b"lazy", Some(2_000), 1_000);
+        put(0, b"lazy", None, 1_500); // overwriting a live key creates nothing
+        put(1, b"active", Some(2_000), 1_000);
+        put(0, b"removed", Some(2_000), 1_000);
+        put(0, b"reused", Some(2_000), 1_000);
+        let hash = KeyHash::of(b"lazy");
+        keyspace.db(0).lock(hash).set_expire(hash, b"lazy", Some(2_000), 1_500);
+        assert!(keyspace.db(0).lock(hash).get(hash, b"lazy", 2_000).is_none());
+        let hash = KeyHash::of(b"removed");
+        assert!(keyspace.db(0).lock(hash).remove(hash, b"removed", 2_000).is_none());
+        put(0, b"reused", None, 2_000);
+        // SWAPDB moves keys, not the database numbers shards report.
+        keyspace.swap_dbs(0, 1);
+        let mut cursor = 0;
+        keyspace.expire_step(&mut cursor, crate::engine::keyspace::SHARDS, 3_000);
+        let events = recorder.0.lock().unwrap().clone();
+        assert_eq!(
+            events,
+            [
+                "new 0 lazy",
+                "new 1 active",
+                "new 0 removed",
+                "new 0 reused",
+                "expired 0 lazy",
+                "expired 0 removed",
+                "expired 0 reused",
+                "new 0 reused",
+                "expired 0 active",
+            ]
+        );
+    }
+
     #[test]
     fn the_soft_limit_closes_only_after_its_seconds() {
         let hot = Arc::new(Hot::default());
