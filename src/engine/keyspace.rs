@@ -171,6 +171,7 @@ impl Shard {
                 entry.touch(now_ms);
                 let old = std::mem::replace(&mut entry.value, value);
                 if !was_live {
+                    EXPIRED_KEYS.fetch_add(1, Ordering::Relaxed);
                     self.report(|e, db| {
                         e.expired(db, key);
                         e.created(db, key);
