@@ -156,11 +156,11 @@ impl PubSub {
         let message = Bytes::copy_from_slice(message);
         let mut receivers = 0;
         if let Some(listeners) = direct {
-            receivers += self.send_all(listeners, push(&[b"message", &channel, &message]));
+            receivers += self.send_all(listeners, message_frame(b"message", &[&channel, &message]));
         }
         for (pattern, listeners) in &maps.patterns {
             if crate::glob::matches(pattern, &channel, false) {
-                receivers += self.send_all(listeners, push(&[b"pmessage", pattern, &channel, &message]));
+                receivers += self.send_all(listeners, message_frame(b"pmessage", &[pattern, &channel, &message]));
             }
         }
         receivers
@@ -170,7 +170,10 @@ impl PubSub {
     pub fn spublish(&self, channel: &[u8], message: &[u8]) -> usize {
         let maps = self.read();
         match maps.shard_channels.get(channel) {
-            Some(listeners) => self.send_all(listeners, push(&[b"smessage", channel, message])),
+            Some(listeners) => {
+                let parts = [Bytes::copy_from_slice(channel), Bytes::copy_from_slice(message)];
+                self.send_all(listeners, message_frame(b"smessage", &[&parts[0], &parts[1]]))
+            }
             None => 0,
         }
     }
@@ -292,9 +295,12 @@ fn remove_from(map: &mut HashMap<Bytes, Listeners>, name: &[u8], id: u64) {
     }
 }
 
-/// A push frame of bulk strings.
-fn push(items: &[&[u8]]) -> Reply {
-    Reply::Push(items.iter().map(|item| Reply::Bulk(Bytes::copy_from_slice(item))).collect())
+/// A message push frame: its kind, then the parts (shared, not copied).
+fn message_frame(kind: &'static [u8], parts: &[&Bytes]) -> Reply {
+    let mut items = Vec::with_capacity(parts.len() + 1);
+    items.push(Reply::Bulk(Bytes::from_static(kind)));
+    items.extend(parts.iter().map(|part| Reply::Bulk((*part).clone())));
+    Reply::Push(items)
 }
 
 /// The RESP length of a push of bulk strings (what Redis counts in the output buffer).
@@ -425,6 +431,10 @@ impl Drop for Subscriptions {
 mod tests {
     use super::*;
     use std::net::SocketAddr;
+
+    fn push(items: &[&[u8]]) -> Reply {
+        Reply::Push(items.iter().map(|item| Reply::Bulk(Bytes::copy_from_slice(item))).collect())
+    }
 
     fn client(id: u64) -> Arc<ClientInfo> {
         let addr: SocketAddr = "127.0.0.1:1".parse().unwrap();
