@@ -9,7 +9,10 @@ use std::sync::LazyLock;
 use hashbrown::HashMap;
 
 use super::flags::*;
-use super::{client, config_cmd, connection, hashes, id, info, introspection, keys, lists, pubsub, server, sets, strings, zsets, Handler};
+use super::{
+    blocking, client, config_cmd, connection, hashes, id, info, introspection, keys, lists, pubsub, server, sets, strings, tx, zsets,
+    Handler,
+};
 use crate::resp::Args;
 
 /// Command groups, as COMMAND DOCS reports them.
@@ -25,6 +28,7 @@ pub enum Group {
     Set,
     SortedSet,
     Pubsub,
+    Transactions,
 }
 
 impl Group {
@@ -40,6 +44,7 @@ impl Group {
             Group::Set => "set",
             Group::SortedSet => "sorted-set",
             Group::Pubsub => "pubsub",
+            Group::Transactions => "transactions",
         }
     }
 }
@@ -149,6 +154,17 @@ impl Command {
 }
 
 static CLIENT_SUBCOMMANDS: &[Command] = &[
+    cmd(
+        "client|unblock",
+        -3,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        (0, 0, 0),
+        Group::Connection,
+        "5.0.0",
+        "@admin @slow @dangerous @connection",
+        "Unblock a client blocked in a blocking command from a different connection",
+        client::unblock,
+    ),
     cmd(
         "client|getname",
         2,
@@ -2036,6 +2052,151 @@ static COMMANDS: &[Command] = &[
         "Post a message to a shard channel",
         pubsub::spublish,
     ),
+    cmd(
+        "multi",
+        1,
+        NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY,
+        (0, 0, 0),
+        Group::Transactions,
+        "1.2.0",
+        "@fast @transaction",
+        "Mark the start of a transaction block",
+        tx::multi,
+    ),
+    cmd(
+        "exec",
+        1,
+        NOSCRIPT | LOADING | STALE | SKIP_SLOWLOG,
+        (0, 0, 0),
+        Group::Transactions,
+        "1.2.0",
+        "@slow @transaction",
+        "Execute all commands issued after MULTI",
+        tx::exec,
+    ),
+    cmd(
+        "discard",
+        1,
+        NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY,
+        (0, 0, 0),
+        Group::Transactions,
+        "2.0.0",
+        "@fast @transaction",
+        "Discard all commands issued after MULTI",
+        tx::discard,
+    ),
+    cmd(
+        "watch",
+        -2,
+        NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY,
+        (1, -1, 1),
+        Group::Transactions,
+        "2.2.0",
+        "@fast @transaction",
+        "Watch the given keys to determine execution of the MULTI/EXEC block",
+        tx::watch,
+    ),
+    cmd(
+        "unwatch",
+        1,
+        NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY,
+        (0, 0, 0),
+        Group::Transactions,
+        "2.2.0",
+        "@fast @transaction",
+        "Forget about all watched keys",
+        tx::unwatch,
+    ),
+    cmd(
+        "blpop",
+        -3,
+        WRITE | NOSCRIPT | BLOCKING,
+        (1, -2, 1),
+        Group::List,
+        "2.0.0",
+        "@write @list @slow @blocking",
+        "Remove and get the first element in a list, or block until one is available",
+        blocking::blpop,
+    ),
+    cmd(
+        "brpop",
+        -3,
+        WRITE | NOSCRIPT | BLOCKING,
+        (1, -2, 1),
+        Group::List,
+        "2.0.0",
+        "@write @list @slow @blocking",
+        "Remove and get the last element in a list, or block until one is available",
+        blocking::brpop,
+    ),
+    cmd(
+        "blmove",
+        6,
+        WRITE | DENYOOM | NOSCRIPT | BLOCKING,
+        (1, 2, 1),
+        Group::List,
+        "6.2.0",
+        "@write @list @slow @blocking",
+        "Pop an element from a list, push it to another list and return it; or block until one is available",
+        blocking::blmove,
+    ),
+    cmd(
+        "brpoplpush",
+        4,
+        WRITE | DENYOOM | NOSCRIPT | BLOCKING,
+        (1, 2, 1),
+        Group::List,
+        "2.2.0",
+        "@write @list @slow @blocking",
+        "Pop an element from a list, push it to another list and return it; or block until one is available",
+        blocking::brpoplpush,
+    ),
+    cmd(
+        "blmpop",
+        -5,
+        WRITE | BLOCKING,
+        (0, 0, 0),
+        Group::List,
+        "7.0.0",
+        "@write @list @slow @blocking",
+        "Pop elements from a list, or block until one is available",
+        blocking::blmpop,
+    )
+    .with_keys(blocking::mpop_keys),
+    cmd(
+        "bzpopmin",
+        -3,
+        WRITE | NOSCRIPT | BLOCKING | FAST,
+        (1, -2, 1),
+        Group::SortedSet,
+        "5.0.0",
+        "@write @sortedset @fast @blocking",
+        "Remove and return the member with the lowest score from one or more sorted sets, or block until one is available",
+        blocking::bzpopmin,
+    ),
+    cmd(
+        "bzpopmax",
+        -3,
+        WRITE | NOSCRIPT | BLOCKING | FAST,
+        (1, -2, 1),
+        Group::SortedSet,
+        "5.0.0",
+        "@write @sortedset @fast @blocking",
+        "Remove and return the member with the highest score from one or more sorted sets, or block until one is available",
+        blocking::bzpopmax,
+    ),
+    cmd(
+        "bzmpop",
+        -5,
+        WRITE | BLOCKING,
+        (0, 0, 0),
+        Group::SortedSet,
+        "7.0.0",
+        "@write @sortedset @slow @blocking",
+        "Remove and return members with scores in a sorted set or block until one is available",
+        blocking::bzmpop,
+    )
+    .with_keys(blocking::mpop_keys),
 ];
 
 /// The table indexed for lookups. Every command and subcommand gets an index for per-command stats.

@@ -1,5 +1,6 @@
 //! The network server: listeners, the accept loop, the background cron and shutdown.
 
+pub mod blocking;
 pub mod clients;
 pub mod connection;
 pub mod logging;
@@ -9,6 +10,7 @@ pub mod pubsub;
 pub mod shared;
 pub mod slowlog;
 pub mod stats;
+pub mod watch;
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -167,6 +169,9 @@ fn admit(shared: &Arc<Shared>, stream: TcpStream, addr: SocketAddr) {
         monitor: Default::default(),
         no_evict: Default::default(),
         no_touch: Default::default(),
+        blocked: Default::default(),
+        unblock: Default::default(),
+        unblock_error: Default::default(),
         killed: Default::default(),
         kill: Default::default(),
         subscriptions: Default::default(),

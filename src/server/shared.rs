@@ -6,11 +6,13 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
+use super::blocking::Blocked;
 use super::clients::Clients;
 use super::monitor::Monitors;
 use super::pubsub::PubSub;
 use super::slowlog::SlowLog;
 use super::stats::Stats;
+use super::watch::Watches;
 use crate::config::Config;
 use crate::engine::snowflake::Snowflake;
 use crate::engine::Keyspace;
@@ -38,6 +40,12 @@ pub struct Shared {
     pub slowlog: SlowLog,
     pub monitors: Monitors,
     pub pubsub: Arc<PubSub>,
+    pub blocked: Blocked,
+    pub watches: Watches,
+    /// Commands run under the read side; EXEC takes the write side, so no other client's command
+    /// runs between the commands of a transaction. Held only while commands execute, never across
+    /// an `.await`.
+    pub gate: std::sync::RwLock<()>,
     pub ids: Snowflake,
     pub named_ids: Mutex<std::collections::HashMap<Vec<u8>, std::sync::Arc<Snowflake>>>,
     pub run_id: String,
@@ -67,6 +75,9 @@ impl Shared {
             slowlog: SlowLog::default(),
             monitors: Monitors::default(),
             pubsub,
+            blocked: Blocked::default(),
+            watches: Watches::default(),
+            gate: std::sync::RwLock::new(()),
             ids: Snowflake::default(),
             named_ids: Mutex::default(),
             run_id,
