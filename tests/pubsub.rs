@@ -268,6 +268,13 @@ fn resp2_subscribed_mode_matches_redis() {
         0 RESET
         0 GET x
         1 PUBSUB NUMPAT
+        0 MULTI
+        0 RESET
+        0 MULTI
+        0 SUBSCRIBE inside
+        0 EXEC
+        0 GET x
+        1 PUBSUB NUMSUB inside
         0 SUBSCRIBE after
         1 PUBSUB NUMSUB after
         0 QUIT
@@ -393,6 +400,17 @@ fn keyspace_notifications_match_redis() {
         1 ZPOPMAX z 5
         1 ZADD z 1 a
         1 ZMPOP 1 z MIN
+        1 RPUSH bl a b
+        1 BLPOP bl 1
+        1 BRPOP bl 1
+        1 ZADD bz 1 a
+        1 BZPOPMAX bz 1
+        1 RPUSH bm a
+        1 BLMOVE bm bm2 LEFT LEFT 1
+        1 MULTI
+        1 SET tx 1
+        1 INCR tx
+        1 EXEC
         1 CONFIG SET notify-keyspace-events Egn
         1 SET fresh 1
         1 SET fresh 2
