@@ -613,3 +613,63 @@ fn notify_keyspace_events_is_validated_and_normalised() {
         "ERR CONFIG SET failed (possibly related to argument 'notify-keyspace-events') - Invalid event class character. Use 'Ag$lshzxeKEtmdn'."
     );
 }
+
+#[test]
+fn concurrent_publishers_reach_every_subscriber_exactly_once() {
+    let strata = Server::start();
+    let port = strata.port;
+    const PUBLISHERS: usize = 4;
+    const MESSAGES: usize = 300;
+    let mut subscribers: Vec<Raw> = (0..4).map(|_| Raw::connect(port)).collect();
+    for (i, subscriber) in subscribers.iter_mut().enumerate() {
+        if i % 2 == 0 {
+            // RESP3 subscribers get the same messages as push frames.
+            subscriber.call(&["HELLO", "3"], 1);
+        }
+        subscriber.call(&["SUBSCRIBE", "load"], 1);
+        subscriber.call(&["PSUBSCRIBE", "lo*"], 1);
+    }
+    // A client that keeps subscribing and leaving while messages fly.
+    let churn = std::thread::spawn(move || {
+        let mut con = Raw::connect(port);
+        for _ in 0..200 {
+            con.call(&["SUBSCRIBE", "load", "other"], 2);
+            con.send(&["UNSUBSCRIBE"]);
+            con.pump(Duration::from_millis(1));
+            con.received.clear();
+        }
+    });
+    let publishers: Vec<_> = (0..PUBLISHERS)
+        .map(|p| {
+            std::thread::spawn(move || {
+                let mut con = Raw::connect(port);
+                for m in 0..MESSAGES {
+                    con.call(&["PUBLISH", "load", &format!("{p}:{m}")], 1);
+                }
+            })
+        })
+        .collect();
+    for publisher in publishers {
+        publisher.join().unwrap();
+    }
+    churn.join().unwrap();
+    for (i, subscriber) in subscribers.iter_mut().enumerate() {
+        let frames = subscriber.frames(2 * PUBLISHERS * MESSAGES);
+        let marker = if i % 2 == 0 { '>' } else { '*' };
+        assert!(frames.iter().all(|f| f.starts_with(marker)), "{marker} frames for subscriber {i}");
+        // Each publisher's messages arrive once per subscription, in the order it sent them.
+        let mut next = std::collections::HashMap::new();
+        for frame in &frames {
+            let payload = frame.rsplit("\r\n").nth(1).unwrap();
+            let (publisher, number) = payload.split_once(':').unwrap();
+            let number: usize = number.parse().unwrap();
+            let expected = next.entry((frame.contains("pmessage"), publisher.to_owned())).or_insert(0);
+            assert_eq!(number, *expected, "{frame}");
+            *expected += 1;
+        }
+        assert_eq!(next.len(), 2 * PUBLISHERS);
+        // Nothing more arrives.
+        subscriber.pump(Duration::from_millis(100));
+        assert!(subscriber.received.is_empty(), "{:?}", String::from_utf8_lossy(&subscriber.received));
+    }
+}
