@@ -5,6 +5,8 @@ pub mod clients;
 pub mod connection;
 pub mod logging;
 pub mod monitor;
+pub mod notify;
+pub mod pubsub;
 pub mod shared;
 pub mod slowlog;
 pub mod stats;
@@ -172,6 +174,9 @@ fn admit(shared: &Arc<Shared>, stream: TcpStream, addr: SocketAddr) {
         unblock_error: Default::default(),
         killed: Default::default(),
         kill: Default::default(),
+        subscriptions: Default::default(),
+        pattern_subscriptions: Default::default(),
+        shard_subscriptions: Default::default(),
     });
     shared.clients.register(info.clone());
     let shared = shared.clone();
