@@ -57,6 +57,7 @@ static SETTINGS: &[Setting] = &[
     setting("bind", "* -::*", Kind::Text, true),
     setting("tcp-backlog", "511", Kind::Int { min: 0, max: i32::MAX as i64 }, true),
     setting("requirepass", "", Kind::Text, false),
+    setting("threads", "0", Kind::Int { min: 0, max: 256 }, true),
     setting("databases", "16", Kind::Int { min: 1, max: i32::MAX as i64 }, true),
     setting("maxclients", "10000", Kind::Int { min: 1, max: u32::MAX as i64 }, false),
     setting("timeout", "0", Kind::Int { min: 0, max: i32::MAX as i64 }, false),
