@@ -86,7 +86,7 @@ pub async fn serve(stream: TcpStream, shared: Arc<Shared>, info: Arc<ClientInfo>
             }
             Some(message) = conn.session.pubsub.next() => {
                 encode(&message, conn.session.protocol, &mut conn.output);
-                conn.drain_messages();
+                drain_messages(&mut conn.session, &mut conn.output);
                 // A subscriber too slow to read is killed by the registry: stop waiting on its socket.
                 let info = conn.info.clone();
                 let written = tokio::select! {
@@ -224,18 +224,21 @@ impl Connection {
 
     /// Runs one request and encodes its reply (unless it blocked or CLIENT REPLY says otherwise).
     fn execute(&mut self, args: Args, now_ms: u64, started: Instant) {
-        let shared = self.shared.clone();
-        self.drain_messages();
-        let mut ctx = Ctx::new(&shared, &mut self.session, now_ms);
+        // Borrow the fields apart instead of cloning the Arc: a clone per command would bounce its
+        // reference count between the threads' caches.
+        let Connection { shared, info, session, output, local } = self;
+        let shared: &Shared = shared;
+        drain_messages(session, output);
+        let mut ctx = Ctx::new(shared, session, now_ms);
         let outcome = dispatch(&mut ctx, args);
         let (hits, misses) = (ctx.hits, ctx.misses);
         let elapsed = started.elapsed().as_micros() as u64;
-        self.local.hits += hits;
-        self.local.misses += misses;
+        local.hits += hits;
+        local.misses += misses;
         let is_error = outcome.reply.is_error();
-        self.local.errors += u64::from(is_error);
+        local.errors += u64::from(is_error);
         if let Some(index) = outcome.command {
-            self.local.record(&shared.stats, index, elapsed, outcome.rejected, is_error && !outcome.rejected);
+            local.record(&shared.stats, index, elapsed, outcome.rejected, is_error && !outcome.rejected);
             let command = registry().all[index];
             let slower_than = shared.config.hot.slowlog_slower_than.load(Ordering::Relaxed);
             if slower_than >= 0 && elapsed >= slower_than as u64 && !command.has(SKIP_SLOWLOG) {
@@ -243,49 +246,26 @@ impl Connection {
                     args.iter(),
                     elapsed,
                     now_ms / 1000,
-                    self.info.addr.to_string(),
-                    self.info.name(),
+                    info.addr.to_string(),
+                    info.name(),
                     shared.config.hot.slowlog_max_len.load(Ordering::Relaxed),
                 );
             }
             if shared.monitors.active() && !command.has(SKIP_MONITOR | ADMIN) {
-                shared.monitors.feed(unix_micros(), self.session.db, &self.info.addr.to_string(), args.iter());
+                shared.monitors.feed(unix_micros(), session.db, &info.addr.to_string(), args.iter());
             }
         }
         // Messages the command published to this client itself precede its reply, as in Redis;
         // those arriving while it subscribed follow its confirmations.
         if !matches!(outcome.reply, Reply::Multi(_)) {
-            self.drain_messages();
+            drain_messages(session, output);
         }
-        self.reply(&outcome.reply);
-    }
-
-    /// Encodes the pub/sub messages already queued for this client.
-    fn drain_messages(&mut self) {
-        while let Some(message) = self.session.pubsub.try_next() {
-            encode(&message, self.session.protocol, &mut self.output);
-        }
+        encode_reply(session, output, &outcome.reply);
     }
 
     /// Encodes a reply, honouring CLIENT REPLY OFF|SKIP.
     fn reply(&mut self, reply: &Reply) {
-        let suppress = match self.session.reply_mode {
-            ReplyMode::On => false,
-            ReplyMode::Off => true,
-            // As Redis turns SKIP_NEXT into SKIP after each command: a SKIP issued while being
-            // skipped arms the next command again.
-            ReplyMode::SkipNext => {
-                self.session.reply_mode = ReplyMode::Skip;
-                true
-            }
-            ReplyMode::Skip => {
-                self.session.reply_mode = ReplyMode::On;
-                true
-            }
-        };
-        if !suppress {
-            encode(reply, self.session.protocol, &mut self.output);
-        }
+        encode_reply(&mut self.session, &mut self.output, reply);
     }
 
     /// Runs a blocked command again; true when it was served (its reply is encoded).
@@ -371,6 +351,34 @@ impl Connection {
         }
         let shared = self.shared.clone();
         self.session.unwatch_all(&shared);
+    }
+}
+
+/// Encodes the pub/sub messages already queued for this client.
+fn drain_messages(session: &mut Session, output: &mut BytesMut) {
+    while let Some(message) = session.pubsub.try_next() {
+        encode(&message, session.protocol, output);
+    }
+}
+
+/// Encodes a reply, honouring CLIENT REPLY OFF|SKIP.
+fn encode_reply(session: &mut Session, output: &mut BytesMut, reply: &Reply) {
+    let suppress = match session.reply_mode {
+        ReplyMode::On => false,
+        ReplyMode::Off => true,
+        // As Redis turns SKIP_NEXT into SKIP after each command: a SKIP issued while being
+        // skipped arms the next command again.
+        ReplyMode::SkipNext => {
+            session.reply_mode = ReplyMode::Skip;
+            true
+        }
+        ReplyMode::Skip => {
+            session.reply_mode = ReplyMode::On;
+            true
+        }
+    };
+    if !suppress {
+        encode(reply, session.protocol, output);
     }
 }
 
