@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::engine::Db;
+use crate::engine::{Db, StreamId};
 use crate::resp::{Protocol, Reply};
 use crate::server::clients::ClientInfo;
 use crate::server::shared::Shared;
@@ -32,6 +32,22 @@ pub struct Session {
     pub block: Option<BlockRequest>,
     /// True while commands run inside EXEC (or a script later): blocking commands must not block.
     pub in_exec: bool,
+    /// What a blocked XREAD resolved on its first run (the IDs `$` stood for), so the re-run after
+    /// a wake-up reads after the same IDs and keeps the original deadline. Set by XREAD when it
+    /// blocks, cleared by XREAD when it completes; a stale value (other arguments, or a deadline
+    /// that has passed) is ignored. The connection loop may clear it when it answers the timeout
+    /// reply (or CLIENT UNBLOCK) instead of re-running the command.
+    pub block_state: Option<BlockState>,
+}
+
+/// See [`Session::block_state`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockState {
+    /// The arguments of the blocked command, to recognise its re-run.
+    pub args: Vec<Vec<u8>>,
+    /// One resolved ID per stream key.
+    pub ids: Vec<StreamId>,
+    pub deadline: Option<Instant>,
 }
 
 /// A blocking command waiting for data: the connection parks the client on `keys` (in the current
@@ -58,6 +74,7 @@ impl Session {
             become_monitor: false,
             block: None,
             in_exec: false,
+            block_state: None,
         }
     }
 

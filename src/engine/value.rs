@@ -1,5 +1,5 @@
 //! Typed values stored under a key, with Redis's compact string encodings; collections live in
-//! their own modules ([`List`], [`Hash`], [`Set`], [`ZSet`]) and are boxed here so a value stays
+//! their own modules ([`List`], [`Hash`], [`Set`], [`ZSet`], [`Stream`]) and are boxed here so a value stays
 //! 16 bytes.
 
 use std::borrow::Cow;
@@ -8,6 +8,7 @@ use std::ops::Range;
 use super::hash::Hash;
 use super::list::List;
 use super::set::Set;
+use super::stream::Stream;
 use super::thin::ThinBytes;
 use super::zset::ZSet;
 use crate::num::parse_i64;
@@ -86,6 +87,7 @@ pub enum Value {
     Hash(Box<Hash>),
     Set(Box<Set>),
     ZSet(Box<ZSet>),
+    Stream(Box<Stream>),
 }
 
 /// The type names of TYPE and SCAN ... TYPE.
@@ -96,6 +98,7 @@ pub enum ValueType {
     Hash,
     Set,
     ZSet,
+    Stream,
 }
 
 impl ValueType {
@@ -106,6 +109,7 @@ impl ValueType {
             ValueType::Hash => "hash",
             ValueType::Set => "set",
             ValueType::ZSet => "zset",
+            ValueType::Stream => "stream",
         }
     }
 
@@ -116,6 +120,7 @@ impl ValueType {
             b"hash" => Some(ValueType::Hash),
             b"set" => Some(ValueType::Set),
             b"zset" => Some(ValueType::ZSet),
+            b"stream" => Some(ValueType::Stream),
             _ => None,
         }
     }
@@ -150,6 +155,7 @@ impl Value {
             Value::Hash(_) => ValueType::Hash,
             Value::Set(_) => ValueType::Set,
             Value::ZSet(_) => ValueType::ZSet,
+            Value::Stream(_) => ValueType::Stream,
         }
     }
 
@@ -159,7 +165,7 @@ impl Value {
             Value::Int(n) => Some(Cow::Owned(itoa::Buffer::new().format(*n).as_bytes().to_vec())),
             Value::Inline { len, data } => Some(Cow::Borrowed(&data[..*len as usize])),
             Value::Heap(bytes) | Value::Raw(bytes) => Some(Cow::Borrowed(bytes)),
-            Value::List(_) | Value::Hash(_) | Value::Set(_) | Value::ZSet(_) => None,
+            Value::List(_) | Value::Hash(_) | Value::Set(_) | Value::ZSet(_) | Value::Stream(_) => None,
         }
     }
 
@@ -169,7 +175,7 @@ impl Value {
             Value::Int(n) => Some(f(itoa::Buffer::new().format(*n).as_bytes())),
             Value::Inline { len, data } => Some(f(&data[..*len as usize])),
             Value::Heap(bytes) | Value::Raw(bytes) => Some(f(bytes)),
-            Value::List(_) | Value::Hash(_) | Value::Set(_) | Value::ZSet(_) => None,
+            Value::List(_) | Value::Hash(_) | Value::Set(_) | Value::ZSet(_) | Value::Stream(_) => None,
         }
     }
 
@@ -188,6 +194,7 @@ impl Value {
             Value::Hash(hash) => hash.encoding(),
             Value::Set(set) => set.encoding(),
             Value::ZSet(zset) => zset.encoding(),
+            Value::Stream(_) => "stream",
         }
     }
 
@@ -200,10 +207,12 @@ impl Value {
             Value::Hash(hash) => std::mem::size_of::<Hash>() + hash.heap_size(),
             Value::Set(set) => std::mem::size_of::<Set>() + set.heap_size(),
             Value::ZSet(zset) => std::mem::size_of::<ZSet>() + zset.heap_size(),
+            Value::Stream(stream) => std::mem::size_of::<Stream>() + stream.heap_size(),
         }
     }
 
-    /// Whether the value is a collection with no elements left (such keys are deleted).
+    /// Whether the value is a collection with no elements left (such keys are deleted). Streams
+    /// are never deleted for being empty, as in Redis.
     pub fn is_empty_collection(&self) -> bool {
         match self {
             Value::List(list) => list.is_empty(),
