@@ -1294,3 +1294,90 @@ mod tests {
         assert_eq!(interval_start(b"("), Err(INVALID_ID));
     }
 }
+
+#[cfg(test)]
+mod blocking_tests {
+    //! The blocking contract, in process: a blocked XREAD hands the connection a block request and
+    //! keeps what `$` meant for its re-run.
+
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::commands::{dispatch, registry, Session};
+    use crate::config::Config;
+    use crate::resp::{parse_request, ParseLimits, RequestBuf};
+    use crate::server::clients::ClientInfo;
+    use crate::server::shared::Shared;
+
+    fn session() -> Session {
+        let addr = "127.0.0.1:1".parse().expect("address");
+        let info = Arc::new(ClientInfo {
+            id: 1,
+            addr,
+            laddr: addr,
+            fd: -1,
+            created_ms: 0,
+            name: Default::default(),
+            lib_name: Default::default(),
+            lib_ver: Default::default(),
+            db: Default::default(),
+            resp: 2.into(),
+            last_interaction_ms: 0.into(),
+            last_command: usize::MAX.into(),
+            query_buffer: Default::default(),
+            monitor: Default::default(),
+            no_evict: Default::default(),
+            no_touch: Default::default(),
+            killed: Default::default(),
+            kill: Default::default(),
+        });
+        Session::new(info, true)
+    }
+
+    fn run(shared: &Shared, session: &mut Session, now_ms: u64, words: &[&str]) -> Reply {
+        let mut buf = format!("*{}\r\n", words.len());
+        for word in words {
+            buf.push_str(&format!("${}\r\n{word}\r\n", word.len()));
+        }
+        let mut req = RequestBuf::default();
+        parse_request(buf.as_bytes(), &mut req, ParseLimits { max_bulk_len: 1 << 20 }).expect("request");
+        let mut ctx = Ctx::new(shared, session, now_ms);
+        dispatch(&mut ctx, req.args(buf.as_bytes())).reply
+    }
+
+    #[test]
+    fn blocked_xread_keeps_what_dollar_meant() {
+        let shared = Shared::new(Config::load(None, &[]).expect("config"), registry().all.len());
+        let (mut reader, mut writer) = (session(), session());
+        run(&shared, &mut writer, 1, &["XADD", "s", "1-1", "a", "1"]);
+        let read = ["XREAD", "BLOCK", "0", "STREAMS", "s", "other", "$", "$"];
+        assert_eq!(run(&shared, &mut reader, 2, &read), Reply::NoReply);
+        let request = reader.block.take().expect("block request");
+        assert_eq!(request.keys, vec![b"s".to_vec(), b"other".to_vec()]);
+        assert_eq!((request.deadline, request.timeout_reply), (None, Reply::NilArray));
+        assert_eq!(reader.block_state.as_ref().map(|s| s.ids.clone()), Some(vec![StreamId::new(1, 1), StreamId::MIN]));
+        // A write that adds nothing readable: the re-run blocks again, still after 1-1.
+        run(&shared, &mut writer, 3, &["XDEL", "s", "9-9"]);
+        assert_eq!(run(&shared, &mut reader, 4, &read), Reply::NoReply);
+        assert!(reader.block.take().is_some());
+        run(&shared, &mut writer, 5, &["XADD", "s", "2-1", "b", "2"]);
+        let served = run(&shared, &mut reader, 6, &read);
+        let entry = entry_reply(StreamId::new(2, 1), &Fields::from(vec![Bytes::from_static(b"b"), Bytes::from_static(b"2")]));
+        assert_eq!(served, Reply::Array(vec![Reply::Array(vec![Reply::bulk(b"s"), Reply::Array(vec![entry])])]));
+        assert!(reader.block_state.is_none(), "cleared once served");
+        // A fresh XREAD with the same words resolves `$` again.
+        assert_eq!(run(&shared, &mut reader, 7, &read), Reply::NoReply);
+        assert_eq!(reader.block_state.as_ref().map(|s| s.ids[0]), Some(StreamId::new(2, 1)));
+    }
+
+    #[test]
+    fn blocking_reads_inside_exec_answer_the_timeout_reply() {
+        let shared = Shared::new(Config::load(None, &[]).expect("config"), registry().all.len());
+        let mut reader = session();
+        reader.in_exec = true;
+        assert_eq!(run(&shared, &mut reader, 1, &["XREAD", "BLOCK", "0", "STREAMS", "s", "$"]), Reply::NilArray);
+        run(&shared, &mut reader, 1, &["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"]);
+        assert_eq!(run(&shared, &mut reader, 1, &["XREADGROUP", "GROUP", "g", "c", "BLOCK", "10", "STREAMS", "s", ">"]), Reply::NilArray);
+        assert!(reader.block.is_none() && reader.block_state.is_none());
+    }
+}
