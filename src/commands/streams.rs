@@ -686,6 +686,9 @@ pub fn xgroup(_ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
             "    Prints this help.",
         ]));
     }
+    if args.get(1).eq_ignore_ascii_case(b"help") {
+        return Err(CmdError::WrongArity("xgroup|help".into()));
+    }
     Err(CmdError::UnknownSubcommand { command: "xgroup".into(), sub: String::from_utf8_lossy(args.get(1)).into_owned() })
 }
 
@@ -703,6 +706,9 @@ pub fn xinfo(_ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
             "HELP",
             "    Prints this help.",
         ]));
+    }
+    if args.get(1).eq_ignore_ascii_case(b"help") {
+        return Err(CmdError::WrongArity("xinfo|help".into()));
     }
     Err(CmdError::UnknownSubcommand { command: "xinfo".into(), sub: String::from_utf8_lossy(args.get(1)).into_owned() })
 }
@@ -1143,7 +1149,9 @@ pub fn xinfo_stream(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
             if !args.get(4).eq_ignore_ascii_case(b"count") {
                 return Err(subcommand_syntax(args, "XINFO"));
             }
-            count = parse_int(args.get(5))?.max(0) as usize;
+            // Redis falls back to the default for a negative count; 0 means everything.
+            let n = parse_int(args.get(5))?;
+            count = if n < 0 { 10 } else { n as usize };
         }
     }
     let now_ms = ctx.now_ms;
