@@ -331,9 +331,7 @@ pub fn xsetid(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let Some(stream) = stream_of(&mut shard, hash, key, ctx)? else {
         return Err(CmdError::NoSuchKey);
     };
-    if id < stream.max_deleted_id {
-        return Err(CmdError::err("The ID specified in XSETID is smaller than current max_deleted_entry_id"));
-    }
+    // Redis 7.0 does not compare with the current max deleted ID (7.2 does).
     if !stream.is_empty() {
         if id < stream.last_valid_id() {
             return Err(CmdError::err("The ID specified in XSETID is smaller than the target stream top item"));
@@ -1133,7 +1131,7 @@ fn entries_read_reply(group: &Group) -> Reply {
 }
 
 fn lag_reply(stream: &Stream, group: &Group) -> Reply {
-    stream.group_lag(group).map_or(Reply::Nil, |n| Reply::Int(n as i64))
+    stream.group_lag(group).map_or(Reply::Nil, Reply::Int)
 }
 
 /// XINFO STREAM key [FULL [COUNT count]]

@@ -520,8 +520,8 @@ impl Stream {
         if self.max_deleted_id.is_zero() || self.max_deleted_id < self.first_id {
             let length = self.entries.len() as u64;
             match id.cmp(&self.first_id) {
-                std::cmp::Ordering::Less => return Some(self.entries_added - length),
-                std::cmp::Ordering::Equal => return Some(self.entries_added - length + 1),
+                std::cmp::Ordering::Less => return Some(self.entries_added.wrapping_sub(length)),
+                std::cmp::Ordering::Equal => return Some(self.entries_added.wrapping_sub(length).wrapping_add(1)),
                 std::cmp::Ordering::Greater => {}
             }
         }
@@ -536,17 +536,19 @@ impl Stream {
         start <= self.max_deleted_id
     }
 
-    /// A group's lag, as XINFO reports it; `None` when it cannot be known.
-    pub fn group_lag(&self, group: &Group) -> Option<u64> {
+    /// A group's lag, as XINFO reports it; `None` when it cannot be known. Signed, as in Redis: a
+    /// read counter set past `entries_added` (ENTRIESREAD, XSETID) gives a negative lag.
+    pub fn group_lag(&self, group: &Group) -> Option<i64> {
+        let added = self.entries_added as i64;
         if self.entries_added == 0 {
             return Some(0);
         }
         if let Some(read) = group.entries_read {
             if !self.has_tombstones_from(group.last_id) {
-                return Some(self.entries_added.saturating_sub(read));
+                return Some(added.wrapping_sub(read as i64));
             }
         }
-        self.estimate_distance(group.last_id).map(|read| self.entries_added.saturating_sub(read))
+        self.estimate_distance(group.last_id).map(|read| added.wrapping_sub(read as i64))
     }
 
     /// Heap bytes, for memory accounting.
