@@ -1287,6 +1287,72 @@ pub fn xinfo_consumers(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::resp::{parse_request, ParseLimits, RequestBuf};
+
+    /// Parses `words` as one request and hands its arguments to `f`.
+    fn with_args<R>(words: &[&str], f: impl FnOnce(Args) -> R) -> R {
+        let mut buf = format!("*{}\r\n", words.len());
+        for word in words {
+            buf.push_str(&format!("${}\r\n{word}\r\n", word.len()));
+        }
+        let mut req = RequestBuf::default();
+        parse_request(buf.as_bytes(), &mut req, ParseLimits { max_bulk_len: 1 << 20 }).expect("request");
+        f(req.args(buf.as_bytes()))
+    }
+
+    #[test]
+    fn xadd_and_xtrim_options_parse_like_redis() {
+        let parsed = with_args(&["XADD", "s", "NOMKSTREAM", "MAXLEN", "~", "10", "5-*", "f", "v"], |a| parse_add_trim(a, true));
+        let expected = AddTrimArgs {
+            trim: Some(Trim { strategy: TrimStrategy::MaxLen(10), approx: true, limit: DEFAULT_TRIM_LIMIT }),
+            no_mkstream: true,
+            id: Some(ParsedId::AutoSeq(5)),
+            id_pos: 6,
+        };
+        assert_eq!(parsed, Ok(expected));
+        let parsed = with_args(&["XADD", "s", "MINID", "=", "3", "*", "f", "v"], |a| parse_add_trim(a, true)).expect("minid");
+        assert_eq!(parsed.trim, Some(Trim { strategy: TrimStrategy::MinId(StreamId::new(3, 0)), approx: false, limit: 0 }));
+        assert_eq!((parsed.id, parsed.id_pos), (None, 5));
+        let trimmed = with_args(&["XTRIM", "s", "MAXLEN", "~", "2", "LIMIT", "7"], |a| parse_add_trim(a, false)).expect("xtrim");
+        assert_eq!(trimmed.trim.map(|t| t.limit), Some(7));
+        let error = |words: &[&str], xadd| with_args(words, |a| parse_add_trim(a, xadd)).expect_err("must fail").to_string();
+        assert_eq!(
+            error(&["XTRIM", "s", "LIMIT", "1"], false),
+            "ERR syntax error, LIMIT cannot be used without specifying a trimming strategy"
+        );
+        assert_eq!(
+            error(&["XTRIM", "s", "MAXLEN", "1", "LIMIT", "1"], false),
+            "ERR syntax error, LIMIT cannot be used without the special ~ option"
+        );
+        assert_eq!(
+            error(&["XTRIM", "s", "MAXLEN", "1", "MINID", "1"], false),
+            "ERR syntax error, MAXLEN and MINID options at the same time are not compatible"
+        );
+        assert_eq!(error(&["XTRIM", "s"], false), "ERR syntax error, XTRIM must be called with a trimming strategy");
+        assert_eq!(error(&["XADD", "s", "MAXLEN", "-1", "*", "f", "v"], true), "ERR The MAXLEN argument must be >= 0.");
+        assert_eq!(error(&["XADD", "s", "+", "f", "v"], true), INVALID_ID.to_string());
+    }
+
+    #[test]
+    fn xread_arguments_and_keys() {
+        let words = ["XREADGROUP", "GROUP", "g", "c", "COUNT", "-4", "BLOCK", "0", "NOACK", "STREAMS", "a", "b", ">", "0"];
+        let (keys, ids, block, count, noack) = with_args(&words, |a| {
+            let parsed = parse_read(a, true).expect("xreadgroup");
+            let ids: Vec<Vec<u8>> = parsed.ids.iter().map(|i| i.to_vec()).collect();
+            (xread_keys(a), ids, parsed.block, parsed.count, parsed.noack)
+        });
+        assert_eq!(keys, vec![10, 11]);
+        assert_eq!(ids, vec![b">".to_vec(), b"0".to_vec()]);
+        assert_eq!((block, count, noack), (Some(None), 0, true));
+        let error = |words: &[&str], group| with_args(words, |a| parse_read(a, group).err().map(|e| e.to_string()));
+        assert_eq!(error(&["XREAD", "BLOCK", "-1", "STREAMS", "s", "$"], false).as_deref(), Some("ERR timeout is negative"));
+        assert_eq!(
+            error(&["XREAD", "BLOCK", "1.5", "STREAMS", "s", "$"], false).as_deref(),
+            Some("ERR timeout is not an integer or out of range")
+        );
+        assert_eq!(error(&["XREADGROUP", "STREAMS", "s", ">"], true).as_deref(), Some("ERR Missing GROUP option for XREADGROUP"));
+        assert_eq!(error(&["XREAD", "COUNT", "1", "s"], false).as_deref(), Some("ERR syntax error"));
+    }
 
     #[test]
     fn interval_bounds_follow_redis() {

@@ -258,6 +258,23 @@ mod tests {
     }
 
     #[test]
+    fn streams_clone_deeply_and_stay_when_empty() {
+        use super::super::stream::StreamId;
+        let mut stream = Stream::new();
+        stream.append(StreamId::new(1, 1), vec![bytes::Bytes::from_static(b"f"), bytes::Bytes::from_static(b"v")].into());
+        let value = Value::Stream(Box::new(stream));
+        let mut copy = value.clone();
+        if let Value::Stream(inner) = &mut copy {
+            inner.delete(&[StreamId::new(1, 1)]);
+        }
+        assert_ne!(value, copy);
+        assert_eq!((value.value_type().name(), value.encoding()), ("stream", "stream"));
+        assert_eq!(ValueType::from_name(b"STREAM"), Some(ValueType::Stream));
+        assert!(!copy.is_empty_collection(), "an empty stream is still a key");
+        assert!(value.heap_size() > 0);
+    }
+
+    #[test]
     fn memory_estimates_track_collection_size() {
         let limits = Limits { set_max_intset_entries: 0, zset_max_entries: 0, hash_max_entries: 0, ..Limits::default() };
         let member = |i: usize| format!("member-{i:06}-padding-padding");
