@@ -58,7 +58,7 @@ fn id_reply(id: StreamId) -> Reply {
 }
 
 fn fields_reply(fields: &Fields) -> Reply {
-    Reply::Array(fields.iter().map(|f| Reply::Bulk(f.clone())).collect())
+    Reply::Array(fields.iter().map(Reply::Bulk).collect())
 }
 
 /// `[id, [field, value, ...]]`.
@@ -198,7 +198,7 @@ pub fn xadd(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     if parsed.id == Some(ParsedId::Id(StreamId::MIN)) {
         return Err(CmdError::err("The ID specified in XADD must be greater than 0-0"));
     }
-    let fields: Fields = (field_pos..args.len()).map(|i| Bytes::copy_from_slice(args.get(i))).collect();
+    let fields: Fields = (field_pos..args.len()).map(|i| args.get(i)).collect();
     let key = args.get(1);
     let hash = KeyHash::of(key);
     let now_ms = ctx.now_ms;
@@ -1434,7 +1434,7 @@ mod blocking_tests {
         assert!(reader.block.take().is_some());
         run(&shared, &mut writer, 5, &["XADD", "s", "2-1", "b", "2"]);
         let served = run(&shared, &mut reader, 6, &read);
-        let entry = entry_reply(StreamId::new(2, 1), &Fields::from(vec![Bytes::from_static(b"b"), Bytes::from_static(b"2")]));
+        let entry = entry_reply(StreamId::new(2, 1), &["b", "2"].into_iter().collect());
         assert_eq!(served, Reply::Array(vec![Reply::Array(vec![Reply::bulk(b"s"), Reply::Array(vec![entry])])]));
         assert!(reader.block_state.is_none(), "cleared once served");
         // A fresh XREAD with the same words resolves `$` again.

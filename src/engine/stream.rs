@@ -135,8 +135,68 @@ fn string_to_u64(text: &[u8]) -> Option<u64> {
     Some(if negative { value.wrapping_neg() } else { value })
 }
 
-/// The fields and values of one entry, interleaved.
-pub type Fields = Box<[Bytes]>;
+/// The fields and values of one entry, interleaved, packed in one buffer: each item is a 4-byte
+/// little-endian length and its bytes. One allocation per entry, and replies slice the buffer
+/// without copying.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Fields {
+    buf: Bytes,
+    items: u32,
+}
+
+impl Fields {
+    /// The number of items (twice the number of field-value pairs).
+    pub fn len(&self) -> usize {
+        self.items as usize
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items == 0
+    }
+
+    /// The items in order, as slices of the shared buffer.
+    pub fn iter(&self) -> FieldIter<'_> {
+        FieldIter { fields: self, at: 0 }
+    }
+
+    /// Heap bytes.
+    pub fn heap_size(&self) -> usize {
+        self.buf.len()
+    }
+}
+
+impl<T: AsRef<[u8]>> FromIterator<T> for Fields {
+    fn from_iter<I: IntoIterator<Item = T>>(items: I) -> Fields {
+        let mut buf = Vec::new();
+        let mut count = 0u32;
+        for item in items {
+            let item = item.as_ref();
+            buf.extend_from_slice(&(item.len() as u32).to_le_bytes());
+            buf.extend_from_slice(item);
+            count += 1;
+        }
+        Fields { buf: Bytes::from(buf), items: count }
+    }
+}
+
+/// Iterates the items of [`Fields`].
+pub struct FieldIter<'a> {
+    fields: &'a Fields,
+    at: usize,
+}
+
+impl Iterator for FieldIter<'_> {
+    type Item = Bytes;
+
+    fn next(&mut self) -> Option<Bytes> {
+        let buf = &self.fields.buf;
+        let header = buf.get(self.at..self.at + 4)?;
+        let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
+        let start = self.at + 4;
+        self.at = start + len;
+        Some(buf.slice(start..self.at))
+    }
+}
 
 /// Redis's defaults for `stream-node-max-entries` and `stream-node-max-bytes`.
 const NODE_MAX_ENTRIES: u64 = 100;
@@ -197,14 +257,14 @@ fn lp_backlen_size(len: usize) -> usize {
 
 impl Node {
     fn new(id: StreamId, fields: &Fields) -> Node {
-        let names: Fields = fields.iter().step_by(2).cloned().collect();
+        let names: Fields = fields.iter().step_by(2).collect();
         // Header and end byte, then the master entry: count, deleted, number of fields, the field
         // names and the terminating 0.
         let bytes = 7
             + lp_int_element(1)
             + lp_int_element(0)
             + lp_int_element(names.len() as i64)
-            + names.iter().map(|f| lp_element_size(f)).sum::<usize>()
+            + names.iter().map(|f| lp_element_size(&f)).sum::<usize>()
             + lp_int_element(0);
         Node { master_fields: names, live: 0, deleted: 0, last: id, bytes }
     }
@@ -216,11 +276,11 @@ impl Node {
         let seq_diff = id.seq.wrapping_sub(master.seq) as i64;
         let mut size = lp_int_element(0) + lp_int_element(ms_diff) + lp_int_element(seq_diff);
         let elements = if same {
-            size += fields.iter().skip(1).step_by(2).map(|v| lp_element_size(v)).sum::<usize>();
+            size += fields.iter().skip(1).step_by(2).map(|v| lp_element_size(&v)).sum::<usize>();
             3 + fields.len() / 2
         } else {
             size += lp_int_element((fields.len() / 2) as i64);
-            size += fields.iter().map(|v| lp_element_size(v)).sum::<usize>();
+            size += fields.iter().map(|v| lp_element_size(&v)).sum::<usize>();
             4 + fields.len()
         };
         size += lp_int_element(elements as i64);
@@ -553,7 +613,7 @@ impl Stream {
 
     /// Heap bytes, for memory accounting.
     pub fn heap_size(&self) -> usize {
-        let entries: usize = self.entries.values().map(|f| 48 + f.len() * 32 + f.iter().map(Bytes::len).sum::<usize>()).sum();
+        let entries: usize = self.entries.values().map(|f| 48 + f.heap_size()).sum();
         let groups: usize = self.groups.iter().map(|(name, g)| 64 + name.len() + g.heap_size()).sum();
         entries + self.nodes.len() * 96 + groups
     }
@@ -608,7 +668,7 @@ mod tests {
     }
 
     fn fields(pairs: &[&str]) -> Fields {
-        pairs.iter().map(|s| Bytes::copy_from_slice(s.as_bytes())).collect()
+        pairs.iter().map(|s| s.as_bytes()).collect()
     }
 
     fn stream_of(n: u64) -> Stream {
@@ -617,6 +677,76 @@ mod tests {
             s.append(id(i, 0), fields(&["f", "v"]));
         }
         s
+    }
+
+    /// The node model agrees with the entries, and the counters with both.
+    fn check(s: &Stream) {
+        let mut live = 0;
+        let masters: Vec<StreamId> = s.nodes.keys().copied().collect();
+        for (i, (master, node)) in s.nodes.iter().enumerate() {
+            let in_node = match masters.get(i + 1) {
+                Some(next) => s.entries.range(*master..*next).count(),
+                None => s.entries.range(*master..).count(),
+            } as u64;
+            assert_eq!(in_node, node.live, "node {master}");
+            assert!(node.live > 0, "an empty node stays");
+            assert!(node.last >= *master);
+            live += node.live;
+        }
+        assert_eq!(live as usize, s.len());
+        assert!(s.entries.keys().next().is_none_or(|first| masters.first().is_some_and(|m| m <= first)));
+        assert_eq!(s.first_id, s.entries.keys().next().copied().unwrap_or_default());
+        assert!(s.entries.keys().next_back().is_none_or(|last| *last <= s.last_id));
+    }
+
+    #[test]
+    fn random_operations_keep_the_node_model_consistent() {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let mut s = Stream::new();
+        let value = "x".repeat(300);
+        for step in 0..20_000u64 {
+            match next(10) {
+                0..=5 => {
+                    let id = s.next_id(Some(ParsedId::AutoSeq(s.last_id.ms + next(2))), 0).expect("grows");
+                    let big = next(20) == 0;
+                    s.append(id, fields(&["f", if big { &value } else { "v" }]));
+                }
+                6 | 7 => {
+                    let ids: Vec<StreamId> = (0..3).map(|_| id(next(s.last_id.ms + 1), next(3))).collect();
+                    s.delete(&ids);
+                }
+                8 => {
+                    let approx = next(2) == 0;
+                    let limit = if approx { next(300) } else { 0 };
+                    let strategy = TrimStrategy::MaxLen(next(400));
+                    s.trim(Trim { strategy, approx, limit });
+                }
+                _ => {
+                    let approx = next(2) == 0;
+                    let strategy = TrimStrategy::MinId(id(next(s.last_id.ms + 1), 0));
+                    s.trim(Trim { strategy, approx, limit: if approx { DEFAULT_TRIM_LIMIT } else { 0 } });
+                }
+            }
+            if step % 97 == 0 {
+                check(&s);
+            }
+        }
+        check(&s);
+    }
+
+    #[test]
+    fn fields_pack_into_one_buffer() {
+        let packed = fields(&["name", "", "age", "30"]);
+        assert_eq!(packed.len(), 4);
+        let items: Vec<Bytes> = packed.iter().collect();
+        assert_eq!(items, ["name", "", "age", "30"].map(|s| Bytes::copy_from_slice(s.as_bytes())));
+        assert!(Fields::default().is_empty());
     }
 
     #[test]

@@ -261,7 +261,7 @@ mod tests {
     fn streams_clone_deeply_and_stay_when_empty() {
         use super::super::stream::StreamId;
         let mut stream = Stream::new();
-        stream.append(StreamId::new(1, 1), vec![bytes::Bytes::from_static(b"f"), bytes::Bytes::from_static(b"v")].into());
+        stream.append(StreamId::new(1, 1), ["f", "v"].into_iter().collect());
         let value = Value::Stream(Box::new(stream));
         let mut copy = value.clone();
         if let Value::Stream(inner) = &mut copy {
