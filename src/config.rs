@@ -24,6 +24,8 @@ enum Kind {
     },
     Bool,
     Enum(&'static [&'static str]),
+    /// notify-keyspace-events: a set of class characters, kept in Redis's canonical order.
+    KeyspaceEvents,
     Text,
 }
 
@@ -74,6 +76,9 @@ static SETTINGS: &[Setting] = &[
     setting("slowlog-log-slower-than", "10000", Kind::Int { min: -1, max: i64::MAX }, false),
     setting("slowlog-max-len", "128", Kind::Int { min: 0, max: i64::MAX }, false),
     setting("lazyfree-lazy-user-flush", "no", Kind::Bool, false),
+    // Stored and reported for clients that set it on start (Spring Data Redis does); strata has no
+    // pub/sub yet, so no keyspace notifications are sent whatever its value.
+    setting("notify-keyspace-events", "", Kind::KeyspaceEvents, false),
     setting("list-max-listpack-size", "-2", Kind::Int { min: i32::MIN as i64, max: i32::MAX as i64 }, false),
     setting("hash-max-listpack-entries", "512", Kind::Int { min: 0, max: i64::MAX }, false),
     setting("hash-max-listpack-value", "64", Kind::Int { min: 0, max: i64::MAX }, false),
@@ -364,8 +369,33 @@ fn normalise(setting: &Setting, value: &str) -> Result<String, String> {
                 .map(|c| (*c).to_owned())
                 .ok_or_else(|| "argument(s) must be one of the following: ".to_owned() + &choices.join(", "))
         }
+        Kind::KeyspaceEvents => keyspace_events(value),
         Kind::Text => Ok(value.to_owned()),
     }
+}
+
+/// Normalises notify-keyspace-events as Redis does ("KEA" becomes "AKE"): `A` stands for
+/// `g$lshzxetd`, the type classes come first, then `K`, `E`, `m`.
+fn keyspace_events(value: &str) -> Result<String, String> {
+    const ALL: &str = "g$lshzxetd";
+    const ORDER: &str = "g$lshzxetdn";
+    let mut given = String::new();
+    for c in value.chars() {
+        match c {
+            'A' => given.push_str(ALL),
+            c if ORDER.contains(c) || "KEm".contains(c) => given.push(c),
+            _ => return Err("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".to_owned()),
+        }
+    }
+    let mut out = String::new();
+    if ALL.chars().all(|c| given.contains(c)) {
+        // Redis writes only `A` then, dropping an `n` given with it.
+        out.push('A');
+    } else {
+        out.extend(ORDER.chars().filter(|c| given.contains(*c)));
+    }
+    out.extend("KEm".chars().filter(|c| given.contains(*c)));
+    Ok(out)
 }
 
 /// Parses `100`, `1k`, `1kb`, `2mb`, `1gb` as redis.conf does (k = 1000, kb = 1024).

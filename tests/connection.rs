@@ -198,6 +198,14 @@ fn client_reply_off_and_skip() {
     raw.send(b"CLIENT REPLY SKIP\r\nSET b 2\r\nGET b\r\n");
     assert_eq!(raw.read_line(), "$1", "only the command after SKIP is silent");
     assert_eq!(raw.read_line(), "2");
+    // A SKIP while skipped skips the command after it too (as Redis).
+    raw.send(b"CLIENT REPLY SKIP\r\nCLIENT REPLY SKIP\r\nPING one\r\nPING two\r\n");
+    assert_eq!(raw.read_line(), "$3");
+    assert_eq!(raw.read_line(), "two");
+    // ON while skipped answers.
+    raw.send(b"CLIENT REPLY SKIP\r\nCLIENT REPLY ON\r\nPING three\r\n");
+    assert_eq!(raw.read_line(), "+OK");
+    assert_eq!(raw.read_line(), "$5");
 }
 
 #[test]
@@ -233,6 +241,16 @@ fn client_no_touch_keeps_idle_time() {
     let info = as_text(&ok(&mut con, &["CLIENT", "INFO"]));
     assert!(info.contains("flags=eT "), "{info}");
     assert_eq!(err(&mut con, &["CLIENT", "NO-TOUCH", "maybe"]), "ERR syntax error");
+    // Reads under NO-TOUCH leave the key's idle time alone; TOUCH still counts; plain reads reset it.
+    std::thread::sleep(Duration::from_millis(2100));
+    ok(&mut con, &["GET", "k"]);
+    assert!(as_int(&ok(&mut con, &["OBJECT", "IDLETIME", "k"])) >= 2, "NO-TOUCH GET didn't touch");
+    ok(&mut con, &["TOUCH", "k"]);
+    assert_eq!(ok(&mut con, &["OBJECT", "IDLETIME", "k"]), int(0), "TOUCH touches even under NO-TOUCH");
+    std::thread::sleep(Duration::from_millis(2100));
+    ok(&mut con, &["CLIENT", "NO-TOUCH", "off"]);
+    ok(&mut con, &["GET", "k"]);
+    assert_eq!(ok(&mut con, &["OBJECT", "IDLETIME", "k"]), int(0));
 }
 
 #[test]

@@ -2,11 +2,16 @@
 //! and to a real redis-server, and every raw reply (`redis::Value`, or the error line) must match.
 //!
 //! The generator stays inside what is deterministic on both servers:
-//! - TTLs are long (≥ 100 s) or already past, so nothing expires by the clock during a run; every
-//!   relative deadline is far (≥ 100 s) from every other, so EXPIRE ... GT/LT compares the same way on
-//!   both servers although their clocks are read a few microseconds apart.
+//! - TTLs are long (≥ 100 s) or already past, so nothing expires by the clock during a run. Every
+//!   relative TTL is new (100 + 7n seconds, plus 500 ms in the millisecond forms), so two deadlines are
+//!   never within a few milliseconds of each other and EXPIRE ... GT/LT compares the same way on both
+//!   servers although each reads its own clock (seed 106 once compared two equal TTLs set a moment
+//!   apart). Absolute deadlines are the run's start (in whole seconds) plus offsets A chosen so that
+//!   (A - 100) mod 7 lies in [4.5, 6] s with or without the 500 ms: no 100 + 7n second TTL set in the
+//!   first ~3 s of a run comes near them.
 //! - TTL/PTTL/EXPIRETIME/PEXPIRETIME replies are compared only as -2, -1 or "positive".
-//! - KEYS replies are sorted; RANDOMKEY and SCAN (unordered by design) are not generated.
+//! - KEYS replies are sorted; SCAN runs as whole iterations (`SCANALL`) compared as sets of keys;
+//!   RANDOMKEY (random by design) is not generated.
 //! - INCRBYFLOAT runs only on its own keys (`f0`, `f1`), which only ever hold short decimals: strata
 //!   computes in f64 and prints at most 17 significant digits where Redis computes in 80-bit long
 //!   double, so values past 2^53 (such as 9223372036854775807, which the other keys hold) or long
@@ -54,9 +59,6 @@ const VALUES: &[&str] = &[
 ];
 const INTS: &[&str] = &["0", "1", "-1", "7", "-100", "9223372036854775807", "-9223372036854775808", "x", "1.5", ""];
 const FLOATS: &[&str] = &["0", "1", "-1", "0.5", "2.25", "-3.75", "10", "1e2", "abc", "inf", "+inf", "-inf", "nan", ""];
-/// Relative TTLs in seconds, and in milliseconds (distinct targets, at least 100 s apart).
-const SECS: &[&str] = &["100", "300", "700", "1500", "0", "-5"];
-const MILLIS: &[&str] = &["200500", "500500", "1000500", "0", "-1"];
 const RANGES: &[&str] = &["0", "1", "2", "-1", "-2", "-100", "3", "100", "9223372036854775807", "-9223372036854775808", "a"];
 
 struct Gen {
@@ -67,11 +69,30 @@ struct Gen {
     /// EXAT/PXAT is already past and DBSIZE counts it until active expiry happens to free it, which is
     /// timing, not semantics (strata deletes it at once; both answer GET/EXISTS/KEYS alike).
     past_ok: bool,
+    /// Relative TTLs handed out so far (see the module comment).
+    ttls: u64,
 }
 
 impl Gen {
     fn pick(&mut self, items: &[&str]) -> String {
         items.choose(&mut self.rng).unwrap().to_string()
+    }
+
+    /// A relative TTL in seconds: a new long one, or now and then zero or negative (deletes at once).
+    fn secs(&mut self) -> String {
+        if self.rng.random_bool(0.1) {
+            return self.pick(&["0", "-5"]);
+        }
+        self.ttls += 1;
+        (100 + 7 * self.ttls).to_string()
+    }
+
+    fn millis(&mut self) -> String {
+        if self.rng.random_bool(0.1) {
+            return self.pick(&["0", "-1"]);
+        }
+        self.ttls += 1;
+        ((100 + 7 * self.ttls) * 1000 + 500).to_string()
     }
 
     fn key(&mut self) -> String {
@@ -93,7 +114,7 @@ impl Gen {
             0 if self.past_ok => "1".to_string(),
             0 => (self.now + 3500).to_string(),
             1 => (self.now + 400).to_string(),
-            2 => (self.now + 900).to_string(),
+            2 => (self.now + 903).to_string(),
             _ => (self.now + 2500).to_string(),
         }
     }
@@ -101,9 +122,9 @@ impl Gen {
     fn at_millis(&mut self) -> String {
         match self.rng.random_range(0..3) {
             0 if self.past_ok => "1000".to_string(),
-            0 => (self.now * 1000 + 3_000_250).to_string(),
-            1 => (self.now * 1000 + 600_250).to_string(),
-            _ => (self.now * 1000 + 1_200_250).to_string(),
+            0 => (self.now * 1000 + 3_003_500).to_string(),
+            1 => (self.now * 1000 + 602_900).to_string(),
+            _ => (self.now * 1000 + 1_204_000).to_string(),
         }
     }
 
@@ -123,7 +144,7 @@ impl Gen {
 
     fn command(&mut self) -> Vec<String> {
         let k = self.key();
-        let mut a: Vec<String> = Vec::new();
+        let mut a: Vec<String>;
         let s = |x: &str| x.to_string();
         match self.rng.random_range(0..53) {
             0..=3 => {
@@ -135,8 +156,8 @@ impl Gen {
                     a.push(s("GET"));
                 }
                 match self.rng.random_range(0..8) {
-                    0 => a.extend([s("EX"), self.pick(SECS)]),
-                    1 => a.extend([s("PX"), self.pick(MILLIS)]),
+                    0 => a.extend([s("EX"), self.secs()]),
+                    1 => a.extend([s("PX"), self.millis()]),
                     2 => {
                         self.past_ok = false;
                         a.extend([s("EXAT"), self.at_secs()]);
@@ -159,15 +180,15 @@ impl Gen {
             }
             4..=6 => a = vec![s("GET"), k],
             7 => a = vec![s("SETNX"), k, self.value()],
-            8 => a = vec![s("SETEX"), k, self.pick(SECS), self.value()],
-            9 => a = vec![s("PSETEX"), k, self.pick(MILLIS), self.value()],
+            8 => a = vec![s("SETEX"), k, self.secs(), self.value()],
+            9 => a = vec![s("PSETEX"), k, self.millis(), self.value()],
             10 => a = vec![s("GETSET"), k, self.value()],
             11 => a = vec![s("GETDEL"), k],
             12 => {
                 a = vec![s("GETEX"), k];
                 match self.rng.random_range(0..7) {
-                    0 => a.extend([s("EX"), self.pick(SECS)]),
-                    1 => a.extend([s("PX"), self.pick(MILLIS)]),
+                    0 => a.extend([s("EX"), self.secs()]),
+                    1 => a.extend([s("PX"), self.millis()]),
                     2 => a.extend([s("EXAT"), self.at_secs()]),
                     3 => a.extend([s("PXAT"), self.at_millis()]),
                     4 => a.push(s("PERSIST")),
@@ -227,7 +248,7 @@ impl Gen {
             }
             31..=32 => {
                 a = vec![self.pick(&["EXPIRE", "PEXPIRE"]), k];
-                let amount = if a[0] == "EXPIRE" { self.pick(SECS) } else { self.pick(MILLIS) };
+                let amount = if a[0] == "EXPIRE" { self.secs() } else { self.millis() };
                 a.push(amount);
                 self.expire_flag(&mut a);
             }
@@ -276,7 +297,17 @@ impl Gen {
                     &[&["GET"], &["SET", "k0"], &["INCRBY", "k0"], &["EXPIRE", "k0"], &["GETEX", "k0", "EX"], &["GETEX", "k0", "FOO"]];
                 a = bad.choose(&mut self.rng).unwrap().iter().map(|x| x.to_string()).collect();
             }
-            50 => a = vec![s("ECHO"), self.value()],
+            50 if self.rng.random_bool(0.5) => a = vec![s("ECHO"), self.value()],
+            50 => {
+                // A whole SCAN iteration (see `scan_all`), with options.
+                a = vec![s("SCANALL"), s("COUNT"), self.pick(&["1", "3", "100"])];
+                if self.rng.random_bool(0.5) {
+                    a.extend([s("MATCH"), self.pick(&["k*", "*1", "f?", "{*", "[kf][0-2]"])]);
+                }
+                if self.rng.random_bool(0.3) {
+                    a.extend([s("TYPE"), self.pick(&["string", "list", "none"])]);
+                }
+            }
             _ => a = vec![s("EXISTS"), k.clone(), k],
         }
         a
@@ -296,7 +327,32 @@ fn normalize(command: &str, reply: Result<Value, String>) -> Result<Value, Strin
     }
 }
 
+/// `SCANALL options...`: SCAN from cursor 0 until it returns 0; the keys found, sorted and deduplicated
+/// (cursors and batch boundaries are the servers' own business, the set of keys is not).
+fn scan_all(con: &mut redis::Connection, options: &[String]) -> Result<Value, String> {
+    let mut cursor = "0".to_string();
+    let mut keys = std::collections::BTreeSet::new();
+    for _ in 0..10_000 {
+        let mut cmd = redis::cmd("SCAN");
+        cmd.arg(&cursor).arg(options);
+        let reply = cmd.query::<Value>(con).map_err(error_line)?;
+        let Value::Array(parts) = reply else { return Err(format!("SCAN answered {reply:?}")) };
+        let (Value::BulkString(next), Value::Array(batch)) = (&parts[0], &parts[1]) else {
+            return Err(format!("SCAN answered {parts:?}"));
+        };
+        keys.extend(batch.iter().map(|k| format!("{k:?}")));
+        cursor = String::from_utf8_lossy(next).into_owned();
+        if cursor == "0" {
+            return Ok(Value::Array(keys.into_iter().map(Value::SimpleString).collect()));
+        }
+    }
+    Err("SCAN did not finish".into())
+}
+
 fn run(con: &mut redis::Connection, args: &[String]) -> Result<Value, String> {
+    if args[0] == "SCANALL" {
+        return scan_all(con, &args[1..]);
+    }
     let mut cmd = redis::cmd(&args[0]);
     for arg in &args[1..] {
         cmd.arg(arg);
@@ -311,7 +367,7 @@ fn run_seed(seed: u64, ops: usize, strata: &Server, redis: &Server, protocol: u8
         redis::cmd("FLUSHALL").query::<()>(con).unwrap();
     }
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
-    let mut generator = Gen { rng: StdRng::seed_from_u64(seed), now, past_ok: true };
+    let mut generator = Gen { rng: StdRng::seed_from_u64(seed), now, past_ok: true, ttls: 0 };
     let mut history: Vec<String> = Vec::new();
     for step in 0..ops {
         let args = generator.command();

@@ -106,6 +106,15 @@ fn one_shot_command_lines() {
     assert_eq!(run(&["NOSUCH"], b""), "(error) ERR unknown command 'NOSUCH', with args beginning with: \n");
     // -r repeats a command.
     assert_eq!(run(&["-r", "3", "INCR", "n"], b""), "(integer) 1\n(integer) 2\n(integer) 3\n");
+    // The keyspace tools: --scan (SCAN with MATCH) and --bigkeys (SCAN, TYPE, STRLEN).
+    assert_eq!(run(&["-n", "3", "DEBUG", "POPULATE", "300", "key", "10"], b""), "OK\n");
+    let scanned = run(&["-n", "3", "--scan", "--pattern", "key:1*"], b"");
+    let mut keys: Vec<&str> = scanned.lines().collect();
+    keys.sort();
+    keys.dedup();
+    assert_eq!(keys.len(), 111, "key:1, key:10..19, key:100..199: {scanned}");
+    let big = run(&["-n", "3", "--bigkeys"], b"");
+    assert!(big.contains("300 strings with 3000 bytes"), "{big}");
 }
 
 /// Runs an interactive redis-cli under a pseudo-terminal (`script -q -c ...`), typing `input`.

@@ -226,6 +226,21 @@ fn config_get_set() {
     }
 }
 
+/// Spring Data Redis sets notify-keyspace-events on start: strata accepts and reports it as Redis
+/// normalises it (no notifications are sent: strata has no pub/sub yet).
+#[test]
+fn notify_keyspace_events_is_normalised_like_redis() {
+    let strata = Server::start();
+    let redis = Server::start_redis();
+    let (mut ours, mut theirs) = (strata.con(), redis.con());
+    for value in ["KEA", "Kx", "Egx$", "A", "AK", "nKE", "dmA", "An", "Ktx", "", "bogus"] {
+        let set = ["CONFIG", "SET", "notify-keyspace-events", value];
+        assert_eq!(q(&mut ours, &set), q(&mut theirs, &set), "{value:?}");
+        let get = ["CONFIG", "GET", "notify-keyspace-events"];
+        assert_eq!(q(&mut ours, &get), q(&mut theirs, &get), "{value:?}");
+    }
+}
+
 #[test]
 fn config_rewrite_updates_the_file() {
     let dir = tempfile::tempdir().unwrap();
@@ -359,6 +374,10 @@ fn time_lastsave_debug_wait() {
     assert_eq!(ok(&mut con, &["DEBUG", "POPULATE", "100", "pop", "10"]), Value::Okay);
     assert_eq!(ok(&mut con, &["DBSIZE"]), int(100));
     assert_eq!(ok(&mut con, &["GET", "pop:7"]), Value::BulkString(b"value:7\0\0\0".to_vec()));
+    // Sizes that can't be allocated are refused rather than aborting the server.
+    let huge = err(&mut con, &["DEBUG", "POPULATE", "1", "big", "9223372036854775807"]);
+    assert_eq!(huge, "ERR string exceeds maximum allowed size (proto-max-bulk-len)");
+    assert_eq!(err(&mut con, &["DEBUG", "POPULATE", "1", "big", "-5"]), "ERR value is out of range, must be positive");
     assert_eq!(ok(&mut con, &["DEBUG", "SLEEP", "0"]), Value::Okay);
     assert_eq!(ok(&mut con, &["WAIT", "0", "0"]), int(0));
     // DEBUG SLEEP holds only this client.

@@ -243,11 +243,9 @@ fn status(text: &str) -> Value {
     coll_common::status(text)
 }
 
-// Blocking reads need the connection loop's side of the blocking contract (being written on
-// main); enable these once it has landed.
+// Blocking reads, through the connection loop's side of the blocking contract.
 
 #[test]
-#[ignore = "needs the blocking connection loop"]
 fn xread_block_wakes_on_xadd_with_only_new_entries() {
     let server = Server::start();
     let mut writer = server.connect(false);
@@ -268,7 +266,6 @@ fn xread_block_wakes_on_xadd_with_only_new_entries() {
 }
 
 #[test]
-#[ignore = "needs the blocking connection loop"]
 fn xread_block_times_out_with_a_null_array() {
     let server = Server::start();
     for resp3 in [false, true] {
@@ -280,7 +277,6 @@ fn xread_block_times_out_with_a_null_array() {
 }
 
 #[test]
-#[ignore = "needs the blocking connection loop"]
 fn xreadgroup_block_wakes_and_records_the_delivery() {
     let server = Server::start();
     let mut writer = server.connect(false);

@@ -75,6 +75,16 @@ pub fn parse_int(arg: &[u8]) -> Result<i64, CmdError> {
     parse_i64(arg).ok_or(CmdError::NotInteger)
 }
 
+/// An integer argument that must fit a C `int`, as Redis's getIntFromObjectOrReply: a database
+/// index, for instance.
+pub fn parse_c_int(arg: &[u8]) -> Result<i64, CmdError> {
+    let value = parse_int(arg)?;
+    if i32::try_from(value).is_err() {
+        return Err(CmdError::err("value is out of range, value must between -2147483648 and 2147483647"));
+    }
+    Ok(value)
+}
+
 /// A float argument, with Redis's error text.
 pub fn parse_float(arg: &[u8]) -> Result<f64, CmdError> {
     parse_f64(arg).ok_or(CmdError::NotFloat)

@@ -2,6 +2,7 @@
 
 use std::borrow::Cow;
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -151,8 +152,7 @@ pub fn info(ctx: &mut Ctx, _args: Args) -> Result<Reply, CmdError> {
 pub fn kill(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     if args.len() == 3 {
         let addr = String::from_utf8_lossy(args.get(2));
-        let target =
-            ctx.shared.clients.all().into_iter().find(|c| c.addr.to_string() == addr).ok_or_else(|| CmdError::err("No such client"))?;
+        let target = live_clients(ctx).find(|c| c.addr.to_string() == addr).ok_or_else(|| CmdError::err("No such client"))?;
         kill_client(ctx, &target);
         return Ok(Reply::Ok);
     }
@@ -187,7 +187,7 @@ pub fn kill(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
         }
     }
     let mut killed = 0;
-    for client in ctx.shared.clients.all() {
+    for client in live_clients(ctx) {
         let matches = id.is_none_or(|id| client.id == id)
             && addr.as_ref().is_none_or(|a| client.addr.to_string() == *a)
             && laddr.as_ref().is_none_or(|a| client.laddr.to_string() == *a)
@@ -201,6 +201,12 @@ pub fn kill(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
         }
     }
     Ok(Reply::Int(killed))
+}
+
+/// Registered clients not already killed: a killed connection stays registered until its task has
+/// closed the socket, but for Redis it is gone at once, so a second CLIENT KILL must not count it.
+fn live_clients(ctx: &Ctx) -> impl Iterator<Item = Arc<ClientInfo>> {
+    ctx.shared.clients.all().into_iter().filter(|c| !c.killed.load(Ordering::Relaxed))
 }
 
 fn kill_client(ctx: &mut Ctx, client: &ClientInfo) {
@@ -260,6 +266,7 @@ pub fn pause(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
         3 => true,
         4 if is(args.get(3), "all") => true,
         4 if is(args.get(3), "write") => false,
+        4 => return Err(CmdError::err("CLIENT PAUSE mode must be WRITE or ALL")),
         _ => return Err(CmdError::Syntax),
     };
     let until = Instant::now() + Duration::from_millis(timeout as u64);
@@ -271,4 +278,24 @@ pub fn pause(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
 pub fn unpause(ctx: &mut Ctx, _args: Args) -> Result<Reply, CmdError> {
     ctx.shared.set_pause(None);
     Ok(Reply::Status(Cow::Borrowed("OK")))
+}
+
+/// CLIENT UNBLOCK client-id [TIMEOUT | ERROR]
+pub fn unblock(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
+    let id = parse_int(args.get(2))?;
+    let with_error = match args.len() {
+        3 => false,
+        4 if is(args.get(3), "timeout") => false,
+        4 if is(args.get(3), "error") => true,
+        _ => return Err(CmdError::err("CLIENT UNBLOCK reason should be TIMEOUT or ERROR")),
+    };
+    let Some(client) = u64::try_from(id).ok().and_then(|id| ctx.shared.clients.get(id)) else {
+        return Ok(Reply::Int(0));
+    };
+    if !client.blocked.load(Ordering::Relaxed) {
+        return Ok(Reply::Int(0));
+    }
+    client.unblock_error.store(with_error, Ordering::Relaxed);
+    client.unblock.notify_one();
+    Ok(Reply::Int(1))
 }

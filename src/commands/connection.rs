@@ -69,16 +69,13 @@ pub fn hello(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
         };
     }
     let (mut credentials, mut name) = (None, None);
-    while !cursor.is_done() {
-        if cursor.eat("AUTH") && cursor.remaining() >= 2 {
+    while let Some(option) = cursor.peek() {
+        if cursor.remaining() >= 3 && cursor.eat("AUTH") {
             credentials = Some((cursor.next_bytes()?, cursor.next_bytes()?));
-        } else if cursor.eat("SETNAME") && !cursor.is_done() {
+        } else if cursor.remaining() >= 2 && cursor.eat("SETNAME") {
             name = Some(cursor.next_bytes()?);
         } else {
-            return Err(CmdError::err(format!(
-                "Syntax error in HELLO option '{}'",
-                String::from_utf8_lossy(args.get(args.len() - cursor.remaining() - 1))
-            )));
+            return Err(CmdError::err(format!("Syntax error in HELLO option '{}'", String::from_utf8_lossy(option))));
         }
     }
     if let Some((user, password)) = credentials {
@@ -108,7 +105,7 @@ pub fn hello(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
 
 /// SELECT index
 pub fn select(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
-    let index = parse_int(args.get(1))?;
+    let index = super::args::parse_c_int(args.get(1))?;
     let index = usize::try_from(index)
         .ok()
         .filter(|i| *i < ctx.shared.keyspace.databases())
@@ -137,6 +134,9 @@ pub fn reset(ctx: &mut Ctx, _args: Args) -> Result<Reply, CmdError> {
     session.authenticated = ctx.shared.config.get("requirepass").is_empty();
     session.info.no_evict.store(false, Ordering::Relaxed);
     session.info.no_touch.store(false, Ordering::Relaxed);
+    session.multi = None;
+    session.multi_failed = false;
+    session.unwatch_all(ctx.shared);
     // The name goes too; lib-name and lib-ver stay, as they still describe the client library.
     session.info.set_name(String::new());
     if session.info.monitor.swap(false, Ordering::Relaxed) {

@@ -1,10 +1,11 @@
 //! What a handler may use: the shared server state and its own connection's session.
 
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::engine::{Db, StreamId};
-use crate::resp::{Protocol, Reply};
+use crate::resp::{OwnedArgs, Protocol, Reply};
 use crate::server::clients::ClientInfo;
 use crate::server::shared::Shared;
 
@@ -13,8 +14,10 @@ use crate::server::shared::Shared;
 pub enum ReplyMode {
     On,
     Off,
-    /// Skip the reply of the next command only.
+    /// Set by CLIENT REPLY SKIP: that command gets no reply, and the next one is skipped too.
     SkipNext,
+    /// The current command's reply is skipped; replies resume after it (Redis's CLIENT_REPLY_SKIP).
+    Skip,
 }
 
 /// Per-connection state owned by the connection task.
@@ -32,6 +35,15 @@ pub struct Session {
     pub block: Option<BlockRequest>,
     /// True while commands run inside EXEC (or a script later): blocking commands must not block.
     pub in_exec: bool,
+    /// Commands queued since MULTI; `None` outside a transaction.
+    pub multi: Option<Vec<OwnedArgs>>,
+    /// A command was refused while queueing: EXEC must abort with EXECABORT.
+    pub multi_failed: bool,
+    /// WATCHed keys: database, key, and the deadline the key had when watched (a key that expires
+    /// before EXEC counts as changed).
+    pub watched: Vec<(usize, Vec<u8>, Option<u64>)>,
+    /// Set by any write to a watched key.
+    pub watch_dirty: Arc<AtomicBool>,
     /// What a blocked XREAD resolved on its first run (the IDs `$` stood for), so the re-run after
     /// a wake-up reads after the same IDs and keeps the original deadline. Set by XREAD when it
     /// blocks, cleared by XREAD when it completes; a stale value (other arguments, or a deadline
@@ -74,12 +86,23 @@ impl Session {
             become_monitor: false,
             block: None,
             in_exec: false,
+            multi: None,
+            multi_failed: false,
+            watched: Vec::new(),
+            watch_dirty: Arc::new(AtomicBool::new(false)),
             block_state: None,
         }
     }
 
     pub fn id(&self) -> u64 {
         self.info.id
+    }
+
+    /// Forgets every watched key (EXEC, DISCARD, UNWATCH, RESET, disconnect).
+    pub fn unwatch_all(&mut self, shared: &Shared) {
+        let keys: Vec<(usize, Vec<u8>)> = self.watched.drain(..).map(|(db, key, _)| (db, key)).collect();
+        shared.watches.unwatch(self.info.id, &keys);
+        self.watch_dirty.store(false, std::sync::atomic::Ordering::Relaxed);
     }
 }
 

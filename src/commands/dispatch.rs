@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 
 use super::error::truncate;
-use super::flags::NO_AUTH;
+use super::flags::{NO_AUTH, NO_MULTI, WRITE};
 use super::table::{registry, Command};
 use super::{CmdError, Ctx};
 use crate::resp::{Args, Reply};
@@ -26,20 +26,72 @@ pub fn dispatch(ctx: &mut Ctx, args: Args) -> Dispatched {
     dispatched
 }
 
+/// Commands that act on a transaction instead of being queued in it.
+const TRANSACTION_CONTROL: &[&str] = &["exec", "discard", "multi", "watch", "quit", "reset"];
+
 fn run(ctx: &mut Ctx, args: Args) -> Dispatched {
     let (index, command) = match resolve(args) {
         Ok(found) => found,
-        Err((command, error)) => return Dispatched { command, reply: error.into(), rejected: true },
+        Err((command, error)) => return refuse(ctx, command, error),
     };
     if !command.arity_ok(args.len()) {
-        return Dispatched { command: Some(index), reply: CmdError::WrongArity(command.name.to_owned()).into(), rejected: true };
+        return refuse(ctx, Some(index), CmdError::WrongArity(command.name.to_owned()));
     }
     if !ctx.session.authenticated && !command.has(NO_AUTH) {
-        return Dispatched { command: Some(index), reply: CmdError::line("NOAUTH Authentication required.").into(), rejected: true };
+        return refuse(ctx, Some(index), CmdError::line("NOAUTH Authentication required."));
+    }
+    if ctx.session.multi.is_some() && !TRANSACTION_CONTROL.contains(&command.name) {
+        if command.has(NO_MULTI) {
+            return refuse(ctx, Some(index), CmdError::err("Command not allowed inside a transaction"));
+        }
+        if let Some(queue) = ctx.session.multi.as_mut() {
+            queue.push(args.to_owned());
+        }
+        return Dispatched { command: Some(index), reply: Reply::status("QUEUED"), rejected: false };
     }
     ctx.session.info.last_command.store(index, std::sync::atomic::Ordering::Relaxed);
     let reply = (command.handler)(ctx, args).unwrap_or_else(Reply::from);
+    // A command that blocked wrote nothing (and announcing it would wake itself forever).
+    if command.has(WRITE) && !reply.is_error() && ctx.session.block.is_none() {
+        announce_write(ctx, command, args);
+    }
     Dispatched { command: Some(index), reply, rejected: false }
+}
+
+/// A refused request; inside MULTI it also dooms the transaction (EXEC answers EXECABORT).
+fn refuse(ctx: &mut Ctx, command: Option<usize>, error: CmdError) -> Dispatched {
+    if ctx.session.multi.is_some() {
+        ctx.session.multi_failed = true;
+    }
+    Dispatched { command, reply: error.into(), rejected: true }
+}
+
+/// Tells WATCHers and blocked clients that a write command touched its keys. Derived from the
+/// command table's key positions, so every write command takes part without code of its own (a
+/// write that turned out to change nothing still counts, which can only make EXEC abort more
+/// often than Redis would).
+fn announce_write(ctx: &mut Ctx, command: &Command, args: Args) {
+    let shared = ctx.shared;
+    let db = ctx.session.db;
+    match command.name {
+        "flushall" => shared.watches.touch_db(None),
+        "flushdb" => shared.watches.touch_db(Some(db)),
+        "swapdb" => {
+            for arg in [args.get(1), args.get(2)] {
+                if let Some(db) = crate::num::parse_i64(arg).and_then(|n| usize::try_from(n).ok()) {
+                    shared.watches.touch_db(Some(db));
+                    shared.blocked.signal_db(db);
+                }
+            }
+        }
+        _ => {
+            for position in command.keys_in(args) {
+                let key = args.get(position);
+                shared.watches.touch(db, key);
+                shared.blocked.signal(db, key);
+            }
+        }
+    }
 }
 
 /// Finds the command (or subcommand) a request names.
@@ -63,15 +115,20 @@ pub fn resolve(args: Args) -> Result<(usize, &'static Command), (Option<usize>, 
     }
 }
 
-/// `ERR unknown command 'x', with args beginning with: 'a' 'b' `, cut as Redis cuts it.
+/// `ERR unknown command 'x', with args beginning with: 'a' 'b' `, cut as Redis cuts it. Redis formats
+/// the name and arguments as C strings, so each ends at its first NUL byte.
 fn unknown_command(args: Args) -> CmdError {
-    let name = String::from_utf8_lossy(args.get(0));
+    let c_string = |arg: &[u8]| -> String {
+        let end = arg.iter().position(|b| *b == 0).unwrap_or(arg.len());
+        String::from_utf8_lossy(&arg[..end]).into_owned()
+    };
+    let name = c_string(args.get(0));
     let mut listed = String::new();
     for arg in args.iter().skip(1) {
         if listed.len() >= 128 {
             break;
         }
-        let arg = String::from_utf8_lossy(arg);
+        let arg = c_string(arg);
         let room = 128 - listed.len();
         listed.push('\'');
         listed.push_str(truncate(&arg, room));
@@ -100,6 +157,10 @@ pub fn container(_ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
         return Err(CmdError::Syntax);
     };
     if args.get(1).eq_ignore_ascii_case(b"help") {
+        // `<CMD> HELP` is a subcommand of its own in Redis, with an arity of exactly 2.
+        if args.len() != 2 {
+            return Err(CmdError::WrongArity(format!("{}|help", command.name)));
+        }
         return Ok(container_help(command));
     }
     Err(CmdError::UnknownSubcommand { command: command.name.to_owned(), sub: String::from_utf8_lossy(args.get(1)).into_owned() })

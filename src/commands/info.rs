@@ -82,7 +82,7 @@ fn render(ctx: &Ctx, section: &str, out: &mut String) {
             field(out, "maxclients", &shared.config.hot.maxclients.load(Ordering::Relaxed));
             field(out, "client_recent_max_input_buffer", &0);
             field(out, "client_recent_max_output_buffer", &0);
-            field(out, "blocked_clients", &0);
+            field(out, "blocked_clients", &shared.blocked.count());
             field(out, "tracking_clients", &0);
             field(out, "clients_in_timeout_table", &0);
         }

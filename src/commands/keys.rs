@@ -124,7 +124,7 @@ pub fn renamenx(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
 }
 
 fn db_index(ctx: &Ctx, arg: &[u8]) -> Result<usize, CmdError> {
-    let index = parse_int(arg)?;
+    let index = super::args::parse_c_int(arg)?;
     usize::try_from(index).ok().filter(|i| *i < ctx.shared.keyspace.databases()).ok_or_else(|| CmdError::err("DB index is out of range"))
 }
 
@@ -272,8 +272,9 @@ fn parse_expire_condition(args: Args) -> Result<ExpireCondition, CmdError> {
 }
 
 fn expire_generic(ctx: &mut Ctx, args: Args, unit: TimeUnit, absolute: bool, command: &str) -> Result<Reply, CmdError> {
-    let amount = parse_int(args.get(2))?;
+    // Options first, then the time, as Redis checks them: 'EXPIRE k x BOGUS' is about BOGUS.
     let condition = parse_expire_condition(args)?;
+    let amount = parse_int(args.get(2))?;
     let at = deadline(amount, unit, absolute, ctx.now_ms, true, command)?;
     let key = args.get(1);
     let hash = KeyHash::of(key);

@@ -8,12 +8,12 @@ use crate::resp::{Args, Reply};
 
 /// The end of a list an operation works on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum End {
+pub enum End {
     Left,
     Right,
 }
 
-fn parse_end(arg: &[u8]) -> Result<End, CmdError> {
+pub fn parse_end(arg: &[u8]) -> Result<End, CmdError> {
     if arg.eq_ignore_ascii_case(b"LEFT") {
         Ok(End::Left)
     } else if arg.eq_ignore_ascii_case(b"RIGHT") {
@@ -111,6 +111,22 @@ fn pop_generic(ctx: &mut Ctx, args: Args, end: End, name: &str) -> Result<Reply,
     };
     drop_if_empty(&mut shard, hash, key, ctx.now_ms);
     Ok(reply)
+}
+
+/// Pops one element from `end` of the list at `key`: `[key, element]`, or `None` when there is no
+/// list there (BLPOP/BRPOP).
+pub fn pop_keyed(ctx: &mut Ctx, key: &[u8], end: End) -> Result<Option<Reply>, CmdError> {
+    let hash = KeyHash::of(key);
+    let limits = limits(ctx);
+    let mut shard = ctx.db().lock(hash);
+    let Some(list) = get::<List>(&mut shard, hash, key, ctx.now_ms, ctx.touches())? else {
+        return Ok(None);
+    };
+    let Some(item) = pop(list, end, &limits) else {
+        return Ok(None);
+    };
+    drop_if_empty(&mut shard, hash, key, ctx.now_ms);
+    Ok(Some(Reply::Array(vec![Reply::bulk(key), Reply::bulk(&item)])))
 }
 
 /// LPOP key [count]
@@ -327,7 +343,7 @@ pub fn lpos(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
 }
 
 /// Pops from `from` and pushes onto `to` atomically; nil when the source does not exist.
-fn move_generic(ctx: &mut Ctx, from: &[u8], to: &[u8], from_end: End, to_end: End) -> Result<Reply, CmdError> {
+pub fn move_generic(ctx: &mut Ctx, from: &[u8], to: &[u8], from_end: End, to_end: End) -> Result<Reply, CmdError> {
     let db = ctx.session.db;
     let (hf, ht) = (KeyHash::of(from), KeyHash::of(to));
     let limits = limits(ctx);

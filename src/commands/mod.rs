@@ -11,6 +11,7 @@ mod error;
 mod flags;
 mod table;
 
+mod blocking;
 mod client;
 mod collection;
 mod config_cmd;
@@ -26,6 +27,7 @@ mod server;
 mod sets;
 mod streams;
 mod strings;
+mod tx;
 mod zsets;
 
 pub use args::{is, parse_float, parse_int, parse_timeout_secs, ArgCursor};

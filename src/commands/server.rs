@@ -37,9 +37,10 @@ pub fn flushall(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
 
 /// SWAPDB index1 index2
 pub fn swapdb(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
-    let parse = |arg: &[u8]| parse_int(arg).map_err(|_| CmdError::err("invalid first DB index"));
-    let a = parse(args.get(1))?;
-    let b = parse_int(args.get(2)).map_err(|_| CmdError::err("invalid second DB index"))?;
+    // Like Redis's getIntFromObjectOrReply with a message: not an integer, or not a C int.
+    let parse = |arg: &[u8], message: &str| super::args::parse_c_int(arg).map_err(|_| CmdError::err(message));
+    let a = parse(args.get(1), "invalid first DB index")?;
+    let b = parse(args.get(2), "invalid second DB index")?;
     let count = ctx.shared.keyspace.databases() as i64;
     if !(0..count).contains(&a) || !(0..count).contains(&b) {
         return Err(CmdError::err("DB index is out of range"));
@@ -98,7 +99,19 @@ fn populate(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
         return Err(CmdError::err("positive count value required"));
     }
     let prefix = if args.len() > 3 { args.get(3).to_vec() } else { b"key".to_vec() };
-    let size = if args.len() > 4 { Some(parse_int(args.get(4))?.max(0) as usize) } else { None };
+    let size = if args.len() > 4 {
+        let size = parse_int(args.get(4))?;
+        if size < 0 {
+            return Err(CmdError::err("value is out of range, must be positive"));
+        }
+        // A size past the largest string would only end in a failed allocation, which aborts.
+        if size > 512 * 1024 * 1024 {
+            return Err(CmdError::err("string exceeds maximum allowed size (proto-max-bulk-len)"));
+        }
+        Some(size as usize)
+    } else {
+        None
+    };
     let db = ctx.db();
     for i in 0..count {
         let mut key = prefix.clone();
@@ -126,7 +139,7 @@ pub fn monitor(ctx: &mut Ctx, _args: Args) -> Result<Reply, CmdError> {
 /// SLOWLOG GET [count]
 pub fn slowlog_get(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let count = if args.len() > 2 {
-        let n = parse_int(args.get(2))?;
+        let n = parse_int(args.get(2)).map_err(|_| CmdError::err("count should be greater than or equal to -1"))?;
         if n < -1 {
             return Err(CmdError::err("count should be greater than or equal to -1"));
         }
@@ -171,13 +184,16 @@ pub fn slowlog_reset(ctx: &mut Ctx, _args: Args) -> Result<Reply, CmdError> {
 ///
 /// Nothing needs saving yet: the keyspace is memory only until the LSM tier is wired in.
 pub fn shutdown(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
-    for arg in args.iter().skip(1) {
-        if !["nosave", "save", "now", "force", "abort"].iter().any(|w| is(arg, w)) {
-            return Err(CmdError::Syntax);
-        }
-        if is(arg, "abort") {
-            return Err(CmdError::err("No shutdown in progress."));
-        }
+    if args.iter().skip(1).any(|arg| !["nosave", "save", "now", "force", "abort"].iter().any(|w| is(arg, w))) {
+        return Err(CmdError::Syntax);
+    }
+    let given = |word: &str| args.iter().skip(1).any(|arg| is(arg, word));
+    // As Redis: ABORT goes alone, and NOSAVE contradicts SAVE.
+    if given("abort") && args.len() > 2 || given("nosave") && given("save") {
+        return Err(CmdError::Syntax);
+    }
+    if given("abort") {
+        return Err(CmdError::err("No shutdown in progress."));
     }
     ctx.shared.request_shutdown();
     ctx.session.close_after_reply = true;

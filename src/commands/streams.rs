@@ -1402,6 +1402,9 @@ mod blocking_tests {
             no_touch: Default::default(),
             killed: Default::default(),
             kill: Default::default(),
+            blocked: Default::default(),
+            unblock: Default::default(),
+            unblock_error: Default::default(),
         });
         Session::new(info, true)
     }

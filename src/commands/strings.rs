@@ -55,23 +55,26 @@ struct SetArgs {
 
 fn parse_set_args(cursor: &mut ArgCursor, now_ms: u64) -> Result<SetArgs, CmdError> {
     let mut parsed = SetArgs { condition: Condition::Always, ttl: Ttl::Clear, get: false };
-    let mut ttl_given = false;
+    // The TTL option given so far: repeating it is allowed (the last value wins), mixing two is not,
+    // as in Redis.
+    let mut ttl_word: Option<Vec<u8>> = None;
     while let Some(word) = cursor.peek() {
         cursor.next_bytes()?;
         let upper = word.to_ascii_uppercase();
+        let ttl_free = ttl_word.as_ref().is_none_or(|given| *given == upper);
         match upper.as_slice() {
             b"NX" if parsed.condition != Condition::IfExists => parsed.condition = Condition::IfMissing,
             b"XX" if parsed.condition != Condition::IfMissing => parsed.condition = Condition::IfExists,
             b"GET" => parsed.get = true,
-            b"KEEPTTL" if !ttl_given => {
+            b"KEEPTTL" if ttl_free => {
                 parsed.ttl = Ttl::Keep;
-                ttl_given = true;
+                ttl_word = Some(upper);
             }
-            b"EX" | b"PX" | b"EXAT" | b"PXAT" if !ttl_given && !cursor.is_done() => {
+            b"EX" | b"PX" | b"EXAT" | b"PXAT" if ttl_free && !cursor.is_done() => {
                 let amount = cursor.next_i64()?;
                 let unit = if upper[0] == b'E' { TimeUnit::Seconds } else { TimeUnit::Millis };
                 parsed.ttl = Ttl::At(deadline(amount, unit, upper.len() == 4, now_ms, false, "set")?);
-                ttl_given = true;
+                ttl_word = Some(upper);
             }
             _ => return Err(CmdError::Syntax),
         }
@@ -187,17 +190,21 @@ pub fn getex(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     }
     let mut cursor = ArgCursor::new(args, 2);
     let mut change: Option<Change> = None;
+    // As SET: the same option may repeat (the last value wins), two different ones may not.
+    let mut given: Option<Vec<u8>> = None;
     while let Some(word) = cursor.peek() {
         cursor.next_bytes()?;
         let upper = word.to_ascii_uppercase();
+        let free = given.as_ref().is_none_or(|given| *given == upper);
         match upper.as_slice() {
-            b"PERSIST" if change.is_none() => change = Some(Change::Persist),
-            b"EX" | b"PX" | b"EXAT" | b"PXAT" if change.is_none() && !cursor.is_done() => {
+            b"PERSIST" if free => change = Some(Change::Persist),
+            b"EX" | b"PX" | b"EXAT" | b"PXAT" if free && !cursor.is_done() => {
                 let unit = if upper[0] == b'E' { TimeUnit::Seconds } else { TimeUnit::Millis };
                 change = Some(Change::Expire { amount: cursor.next_bytes()?, unit, absolute: upper.len() == 4 });
             }
             _ => return Err(CmdError::Syntax),
         }
+        given = Some(upper);
     }
     let key = args.get(1);
     let hash = KeyHash::of(key);
@@ -454,7 +461,9 @@ pub fn setrange(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     if value.is_empty() {
         return Ok(Reply::from(current_len));
     }
-    check_size(offset + value.len() as i64)?;
+    // Saturating: an offset near i64::MAX must be refused, not overflow (a panic in debug builds, a
+    // wrapped size and a huge allocation in release builds).
+    check_size(offset.saturating_add(value.len() as i64))?;
     let mut bytes = existing.map(|b| b.to_vec()).unwrap_or_default();
     let end = offset as usize + value.len();
     if bytes.len() < end {
@@ -468,6 +477,21 @@ pub fn setrange(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
 
 /// LCS key1 key2 [LEN] [IDX] [MINMATCHLEN min-match-len] [WITHMATCHLEN]
 pub fn lcs(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
+    // As Redis: the keys are looked up and type-checked before the options are parsed, with LCS's own
+    // error rather than WRONGTYPE.
+    let db_index = ctx.session.db;
+    let (ka, kb) = (args.get(1), args.get(2));
+    let (ha, hb) = (KeyHash::of(ka), KeyHash::of(kb));
+    let (a, b) = {
+        let not_strings = |e: CmdError| match e {
+            CmdError::WrongType => CmdError::err("The specified keys must contain string values"),
+            other => other,
+        };
+        let mut locked = ctx.shared.keyspace.lock_keys([(db_index, ha), (db_index, hb)]);
+        let a = read(locked.shard(db_index, ha), ha, ka, ctx.now_ms, false).map_err(not_strings)?;
+        let b = read(locked.shard(db_index, hb), hb, kb, ctx.now_ms, false).map_err(not_strings)?;
+        (a.unwrap_or_default(), b.unwrap_or_default())
+    };
     let mut cursor = ArgCursor::new(args, 3);
     let (mut want_len, mut want_idx, mut with_match_len, mut min_match_len) = (false, false, false, 0i64);
     while !cursor.is_done() {
@@ -486,17 +510,6 @@ pub fn lcs(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     if want_len && want_idx {
         return Err(CmdError::err("If you want both the length and indexes, please just use IDX."));
     }
-    let db_index = ctx.session.db;
-    let (ka, kb) = (args.get(1), args.get(2));
-    let (ha, hb) = (KeyHash::of(ka), KeyHash::of(kb));
-    let (a, b) = {
-        let mut locked = ctx.shared.keyspace.lock_keys([(db_index, ha), (db_index, hb)]);
-        // LCS words its type error differently from every other command.
-        let not_strings = |_| CmdError::err("The specified keys must contain string values");
-        let a = read(locked.shard(db_index, ha), ha, ka, ctx.now_ms, false).map_err(not_strings)?;
-        let b = read(locked.shard(db_index, hb), hb, kb, ctx.now_ms, false).map_err(not_strings)?;
-        (a.unwrap_or_default(), b.unwrap_or_default())
-    };
     let table = lcs_table(&a, &b)?;
     let (n, m) = (a.len(), b.len());
     let cols = m + 1;

@@ -616,6 +616,21 @@ fn pop_generic(ctx: &mut Ctx, args: Args, max: bool) -> Result<Reply, CmdError> 
     Ok(scored_reply(items, true, resp3 && count.is_some()))
 }
 
+/// Pops the lowest (or highest) member of the sorted set at `key`: `[key, member, score]`, or
+/// `None` when there is no sorted set there (BZPOPMIN/BZPOPMAX).
+pub fn pop_keyed(ctx: &mut Ctx, key: &[u8], max: bool) -> Result<Option<Reply>, CmdError> {
+    let hash = KeyHash::of(key);
+    let mut shard = ctx.db().lock(hash);
+    let Some(zset) = get::<ZSet>(&mut shard, hash, key, ctx.now_ms, ctx.touches())? else {
+        return Ok(None);
+    };
+    let Some((member, score)) = pop_elements(zset, 1, max).into_iter().next() else {
+        return Ok(None);
+    };
+    drop_if_empty(&mut shard, hash, key, ctx.now_ms);
+    Ok(Some(Reply::Array(vec![Reply::bulk(key), Reply::bulk(&member), Reply::Double(score)])))
+}
+
 /// ZPOPMIN key [count]
 pub fn zpopmin(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     pop_generic(ctx, args, false)

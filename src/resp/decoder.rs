@@ -41,7 +41,11 @@ impl fmt::Display for ProtocolError {
         match self {
             ProtocolError::InvalidMultibulkLength => f.write_str("invalid multibulk length"),
             ProtocolError::InvalidBulkLength => f.write_str("invalid bulk length"),
-            ProtocolError::ExpectedDollar(got) => write!(f, "expected '$', got '{}'", *got as char),
+            // Redis echoes the raw byte; an error line is text here, so a non-ASCII byte shows as U+FFFD
+            // (what a client decoding Redis's reply as UTF-8 sees too), not as a Latin-1 character.
+            ProtocolError::ExpectedDollar(got) => {
+                write!(f, "expected '$', got '{}'", if got.is_ascii() { *got as char } else { char::REPLACEMENT_CHARACTER })
+            }
             ProtocolError::UnbalancedQuotes => f.write_str("unbalanced quotes in request"),
             ProtocolError::TooBigInline => f.write_str("too big inline request"),
             ProtocolError::TooBigMultibulkCount => f.write_str("too big mbulk count string"),
@@ -106,9 +110,29 @@ impl<'a> Args<'a> {
         Args { data: args.data, spans: args.spans.get(start..).unwrap_or(&[]) }
     }
 
-    /// Copies the arguments out, for work that outlives the read buffer (MULTI queues, MONITOR).
-    pub fn to_owned_vec(&self) -> Vec<bytes::Bytes> {
-        self.iter().map(bytes::Bytes::copy_from_slice).collect()
+    /// Copies the arguments out, for work that outlives the read buffer (MULTI queues, blocked
+    /// commands).
+    pub fn to_owned(&self) -> OwnedArgs {
+        let mut data = Vec::with_capacity(self.spans.iter().map(|s| s.len()).sum());
+        let mut spans = Vec::with_capacity(self.spans.len());
+        for arg in self.iter() {
+            spans.push(data.len()..data.len() + arg.len());
+            data.extend_from_slice(arg);
+        }
+        OwnedArgs { data, spans }
+    }
+}
+
+/// A request's arguments copied into one buffer of their own.
+#[derive(Debug, Clone, Default)]
+pub struct OwnedArgs {
+    data: Vec<u8>,
+    spans: Vec<Range<usize>>,
+}
+
+impl OwnedArgs {
+    pub fn args(&self) -> Args<'_> {
+        Args { data: &self.data, spans: &self.spans }
     }
 }
 
@@ -161,10 +185,22 @@ fn parse_bulks(
     limits: ParseLimits,
 ) -> Result<Option<usize>, ProtocolError> {
     while remaining > 0 {
-        let Some(&marker) = buf.get(pos) else {
-            req.partial = Some((remaining, pos));
-            return Ok(None);
-        };
+        // As Redis, wait for the whole `$<len>\r\n` line before judging its first byte: a client
+        // that stops mid-request gets no error, and one that sends garbage gets it once the line ends.
+        let rest = buf.get(pos..).unwrap_or(&[]);
+        match find_cr(rest) {
+            Some(cr) if rest.len() >= cr + 2 => {}
+            Some(_) => {
+                req.partial = Some((remaining, pos));
+                return Ok(None);
+            }
+            None if rest.len() > INLINE_MAX => return Err(ProtocolError::TooBigBulkCount),
+            None => {
+                req.partial = Some((remaining, pos));
+                return Ok(None);
+            }
+        }
+        let marker = rest[0];
         if marker != b'$' {
             return Err(ProtocolError::ExpectedDollar(marker));
         }
@@ -192,7 +228,7 @@ fn parse_bulks(
 /// position after the CRLF, or `Ok(None)` if the line is incomplete.
 fn read_line_int(buf: &[u8], start: usize, too_big: ProtocolError) -> Result<Option<(Option<i64>, usize)>, ProtocolError> {
     let rest = buf.get(start..).unwrap_or(&[]);
-    let Some(cr) = memchr(b'\r', rest) else {
+    let Some(cr) = find_cr(rest) else {
         if rest.len() > INLINE_MAX {
             return Err(too_big);
         }
@@ -204,8 +240,18 @@ fn read_line_int(buf: &[u8], start: usize, too_big: ProtocolError) -> Result<Opt
     Ok(Some((parse_i64(&rest[..cr]), start + cr + 2)))
 }
 
+/// The first `\r` of a header line, searched as Redis's strchr does: not past a NUL byte, so a NUL
+/// in a header leaves it incomplete (until the size limit) rather than malformed.
+fn find_cr(rest: &[u8]) -> Option<usize> {
+    let searchable = memchr(0, rest).map_or(rest, |nul| &rest[..nul]);
+    memchr(b'\r', searchable)
+}
+
 fn parse_inline(buf: &[u8], req: &mut RequestBuf) -> Result<Option<usize>, ProtocolError> {
-    let Some(newline) = memchr(b'\n', buf) else {
+    // Redis finds the newline with strchr, which stops at a NUL byte: a line with a NUL before its
+    // newline never completes, and only the inline size limit ends the wait. Do the same.
+    let searchable = memchr(0, buf).map_or(buf, |nul| &buf[..nul]);
+    let Some(newline) = memchr(b'\n', searchable) else {
         if buf.len() > INLINE_MAX {
             return Err(ProtocolError::TooBigInline);
         }
@@ -225,7 +271,11 @@ fn parse_inline(buf: &[u8], req: &mut RequestBuf) -> Result<Option<usize>, Proto
 
 /// Splits a line as Redis's `sdssplitargs`: whitespace separated, with "double quotes" (C escapes and
 /// \xHH) and 'single quotes' (only \' escaped). A closing quote must be followed by a space or the end.
+///
+/// As in C, the line ends at a NUL byte (which also keeps the unquoted case below, where NUL ends an
+/// argument, from looping forever on it).
 pub fn split_inline_args(line: &[u8], out: &mut Vec<u8>, spans: &mut Vec<Range<usize>>) -> Result<(), ProtocolError> {
+    let line = memchr(0, line).map_or(line, |nul| &line[..nul]);
     let mut i = 0;
     loop {
         while i < line.len() && line[i].is_ascii_whitespace() {
@@ -312,11 +362,37 @@ mod tests {
 
     const LIMITS: ParseLimits = ParseLimits { max_bulk_len: 512 * 1024 * 1024 };
 
+    /// Bytes consumed and the arguments, when a whole request was parsed.
     type Parsed = Option<(usize, Vec<Vec<u8>>)>;
 
     fn parse(buf: &[u8]) -> Result<Parsed, ProtocolError> {
         let mut req = RequestBuf::default();
         Ok(parse_request(buf, &mut req, LIMITS)?.map(|n| (n, req.args(buf).iter().map(<[u8]>::to_vec).collect())))
+    }
+
+    #[test]
+    fn inline_nul_bytes_behave_as_in_redis() {
+        // A NUL before the newline hides it: the line never completes...
+        assert_eq!(parse(b"\0PING\r\n"), Ok(None));
+        assert_eq!(parse(b"ECHO a\0b\r\nPING\r\n"), Ok(None));
+        // ...until the inline limit is passed.
+        let mut long = b"\0PING\r\n".to_vec();
+        long.resize(INLINE_MAX + 1, b'x');
+        assert_eq!(parse(&long), Err(ProtocolError::TooBigInline));
+        // Splitting stops at a NUL, as C strings do.
+        let (mut out, mut spans) = (Vec::new(), Vec::new());
+        split_inline_args(b"SET a\0b c", &mut out, &mut spans).unwrap();
+        assert_eq!(spans.len(), 2);
+    }
+
+    #[test]
+    fn bulk_headers_are_judged_once_their_line_is_complete() {
+        // Redis waits for the `\r\n` before checking for `$`: no error for a request cut short.
+        assert_eq!(parse(b"*2\r\n$4\r\nECHO\r\nxy"), Ok(None));
+        assert_eq!(parse(b"*2\r\n$4\r\nECHO\r\nxy\r\n"), Err(ProtocolError::ExpectedDollar(b'x')));
+        // A NUL hides the `\r` from Redis's strchr: still incomplete.
+        assert_eq!(parse(b"*2\r\n$4\r\nECHO\r\n$\x003\r\nabc\r\n"), Ok(None));
+        assert_eq!(parse(b"*1\x00\r\n$4\r\nPING\r\n"), Ok(None));
     }
 
     #[test]

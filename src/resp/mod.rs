@@ -7,6 +7,6 @@ mod decoder;
 mod encoder;
 mod reply;
 
-pub use decoder::{parse_request, split_inline_args, Args, ParseLimits, ProtocolError, RequestBuf};
+pub use decoder::{parse_request, split_inline_args, Args, OwnedArgs, ParseLimits, ProtocolError, RequestBuf};
 pub use encoder::{encode, format_double, Protocol};
 pub use reply::Reply;

@@ -27,6 +27,12 @@ pub struct ClientInfo {
     pub monitor: AtomicBool,
     pub no_evict: AtomicBool,
     pub no_touch: AtomicBool,
+    /// Set while the client waits in a blocking command (CLIENT UNBLOCK, `flags=b`).
+    pub blocked: AtomicBool,
+    /// CLIENT UNBLOCK: wakes a blocked client; with `unblock_error` it answers an error instead of
+    /// its timeout reply.
+    pub unblock: Notify,
+    pub unblock_error: AtomicBool,
     /// Set by CLIENT KILL; the connection closes at its next chance.
     pub killed: AtomicBool,
     pub kill: Notify,

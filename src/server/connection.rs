@@ -1,45 +1,80 @@
 //! One client connection: read, run every complete request in the buffer, write all replies at once.
+//!
+//! Requests run in [`Connection::run_batch`], which is synchronous: it holds the server's gate (read
+//! side, or write side for EXEC) while commands execute and returns whenever the connection has to
+//! wait for something (a DEBUG SLEEP, a CLIENT PAUSE, a blocking command) so no lock is ever held
+//! across an `.await`.
 
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, RwLockReadGuard};
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::OwnedWriteHalf;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use super::clients::ClientInfo;
 use super::monitor::MONITOR_QUEUE;
-use super::shared::{unix_micros, unix_ms, Shared};
+use super::shared::{unix_micros, unix_ms, Shared, ShutdownRequest};
 use super::stats::LocalStats;
-use crate::commands::{dispatch, registry, Ctx, ReplyMode, Session, ADMIN, MAY_REPLICATE, SKIP_MONITOR, SKIP_SLOWLOG, WRITE};
-use crate::resp::{encode, parse_request, ParseLimits, Reply, RequestBuf};
+use crate::commands::dispatch::resolve;
+use crate::commands::{dispatch, registry, BlockRequest, Ctx, ReplyMode, Session, ADMIN, MAY_REPLICATE, SKIP_MONITOR, SKIP_SLOWLOG, WRITE};
+use crate::resp::{encode, parse_request, Args, OwnedArgs, ParseLimits, Reply, RequestBuf};
 
 /// Read buffer headroom kept before each read; large requests grow the buffer as they arrive.
 const READ_CHUNK: usize = 16 * 1024;
 
+/// Why a batch stopped before the end of the buffer.
+enum Pending {
+    /// Every complete request ran.
+    Done,
+    /// Wait, then go on (DEBUG SLEEP, WAIT).
+    Sleep(Duration),
+    /// CLIENT PAUSE holds the next request (not yet consumed).
+    Paused { write: bool },
+    /// A blocking command found nothing to serve.
+    Blocked(BlockRequest, OwnedArgs),
+    /// MONITOR: start streaming.
+    Monitor,
+    /// QUIT, a kill of self, SHUTDOWN, or a protocol error.
+    Close,
+}
+
+/// How a blocked command ended.
+enum Unblocked {
+    Served,
+    Close,
+}
+
+struct Connection {
+    shared: Arc<Shared>,
+    info: Arc<ClientInfo>,
+    session: Session,
+    output: BytesMut,
+    local: LocalStats,
+}
+
 /// Serves one client until it quits, is killed, times out, errs, or the server shuts down.
 pub async fn serve(stream: TcpStream, shared: Arc<Shared>, info: Arc<ClientInfo>) {
     let authenticated = shared.config.get("requirepass").is_empty();
-    let mut session = Session::new(info.clone(), authenticated);
-    let (mut reader, mut writer) = stream.into_split();
-    let mut input = BytesMut::with_capacity(1024);
-    let mut output = BytesMut::with_capacity(1024);
-    let mut request = RequestBuf::default();
-    let mut local = LocalStats::default();
+    let session = Session::new(info.clone(), authenticated);
     let mut shutdown = shared.shutdown_signal();
+    let (mut reader, mut writer) = stream.into_split();
+    let mut conn = Connection { shared, info, session, output: BytesMut::with_capacity(1024), local: LocalStats::default() };
+    let mut request = RequestBuf::default();
+    let mut input = BytesMut::with_capacity(1024);
     let mut monitor_feed: Option<mpsc::Receiver<Bytes>> = None;
 
     'connection: loop {
         if input.capacity() - input.len() < READ_CHUNK {
             input.reserve(READ_CHUNK);
         }
-        let idle_limit = shared.config.hot.timeout_secs.load(Ordering::Relaxed);
+        let idle_limit = conn.shared.config.hot.timeout_secs.load(Ordering::Relaxed);
         let read = tokio::select! {
             read = reader.read_buf(&mut input) => read,
-            _ = info.kill.notified() => break,
+            _ = conn.info.kill.notified() => break,
             _ = shutdown.changed() => break,
             Some(line) = next_line(&mut monitor_feed) => {
                 if writer.write_all(&line).await.is_err() {
@@ -51,131 +86,270 @@ pub async fn serve(stream: TcpStream, shared: Arc<Shared>, info: Arc<ClientInfo>
         };
         match read {
             Ok(0) | Err(_) => break,
-            Ok(n) => shared.stats.net_input_bytes.fetch_add(n as u64, Ordering::Relaxed),
+            Ok(n) => conn.shared.stats.net_input_bytes.fetch_add(n as u64, Ordering::Relaxed),
         };
-        if info.killed.load(Ordering::Relaxed) {
+        if conn.info.killed.load(Ordering::Relaxed) {
             break;
         }
 
+        let mut consumed = 0;
+        let mut close = false;
+        loop {
+            let (used, pending) = conn.run_batch(&mut request, &input[consumed..]);
+            consumed += used;
+            match pending {
+                Pending::Done => break,
+                Pending::Close => {
+                    close = true;
+                    break;
+                }
+                Pending::Sleep(delay) => {
+                    if !conn.flush(&mut writer).await {
+                        break 'connection;
+                    }
+                    tokio::time::sleep(delay).await;
+                }
+                Pending::Paused { write } => wait_while_paused(&conn.shared, write).await,
+                Pending::Monitor => {
+                    let (sender, receiver) = mpsc::channel(MONITOR_QUEUE);
+                    conn.shared.monitors.add(conn.info.id, sender);
+                    conn.info.monitor.store(true, Ordering::Relaxed);
+                    monitor_feed = Some(receiver);
+                }
+                Pending::Blocked(block, args) => {
+                    if !conn.flush(&mut writer).await {
+                        break 'connection;
+                    }
+                    match conn.wait_blocked(block, args, &mut reader, &mut input, &mut shutdown).await {
+                        Unblocked::Served => {}
+                        Unblocked::Close => break 'connection,
+                    }
+                }
+            }
+        }
+        input.advance(consumed);
+        conn.local.flush(&conn.shared.stats);
+        conn.info.last_interaction_ms.store(unix_ms(), Ordering::Relaxed);
+        conn.info.query_buffer.store(input.len(), Ordering::Relaxed);
+        if !conn.flush(&mut writer).await || close {
+            break;
+        }
+        if input.len() > conn.shared.config.hot.query_buffer_limit.load(Ordering::Relaxed) {
+            tracing::warn!(client = conn.info.id, addr = %conn.info.addr, "closing client that reached max query buffer length");
+            break;
+        }
+    }
+    conn.close();
+    let _ = writer.shutdown().await;
+}
+
+impl Connection {
+    /// Runs the complete requests at the start of `buffer`; returns the bytes consumed and why it
+    /// stopped.
+    fn run_batch(&mut self, request: &mut RequestBuf, buffer: &[u8]) -> (usize, Pending) {
+        let shared = self.shared.clone();
         let limits = ParseLimits { max_bulk_len: shared.config.hot.proto_max_bulk_len.load(Ordering::Relaxed) };
         // One wall-clock reading per batch; each command's time derives from the monotonic clock it
         // reads anyway for its duration, so a command costs two clock reads, as in Redis.
         let batch_started = Instant::now();
         let batch_unix_ms = unix_ms();
+        let mut gate: Option<RwLockReadGuard<'_, ()>> = None;
         let mut consumed = 0;
-        let mut close = false;
         loop {
-            let buffer = &input[consumed..];
-            let length = match parse_request(buffer, &mut request, limits) {
+            let rest = &buffer[consumed..];
+            let length = match parse_request(rest, request, limits) {
                 Ok(Some(length)) => length,
-                Ok(None) => break,
+                Ok(None) => return (consumed, Pending::Done),
                 Err(error) => {
-                    tracing::debug!(client = info.id, %error, "protocol error");
-                    encode(&Reply::Error(error.to_string().into()), session.protocol, &mut output);
-                    close = true;
-                    break;
+                    tracing::debug!(client = self.info.id, %error, "protocol error");
+                    encode(&Reply::Error(error.to_string().into()), self.session.protocol, &mut self.output);
+                    return (consumed, Pending::Close);
                 }
             };
-            let args = request.args(buffer);
-            consumed += length;
+            let args = request.args(rest);
             if args.is_empty() {
+                consumed += length;
                 continue;
             }
             if shared.paused.load(Ordering::Relaxed) {
-                wait_while_paused(&shared, args).await;
+                let write = resolve(args).is_ok_and(|(_, c)| c.has(WRITE | MAY_REPLICATE));
+                if shared.pause_for(write).is_some() {
+                    return (consumed, Pending::Paused { write });
+                }
             }
+            consumed += length;
             let started = Instant::now();
             let now_ms = batch_unix_ms + started.duration_since(batch_started).as_millis() as u64;
-            let mut ctx = Ctx::new(&shared, &mut session, now_ms);
-            let mode_before = ctx.session.reply_mode;
-            let outcome = dispatch(&mut ctx, args);
-            let (hits, misses) = (ctx.hits, ctx.misses);
-            let elapsed = started.elapsed().as_micros() as u64;
-            local.hits += hits;
-            local.misses += misses;
-            let is_error = outcome.reply.is_error();
-            local.errors += u64::from(is_error);
-            if let Some(index) = outcome.command {
-                local.record(&shared.stats, index, elapsed, outcome.rejected, is_error && !outcome.rejected);
-                let command = registry().all[index];
-                let slower_than = shared.config.hot.slowlog_slower_than.load(Ordering::Relaxed);
-                if slower_than >= 0 && elapsed >= slower_than as u64 && !command.has(SKIP_SLOWLOG) {
-                    shared.slowlog.push(
-                        args.iter(),
-                        elapsed,
-                        now_ms / 1000,
-                        info.addr.to_string(),
-                        info.name(),
-                        shared.config.hot.slowlog_max_len.load(Ordering::Relaxed),
-                    );
+            if args.get(0).eq_ignore_ascii_case(b"exec") {
+                // EXEC runs alone: no other client's command between its commands.
+                gate = None;
+                let _exclusive = shared.gate.write().unwrap_or_else(|p| p.into_inner());
+                self.execute(args, now_ms, started);
+            } else {
+                if gate.is_none() {
+                    gate = Some(shared.gate.read().unwrap_or_else(|p| p.into_inner()));
                 }
-                if shared.monitors.active() && !command.has(SKIP_MONITOR | ADMIN) {
-                    shared.monitors.feed(unix_micros(), session.db, &info.addr.to_string(), args.iter());
-                }
+                self.execute(args, now_ms, started);
             }
-            let suppress = match session.reply_mode {
-                ReplyMode::On => false,
-                ReplyMode::Off => true,
-                ReplyMode::SkipNext => {
-                    if mode_before == ReplyMode::SkipNext {
-                        session.reply_mode = ReplyMode::On;
+            if let Some(block) = self.session.block.take() {
+                return (consumed, Pending::Blocked(block, args.to_owned()));
+            }
+            if let Some(delay) = self.session.delay.take() {
+                return (consumed, Pending::Sleep(delay));
+            }
+            if std::mem::take(&mut self.session.become_monitor) {
+                return (consumed, Pending::Monitor);
+            }
+            if self.session.close_after_reply {
+                return (consumed, Pending::Close);
+            }
+        }
+    }
+
+    /// Runs one request and encodes its reply (unless it blocked or CLIENT REPLY says otherwise).
+    fn execute(&mut self, args: Args, now_ms: u64, started: Instant) {
+        let shared = self.shared.clone();
+        let mut ctx = Ctx::new(&shared, &mut self.session, now_ms);
+        let outcome = dispatch(&mut ctx, args);
+        let (hits, misses) = (ctx.hits, ctx.misses);
+        let elapsed = started.elapsed().as_micros() as u64;
+        self.local.hits += hits;
+        self.local.misses += misses;
+        let is_error = outcome.reply.is_error();
+        self.local.errors += u64::from(is_error);
+        if let Some(index) = outcome.command {
+            self.local.record(&shared.stats, index, elapsed, outcome.rejected, is_error && !outcome.rejected);
+            let command = registry().all[index];
+            let slower_than = shared.config.hot.slowlog_slower_than.load(Ordering::Relaxed);
+            if slower_than >= 0 && elapsed >= slower_than as u64 && !command.has(SKIP_SLOWLOG) {
+                shared.slowlog.push(
+                    args.iter(),
+                    elapsed,
+                    now_ms / 1000,
+                    self.info.addr.to_string(),
+                    self.info.name(),
+                    shared.config.hot.slowlog_max_len.load(Ordering::Relaxed),
+                );
+            }
+            if shared.monitors.active() && !command.has(SKIP_MONITOR | ADMIN) {
+                shared.monitors.feed(unix_micros(), self.session.db, &self.info.addr.to_string(), args.iter());
+            }
+        }
+        self.reply(&outcome.reply);
+    }
+
+    /// Encodes a reply, honouring CLIENT REPLY OFF|SKIP.
+    fn reply(&mut self, reply: &Reply) {
+        let suppress = match self.session.reply_mode {
+            ReplyMode::On => false,
+            ReplyMode::Off => true,
+            // As Redis turns SKIP_NEXT into SKIP after each command: a SKIP issued while being
+            // skipped arms the next command again.
+            ReplyMode::SkipNext => {
+                self.session.reply_mode = ReplyMode::Skip;
+                true
+            }
+            ReplyMode::Skip => {
+                self.session.reply_mode = ReplyMode::On;
+                true
+            }
+        };
+        if !suppress {
+            encode(reply, self.session.protocol, &mut self.output);
+        }
+    }
+
+    /// Runs a blocked command again; true when it was served (its reply is encoded).
+    fn retry_blocked(&mut self, args: &OwnedArgs) -> bool {
+        let shared = self.shared.clone();
+        let _gate = shared.gate.read().unwrap_or_else(|p| p.into_inner());
+        self.execute(args.args(), unix_ms(), Instant::now());
+        self.session.block.take().is_none()
+    }
+
+    /// Parks the client until its command can be served, times out, is unblocked, or the
+    /// connection ends. Data the client sends meanwhile waits in `input`, as Redis leaves it unread.
+    async fn wait_blocked(
+        &mut self,
+        block: BlockRequest,
+        args: OwnedArgs,
+        reader: &mut OwnedReadHalf,
+        input: &mut BytesMut,
+        shutdown: &mut watch::Receiver<ShutdownRequest>,
+    ) -> Unblocked {
+        let db = self.session.db;
+        let notify = self.shared.blocked.register(self.info.id, db, &block.keys);
+        self.info.blocked.store(true, Ordering::Relaxed);
+        let deadline = block.deadline.map(tokio::time::Instant::from_std);
+        let outcome = loop {
+            tokio::select! {
+                _ = notify.notified() => {
+                    if self.retry_blocked(&args) {
+                        break Unblocked::Served;
                     }
-                    true
                 }
-            };
-            if !suppress {
-                encode(&outcome.reply, session.protocol, &mut output);
-            }
-            if let Some(delay) = session.delay.take() {
-                if !flush(&mut writer, &mut output, &shared).await {
-                    break 'connection;
+                _ = sleep_until(deadline) => {
+                    self.reply(&block.timeout_reply);
+                    break Unblocked::Served;
                 }
-                tokio::time::sleep(delay).await;
+                _ = self.info.unblock.notified() => {
+                    let reply = if self.info.unblock_error.swap(false, Ordering::Relaxed) {
+                        Reply::Error("UNBLOCKED client unblocked via CLIENT UNBLOCK".into())
+                    } else {
+                        block.timeout_reply.clone()
+                    };
+                    self.reply(&reply);
+                    break Unblocked::Served;
+                }
+                read = reader.read_buf(input) => {
+                    if !matches!(read, Ok(n) if n > 0) {
+                        break Unblocked::Close;
+                    }
+                }
+                _ = self.info.kill.notified() => break Unblocked::Close,
+                _ = shutdown.changed() => break Unblocked::Close,
             }
-            if session.become_monitor {
-                session.become_monitor = false;
-                let (sender, receiver) = mpsc::channel(MONITOR_QUEUE);
-                shared.monitors.add(info.id, sender);
-                info.monitor.store(true, Ordering::Relaxed);
-                monitor_feed = Some(receiver);
-            }
-            if session.close_after_reply {
-                close = true;
-                break;
-            }
+        };
+        self.info.blocked.store(false, Ordering::Relaxed);
+        self.shared.blocked.unregister(self.info.id, db, &block.keys);
+        // Whatever this client left behind may serve the next one in line.
+        for key in &block.keys {
+            self.shared.blocked.signal(db, key);
         }
-        input.advance(consumed);
-        local.flush(&shared.stats);
-        info.last_interaction_ms.store(unix_ms(), Ordering::Relaxed);
-        info.query_buffer.store(input.len(), Ordering::Relaxed);
-        if !flush(&mut writer, &mut output, &shared).await || close {
-            break;
-        }
-        if input.len() > shared.config.hot.query_buffer_limit.load(Ordering::Relaxed) {
-            tracing::warn!(client = info.id, addr = %info.addr, "closing client that reached max query buffer length");
-            break;
-        }
+        outcome
     }
-    local.flush(&shared.stats);
-    if info.monitor.load(Ordering::Relaxed) {
-        shared.monitors.remove(info.id);
+
+    /// Writes and clears the output buffer; false when the peer is gone.
+    async fn flush(&mut self, writer: &mut OwnedWriteHalf) -> bool {
+        if self.output.is_empty() {
+            return true;
+        }
+        let ok = writer.write_all(&self.output).await.is_ok();
+        self.shared.stats.net_output_bytes.fetch_add(self.output.len() as u64, Ordering::Relaxed);
+        self.output.clear();
+        // A huge reply leaves a huge buffer; give it back rather than keep it for the connection's life.
+        if self.output.capacity() > 4 * 1024 * 1024 {
+            self.output = BytesMut::with_capacity(1024);
+        }
+        ok
     }
-    let _ = writer.shutdown().await;
+
+    /// Releases what the connection registered in shared state.
+    fn close(&mut self) {
+        self.local.flush(&self.shared.stats);
+        if self.info.monitor.load(Ordering::Relaxed) {
+            self.shared.monitors.remove(self.info.id);
+        }
+        let shared = self.shared.clone();
+        self.session.unwatch_all(&shared);
+    }
 }
 
-/// Writes and clears `output`; false when the peer is gone.
-async fn flush(writer: &mut OwnedWriteHalf, output: &mut BytesMut, shared: &Shared) -> bool {
-    if output.is_empty() {
-        return true;
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
     }
-    let ok = writer.write_all(output).await.is_ok();
-    shared.stats.net_output_bytes.fetch_add(output.len() as u64, Ordering::Relaxed);
-    output.clear();
-    // A huge reply leaves a huge buffer; give it back rather than keep it for the connection's life.
-    if output.capacity() > 4 * 1024 * 1024 {
-        *output = BytesMut::with_capacity(1024);
-    }
-    ok
 }
 
 async fn next_line(feed: &mut Option<mpsc::Receiver<Bytes>>) -> Option<Bytes> {
@@ -190,8 +364,7 @@ async fn idle(seconds: u64) {
 }
 
 /// Holds a command while CLIENT PAUSE applies to it.
-async fn wait_while_paused(shared: &Shared, args: crate::resp::Args<'_>) {
-    let write = crate::commands::dispatch::resolve(args).is_ok_and(|(_, c)| c.has(WRITE | MAY_REPLICATE));
+async fn wait_while_paused(shared: &Shared, write: bool) {
     while let Some(remaining) = shared.pause_for(write) {
         tokio::time::sleep(remaining.min(Duration::from_millis(50))).await;
     }

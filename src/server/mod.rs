@@ -1,5 +1,6 @@
 //! The network server: listeners, the accept loop, the background cron and shutdown.
 
+pub mod blocking;
 pub mod clients;
 pub mod connection;
 pub mod logging;
@@ -7,6 +8,7 @@ pub mod monitor;
 pub mod shared;
 pub mod slowlog;
 pub mod stats;
+pub mod watch;
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -165,6 +167,9 @@ fn admit(shared: &Arc<Shared>, stream: TcpStream, addr: SocketAddr) {
         monitor: Default::default(),
         no_evict: Default::default(),
         no_touch: Default::default(),
+        blocked: Default::default(),
+        unblock: Default::default(),
+        unblock_error: Default::default(),
         killed: Default::default(),
         kill: Default::default(),
     });

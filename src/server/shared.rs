@@ -6,10 +6,12 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
+use super::blocking::Blocked;
 use super::clients::Clients;
 use super::monitor::Monitors;
 use super::slowlog::SlowLog;
 use super::stats::Stats;
+use super::watch::Watches;
 use crate::config::Config;
 use crate::engine::snowflake::Snowflake;
 use crate::engine::Keyspace;
@@ -36,6 +38,12 @@ pub struct Shared {
     pub stats: Stats,
     pub slowlog: SlowLog,
     pub monitors: Monitors,
+    pub blocked: Blocked,
+    pub watches: Watches,
+    /// Commands run under the read side; EXEC takes the write side, so no other client's command
+    /// runs between the commands of a transaction. Held only while commands execute, never across
+    /// an `.await`.
+    pub gate: std::sync::RwLock<()>,
     pub ids: Snowflake,
     pub named_ids: Mutex<std::collections::HashMap<Vec<u8>, std::sync::Arc<Snowflake>>>,
     pub run_id: String,
@@ -61,6 +69,9 @@ impl Shared {
             stats: Stats::new(command_count),
             slowlog: SlowLog::default(),
             monitors: Monitors::default(),
+            blocked: Blocked::default(),
+            watches: Watches::default(),
+            gate: std::sync::RwLock::new(()),
             ids: Snowflake::default(),
             named_ids: Mutex::default(),
             run_id,

@@ -22,6 +22,8 @@ pub struct Server {
     pub port: u16,
     /// Standard output lines after `ready port=` (strata logs there), for tests that read the log.
     log: Arc<Mutex<Vec<String>>>,
+    /// `panicked at` lines seen on standard error.
+    panics: Arc<Mutex<Vec<String>>>,
 }
 
 impl Server {
@@ -40,9 +42,24 @@ impl Server {
         if !args.contains(&"--bind") {
             command.args(["--bind", "127.0.0.1"]);
         }
-        command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::inherit());
+        command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        limit_memory(&mut command);
         let mut child = command.spawn().expect("spawn strata-server");
         let stdout = child.stdout.take().expect("child stdout");
+        // Standard error is passed on (the test runner shows it for failed tests) and watched for
+        // panics: a panicking handler only drops its connection, which a test could miss.
+        let stderr = child.stderr.take().expect("child stderr");
+        let panics = Arc::new(Mutex::new(Vec::new()));
+        let panic_writer = panics.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                eprintln!("strata-server: {line}");
+                if line.contains("panicked at") {
+                    panic_writer.lock().unwrap().push(line);
+                }
+            }
+        });
         let log = Arc::new(Mutex::new(Vec::new()));
         let (sender, receiver) = mpsc::channel();
         let log_writer = log.clone();
@@ -66,7 +83,7 @@ impl Server {
                 panic!("strata-server did not print `ready port=` (args {args:?}, exit {status:?})");
             }
         };
-        Server { child, port, log }
+        Server { child, port, log, panics }
     }
 
     /// A real redis-server on a free port, with no persistence, once it answers PING.
@@ -93,7 +110,7 @@ impl Server {
                     break;
                 }
                 if ping_raw(port) {
-                    return Server { child, port, log: Default::default() };
+                    return Server { child, port, log: Default::default(), panics: Default::default() };
                 }
                 std::thread::sleep(Duration::from_millis(20));
             }
@@ -163,12 +180,20 @@ impl Server {
         None
     }
 
-    /// The process is running and a fresh connection gets PONG: what every bad-input test ends with.
+    /// The process is running, never panicked, and a fresh connection gets PONG: what every
+    /// bad-input test ends with.
     pub fn assert_healthy(&mut self) {
         assert!(self.exited().is_none(), "server process exited: {:?}", self.exited());
+        self.assert_no_panic();
         let mut raw = self.raw();
         raw.send(b"PING\r\n");
         assert_eq!(raw.read_line(), "+PONG");
+    }
+
+    /// Fails the test if the server printed a panic so far.
+    pub fn assert_no_panic(&self) {
+        let panics = self.panics.lock().unwrap();
+        assert!(panics.is_empty(), "strata-server panicked: {panics:?}");
     }
 
     pub fn log_lines(&self) -> Vec<String> {
@@ -185,6 +210,26 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // Every test that starts strata checks this at the end, unless it is already failing.
+        if !std::thread::panicking() {
+            // Give the stderr reader a moment to see the last lines.
+            std::thread::sleep(Duration::from_millis(20));
+            self.assert_no_panic();
+        }
+    }
+}
+
+/// Caps the server's address space so a runaway allocation (a parser loop, say) fails that server
+/// instead of sending the shared machine's OOM killer after other processes.
+fn limit_memory(command: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    const LIMIT: u64 = 8 << 30;
+    // SAFETY: only an async-signal-safe setrlimit call runs between fork and exec.
+    unsafe {
+        command.pre_exec(|| {
+            rlimit::setrlimit(rlimit::Resource::AS, LIMIT, LIMIT)?;
+            Ok(())
+        });
     }
 }
 
@@ -239,7 +284,10 @@ impl RawClient {
         match self.stream.read_to_end(&mut all) {
             Ok(_) => all,
             Err(error) if error.kind() == std::io::ErrorKind::ConnectionReset => all,
-            Err(error) => panic!("connection not closed: {error}; read so far {:?}", String::from_utf8_lossy(&all)),
+            Err(error) => {
+                let shown = String::from_utf8_lossy(&all[..all.len().min(300)]).into_owned();
+                panic!("connection not closed: {error}; read {} bytes so far, starting {shown:?}", all.len())
+            }
         }
     }
 

@@ -1,0 +1,82 @@
+//! Transactions: MULTI, EXEC, DISCARD, WATCH, UNWATCH.
+//!
+//! Queueing happens in dispatch (every command after MULTI except EXEC, DISCARD, MULTI, WATCH, QUIT
+//! and RESET). EXEC runs with the server's gate held exclusively by the connection loop, so no other
+//! client's command runs in between.
+
+use std::sync::atomic::Ordering;
+
+use super::dispatch::dispatch;
+use super::{CmdError, Ctx};
+use crate::engine::KeyHash;
+use crate::resp::{Args, Reply};
+
+/// MULTI
+pub fn multi(ctx: &mut Ctx, _args: Args) -> Result<Reply, CmdError> {
+    if ctx.session.multi.is_some() {
+        return Err(CmdError::err("MULTI calls can not be nested"));
+    }
+    ctx.session.multi = Some(Vec::new());
+    ctx.session.multi_failed = false;
+    Ok(Reply::Ok)
+}
+
+/// EXEC
+///
+/// # Returns
+/// The replies of the queued commands; a nil array when a watched key changed (or expired); an
+/// EXECABORT error when a command was refused while queueing.
+pub fn exec(ctx: &mut Ctx, _args: Args) -> Result<Reply, CmdError> {
+    let Some(queued) = ctx.session.multi.take() else {
+        return Err(CmdError::err("EXEC without MULTI"));
+    };
+    let failed = std::mem::take(&mut ctx.session.multi_failed);
+    let now = ctx.now_ms;
+    let watch_broken = ctx.session.watch_dirty.load(Ordering::Relaxed)
+        || ctx.session.watched.iter().any(|(_, _, deadline)| deadline.is_some_and(|at| at <= now));
+    ctx.session.unwatch_all(ctx.shared);
+    if failed {
+        return Err(CmdError::line("EXECABORT Transaction discarded because of previous errors."));
+    }
+    if watch_broken {
+        return Ok(Reply::NilArray);
+    }
+    ctx.session.in_exec = true;
+    let replies = queued.iter().map(|request| dispatch(ctx, request.args()).reply).collect();
+    ctx.session.in_exec = false;
+    Ok(Reply::Array(replies))
+}
+
+/// DISCARD
+pub fn discard(ctx: &mut Ctx, _args: Args) -> Result<Reply, CmdError> {
+    if ctx.session.multi.take().is_none() {
+        return Err(CmdError::err("DISCARD without MULTI"));
+    }
+    ctx.session.multi_failed = false;
+    ctx.session.unwatch_all(ctx.shared);
+    Ok(Reply::Ok)
+}
+
+/// WATCH key [key ...]
+pub fn watch(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
+    if ctx.session.multi.is_some() {
+        return Err(CmdError::err("WATCH inside MULTI is not allowed"));
+    }
+    let db = ctx.session.db;
+    for key in args.iter().skip(1) {
+        if ctx.session.watched.iter().any(|(d, k, _)| *d == db && k == key) {
+            continue;
+        }
+        let hash = KeyHash::of(key);
+        let deadline = ctx.db().lock(hash).get(hash, key, ctx.now_ms).and_then(|e| e.expire_at());
+        ctx.shared.watches.watch(ctx.session.id(), &ctx.session.watch_dirty, db, key);
+        ctx.session.watched.push((db, key.to_vec(), deadline));
+    }
+    Ok(Reply::Ok)
+}
+
+/// UNWATCH
+pub fn unwatch(ctx: &mut Ctx, _args: Args) -> Result<Reply, CmdError> {
+    ctx.session.unwatch_all(ctx.shared);
+    Ok(Reply::Ok)
+}

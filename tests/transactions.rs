@@ -1,0 +1,175 @@
+//! MULTI/EXEC/DISCARD/WATCH through a real client, over RESP2 and RESP3.
+
+mod common;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+use common::{bulk, err, ok, Server};
+use redis::Value;
+
+fn status(text: &str) -> Value {
+    Value::SimpleString(text.to_owned())
+}
+
+#[test]
+fn exec_runs_queued_commands_and_returns_their_replies() {
+    let server = Server::start();
+    for protocol in [2, 3] {
+        let mut con = server.con_proto(protocol);
+        ok(&mut con, &["DEL", "a", "l"]);
+        assert_eq!(ok(&mut con, &["MULTI"]), Value::Okay);
+        assert_eq!(ok(&mut con, &["INCR", "a"]), status("QUEUED"));
+        assert_eq!(ok(&mut con, &["SET", "l", "x"]), status("QUEUED"));
+        assert_eq!(ok(&mut con, &["GET", "l"]), status("QUEUED"));
+        assert_eq!(ok(&mut con, &["EXEC"]), Value::Array(vec![Value::Int(1), Value::Okay, bulk("x")]));
+    }
+}
+
+/// A runtime error inside EXEC is that command's reply; the others still run (raw socket: the
+/// redis crate turns an array holding an error into an error).
+#[test]
+fn runtime_errors_stay_inside_the_exec_reply() {
+    let server = Server::start();
+    let mut raw = server.raw();
+    raw.send(b"MULTI\r\nSET l x\r\nLPUSH l y\r\nINCR n\r\nEXEC\r\n");
+    let lines: Vec<String> = (0..8).map(|_| raw.read_line()).collect();
+    assert_eq!(
+        lines,
+        ["+OK", "+QUEUED", "+QUEUED", "+QUEUED", "*3", "+OK", "-WRONGTYPE Operation against a key holding the wrong kind of value", ":1"]
+    );
+}
+
+#[test]
+fn errors_while_queueing_abort_exec() {
+    let server = Server::start();
+    let mut con = server.con();
+    ok(&mut con, &["MULTI"]);
+    assert_eq!(err(&mut con, &["GET"]), "ERR wrong number of arguments for 'get' command");
+    ok(&mut con, &["SET", "k", "v"]);
+    assert_eq!(err(&mut con, &["EXEC"]), "EXECABORT Transaction discarded because of previous errors.");
+    assert_eq!(ok(&mut con, &["EXISTS", "k"]), Value::Int(0));
+    assert_eq!(err(&mut con, &["EXEC"]), "ERR EXEC without MULTI");
+    assert_eq!(err(&mut con, &["DISCARD"]), "ERR DISCARD without MULTI");
+    ok(&mut con, &["MULTI"]);
+    assert_eq!(err(&mut con, &["MULTI"]), "ERR MULTI calls can not be nested");
+    assert_eq!(err(&mut con, &["WATCH", "k"]), "ERR WATCH inside MULTI is not allowed");
+    ok(&mut con, &["SET", "k", "v"]);
+    assert_eq!(ok(&mut con, &["DISCARD"]), Value::Okay);
+    assert_eq!(ok(&mut con, &["EXISTS", "k"]), Value::Int(0));
+}
+
+#[test]
+fn watch_is_broken_by_another_clients_write() {
+    let server = Server::start();
+    let mut watcher = server.con();
+    let mut other = server.con();
+    ok(&mut watcher, &["SET", "balance", "10"]);
+    ok(&mut watcher, &["WATCH", "balance"]);
+    ok(&mut other, &["INCRBY", "balance", "5"]);
+    ok(&mut watcher, &["MULTI"]);
+    ok(&mut watcher, &["DECRBY", "balance", "3"]);
+    assert_eq!(ok(&mut watcher, &["EXEC"]), Value::Nil);
+    assert_eq!(ok(&mut watcher, &["GET", "balance"]), bulk("15"));
+
+    // Without interference the same transaction commits, and EXEC forgets the watch.
+    ok(&mut watcher, &["WATCH", "balance"]);
+    ok(&mut watcher, &["MULTI"]);
+    ok(&mut watcher, &["DECRBY", "balance", "3"]);
+    assert_eq!(ok(&mut watcher, &["EXEC"]), Value::Array(vec![Value::Int(12)]));
+    ok(&mut other, &["SET", "balance", "0"]);
+    ok(&mut watcher, &["MULTI"]);
+    ok(&mut watcher, &["INCR", "balance"]);
+    assert_eq!(ok(&mut watcher, &["EXEC"]), Value::Array(vec![Value::Int(1)]));
+}
+
+#[test]
+fn watch_is_broken_by_expiry_and_flushall_but_not_by_unwatch() {
+    let server = Server::start();
+    let mut con = server.con();
+    let mut other = server.con();
+    ok(&mut con, &["SET", "t", "1", "PX", "50"]);
+    ok(&mut con, &["WATCH", "t"]);
+    thread::sleep(Duration::from_millis(120));
+    ok(&mut con, &["MULTI"]);
+    ok(&mut con, &["SET", "x", "1"]);
+    assert_eq!(ok(&mut con, &["EXEC"]), Value::Nil, "a watched key that expired aborts EXEC");
+
+    ok(&mut con, &["SET", "f", "1"]);
+    ok(&mut con, &["WATCH", "f"]);
+    ok(&mut other, &["FLUSHALL"]);
+    ok(&mut con, &["MULTI"]);
+    ok(&mut con, &["SET", "x", "1"]);
+    assert_eq!(ok(&mut con, &["EXEC"]), Value::Nil, "FLUSHALL touches every watched key");
+
+    ok(&mut con, &["WATCH", "u"]);
+    ok(&mut con, &["UNWATCH"]);
+    ok(&mut other, &["SET", "u", "changed"]);
+    ok(&mut con, &["MULTI"]);
+    ok(&mut con, &["GET", "u"]);
+    assert_eq!(ok(&mut con, &["EXEC"]), Value::Array(vec![bulk("changed")]));
+}
+
+/// Two clients race WATCH/MULTI/INCR/EXEC retries on one counter: every committed increment counts
+/// once, so the final value equals the number of successful EXECs.
+#[test]
+fn optimistic_increments_race_without_lost_updates() {
+    let server = Server::start();
+    let mut setup = server.con();
+    ok(&mut setup, &["SET", "counter", "0"]);
+    let handles: Vec<_> = (0..4)
+        .map(|_| {
+            let mut con = server.con();
+            thread::spawn(move || {
+                let mut committed = 0;
+                while committed < 50 {
+                    ok(&mut con, &["WATCH", "counter"]);
+                    let Value::BulkString(current) = ok(&mut con, &["GET", "counter"]) else { panic!() };
+                    let next = String::from_utf8(current).unwrap().parse::<i64>().unwrap() + 1;
+                    ok(&mut con, &["MULTI"]);
+                    ok(&mut con, &["SET", "counter", &next.to_string()]);
+                    if ok(&mut con, &["EXEC"]) != Value::Nil {
+                        committed += 1;
+                    }
+                }
+            })
+        })
+        .collect();
+    for handle in handles {
+        handle.join().unwrap();
+    }
+    assert_eq!(ok(&mut setup, &["GET", "counter"]), bulk("200"));
+}
+
+/// While one client runs a long transaction, another client never sees it half done.
+#[test]
+fn exec_is_atomic_to_other_clients() {
+    let server = Server::start();
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut reader = server.con();
+    let observer = {
+        let stop = stop.clone();
+        thread::spawn(move || {
+            let mut torn = 0;
+            while !stop.load(Ordering::Relaxed) {
+                let Value::Array(values) = ok(&mut reader, &["MGET", "a", "b"]) else { panic!() };
+                if values[0] != values[1] {
+                    torn += 1;
+                }
+            }
+            torn
+        })
+    };
+    let mut writer = server.con();
+    for round in 0..300 {
+        let value = round.to_string();
+        ok(&mut writer, &["MULTI"]);
+        ok(&mut writer, &["SET", "a", &value]);
+        ok(&mut writer, &["SET", "b", &value]);
+        ok(&mut writer, &["EXEC"]);
+    }
+    stop.store(true, Ordering::Relaxed);
+    assert_eq!(observer.join().unwrap(), 0, "a reader saw a transaction half applied");
+}
