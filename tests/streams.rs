@@ -292,3 +292,47 @@ fn xreadgroup_block_wakes_and_records_the_delivery() {
     assert_eq!(got, Value::Array(vec![Value::Array(vec![bulk("s"), Value::Array(vec![entry("1-1", &["f", "v"])])])]));
     assert_eq!(cmd(&mut writer, &["XPENDING", "s", "g"]).as_sequence().map(|v| v[0].clone()), Some(int(1)));
 }
+
+#[test]
+fn xread_block_wakes_every_reader_of_the_key() {
+    let server = Server::start();
+    let mut writer = server.connect(false);
+    cmd(&mut writer, &["XADD", "s", "1-1", "old", "1"]);
+    let port = server.port;
+    let readers: Vec<_> = (0..3)
+        .map(|i| {
+            std::thread::spawn(move || {
+                let mut con = redis::Client::open(format!("redis://127.0.0.1:{port}/")).expect("client").get_connection().expect("connect");
+                // Mixed forms: `$`, an explicit ID, and a group read with `>`.
+                match i {
+                    0 => cmd(&mut con, &["XREAD", "BLOCK", "5000", "STREAMS", "s", "$"]),
+                    1 => cmd(&mut con, &["XREAD", "BLOCK", "5000", "STREAMS", "s", "1-1"]),
+                    _ => {
+                        cmd(&mut con, &["XGROUP", "CREATE", "s", "g", "$"]);
+                        cmd(&mut con, &["XREADGROUP", "GROUP", "g", "c", "BLOCK", "5000", "STREAMS", "s", ">"])
+                    }
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    cmd(&mut writer, &["XADD", "s", "2-1", "new", "2"]);
+    let want = Value::Array(vec![Value::Array(vec![bulk("s"), Value::Array(vec![entry("2-1", &["new", "2"])])])]);
+    for reader in readers {
+        assert_eq!(reader.join().expect("reader"), want);
+    }
+}
+
+#[test]
+fn blocking_reads_inside_multi_answer_at_once() {
+    let server = Server::start();
+    for resp3 in [false, true] {
+        let mut con = server.connect(resp3);
+        cmd(&mut con, &["FLUSHALL"]);
+        cmd(&mut con, &["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"]);
+        assert_eq!(cmd(&mut con, &["MULTI"]), Value::Okay);
+        assert_eq!(cmd(&mut con, &["XREAD", "BLOCK", "0", "STREAMS", "s", "$"]), status("QUEUED"));
+        assert_eq!(cmd(&mut con, &["XREADGROUP", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", "s", ">"]), status("QUEUED"));
+        assert_eq!(cmd(&mut con, &["EXEC"]), Value::Array(vec![Value::Nil, Value::Nil]));
+    }
+}
