@@ -336,3 +336,32 @@ fn blocking_reads_inside_multi_answer_at_once() {
         assert_eq!(cmd(&mut con, &["EXEC"]), Value::Array(vec![Value::Nil, Value::Nil]));
     }
 }
+
+#[test]
+fn a_new_xread_after_client_unblock_resolves_dollar_again() {
+    let server = Server::start();
+    let mut writer = server.connect(false);
+    cmd(&mut writer, &["XADD", "s", "1-1", "a", "1"]);
+    let port = server.port;
+    let (id_tx, id_rx) = std::sync::mpsc::channel();
+    let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+    let reader = std::thread::spawn(move || {
+        let mut con = redis::Client::open(format!("redis://127.0.0.1:{port}/")).expect("client").get_connection().expect("connect");
+        id_tx.send(integer(&cmd(&mut con, &["CLIENT", "ID"]))).expect("send id");
+        let first = cmd(&mut con, &["XREAD", "BLOCK", "0", "STREAMS", "s", "$"]);
+        go_rx.recv().expect("2-1 added");
+        // The same words again: `$` is now 2-1, not what it was for the unblocked call.
+        let second = cmd(&mut con, &["XREAD", "BLOCK", "0", "STREAMS", "s", "$"]);
+        (first, second)
+    });
+    let id = id_rx.recv().expect("client id").to_string();
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(cmd(&mut writer, &["CLIENT", "UNBLOCK", &id]), int(1));
+    cmd(&mut writer, &["XADD", "s", "2-1", "b", "2"]);
+    go_tx.send(()).expect("go");
+    std::thread::sleep(Duration::from_millis(200));
+    cmd(&mut writer, &["XADD", "s", "3-1", "c", "3"]);
+    let (first, second) = reader.join().expect("reader");
+    assert_eq!(first, Value::Nil);
+    assert_eq!(second, Value::Array(vec![Value::Array(vec![bulk("s"), Value::Array(vec![entry("3-1", &["c", "3"])])])]));
+}

@@ -46,9 +46,9 @@ pub struct Session {
     pub watch_dirty: Arc<AtomicBool>,
     /// What a blocked XREAD resolved on its first run (the IDs `$` stood for), so the re-run after
     /// a wake-up reads after the same IDs and keeps the original deadline. Set by XREAD when it
-    /// blocks, cleared by XREAD when it completes; a stale value (other arguments, or a deadline
-    /// that has passed) is ignored. The connection loop may clear it when it answers the timeout
-    /// reply (or CLIENT UNBLOCK) instead of re-running the command.
+    /// blocks, cleared by XREAD when it completes. It is only read while the loop re-runs a blocked
+    /// command (`ClientInfo::blocked` is set) for the same arguments and before the deadline, so a
+    /// value left behind by a timeout or CLIENT UNBLOCK never leaks into a new command.
     pub block_state: Option<BlockState>,
 }
 
