@@ -88,6 +88,8 @@ static SETTINGS: &[Setting] = &[
     setting("set-max-listpack-value", "64", Kind::Int { min: 0, max: i64::MAX }, false),
     setting("zset-max-listpack-entries", "128", Kind::Int { min: 0, max: i64::MAX }, false),
     setting("zset-max-listpack-value", "64", Kind::Int { min: 0, max: i64::MAX }, false),
+    setting("stream-node-max-bytes", "4096", Kind::Memory { max: i64::MAX }, false),
+    setting("stream-node-max-entries", "100", Kind::Int { min: 0, max: i64::MAX }, false),
 ];
 
 /// Old names Redis 7 still accepts, and the settings they stand for.
@@ -123,6 +125,8 @@ pub struct Hot {
     pub set_max_listpack_value: AtomicUsize,
     pub zset_max_listpack_entries: AtomicUsize,
     pub zset_max_listpack_value: AtomicUsize,
+    pub stream_node_max_bytes: AtomicUsize,
+    pub stream_node_max_entries: AtomicUsize,
 }
 
 impl Hot {
@@ -137,6 +141,8 @@ impl Hot {
             set_max_listpack_value: self.set_max_listpack_value.load(Ordering::Relaxed),
             zset_max_entries: self.zset_max_listpack_entries.load(Ordering::Relaxed),
             zset_max_value: self.zset_max_listpack_value.load(Ordering::Relaxed),
+            stream_node_max_bytes: self.stream_node_max_bytes.load(Ordering::Relaxed),
+            stream_node_max_entries: self.stream_node_max_entries.load(Ordering::Relaxed),
         }
     }
 }
@@ -222,6 +228,8 @@ impl Config {
         hot.set_max_listpack_value.store(size("set-max-listpack-value"), Ordering::Relaxed);
         hot.zset_max_listpack_entries.store(size("zset-max-listpack-entries"), Ordering::Relaxed);
         hot.zset_max_listpack_value.store(size("zset-max-listpack-value"), Ordering::Relaxed);
+        hot.stream_node_max_bytes.store(size("stream-node-max-bytes"), Ordering::Relaxed);
+        hot.stream_node_max_entries.store(size("stream-node-max-entries"), Ordering::Relaxed);
     }
 
     /// The text of a setting.

@@ -12,8 +12,9 @@ use super::args::parse_int;
 use super::collection::get;
 use super::context::BlockState;
 use super::{CmdError, Ctx};
-use crate::engine::stream::{AddError, Fields, ParsedId, Trim, TrimStrategy, DEFAULT_TRIM_LIMIT};
+use crate::engine::stream::{default_trim_limit, AddError, Fields, ParsedId, Trim, TrimStrategy};
 use crate::engine::stream_group::Group;
+use crate::engine::Limits;
 use crate::engine::{KeyHash, Shard, Stream, StreamId, Value};
 use crate::resp::{Args, Protocol, Reply};
 
@@ -112,7 +113,7 @@ struct AddTrimArgs {
     id_pos: usize,
 }
 
-fn parse_add_trim(args: Args, xadd: bool) -> Result<AddTrimArgs, CmdError> {
+fn parse_add_trim(args: Args, xadd: bool, limits: &Limits) -> Result<AddTrimArgs, CmdError> {
     let mut out = AddTrimArgs::default();
     let mut strategy: Option<TrimStrategy> = None;
     let mut approx = false;
@@ -177,7 +178,7 @@ fn parse_add_trim(args: Args, xadd: bool) -> Result<AddTrimArgs, CmdError> {
             return Err(CmdError::err("syntax error, LIMIT cannot be used without the special ~ option"));
         }
     } else {
-        limit = if approx { DEFAULT_TRIM_LIMIT as i64 } else { 0 };
+        limit = if approx { default_trim_limit(limits) as i64 } else { 0 };
     }
     out.trim = strategy.map(|strategy| Trim { strategy, approx, limit: limit as u64 });
     Ok(out)
@@ -189,7 +190,8 @@ fn parse_add_trim(args: Args, xadd: bool) -> Result<AddTrimArgs, CmdError> {
 /// # Returns
 /// The ID of the new entry, or nil with NOMKSTREAM when the key is missing.
 pub fn xadd(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
-    let parsed = parse_add_trim(args, true)?;
+    let limits = super::collection::limits(ctx);
+    let parsed = parse_add_trim(args, true, &limits)?;
     let field_pos = parsed.id_pos + 1;
     let field_count = args.len().saturating_sub(field_pos);
     if field_count < 2 || field_count % 2 == 1 {
@@ -222,7 +224,7 @@ pub fn xadd(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
             return Err(CmdError::err("The ID specified in XADD is equal or smaller than the target stream top item"));
         }
     };
-    stream.append(id, fields);
+    stream.append(id, fields, &limits);
     if let Some(trim) = parsed.trim {
         stream.trim(trim);
     }
@@ -234,7 +236,7 @@ pub fn xadd(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
 /// # Returns
 /// The number of entries deleted.
 pub fn xtrim(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
-    let parsed = parse_add_trim(args, false)?;
+    let parsed = parse_add_trim(args, false, &super::collection::limits(ctx))?;
     let Some(trim) = parsed.trim else {
         return Err(CmdError::Syntax);
     };
@@ -1307,20 +1309,24 @@ mod tests {
 
     #[test]
     fn xadd_and_xtrim_options_parse_like_redis() {
-        let parsed = with_args(&["XADD", "s", "NOMKSTREAM", "MAXLEN", "~", "10", "5-*", "f", "v"], |a| parse_add_trim(a, true));
+        let parsed =
+            with_args(&["XADD", "s", "NOMKSTREAM", "MAXLEN", "~", "10", "5-*", "f", "v"], |a| parse_add_trim(a, true, &Limits::default()));
         let expected = AddTrimArgs {
-            trim: Some(Trim { strategy: TrimStrategy::MaxLen(10), approx: true, limit: DEFAULT_TRIM_LIMIT }),
+            trim: Some(Trim { strategy: TrimStrategy::MaxLen(10), approx: true, limit: 10_000 }),
             no_mkstream: true,
             id: Some(ParsedId::AutoSeq(5)),
             id_pos: 6,
         };
         assert_eq!(parsed, Ok(expected));
-        let parsed = with_args(&["XADD", "s", "MINID", "=", "3", "*", "f", "v"], |a| parse_add_trim(a, true)).expect("minid");
+        let parsed =
+            with_args(&["XADD", "s", "MINID", "=", "3", "*", "f", "v"], |a| parse_add_trim(a, true, &Limits::default())).expect("minid");
         assert_eq!(parsed.trim, Some(Trim { strategy: TrimStrategy::MinId(StreamId::new(3, 0)), approx: false, limit: 0 }));
         assert_eq!((parsed.id, parsed.id_pos), (None, 5));
-        let trimmed = with_args(&["XTRIM", "s", "MAXLEN", "~", "2", "LIMIT", "7"], |a| parse_add_trim(a, false)).expect("xtrim");
+        let trimmed =
+            with_args(&["XTRIM", "s", "MAXLEN", "~", "2", "LIMIT", "7"], |a| parse_add_trim(a, false, &Limits::default())).expect("xtrim");
         assert_eq!(trimmed.trim.map(|t| t.limit), Some(7));
-        let error = |words: &[&str], xadd| with_args(words, |a| parse_add_trim(a, xadd)).expect_err("must fail").to_string();
+        let error =
+            |words: &[&str], xadd| with_args(words, |a| parse_add_trim(a, xadd, &Limits::default())).expect_err("must fail").to_string();
         assert_eq!(
             error(&["XTRIM", "s", "LIMIT", "1"], false),
             "ERR syntax error, LIMIT cannot be used without specifying a trimming strategy"

@@ -18,6 +18,7 @@ use std::ops::Bound;
 use bytes::Bytes;
 
 use super::stream_group::Group;
+use super::value::Limits;
 
 /// A stream entry ID. Orders by `ms`, then `seq`, as Redis compares them.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -198,11 +199,18 @@ impl Iterator for FieldIter<'_> {
     }
 }
 
-/// Redis's defaults for `stream-node-max-entries` and `stream-node-max-bytes`.
-const NODE_MAX_ENTRIES: u64 = 100;
-const NODE_MAX_BYTES: usize = 4096;
-/// The approximate trimming work limit when LIMIT is not given (`100 * stream-node-max-entries`).
-pub const DEFAULT_TRIM_LIMIT: u64 = 100 * NODE_MAX_ENTRIES;
+/// The largest listpack Redis builds (`STREAM_LISTPACK_MAX_SIZE`), the node size limit when
+/// `stream-node-max-bytes` is 0 or larger.
+const LISTPACK_MAX_SIZE: usize = 1 << 30;
+
+/// The approximate trimming work limit when LIMIT is not given: `100 * stream-node-max-entries`,
+/// kept within 1..=10000 as Redis does.
+pub fn default_trim_limit(limits: &Limits) -> u64 {
+    match 100u64.saturating_mul(limits.stream_node_max_entries as u64) {
+        0 => 10_000,
+        n => n.min(10_000),
+    }
+}
 
 /// One listpack node of Redis's layout, as far as the answers depend on it.
 #[derive(Clone, Debug, PartialEq)]
@@ -405,13 +413,19 @@ impl Stream {
         Ok(id)
     }
 
-    /// Appends an entry with an ID from [`Stream::next_id`].
-    pub fn append(&mut self, id: StreamId, fields: Fields) {
+    /// Appends an entry with an ID from [`Stream::next_id`]; `limits` says when the last node is
+    /// full and a new one opens.
+    pub fn append(&mut self, id: StreamId, fields: Fields, limits: &Limits) {
         debug_assert!(id > self.last_id);
         let element_bytes: usize = fields.iter().map(|f| f.len()).sum();
+        let max_bytes = match limits.stream_node_max_bytes {
+            0 => LISTPACK_MAX_SIZE,
+            n => n.min(LISTPACK_MAX_SIZE),
+        };
+        let max_entries = limits.stream_node_max_entries as u64;
         let open_new = match self.nodes.iter().next_back() {
             None => true,
-            Some((_, node)) => node.bytes + element_bytes >= NODE_MAX_BYTES || node.live + node.deleted >= NODE_MAX_ENTRIES,
+            Some((_, node)) => node.bytes + element_bytes >= max_bytes || (max_entries != 0 && node.live + node.deleted >= max_entries),
         };
         if open_new {
             self.nodes.insert(id, Node::new(id, &fields));
@@ -675,7 +689,7 @@ mod tests {
     fn stream_of(n: u64) -> Stream {
         let mut s = Stream::new();
         for i in 1..=n {
-            s.append(id(i, 0), fields(&["f", "v"]));
+            s.append(id(i, 0), fields(&["f", "v"]), &Limits::default());
         }
         s
     }
@@ -716,7 +730,7 @@ mod tests {
                 0..=5 => {
                     let id = s.next_id(Some(ParsedId::AutoSeq(s.last_id.ms + next(2))), 0).expect("grows");
                     let big = next(20) == 0;
-                    s.append(id, fields(&["f", if big { &value } else { "v" }]));
+                    s.append(id, fields(&["f", if big { &value } else { "v" }]), &Limits::default());
                 }
                 6 | 7 => {
                     let ids: Vec<StreamId> = (0..3).map(|_| id(next(s.last_id.ms + 1), next(3))).collect();
@@ -731,7 +745,7 @@ mod tests {
                 _ => {
                     let approx = next(2) == 0;
                     let strategy = TrimStrategy::MinId(id(next(s.last_id.ms + 1), 0));
-                    s.trim(Trim { strategy, approx, limit: if approx { DEFAULT_TRIM_LIMIT } else { 0 } });
+                    s.trim(Trim { strategy, approx, limit: if approx { default_trim_limit(&Limits::default()) } else { 0 } });
                 }
             }
             if step % 97 == 0 {
@@ -778,7 +792,7 @@ mod tests {
     fn ids_must_grow() {
         let mut s = Stream::new();
         assert_eq!(s.next_id(Some(ParsedId::AutoSeq(5)), 0), Ok(id(5, 0)));
-        s.append(id(5, 0), fields(&["a", "1"]));
+        s.append(id(5, 0), fields(&["a", "1"]), &Limits::default());
         assert_eq!(s.next_id(Some(ParsedId::AutoSeq(5)), 0), Ok(id(5, 1)));
         assert_eq!(s.next_id(Some(ParsedId::AutoSeq(4)), 0), Err(AddError::NotGreater));
         assert_eq!(s.next_id(Some(ParsedId::Id(id(5, 0))), 0), Err(AddError::NotGreater));
@@ -792,7 +806,7 @@ mod tests {
     fn exact_and_approximate_trimming() {
         let mut s = stream_of(250);
         assert_eq!(s.node_count(), 3);
-        let approx = Trim { strategy: TrimStrategy::MaxLen(120), approx: true, limit: DEFAULT_TRIM_LIMIT };
+        let approx = Trim { strategy: TrimStrategy::MaxLen(120), approx: true, limit: default_trim_limit(&Limits::default()) };
         assert_eq!(s.trim(approx), 100, "only the first whole node goes");
         assert_eq!(s.len(), 150);
         assert_eq!(s.first_id, id(101, 0));
@@ -828,7 +842,7 @@ mod tests {
     fn radix_tree_nodes_follow_rax() {
         let mut s = Stream::new();
         assert_eq!(s.radix_tree_nodes(), 1);
-        s.append(id(1, 1), fields(&["a", "1"]));
+        s.append(id(1, 1), fields(&["a", "1"]), &Limits::default());
         assert_eq!(s.radix_tree_nodes(), 2);
         let s = stream_of(101);
         // Two keys differing in the last byte of ms: compressed prefix, branch, and under each

@@ -32,6 +32,10 @@ pub struct Limits {
     pub set_max_listpack_value: usize,
     pub zset_max_entries: usize,
     pub zset_max_value: usize,
+    /// When a stream opens a new node (`stream-node-max-bytes`, `stream-node-max-entries`; 0 = no
+    /// limit of that kind).
+    pub stream_node_max_bytes: usize,
+    pub stream_node_max_entries: usize,
 }
 
 impl Default for Limits {
@@ -46,6 +50,8 @@ impl Default for Limits {
             set_max_listpack_value: 64,
             zset_max_entries: 128,
             zset_max_value: 64,
+            stream_node_max_bytes: 4096,
+            stream_node_max_entries: 100,
         }
     }
 }
@@ -261,7 +267,7 @@ mod tests {
     fn streams_clone_deeply_and_stay_when_empty() {
         use super::super::stream::StreamId;
         let mut stream = Stream::new();
-        stream.append(StreamId::new(1, 1), ["f", "v"].into_iter().collect());
+        stream.append(StreamId::new(1, 1), ["f", "v"].into_iter().collect(), &Limits::default());
         let value = Value::Stream(Box::new(stream));
         let mut copy = value.clone();
         if let Value::Stream(inner) = &mut copy {
