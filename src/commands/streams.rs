@@ -783,9 +783,6 @@ fn with_group<R>(ctx: &mut Ctx, args: Args, f: impl FnOnce(&mut Stream, &Ctx) ->
 
 /// XGROUP CREATE key group id | $ [MKSTREAM] [ENTRIESREAD entries-read]
 pub fn xgroup_create(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
-    if args.len() > 8 {
-        return Err(subcommand_syntax(args, "XGROUP"));
-    }
     let (mkstream, entries_read) = parse_group_options(args, true)?;
     let (key, name) = (args.get(2), args.get(3));
     let hash = KeyHash::of(key);
@@ -794,6 +791,10 @@ pub fn xgroup_create(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let exists = stream_of(&mut shard, hash, key, ctx)?.is_some();
     if !exists && !mkstream {
         return Err(CmdError::err(REQUIRES_KEY));
+    }
+    // Redis checks the argument count after the options and the key.
+    if args.len() > 8 {
+        return Err(subcommand_syntax(args, "XGROUP"));
     }
     let id = match args.get(4) {
         b"$" => stream_of(&mut shard, hash, key, ctx)?.map_or(StreamId::MIN, |s| s.last_id),
@@ -1159,7 +1160,6 @@ pub fn xinfo_stream(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
             count = if n < 0 { 10 } else { n as usize };
         }
     }
-    let now_ms = ctx.now_ms;
     with_stream(ctx, args.get(2), |stream, _| {
         let Some(stream) = stream else {
             return Err(CmdError::NoSuchKey);
@@ -1235,7 +1235,6 @@ pub fn xinfo_stream(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
             })
             .collect();
         pairs.push(("groups", Reply::Array(groups)));
-        let _ = now_ms;
         Ok(map_reply(pairs))
     })
 }
