@@ -1144,26 +1144,27 @@ fn lag_reply(stream: &Stream, group: &Group) -> Reply {
 
 /// XINFO STREAM key [FULL [COUNT count]]
 pub fn xinfo_stream(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
-    let mut full = false;
-    let mut count: usize = 10;
-    if args.len() > 3 {
-        if !args.get(3).eq_ignore_ascii_case(b"full") || (args.len() != 4 && args.len() != 6) {
-            return Err(subcommand_syntax(args, "XINFO"));
-        }
-        full = true;
-        if args.len() == 6 {
-            if !args.get(4).eq_ignore_ascii_case(b"count") {
-                return Err(subcommand_syntax(args, "XINFO"));
-            }
-            // Redis falls back to the default for a negative count; 0 means everything.
-            let n = parse_int(args.get(5))?;
-            count = if n < 0 { 10 } else { n as usize };
-        }
-    }
+    // The key is looked up before the options are read.
     with_stream(ctx, args.get(2), |stream, _| {
         let Some(stream) = stream else {
             return Err(CmdError::NoSuchKey);
         };
+        let mut full = false;
+        let mut count: usize = 10;
+        if args.len() > 3 {
+            if !args.get(3).eq_ignore_ascii_case(b"full") || (args.len() != 4 && args.len() != 6) {
+                return Err(subcommand_syntax(args, "XINFO"));
+            }
+            full = true;
+            if args.len() == 6 {
+                if !args.get(4).eq_ignore_ascii_case(b"count") {
+                    return Err(subcommand_syntax(args, "XINFO"));
+                }
+                // Redis falls back to the default for a negative count; 0 means everything.
+                let n = parse_int(args.get(5))?;
+                count = if n < 0 { 10 } else { n as usize };
+            }
+        }
         let mut pairs = vec![
             ("length", Reply::from(stream.len())),
             ("radix-tree-keys", Reply::from(stream.node_count())),
