@@ -44,9 +44,9 @@ pub struct Session {
     pub watched: Vec<(usize, Vec<u8>, Option<u64>)>,
     /// Set by any write to a watched key.
     pub watch_dirty: Arc<AtomicBool>,
-    /// What a blocked XREAD resolved on its first run (the IDs `$` stood for), so the re-run after
-    /// a wake-up reads after the same IDs and keeps the original deadline. Set by XREAD when it
-    /// blocks, cleared by XREAD when it completes. It is only read while the loop re-runs a blocked
+    /// What a blocked XREAD / XREADGROUP resolved on its first run (the IDs `$` stood for, and the
+    /// deadline), so the re-run after a wake-up reads after the same IDs and keeps the original
+    /// deadline. Set by the command when it blocks, cleared when it completes. It is only read while the loop re-runs a blocked
     /// command (`ClientInfo::blocked` is set) for the same arguments and before the deadline, so a
     /// value left behind by a timeout or CLIENT UNBLOCK never leaks into a new command.
     pub block_state: Option<BlockState>,

@@ -443,7 +443,8 @@ fn read_reply(ctx: &Ctx, served: Vec<(Reply, Reply)>) -> Reply {
     }
 }
 
-/// The IDs `$` resolved to on the first run of a blocked XREAD, if this run is its re-run.
+/// The IDs `$` resolved to on the first run of a blocked XREAD (none for XREADGROUP) and its
+/// deadline, if this run is that command's re-run.
 fn resumed_ids(ctx: &Ctx, args: Args) -> Option<(Vec<StreamId>, Option<Instant>)> {
     // The connection loop marks a client blocked while it re-runs the command; a new command
     // (after a timeout or CLIENT UNBLOCK) resolves `$` afresh.
@@ -505,19 +506,30 @@ pub fn xread(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
             ctx.session.block_state = None;
             Ok(Reply::NilArray)
         }
-        Some(timeout) => {
-            let (timeout, deadline) = match &resumed {
-                Some((_, deadline)) => (deadline.map(|d| d.saturating_duration_since(Instant::now())), *deadline),
-                None => (timeout, timeout.map(|t| Instant::now() + t)),
-            };
-            if !ctx.session.in_exec {
-                let args_copy = args.iter().map(<[u8]>::to_vec).collect();
-                ctx.session.block_state = Some(BlockState { args: args_copy, ids, deadline });
-            }
-            let keys = parsed.keys.iter().map(|k| k.to_vec()).collect();
-            Ok(ctx.block(keys, timeout, Reply::NilArray))
-        }
+        Some(timeout) => Ok(block_read(ctx, args, &parsed.keys, timeout, ids, resumed.map(|(_, deadline)| deadline))),
     }
+}
+
+/// Blocks a read that found nothing, remembering its resolved IDs and deadline for the re-run; a
+/// re-run keeps the deadline of the first run (`resumed`).
+fn block_read(
+    ctx: &mut Ctx,
+    args: Args,
+    keys: &[&[u8]],
+    timeout: Option<Duration>,
+    ids: Vec<StreamId>,
+    resumed: Option<Option<Instant>>,
+) -> Reply {
+    let (timeout, deadline) = match resumed {
+        Some(deadline) => (deadline.map(|d| d.saturating_duration_since(Instant::now())), deadline),
+        None => (timeout, timeout.map(|t| Instant::now() + t)),
+    };
+    if !ctx.session.in_exec {
+        let args_copy = args.iter().map(<[u8]>::to_vec).collect();
+        ctx.session.block_state = Some(BlockState { args: args_copy, ids, deadline });
+    }
+    let keys = keys.iter().map(|k| k.to_vec()).collect();
+    ctx.block(keys, timeout, Reply::NilArray)
 }
 
 /// XREADGROUP GROUP group consumer [COUNT count] [BLOCK milliseconds] [NOACK] STREAMS key [key ...]
@@ -585,13 +597,18 @@ pub fn xreadgroup(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
         served.push((Reply::bulk(key), entries));
     }
     if !served.is_empty() {
+        ctx.session.block_state = None;
         return Ok(read_reply(ctx, served));
     }
     match parsed.block {
-        None => Ok(Reply::NilArray),
+        None => {
+            ctx.session.block_state = None;
+            Ok(Reply::NilArray)
+        }
         Some(timeout) => {
-            let keys = parsed.keys.iter().map(|k| k.to_vec()).collect();
-            Ok(ctx.block(keys, timeout, Reply::NilArray))
+            // `>` needs no saved IDs; the state keeps the first run's deadline.
+            let resumed = resumed_ids(ctx, args).map(|(_, deadline)| deadline);
+            Ok(block_read(ctx, args, &parsed.keys, timeout, Vec::new(), resumed))
         }
     }
 }
@@ -1460,6 +1477,26 @@ mod blocking_tests {
             Some(BlockState { args: read.iter().map(|w| w.as_bytes().to_vec()).collect(), ids: vec![StreamId::MIN; 2], deadline: None });
         assert_eq!(run(&shared, &mut reader, 7, &read), Reply::NoReply);
         assert_eq!(reader.block_state.as_ref().map(|s| s.ids[0]), Some(StreamId::new(2, 1)));
+    }
+
+    #[test]
+    fn re_runs_keep_the_first_deadline() {
+        let shared = Shared::new(Config::load(None, &[]).expect("config"), registry().all.len());
+        let mut reader = session();
+        run(&shared, &mut reader, 1, &["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"]);
+        for read in [
+            &["XREADGROUP", "GROUP", "g", "c", "BLOCK", "60000", "STREAMS", "s", ">"][..],
+            &["XREAD", "BLOCK", "60000", "STREAMS", "s", "$"][..],
+        ] {
+            reader.info.blocked.store(false, std::sync::atomic::Ordering::Relaxed);
+            assert_eq!(run(&shared, &mut reader, 2, read), Reply::NoReply);
+            let first = reader.block.take().and_then(|b| b.deadline).expect("deadline");
+            std::thread::sleep(Duration::from_millis(5));
+            reader.info.blocked.store(true, std::sync::atomic::Ordering::Relaxed);
+            assert_eq!(run(&shared, &mut reader, 3, read), Reply::NoReply);
+            let again = reader.block.take().and_then(|b| b.deadline).expect("deadline");
+            assert!(again.duration_since(first) < Duration::from_millis(2), "{read:?}: the re-run moved the deadline");
+        }
     }
 
     #[test]
