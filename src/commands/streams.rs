@@ -352,13 +352,31 @@ pub fn xsetid(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     Ok(Reply::Ok)
 }
 
-/// The keys of XREAD / XREADGROUP: the first half of the arguments after STREAMS.
+/// The keys of XREAD / XREADGROUP: the first half of the arguments after STREAMS, found by
+/// skipping the options as Redis's `xreadGetKeys` does (a group named "streams" is not the keyword).
 pub fn xread_keys(args: Args) -> Vec<usize> {
-    let Some(streams) = (1..args.len()).find(|&i| args.get(i).eq_ignore_ascii_case(b"streams")) else {
+    let mut i = 1;
+    let mut streams = None;
+    while i < args.len() {
+        let arg = args.get(i);
+        if arg.eq_ignore_ascii_case(b"block") || arg.eq_ignore_ascii_case(b"count") {
+            i += 2;
+        } else if arg.eq_ignore_ascii_case(b"group") {
+            i += 3;
+        } else if arg.eq_ignore_ascii_case(b"noack") {
+            i += 1;
+        } else if arg.eq_ignore_ascii_case(b"streams") {
+            streams = Some(i);
+            break;
+        } else {
+            break;
+        }
+    }
+    let Some(streams) = streams else {
         return Vec::new();
     };
     let rest = args.len() - streams - 1;
-    if !rest.is_multiple_of(2) {
+    if rest == 0 || !rest.is_multiple_of(2) {
         return Vec::new();
     }
     (streams + 1..streams + 1 + rest / 2).collect()
