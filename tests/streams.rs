@@ -365,3 +365,35 @@ fn a_new_xread_after_client_unblock_resolves_dollar_again() {
     assert_eq!(first, Value::Nil);
     assert_eq!(second, Value::Array(vec![Value::Array(vec![bulk("s"), Value::Array(vec![entry("3-1", &["c", "3"])])])]));
 }
+
+#[test]
+fn reads_count_keyspace_hits_and_misses_as_redis_does() {
+    let server = Server::start();
+    let mut con = server.connect(false);
+    cmd(&mut con, &["XADD", "s", "1-1", "a", "1"]);
+    cmd(&mut con, &["SET", "str", "x"]);
+    cmd(&mut con, &["CONFIG", "RESETSTAT"]);
+    // Read lookups count (XREAD looks each key up twice, as Redis does); write lookups do not.
+    let script: &[&[&str]] = &[
+        &["XREAD", "STREAMS", "s", "nokey", "0", "0"],
+        &["XRANGE", "s", "-", "+"],
+        &["XLEN", "nokey"],
+        &["XINFO", "STREAM", "s"],
+        &["XGROUP", "CREATE", "s", "g", "0"],
+        &["XREADGROUP", "GROUP", "g", "c", "STREAMS", "s", ">"],
+        &["XACK", "s", "g", "1-1"],
+        &["XCLAIM", "s", "g", "c", "0", "1-1"],
+        &["XAUTOCLAIM", "s", "g", "c", "0", "0"],
+        &["XDEL", "s", "1-1"],
+        &["XTRIM", "s", "MAXLEN", "0"],
+        &["XLEN", "str"],
+        &["XPENDING", "nokey", "g"],
+    ];
+    for words in script {
+        let _ = coll_common::try_cmd(&mut con, words);
+    }
+    let info = text(&cmd(&mut con, &["INFO", "stats"]));
+    // Counted against redis-server 7.0 with the same commands.
+    assert!(info.contains("keyspace_hits:10\r\n"), "{info}");
+    assert!(info.contains("keyspace_misses:4\r\n"), "{info}");
+}

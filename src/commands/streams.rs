@@ -90,16 +90,20 @@ fn stream_of<'a>(shard: &'a mut Shard, hash: KeyHash, key: &[u8], ctx: &Ctx) -> 
     get::<Stream>(shard, hash, key, ctx.now_ms, ctx.touches())
 }
 
-/// Runs `f` on the stream at `key` (None when missing) and records the lookup.
+/// Like [`stream_of`], counted as a read lookup (keyspace_hits/misses) as Redis's `lookupKeyRead`
+/// counts it; lookups for writing are not counted.
+fn read_stream<'a>(shard: &'a mut Shard, hash: KeyHash, key: &[u8], ctx: &mut Ctx) -> Result<Option<&'a mut Stream>, CmdError> {
+    let found = get::<Stream>(shard, hash, key, ctx.now_ms, ctx.touches());
+    ctx.record_lookup(!matches!(found, Ok(None)));
+    found
+}
+
+/// Runs `f` on the stream at `key` (None when missing) and records the lookup as a read.
 fn with_stream<R>(ctx: &mut Ctx, key: &[u8], f: impl FnOnce(Option<&mut Stream>, &Ctx) -> Result<R, CmdError>) -> Result<R, CmdError> {
     let hash = KeyHash::of(key);
     let mut shard = ctx.db().lock(hash);
-    let stream = stream_of(&mut shard, hash, key, ctx)?;
-    let found = stream.is_some();
-    let result = f(stream, ctx);
-    drop(shard);
-    ctx.record_lookup(found);
-    result
+    let stream = read_stream(&mut shard, hash, key, ctx)?;
+    f(stream, ctx)
 }
 
 /// The options XADD and XTRIM share (`streamParseAddOrTrimArgsOrReply`).
@@ -240,7 +244,10 @@ pub fn xtrim(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let Some(trim) = parsed.trim else {
         return Err(CmdError::Syntax);
     };
-    with_stream(ctx, args.get(1), |stream, _| Ok(Reply::Int(stream.map_or(0, |s| s.trim(trim) as i64))))
+    let key = args.get(1);
+    let hash = KeyHash::of(key);
+    let mut shard = ctx.db().lock(hash);
+    Ok(Reply::Int(stream_of(&mut shard, hash, key, ctx)?.map_or(0, |s| s.trim(trim) as i64)))
 }
 
 /// XLEN key
@@ -488,7 +495,7 @@ pub fn xread(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     for (n, (key, arg)) in parsed.keys.iter().zip(&parsed.ids).enumerate() {
         let hash = KeyHash::of(key);
         let mut shard = ctx.db().lock(hash);
-        let stream = stream_of(&mut shard, hash, key, ctx)?;
+        let stream = read_stream(&mut shard, hash, key, ctx)?;
         let id = if *arg == b"$" {
             match &resumed {
                 Some((saved, _)) => saved[n],
@@ -505,7 +512,7 @@ pub fn xread(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     for (key, after) in parsed.keys.iter().zip(&ids) {
         let hash = KeyHash::of(key);
         let mut shard = ctx.db().lock(hash);
-        let Some(stream) = stream_of(&mut shard, hash, key, ctx)? else {
+        let Some(stream) = read_stream(&mut shard, hash, key, ctx)? else {
             continue;
         };
         if stream.is_empty() || stream.last_valid_id() <= *after {
@@ -568,7 +575,7 @@ pub fn xreadgroup(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     for (key, arg) in parsed.keys.iter().zip(&parsed.ids) {
         let hash = KeyHash::of(key);
         let mut shard = ctx.db().lock(hash);
-        let stream = stream_of(&mut shard, hash, key, ctx)?;
+        let stream = read_stream(&mut shard, hash, key, ctx)?;
         if stream.and_then(|s| s.group(group_name)).is_none() {
             return Err(CmdError::Other(
                 format!(
@@ -595,7 +602,7 @@ pub fn xreadgroup(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     for (key, id) in parsed.keys.iter().zip(&ids) {
         let hash = KeyHash::of(key);
         let mut shard = ctx.db().lock(hash);
-        let Some(stream) = stream_of(&mut shard, hash, key, ctx)? else {
+        let Some(stream) = read_stream(&mut shard, hash, key, ctx)? else {
             continue;
         };
         let entries = match id {
@@ -902,7 +909,7 @@ pub fn xack(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let key = args.get(1);
     let hash = KeyHash::of(key);
     let mut shard = ctx.db().lock(hash);
-    let Some(group) = stream_of(&mut shard, hash, key, ctx)?.and_then(|s| s.group_mut(args.get(2))) else {
+    let Some(group) = read_stream(&mut shard, hash, key, ctx)?.and_then(|s| s.group_mut(args.get(2))) else {
         return Ok(Reply::Int(0));
     };
     let ids = (3..args.len()).map(|i| id_arg(args.get(i), true, 0)).collect::<Result<Vec<_>, _>>()?;
@@ -994,8 +1001,7 @@ pub fn xclaim(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let now = ctx.now_ms as i64;
     let hash = KeyHash::of(key);
     let mut shard = ctx.db().lock(hash);
-    let touch = ctx.touches();
-    let Some(stream) = get::<Stream>(&mut shard, hash, key, ctx.now_ms, touch)? else {
+    let Some(stream) = read_stream(&mut shard, hash, key, ctx)? else {
         return Err(no_group(key, group_name));
     };
     if stream.group(group_name).is_none() {
@@ -1119,8 +1125,7 @@ pub fn xautoclaim(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let now = ctx.now_ms;
     let hash = KeyHash::of(key);
     let mut shard = ctx.db().lock(hash);
-    let touch = ctx.touches();
-    let Some(stream) = get::<Stream>(&mut shard, hash, key, now, touch)? else {
+    let Some(stream) = read_stream(&mut shard, hash, key, ctx)? else {
         return Err(no_group(key, group_name));
     };
     let Some(group) = stream.group(group_name) else {
