@@ -4,31 +4,36 @@
 #   benches/vs-redis.sh [requests]        (default 200000 requests per workload)
 #
 # Runs the same redis-benchmark workloads (-c 50, 100-byte values, random keys, pipelines of 1 and 16)
-# against both servers and prints ops/s and the ratio strata/redis; then loads 1,000,000 100-byte
-# keys into each (DEBUG POPULATE) and prints both RSS figures. Needs redis-server and redis-tools.
+# against both servers, one server at a time, and prints ops/s and the ratio strata/redis. Then, each
+# time on freshly started servers, prints both RSS figures after loading 1,000,000 100-byte string keys
+# (DEBUG POPULATE), 1,000,000 hashes of 10 small fields, and one sorted set of 1,000,000 members.
+# TESTS picks the redis-benchmark tests. Needs redis-server and redis-tools.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 requests=${1:-200000}
-tests=${TESTS:-set,get,incr,mset}
+tests=${TESTS:-set,get,incr,mset,lpush,rpop,sadd,hset,spop,zadd,zpopmin,lrange_100}
 strata_port=${STRATA_PORT:-7379}
 redis_port=${REDIS_PORT:-7380}
 
 cargo build --release --bin strata-server >/dev/null 2>&1
-./target/release/strata-server --port "$strata_port" --bind 127.0.0.1 --loglevel warning >/dev/null &
-strata_pid=$!
-redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no --enable-debug-command yes --loglevel warning >/dev/null &
-redis_pid=$!
-trap 'kill $strata_pid $redis_pid 2>/dev/null; wait 2>/dev/null' EXIT
-for port in "$strata_port" "$redis_port"; do
-  until redis-cli -p "$port" ping >/dev/null 2>&1; do sleep 0.1; done
-done
-
+strata_pid=""
+redis_pid=""
+start_servers() {
+  ./target/release/strata-server --port "$strata_port" --bind 127.0.0.1 --loglevel warning >/dev/null &
+  strata_pid=$!
+  redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no --enable-debug-command yes --loglevel warning >/dev/null &
+  redis_pid=$!
+  for port in "$strata_port" "$redis_port"; do
+    until redis-cli -p "$port" ping >/dev/null 2>&1; do sleep 0.1; done
+  done
+}
+stop_servers() {
+  kill "$strata_pid" "$redis_pid" 2>/dev/null || true
+  wait "$strata_pid" "$redis_pid" 2>/dev/null || true
+}
+trap stop_servers EXIT
 rss_mb() { awk '/VmRSS/ {printf "%.1f", $2 / 1024}' "/proc/$1/status"; }
-# Memory first, on fresh processes, so allocator state left by the throughput runs doesn't count.
-base_strata=$(rss_mb $strata_pid); base_redis=$(rss_mb $redis_pid)
-for port in "$strata_port" "$redis_port"; do redis-cli -p "$port" debug populate 1000000 key 100 >/dev/null; done
-loaded_strata=$(rss_mb $strata_pid); loaded_redis=$(rss_mb $redis_pid)
-for port in "$strata_port" "$redis_port"; do redis-cli -p "$port" flushall >/dev/null; done
+ratio() { echo "$1 / $2" | bc -l; }
 
 # Prints "<test> <ops/s>" lines for one server and pipeline depth.
 throughput() {
@@ -36,18 +41,41 @@ throughput() {
     | tail -n +2 | tr -d '"' | awk -F, '{gsub(/ /, "_", $1); print $1, $2}'
 }
 
-printf '%-10s %4s %14s %14s %7s\n' workload P strata redis ratio
+start_servers
+printf '%-16s %4s %12s %12s %7s\n' workload P strata redis ratio
 for pipeline in 1 16; do
   # One server at a time: both share this machine's cores with redis-benchmark.
   strata_runs=$(throughput "$strata_port" "$pipeline")
   redis_runs=$(throughput "$redis_port" "$pipeline")
   paste <(echo "$strata_runs") <(echo "$redis_runs") |
     while read -r name strata _ redis; do
-      printf '%-10s %4s %14.0f %14.0f %7.2f\n' "$name" "$pipeline" "$strata" "$redis" "$(echo "$strata / $redis" | bc -l)"
+      printf '%-16s %4s %12.0f %12.0f %7.2f\n' "$name" "$pipeline" "$strata" "$redis" "$(ratio "$strata" "$redis")"
     done
 done
+stop_servers
 
+# Memory: each load on freshly started servers, so nothing left by earlier runs counts.
+load_strings() { redis-cli -p "$1" debug populate 1000000 key 100 >/dev/null; }
+load_hashes() {
+  awk 'BEGIN { for (i = 0; i < 1000000; i++) { printf "HSET hash:%d", i; for (f = 0; f < 10; f++) printf " field%d value%d", f, i; printf "\n" } }' |
+    redis-cli -p "$1" --pipe >/dev/null
+}
+load_zset() {
+  awk 'BEGIN { for (b = 0; b < 1000; b++) { printf "ZADD bigzset"; for (i = 0; i < 1000; i++) { m = b * 1000 + i; printf " %d member:%d", m, m } printf "\n" } }' |
+    redis-cli -p "$1" --pipe >/dev/null
+}
 echo
 printf '%-28s %10s %10s %7s\n' "RSS (MB)" strata redis ratio
-printf '%-28s %10s %10s\n' "empty" "$base_strata" "$base_redis"
-printf '%-28s %10s %10s %7.2f\n' "1M keys, 100-byte values" "$loaded_strata" "$loaded_redis" "$(echo "$loaded_strata / $loaded_redis" | bc -l)"
+for load in strings hashes zset; do
+  start_servers
+  "load_$load" "$strata_port"
+  "load_$load" "$redis_port"
+  s=$(rss_mb "$strata_pid"); r=$(rss_mb "$redis_pid")
+  case $load in
+    strings) label="1M keys, 100-byte values" ;;
+    hashes) label="1M hashes of 10 fields" ;;
+    zset) label="zset of 1M members" ;;
+  esac
+  printf '%-28s %10s %10s %7.2f\n' "$label" "$s" "$r" "$(ratio "$s" "$r")"
+  stop_servers
+done

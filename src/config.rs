@@ -5,8 +5,8 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
-use std::sync::RwLock;
+use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock};
 
 use crate::engine::Limits;
 use crate::resp::split_inline_args;
@@ -24,9 +24,12 @@ enum Kind {
     },
     Bool,
     Enum(&'static [&'static str]),
-    /// notify-keyspace-events: a set of class characters, kept in Redis's canonical order.
-    KeyspaceEvents,
     Text,
+    /// `notify-keyspace-events` letters, shown in Redis's canonical order.
+    KeyspaceEvents,
+    /// `client-output-buffer-limit`: `<class> <hard> <soft> <soft seconds>` groups; a partial value
+    /// changes only the classes it names.
+    BufferLimits,
 }
 
 struct Setting {
@@ -54,6 +57,7 @@ static SETTINGS: &[Setting] = &[
     setting("bind", "* -::*", Kind::Text, true),
     setting("tcp-backlog", "511", Kind::Int { min: 0, max: i32::MAX as i64 }, true),
     setting("requirepass", "", Kind::Text, false),
+    setting("threads", "0", Kind::Int { min: 0, max: 256 }, true),
     setting("databases", "16", Kind::Int { min: 1, max: i32::MAX as i64 }, true),
     setting("maxclients", "10000", Kind::Int { min: 1, max: u32::MAX as i64 }, false),
     setting("timeout", "0", Kind::Int { min: 0, max: i32::MAX as i64 }, false),
@@ -76,9 +80,6 @@ static SETTINGS: &[Setting] = &[
     setting("slowlog-log-slower-than", "10000", Kind::Int { min: -1, max: i64::MAX }, false),
     setting("slowlog-max-len", "128", Kind::Int { min: 0, max: i64::MAX }, false),
     setting("lazyfree-lazy-user-flush", "no", Kind::Bool, false),
-    // Stored and reported for clients that set it on start (Spring Data Redis does); strata has no
-    // pub/sub yet, so no keyspace notifications are sent whatever its value.
-    setting("notify-keyspace-events", "", Kind::KeyspaceEvents, false),
     setting("list-max-listpack-size", "-2", Kind::Int { min: i32::MIN as i64, max: i32::MAX as i64 }, false),
     setting("hash-max-listpack-entries", "512", Kind::Int { min: 0, max: i64::MAX }, false),
     setting("hash-max-listpack-value", "64", Kind::Int { min: 0, max: i64::MAX }, false),
@@ -88,6 +89,8 @@ static SETTINGS: &[Setting] = &[
     setting("set-max-listpack-value", "64", Kind::Int { min: 0, max: i64::MAX }, false),
     setting("zset-max-listpack-entries", "128", Kind::Int { min: 0, max: i64::MAX }, false),
     setting("zset-max-listpack-value", "64", Kind::Int { min: 0, max: i64::MAX }, false),
+    setting("notify-keyspace-events", "", Kind::KeyspaceEvents, false),
+    setting("client-output-buffer-limit", "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60", Kind::BufferLimits, false),
     setting("stream-node-max-bytes", "4096", Kind::Memory { max: i64::MAX }, false),
     setting("stream-node-max-entries", "100", Kind::Int { min: 0, max: i64::MAX }, false),
 ];
@@ -125,6 +128,12 @@ pub struct Hot {
     pub set_max_listpack_value: AtomicUsize,
     pub zset_max_listpack_entries: AtomicUsize,
     pub zset_max_listpack_value: AtomicUsize,
+    /// Keyspace notification flags in force (see [`crate::server::notify::effective`]).
+    pub notify_keyspace_events: AtomicU32,
+    /// The `pubsub` class of `client-output-buffer-limit` (bytes, bytes, seconds; 0 = no limit).
+    pub pubsub_hard_limit: AtomicU64,
+    pub pubsub_soft_limit: AtomicU64,
+    pub pubsub_soft_seconds: AtomicU64,
     pub stream_node_max_bytes: AtomicUsize,
     pub stream_node_max_entries: AtomicUsize,
 }
@@ -151,7 +160,8 @@ impl Hot {
 pub struct Config {
     values: RwLock<BTreeMap<&'static str, String>>,
     file: Option<PathBuf>,
-    pub hot: Hot,
+    /// Shared with the parts that read settings without the configuration (the pub/sub registry).
+    pub hot: Arc<Hot>,
 }
 
 /// A configuration problem, with the text Redis prints.
@@ -172,7 +182,7 @@ impl Config {
         let config = Config {
             values: RwLock::new(SETTINGS.iter().map(|s| (s.name, s.default.to_owned())).collect()),
             file: file.map(Path::to_path_buf),
-            hot: Hot::default(),
+            hot: Arc::new(Hot::default()),
         };
         if let Some(path) = file {
             let text = std::fs::read_to_string(path)
@@ -196,7 +206,7 @@ impl Config {
     /// Sets a value at start-up, where immutable settings are allowed.
     fn apply(&self, name: &str, value: &str) -> Result<(), String> {
         let setting = find(name).ok_or_else(|| format!("Bad directive or wrong number of arguments for '{name}'"))?;
-        let value = normalise(setting, value)?;
+        let value = normalise(setting, value, &self.get(setting.name))?;
         self.write_values().insert(setting.name, value);
         Ok(())
     }
@@ -228,6 +238,13 @@ impl Config {
         hot.set_max_listpack_value.store(size("set-max-listpack-value"), Ordering::Relaxed);
         hot.zset_max_listpack_entries.store(size("zset-max-listpack-entries"), Ordering::Relaxed);
         hot.zset_max_listpack_value.store(size("zset-max-listpack-value"), Ordering::Relaxed);
+        let events = crate::server::notify::parse(&self.get("notify-keyspace-events")).unwrap_or(0);
+        hot.notify_keyspace_events.store(crate::server::notify::effective(events), Ordering::Relaxed);
+        let limits = parse_buffer_limits(&self.get("client-output-buffer-limit")).unwrap_or_default();
+        let [hard, soft, seconds] = limits.iter().find(|(c, _)| *c == "pubsub").map_or([0; 3], |(_, l)| *l);
+        hot.pubsub_hard_limit.store(hard, Ordering::Relaxed);
+        hot.pubsub_soft_limit.store(soft, Ordering::Relaxed);
+        hot.pubsub_soft_seconds.store(seconds, Ordering::Relaxed);
         hot.stream_node_max_bytes.store(size("stream-node-max-bytes"), Ordering::Relaxed);
         hot.stream_node_max_entries.store(size("stream-node-max-entries"), Ordering::Relaxed);
     }
@@ -272,8 +289,9 @@ impl Config {
             if validated.iter().any(|(n, _): &(&str, String)| *n == setting.name) {
                 return Err(format!("ERR CONFIG SET failed (possibly related to argument '{name}') - duplicate parameter"));
             }
-            let value =
-                normalise(setting, value).map_err(|e| format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {e}"))?;
+            let current = validated.iter().find(|(n, _)| *n == setting.name).map_or_else(|| self.get(setting.name), |(_, v)| v.clone());
+            let value = normalise(setting, value, &current)
+                .map_err(|e| format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {e}"))?;
             validated.push((setting.name, value));
         }
         {
@@ -350,7 +368,8 @@ fn parse_line(line: &str) -> Result<Option<(String, String)>, String> {
     }
 }
 
-fn normalise(setting: &Setting, value: &str) -> Result<String, String> {
+/// Validates `value` and returns its canonical text (`current` is the value it replaces).
+fn normalise(setting: &Setting, value: &str, current: &str) -> Result<String, String> {
     match setting.kind {
         Kind::Int { min, max } => {
             let n: i64 = value.parse().map_err(|_| "argument couldn't be parsed into an integer".to_owned())?;
@@ -377,33 +396,47 @@ fn normalise(setting: &Setting, value: &str) -> Result<String, String> {
                 .map(|c| (*c).to_owned())
                 .ok_or_else(|| "argument(s) must be one of the following: ".to_owned() + &choices.join(", "))
         }
-        Kind::KeyspaceEvents => keyspace_events(value),
         Kind::Text => Ok(value.to_owned()),
+        Kind::KeyspaceEvents => crate::server::notify::parse(value).map(crate::server::notify::format),
+        Kind::BufferLimits => {
+            let mut limits = parse_buffer_limits(current).unwrap_or_default();
+            for (class, values) in parse_buffer_limits(value)? {
+                limits.retain(|(c, _)| *c != class);
+                limits.push((class, values));
+            }
+            limits.sort_by_key(|(c, _)| BUFFER_CLASSES.iter().position(|b| b == c));
+            Ok(limits.iter().map(|(class, [h, s, t])| format!("{class} {h} {s} {t}")).collect::<Vec<_>>().join(" "))
+        }
     }
 }
 
-/// Normalises notify-keyspace-events as Redis does ("KEA" becomes "AKE"): `A` stands for
-/// `g$lshzxetd`, the type classes come first, then `K`, `E`, `m`.
-fn keyspace_events(value: &str) -> Result<String, String> {
-    const ALL: &str = "g$lshzxetd";
-    const ORDER: &str = "g$lshzxetdn";
-    let mut given = String::new();
-    for c in value.chars() {
-        match c {
-            'A' => given.push_str(ALL),
-            c if ORDER.contains(c) || "KEm".contains(c) => given.push(c),
-            _ => return Err("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".to_owned()),
-        }
+/// Client classes of `client-output-buffer-limit`, in the order CONFIG GET shows them.
+const BUFFER_CLASSES: [&str; 3] = ["normal", "slave", "pubsub"];
+
+/// Parses `client-output-buffer-limit` groups (`replica` is an alias of `slave`), in
+/// [`BUFFER_CLASSES`] order; a class named twice keeps its last limits.
+fn parse_buffer_limits(value: &str) -> Result<Vec<(&'static str, [u64; 3])>, String> {
+    let words: Vec<&str> = value.split_whitespace().collect();
+    if !words.len().is_multiple_of(4) {
+        return Err("Wrong number of arguments in buffer limit configuration.".to_owned());
     }
-    let mut out = String::new();
-    if ALL.chars().all(|c| given.contains(c)) {
-        // Redis writes only `A` then, dropping an `n` given with it.
-        out.push('A');
-    } else {
-        out.extend(ORDER.chars().filter(|c| given.contains(*c)));
+    let mut limits: Vec<(&'static str, [u64; 3])> = Vec::new();
+    for group in words.chunks(4) {
+        let class = match group[0].to_ascii_lowercase().as_str() {
+            "normal" => "normal",
+            "slave" | "replica" => "slave",
+            "pubsub" => "pubsub",
+            _ => return Err("Invalid client class specified in buffer limit configuration.".to_owned()),
+        };
+        let bad = || "Error in hard, soft or soft_seconds setting in buffer limit configuration.".to_owned();
+        let hard = parse_memory(group[1]).ok_or_else(bad)?;
+        let soft = parse_memory(group[2]).ok_or_else(bad)?;
+        let seconds = group[3].parse::<u64>().map_err(|_| bad())?;
+        limits.retain(|(c, _)| *c != class);
+        limits.push((class, [hard as u64, soft as u64, seconds]));
     }
-    out.extend("KEm".chars().filter(|c| given.contains(*c)));
-    Ok(out)
+    limits.sort_by_key(|(c, _)| BUFFER_CLASSES.iter().position(|b| b == c));
+    Ok(limits)
 }
 
 /// Parses `100`, `1k`, `1kb`, `2mb`, `1gb` as redis.conf does (k = 1000, kb = 1024).
@@ -456,6 +489,28 @@ mod tests {
         assert_eq!(config.hot.limits().zset_max_entries, 7);
         assert_eq!(config.hot.limits().hash_max_entries, 9);
         assert_eq!(config.get("loglevel"), "warning");
+    }
+
+    #[test]
+    fn notify_events_and_buffer_limits_normalise_as_redis_does() {
+        let config = Config::load(None, &[]).unwrap();
+        config.set(&[("notify-keyspace-events".into(), "Exn".into())]).unwrap();
+        assert_eq!(config.get("notify-keyspace-events"), "xnE");
+        let err = config.set(&[("notify-keyspace-events".into(), "KEq".into())]).unwrap_err();
+        assert!(err.ends_with("Invalid event class character. Use 'Ag$lshzxeKEtmdn'."), "{err}");
+        config.set(&[("client-output-buffer-limit".into(), "pubsub 1mb 512kb 10".into())]).unwrap();
+        assert_eq!(config.get("client-output-buffer-limit"), "normal 0 0 0 slave 268435456 67108864 60 pubsub 1048576 524288 10");
+        assert_eq!(config.hot.pubsub_hard_limit.load(Ordering::Relaxed), 1048576);
+        config.set(&[("client-output-buffer-limit".into(), "normal 1k 2kb 3 replica 1 2 3".into())]).unwrap();
+        assert_eq!(config.get("client-output-buffer-limit"), "normal 1000 2048 3 slave 1 2 3 pubsub 1048576 524288 10");
+        for (bad, text) in [
+            ("pubsub 1 2", "Wrong number of arguments in buffer limit configuration."),
+            ("foo 1 2 3", "Invalid client class specified in buffer limit configuration."),
+            ("pubsub 1x 2 3", "Error in hard, soft or soft_seconds setting in buffer limit configuration."),
+        ] {
+            let err = config.set(&[("client-output-buffer-limit".into(), bad.into())]).unwrap_err();
+            assert!(err.ends_with(text), "{err}");
+        }
     }
 
     #[test]

@@ -79,35 +79,70 @@ fn main() -> std::process::ExitCode {
             tracing::warn!(granted, wanted_files, "could not raise the open files limit; maxclients may not be reachable");
         }
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let port = config.get_i64("port") as u16;
+    let bind = config.get("bind");
+    let backlog = config.get_i64("tcp-backlog").clamp(1, u32::MAX as i64) as u32;
+    let threads = match config.get_i64("threads") {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n as usize,
+    };
+    let mut listener_sets = match server::bind(&bind, port, backlog, threads) {
+        Ok(sets) => sets.into_iter(),
+        Err(error) => {
+            tracing::error!(%error, "could not listen on {bind} port {port}");
+            eprintln!("strata-server: could not listen on {bind} port {port}: {error}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let Some(main_listeners) = listener_sets.next() else {
+        return std::process::ExitCode::FAILURE;
+    };
+    let bound = main_listeners[0].local_addr().map(|a| a.port()).unwrap_or(port);
+    let shared = Arc::new(Shared::new(config, registry().all.len()));
+    shared.port.store(bound, std::sync::atomic::Ordering::Relaxed);
+
+    // One single-threaded event loop per thread, each accepting its own connections (the kernel
+    // spreads them over the SO_REUSEPORT listeners): no task ever migrates between threads, so a
+    // request costs no cross-thread wake-up, as in Redis's event loop.
+    let mut workers = Vec::new();
+    for (index, listeners) in listener_sets.enumerate() {
+        let shared = shared.clone();
+        let spawned = std::thread::Builder::new().name(format!("strata-loop-{}", index + 1)).spawn(move || match event_loop() {
+            Ok(runtime) => runtime.block_on(server::run(shared, listeners, false)),
+            Err(error) => {
+                tracing::error!(%error, "can't start an event loop");
+                shared.request_shutdown();
+            }
+        });
+        match spawned {
+            Ok(handle) => workers.push(handle),
+            Err(error) => tracing::error!(%error, "can't start an event-loop thread"),
+        }
+    }
+    let runtime = match event_loop() {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("strata-server: can't start the runtime: {error}");
             return std::process::ExitCode::FAILURE;
         }
     };
-    runtime.block_on(async move {
-        let port = config.get_i64("port") as u16;
-        let bind = config.get("bind");
-        let backlog = config.get_i64("tcp-backlog").clamp(1, u32::MAX as i64) as u32;
-        let listeners = match server::bind(&bind, port, backlog).await {
-            Ok(listeners) => listeners,
-            Err(error) => {
-                tracing::error!(%error, "could not listen on {bind} port {port}");
-                eprintln!("strata-server: could not listen on {bind} port {port}: {error}");
-                return std::process::ExitCode::FAILURE;
-            }
-        };
-        let bound = listeners[0].local_addr().map(|a| a.port()).unwrap_or(port);
-        let shared = Arc::new(Shared::new(config, registry().all.len()));
-        shared.port.store(bound, std::sync::atomic::Ordering::Relaxed);
+    runtime.block_on(async {
         server::handle_signals(shared.clone());
-        tracing::info!(port = bound, version = strata::VERSION, "Ready to accept connections");
+        tracing::info!(port = bound, threads, version = strata::VERSION, "Ready to accept connections");
         // One machine-readable line for scripts and tests that start the server on port 0.
         println!("ready port={bound}");
-        server::run(shared, listeners).await;
-        std::process::ExitCode::SUCCESS
-    })
+        server::run(shared.clone(), main_listeners, true).await;
+        tracing::info!("User requested shutdown...");
+    });
+    for worker in workers {
+        let _ = worker.join();
+    }
+    tracing::info!("strata is now ready to exit, bye bye...");
+    std::process::ExitCode::SUCCESS
+}
+
+fn event_loop() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread().enable_all().build()
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ COMMANDS = {
     "lists": "lpush rpush lpushx rpushx lpop rpop llen lrange lindex lset linsert lrem ltrim lpos lmove rpoplpush lmpop",
     "hashes": "hset hsetnx hget hmset hmget hdel hexists hlen hkeys hvals hgetall hincrby hincrbyfloat hstrlen hrandfield hscan",
     "sets": "sadd srem smembers sismember smismember scard spop srandmember smove sinter sinterstore sunion sunionstore sdiff sdiffstore sintercard sscan",
+    "pubsub": "subscribe unsubscribe psubscribe punsubscribe publish pubsub ssubscribe sunsubscribe spublish",
     "zsets": "zadd zincrby zrem zcard zscore zmscore zrank zrevrank zrange zrangebyscore zrevrangebyscore zrangebylex zrevrangebylex zrevrange zrangestore zcount zlexcount zpopmin zpopmax zmpop zremrangebyrank zremrangebyscore zremrangebylex zunion zunionstore zinter zinterstore zdiff zdiffstore zintercard zrandmember zscan",
 }
 # Only print the modules named after the port (all when none are named).

@@ -67,6 +67,9 @@ pub fn describe(info: &ClientInfo, now_ms: u64) -> String {
     if info.monitor.load(Ordering::Relaxed) {
         flags.push('O');
     }
+    if info.subscribed() {
+        flags.push('P');
+    }
     if info.no_evict.load(Ordering::Relaxed) {
         flags.push('e');
     }
@@ -79,7 +82,7 @@ pub fn describe(info: &ClientInfo, now_ms: u64) -> String {
     let command = registry().all.get(info.last_command.load(Ordering::Relaxed)).map_or("NULL", |c| c.name);
     let qbuf = info.query_buffer.load(Ordering::Relaxed);
     format!(
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
         info.id,
         info.addr,
         info.laddr,
@@ -89,6 +92,9 @@ pub fn describe(info: &ClientInfo, now_ms: u64) -> String {
         now_ms.saturating_sub(info.last_interaction_ms.load(Ordering::Relaxed)) / 1000,
         flags,
         info.db.load(Ordering::Relaxed),
+        info.subscriptions.load(Ordering::Relaxed),
+        info.pattern_subscriptions.load(Ordering::Relaxed),
+        info.shard_subscriptions.load(Ordering::Relaxed),
         qbuf,
         16384usize.saturating_sub(qbuf),
         16384 + qbuf,
@@ -131,7 +137,7 @@ pub fn list(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
         if ids.as_ref().is_some_and(|ids| !ids.contains(&info.id)) {
             continue;
         }
-        if type_filter.as_deref().is_some_and(|t| t != "normal") {
+        if type_filter.as_deref().is_some_and(|t| t != info.client_type()) {
             continue;
         }
         text.push_str(&describe(&info, ctx.now_ms));
@@ -191,7 +197,7 @@ pub fn kill(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
         let matches = id.is_none_or(|id| client.id == id)
             && addr.as_ref().is_none_or(|a| client.addr.to_string() == *a)
             && laddr.as_ref().is_none_or(|a| client.laddr.to_string() == *a)
-            && kind.as_ref().is_none_or(|t| t == "normal")
+            && kind.as_ref().is_none_or(|t| t == client.client_type())
             && user.as_ref().is_none_or(|u| u == "default")
             && max_age.is_none_or(|age| (ctx.now_ms.saturating_sub(client.created_ms) / 1000) as i64 >= age)
             && !(skip_me && client.id == ctx.session.id());

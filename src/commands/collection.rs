@@ -74,11 +74,14 @@ pub fn get_or_create<'a, T: Collection>(
     }
 }
 
-/// Deletes `key` if it holds an empty collection: a key never holds one.
-pub fn drop_if_empty(shard: &mut Shard, hash: KeyHash, key: &[u8], now_ms: u64) {
+/// Deletes `key` if it holds an empty collection: a key never holds one. Returns whether it did (the
+/// caller then reports `del`).
+pub fn drop_if_empty(shard: &mut Shard, hash: KeyHash, key: &[u8], now_ms: u64) -> bool {
     if shard.get(hash, key, now_ms).is_some_and(|e| e.value.is_empty_collection()) {
         shard.remove(hash, key, now_ms);
+        return true;
     }
+    false
 }
 
 /// The cursor argument of HSCAN/SSCAN/ZSCAN, read as Redis reads it with `strtoul`: an optional

@@ -9,7 +9,13 @@ use crate::resp::{Args, Protocol, Reply};
 use crate::VERSION_REPORTED;
 
 /// PING [message]
-pub fn ping(_ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
+///
+/// A RESP2 client in subscribed mode gets `["pong", message or ""]` instead, as in Redis.
+pub fn ping(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
+    if args.len() <= 2 && ctx.session.protocol == Protocol::Resp2 && ctx.session.pubsub.active() {
+        let message = if args.len() == 2 { args.get(1) } else { b"" };
+        return Ok(Reply::Array(vec![Reply::bulk(b"pong"), Reply::bulk(message)]));
+    }
     match args.len() {
         1 => Ok(Reply::status("PONG")),
         2 => Ok(Reply::bulk(args.get(1))),
@@ -142,5 +148,6 @@ pub fn reset(ctx: &mut Ctx, _args: Args) -> Result<Reply, CmdError> {
     if session.info.monitor.swap(false, Ordering::Relaxed) {
         ctx.shared.monitors.remove(session.id());
     }
+    session.pubsub.clear();
     Ok(Reply::Status(Cow::Borrowed("RESET")))
 }

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use crate::engine::{Db, StreamId};
 use crate::resp::{OwnedArgs, Protocol, Reply};
 use crate::server::clients::ClientInfo;
+use crate::server::pubsub::Subscriptions;
 use crate::server::shared::Shared;
 
 /// CLIENT REPLY modes.
@@ -35,6 +36,9 @@ pub struct Session {
     pub block: Option<BlockRequest>,
     /// True while commands run inside EXEC (or a script later): blocking commands must not block.
     pub in_exec: bool,
+    /// Pub/sub subscriptions and the queue their messages arrive on; dropping the session
+    /// unsubscribes everything.
+    pub pubsub: Subscriptions,
     /// Commands queued since MULTI; `None` outside a transaction.
     pub multi: Option<Vec<OwnedArgs>>,
     /// A command was refused while queueing: EXEC must abort with EXECABORT.
@@ -86,6 +90,7 @@ impl Session {
             become_monitor: false,
             block: None,
             in_exec: false,
+            pubsub: Subscriptions::default(),
             multi: None,
             multi_failed: false,
             watched: Vec::new(),
@@ -148,6 +153,15 @@ impl<'a> Ctx<'a> {
         let deadline = timeout.map(|t| Instant::now() + t);
         self.session.block = Some(BlockRequest { keys, deadline, timeout_reply });
         Reply::NoReply
+    }
+
+    /// Publishes a keyspace notification for `key` in the selected database if
+    /// `notify-keyspace-events` enables `class` (a [`crate::server::notify`] flag). Costs one atomic
+    /// load when notifications are off.
+    pub fn notify(&self, class: u32, event: &str, key: &[u8]) {
+        if self.shared.pubsub.notify_flags() & class != 0 {
+            self.shared.pubsub.notify(class, event, self.session.db, key);
+        }
     }
 
     pub fn touches(&self) -> bool {

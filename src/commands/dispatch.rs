@@ -6,7 +6,7 @@ use super::error::truncate;
 use super::flags::{NO_AUTH, NO_MULTI, WRITE};
 use super::table::{registry, Command};
 use super::{CmdError, Ctx};
-use crate::resp::{Args, Reply};
+use crate::resp::{Args, Protocol, Reply};
 
 /// The outcome of one request.
 pub struct Dispatched {
@@ -40,6 +40,15 @@ fn run(ctx: &mut Ctx, args: Args) -> Dispatched {
     if !ctx.session.authenticated && !command.has(NO_AUTH) {
         return refuse(ctx, Some(index), CmdError::line("NOAUTH Authentication required."));
     }
+    // Pub/sub: a RESP2 client with subscriptions may only manage them, PING, QUIT or RESET (checked
+    // before MULTI queueing, as in Redis).
+    if ctx.session.protocol == Protocol::Resp2 && ctx.session.pubsub.active() && !allowed_when_subscribed(command) {
+        let text = format!(
+            "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+            command.name
+        );
+        return refuse(ctx, Some(index), CmdError::Other(Cow::Owned(text)));
+    }
     if ctx.session.multi.is_some() && !TRANSACTION_CONTROL.contains(&command.name) {
         if command.has(NO_MULTI) {
             return refuse(ctx, Some(index), CmdError::err("Command not allowed inside a transaction"));
@@ -56,6 +65,14 @@ fn run(ctx: &mut Ctx, args: Args) -> Dispatched {
         announce_write(ctx, command, args);
     }
     Dispatched { command: Some(index), reply, rejected: false }
+}
+
+/// The commands a RESP2 client in subscribed mode may run.
+fn allowed_when_subscribed(command: &Command) -> bool {
+    matches!(
+        command.name,
+        "subscribe" | "ssubscribe" | "psubscribe" | "unsubscribe" | "sunsubscribe" | "punsubscribe" | "ping" | "quit" | "reset"
+    )
 }
 
 /// A refused request; inside MULTI it also dooms the transaction (EXEC answers EXECABORT).

@@ -7,6 +7,7 @@ use super::{CmdError, Ctx};
 use crate::engine::{Hash, KeyHash};
 use crate::num::{parse_f64, parse_i64};
 use crate::resp::{Args, Protocol, Reply};
+use crate::server::notify;
 
 /// Field/value argument pairs.
 type Pairs<'a> = Vec<(&'a [u8], &'a [u8])>;
@@ -26,7 +27,10 @@ fn set_pairs(ctx: &mut Ctx, args: Args, name: &str) -> Result<usize, CmdError> {
     let limits = limits(ctx);
     let mut shard = ctx.db().lock(hash);
     let map = get_or_create::<Hash>(&mut shard, hash, key, ctx.now_ms, ctx.touches())?;
-    Ok(pairs.into_iter().filter(|(f, v)| map.set(f, v, &limits)).count())
+    let added = pairs.into_iter().filter(|(f, v)| map.set(f, v, &limits)).count();
+    drop(shard);
+    ctx.notify(notify::HASH, "hset", key);
+    Ok(added)
 }
 
 /// HSET key field value [field value ...]
@@ -53,6 +57,8 @@ pub fn hsetnx(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
         return Ok(Reply::Int(0));
     }
     map.set(field, value, &limits);
+    drop(shard);
+    ctx.notify(notify::HASH, "hset", key);
     Ok(Reply::Int(1))
 }
 
@@ -89,7 +95,14 @@ pub fn hdel(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
         return Ok(Reply::Int(0));
     };
     let removed = args.iter().skip(2).filter(|f| map.remove(f)).count();
-    drop_if_empty(&mut shard, hash, key, ctx.now_ms);
+    let deleted = drop_if_empty(&mut shard, hash, key, ctx.now_ms);
+    drop(shard);
+    if removed > 0 {
+        ctx.notify(notify::HASH, "hdel", key);
+    }
+    if deleted {
+        ctx.notify(notify::GENERIC, "del", key);
+    }
     Ok(Reply::from(removed))
 }
 
@@ -150,6 +163,8 @@ pub fn hincrby(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
         }
     };
     map.set(field, itoa::Buffer::new().format(next).as_bytes(), &limits);
+    drop(shard);
+    ctx.notify(notify::HASH, "hincrby", key);
     Ok(Reply::Int(next))
 }
 
@@ -184,6 +199,8 @@ pub fn hincrbyfloat(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     };
     let text = format_human_float(next);
     map.set(field, text.as_bytes(), &limits);
+    drop(shard);
+    ctx.notify(notify::HASH, "hincrbyfloat", key);
     Ok(Reply::bulk_string(text))
 }
 

@@ -8,6 +8,7 @@ use bytes::Bytes;
 use super::table::registry;
 use super::{CmdError, Ctx};
 use crate::resp::{Args, Reply};
+use crate::server::pubsub::Kind;
 use crate::{VERSION, VERSION_REPORTED};
 
 const DEFAULT_SECTIONS: &[&str] =
@@ -127,8 +128,9 @@ fn render(ctx: &Ctx, section: &str, out: &mut String) {
             field(out, "evicted_keys", &0);
             field(out, "keyspace_hits", &stats.keyspace_hits.load(Ordering::Relaxed));
             field(out, "keyspace_misses", &stats.keyspace_misses.load(Ordering::Relaxed));
-            field(out, "pubsub_channels", &0);
-            field(out, "pubsub_patterns", &0);
+            field(out, "pubsub_channels", &shared.pubsub.active_count(Kind::Channel));
+            field(out, "pubsub_patterns", &shared.pubsub.active_count(Kind::Pattern));
+            field(out, "pubsubshard_channels", &shared.pubsub.active_count(Kind::Shard));
             field(out, "total_error_replies", &stats.error_replies.load(Ordering::Relaxed));
         }
         "replication" => {

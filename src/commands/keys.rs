@@ -7,6 +7,7 @@ use crate::engine::keyspace::SHARDS;
 use crate::engine::{KeyHash, ValueType};
 use crate::glob;
 use crate::resp::{Args, Reply};
+use crate::server::notify;
 
 fn hashed_keys(args: Args<'_>, from: usize) -> Vec<(&[u8], KeyHash)> {
     args.iter().skip(from).map(|k| (k, KeyHash::of(k))).collect()
@@ -17,8 +18,13 @@ pub fn del(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let keys = hashed_keys(args, 1);
     let db = ctx.session.db;
     let mut locked = ctx.shared.keyspace.lock_keys(keys.iter().map(|(_, h)| (db, *h)));
-    let removed = keys.iter().filter(|(key, hash)| locked.shard(db, *hash).remove(*hash, key, ctx.now_ms).is_some()).count();
-    Ok(Reply::from(removed))
+    let removed: Vec<&[u8]> =
+        keys.iter().filter(|(key, hash)| locked.shard(db, *hash).remove(*hash, key, ctx.now_ms).is_some()).map(|(k, _)| *k).collect();
+    drop(locked);
+    for key in &removed {
+        ctx.notify(notify::GENERIC, "del", key);
+    }
+    Ok(Reply::from(removed.len()))
 }
 
 /// UNLINK key [key ...]: DEL, but large values (big collections) are freed on a background
@@ -32,6 +38,7 @@ pub fn unlink(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
         for (key, hash) in &keys {
             if let Some(entry) = locked.shard(db, *hash).remove(*hash, key, ctx.now_ms) {
                 removed.push(entry.value);
+                ctx.notify(notify::GENERIC, "del", key);
             }
         }
     }
@@ -91,6 +98,8 @@ fn transfer(
     if !keep_source {
         locked.shard(from_db, hf).remove(hf, from, now);
     }
+    // A replaced destination is deleted first, so the new key reports `new` as in Redis.
+    locked.shard(to_db, ht).remove(ht, to, now);
     locked.shard(to_db, ht).set(ht, to, source.0, source.1, now);
     Ok(Some(true))
 }
@@ -105,7 +114,10 @@ pub fn rename(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     }
     match transfer(ctx, db, from, db, to, true, false)? {
         None => Err(CmdError::NoSuchKey),
-        Some(_) => Ok(Reply::Ok),
+        Some(_) => {
+            notify_rename(ctx, from, to);
+            Ok(Reply::Ok)
+        }
     }
 }
 
@@ -119,8 +131,18 @@ pub fn renamenx(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     }
     match transfer(ctx, db, from, db, to, false, false)? {
         None => Err(CmdError::NoSuchKey),
-        Some(moved) => Ok(Reply::from(moved)),
+        Some(moved) => {
+            if moved {
+                notify_rename(ctx, from, to);
+            }
+            Ok(Reply::from(moved))
+        }
     }
+}
+
+fn notify_rename(ctx: &Ctx, from: &[u8], to: &[u8]) {
+    ctx.notify(notify::GENERIC, "rename_from", from);
+    ctx.notify(notify::GENERIC, "rename_to", to);
 }
 
 fn db_index(ctx: &Ctx, arg: &[u8]) -> Result<usize, CmdError> {
@@ -146,7 +168,11 @@ pub fn copy(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
         return Err(CmdError::err("source and destination objects are the same"));
     }
     let from_db = ctx.session.db;
-    Ok(Reply::from(transfer(ctx, from_db, from, to_db, to, replace, true)?.unwrap_or(false)))
+    let copied = transfer(ctx, from_db, from, to_db, to, replace, true)?.unwrap_or(false);
+    if copied {
+        ctx.shared.pubsub.notify(notify::GENERIC, "copy_to", to_db, to);
+    }
+    Ok(Reply::from(copied))
 }
 
 /// MOVE key db
@@ -157,7 +183,12 @@ pub fn r#move(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
         return Err(CmdError::err("source and destination objects are the same"));
     }
     let key = args.get(1);
-    Ok(Reply::from(transfer(ctx, from_db, key, to_db, key, false, false)?.unwrap_or(false)))
+    let moved = transfer(ctx, from_db, key, to_db, key, false, false)?.unwrap_or(false);
+    if moved {
+        ctx.shared.pubsub.notify(notify::GENERIC, "move_from", from_db, key);
+        ctx.shared.pubsub.notify(notify::GENERIC, "move_to", to_db, key);
+    }
+    Ok(Reply::from(moved))
 }
 
 /// KEYS pattern
@@ -292,11 +323,16 @@ fn expire_generic(ctx: &mut Ctx, args: Args, unit: TimeUnit, absolute: bool, com
     if !allowed {
         return Ok(Reply::Int(0));
     }
-    if at <= now as i64 {
+    // A deadline already past deletes the key, which Redis reports as `del`.
+    let event = if at <= now as i64 {
         shard.remove(hash, key, now);
+        "del"
     } else {
         shard.set_expire(hash, key, Some(at as u64), now);
-    }
+        "expire"
+    };
+    drop(shard);
+    ctx.notify(notify::GENERIC, event, key);
     Ok(Reply::Int(1))
 }
 
@@ -377,6 +413,8 @@ pub fn persist(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let had_deadline = shard.get(hash, key, now).is_some_and(|e| e.expire_at().is_some());
     if had_deadline {
         shard.set_expire(hash, key, None, now);
+        drop(shard);
+        ctx.notify(notify::GENERIC, "persist", key);
     }
     Ok(Reply::from(had_deadline))
 }

@@ -5,6 +5,7 @@ use super::collection::{drop_if_empty, get, get_or_create, index_range, limits, 
 use super::{CmdError, Ctx};
 use crate::engine::{KeyHash, Limits, List};
 use crate::resp::{Args, Reply};
+use crate::server::notify;
 
 /// The end of a list an operation works on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -20,6 +21,29 @@ pub fn parse_end(arg: &[u8]) -> Result<End, CmdError> {
         Ok(End::Right)
     } else {
         Err(CmdError::Syntax)
+    }
+}
+
+/// The event names of pushes and pops at `end`.
+fn push_event(end: End) -> &'static str {
+    match end {
+        End::Left => "lpush",
+        End::Right => "rpush",
+    }
+}
+
+fn pop_event(end: End) -> &'static str {
+    match end {
+        End::Left => "lpop",
+        End::Right => "rpop",
+    }
+}
+
+/// Reports a pop from `key`, and its deletion when the pop emptied it.
+fn notify_pop(ctx: &Ctx, end: End, key: &[u8], deleted: bool) {
+    ctx.notify(notify::LIST, pop_event(end), key);
+    if deleted {
+        ctx.notify(notify::GENERIC, "del", key);
     }
 }
 
@@ -53,7 +77,10 @@ fn push_generic(ctx: &mut Ctx, args: Args, end: End, only_existing: bool) -> Res
     for item in args.iter().skip(2) {
         push(list, end, item, &limits);
     }
-    Ok(Reply::from(list.len()))
+    let len = list.len();
+    drop(shard);
+    ctx.notify(notify::LIST, push_event(end), key);
+    Ok(Reply::from(len))
 }
 
 /// LPUSH key element [element ...]
@@ -109,7 +136,12 @@ fn pop_generic(ctx: &mut Ctx, args: Args, end: End, name: &str) -> Result<Reply,
             Reply::Array(items)
         }
     };
-    drop_if_empty(&mut shard, hash, key, ctx.now_ms);
+    let popped = !matches!(&reply, Reply::Nil) && !matches!(&reply, Reply::Array(items) if items.is_empty());
+    let deleted = drop_if_empty(&mut shard, hash, key, ctx.now_ms);
+    drop(shard);
+    if popped {
+        notify_pop(ctx, end, key, deleted);
+    }
     Ok(reply)
 }
 
@@ -125,7 +157,9 @@ pub fn pop_keyed(ctx: &mut Ctx, key: &[u8], end: End) -> Result<Option<Reply>, C
     let Some(item) = pop(list, end, &limits) else {
         return Ok(None);
     };
-    drop_if_empty(&mut shard, hash, key, ctx.now_ms);
+    let deleted = drop_if_empty(&mut shard, hash, key, ctx.now_ms);
+    drop(shard);
+    notify_pop(ctx, end, key, deleted);
     Ok(Some(Reply::Array(vec![Reply::bulk(key), Reply::bulk(&item)])))
 }
 
@@ -203,6 +237,8 @@ pub fn lset(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let index = parse_int(args.get(2))?;
     let at = position(index, list.len()).ok_or_else(|| CmdError::err("index out of range"))?;
     list.set(at, args.get(3), &limits);
+    drop(shard);
+    ctx.notify(notify::LIST, "lset", key);
     Ok(Reply::Ok)
 }
 
@@ -227,7 +263,10 @@ pub fn linsert(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
         return Ok(Reply::Int(-1));
     };
     list.insert(at + usize::from(after), element, &limits);
-    Ok(Reply::from(list.len()))
+    let len = list.len();
+    drop(shard);
+    ctx.notify(notify::LIST, "linsert", key);
+    Ok(Reply::from(len))
 }
 
 /// LREM key count element: removes the first `count` occurrences (from the tail when negative, all
@@ -253,7 +292,14 @@ pub fn lrem(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
         doomed.sort_unstable();
         list.retain(|i, _| doomed.binary_search(&i).is_err(), &limits);
     }
-    drop_if_empty(&mut shard, hash, key, ctx.now_ms);
+    let deleted = drop_if_empty(&mut shard, hash, key, ctx.now_ms);
+    drop(shard);
+    if removed > 0 {
+        ctx.notify(notify::LIST, "lrem", key);
+    }
+    if deleted {
+        ctx.notify(notify::GENERIC, "del", key);
+    }
     Ok(Reply::from(removed))
 }
 
@@ -271,7 +317,12 @@ pub fn ltrim(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
         Some((from, to)) => list.trim(from, to, &limits),
         None => *list = List::new(),
     }
-    drop_if_empty(&mut shard, hash, key, ctx.now_ms);
+    let deleted = drop_if_empty(&mut shard, hash, key, ctx.now_ms);
+    drop(shard);
+    ctx.notify(notify::LIST, "ltrim", key);
+    if deleted {
+        ctx.notify(notify::GENERIC, "del", key);
+    }
     Ok(Reply::Ok)
 }
 
@@ -361,9 +412,14 @@ pub fn move_generic(ctx: &mut Ctx, from: &[u8], to: &[u8], from_end: End, to_end
     let Some(item) = pop(source, from_end, &limits) else {
         return Ok(Reply::Nil);
     };
-    drop_if_empty(locked.shard(db, hf), hf, from, now);
+    // Moving within one list never empties it.
+    let deleted = from != to && drop_if_empty(locked.shard(db, hf), hf, from, now);
     let target = get_or_create::<List>(locked.shard(db, ht), ht, to, now, touch)?;
     push(target, to_end, &item, &limits);
+    drop(locked);
+    // Redis reports the push before the pop.
+    ctx.notify(notify::LIST, push_event(to_end), to);
+    notify_pop(ctx, from_end, from, deleted);
     Ok(Reply::bulk(&item))
 }
 
@@ -448,7 +504,9 @@ pub fn lmpop(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
                 None => break,
             }
         }
-        drop_if_empty(shard, *hash, key, now);
+        let deleted = drop_if_empty(shard, *hash, key, now);
+        drop(locked);
+        notify_pop(ctx, end, key, deleted);
         return Ok(Reply::Array(vec![Reply::bulk(key), Reply::Array(items)]));
     }
     Ok(Reply::NilArray)

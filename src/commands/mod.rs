@@ -23,6 +23,7 @@ mod info;
 mod introspection;
 mod keys;
 mod lists;
+mod pubsub;
 mod server;
 mod sets;
 mod streams;

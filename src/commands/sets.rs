@@ -9,6 +9,7 @@ use super::{CmdError, Ctx};
 use crate::engine::keyspace::LockedShards;
 use crate::engine::{KeyHash, Limits, Set};
 use crate::resp::{Args, Reply};
+use crate::server::notify;
 
 /// SADD key member [member ...]
 ///
@@ -20,7 +21,12 @@ pub fn sadd(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let limits = limits(ctx);
     let mut shard = ctx.db().lock(hash);
     let set = get_or_create::<Set>(&mut shard, hash, key, ctx.now_ms, ctx.touches())?;
-    Ok(Reply::from(args.iter().skip(2).filter(|m| set.insert(m, &limits)).count()))
+    let added = args.iter().skip(2).filter(|m| set.insert(m, &limits)).count();
+    drop(shard);
+    if added > 0 {
+        ctx.notify(notify::SET, "sadd", key);
+    }
+    Ok(Reply::from(added))
 }
 
 /// SREM key member [member ...]
@@ -32,7 +38,14 @@ pub fn srem(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
         return Ok(Reply::Int(0));
     };
     let removed = args.iter().skip(2).filter(|m| set.remove(m)).count();
-    drop_if_empty(&mut shard, hash, key, ctx.now_ms);
+    let deleted = drop_if_empty(&mut shard, hash, key, ctx.now_ms);
+    drop(shard);
+    if removed > 0 {
+        ctx.notify(notify::SET, "srem", key);
+    }
+    if deleted {
+        ctx.notify(notify::GENERIC, "del", key);
+    }
     Ok(Reply::from(removed))
 }
 
@@ -113,7 +126,15 @@ pub fn spop(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
             Reply::Set(popped)
         }
     };
-    drop_if_empty(&mut shard, hash, key, ctx.now_ms);
+    let popped = !matches!(&reply, Reply::Nil) && !matches!(&reply, Reply::Set(items) if items.is_empty());
+    let deleted = drop_if_empty(&mut shard, hash, key, ctx.now_ms);
+    drop(shard);
+    if popped {
+        ctx.notify(notify::SET, "spop", key);
+    }
+    if deleted {
+        ctx.notify(notify::GENERIC, "del", key);
+    }
     Ok(reply)
 }
 
@@ -161,8 +182,14 @@ pub fn smove(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     if !source.remove(member) {
         return Ok(Reply::Int(0));
     }
-    drop_if_empty(locked.shard(db, hf), hf, from, now);
+    let deleted = drop_if_empty(locked.shard(db, hf), hf, from, now);
     get_or_create::<Set>(locked.shard(db, ht), ht, to, now, touch)?.insert(member, &limits);
+    drop(locked);
+    ctx.notify(notify::SET, "srem", from);
+    if deleted {
+        ctx.notify(notify::GENERIC, "del", from);
+    }
+    ctx.notify(notify::SET, "sadd", to);
     Ok(Reply::Int(1))
 }
 
@@ -192,10 +219,21 @@ fn combine(ctx: &mut Ctx, keys: &[&[u8]], dest: Option<&[u8]>, op: Op) -> Result
     };
     let hash = KeyHash::of(dest);
     let shard = locked.shard(db, hash);
-    if len == 0 {
-        shard.remove(hash, dest, now);
+    let event = if len == 0 {
+        shard.remove(hash, dest, now).map(|_| "del")
     } else {
         shard.set(hash, dest, result.into_value(), None, now);
+        Some(match op {
+            Op::Inter => "sinterstore",
+            Op::Union => "sunionstore",
+            Op::Diff => "sdiffstore",
+        })
+    };
+    drop(locked);
+    match event {
+        Some("del") => ctx.notify(notify::GENERIC, "del", dest),
+        Some(event) => ctx.notify(notify::SET, event, dest),
+        None => {}
     }
     Ok((len, None))
 }

@@ -1456,6 +1456,9 @@ mod blocking_tests {
             blocked: Default::default(),
             unblock: Default::default(),
             unblock_error: Default::default(),
+            subscriptions: Default::default(),
+            pattern_subscriptions: Default::default(),
+            shard_subscriptions: Default::default(),
         });
         Session::new(info, true)
     }

@@ -8,6 +8,7 @@ use super::{CmdError, Ctx};
 use crate::engine::{KeyHash, Shard, Value};
 use crate::num::parse_f64;
 use crate::resp::{Args, Reply};
+use crate::server::notify;
 
 /// Strings may not grow past proto-max-bulk-len... Redis checks the fixed 512 MB here.
 const MAX_STRING: i64 = 512 * 1024 * 1024;
@@ -106,7 +107,17 @@ pub fn set(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
             Ttl::Keep => {
                 shard.set_keep_ttl(hash, key, Value::string(value), now);
             }
-            Ttl::At(at) => store_with_deadline(&mut shard, hash, key, Value::string(value), at, now),
+            Ttl::At(at) => {
+                if store_with_deadline(&mut shard, hash, key, Value::string(value), at, now) {
+                    // Redis stores the key and expires it later: it reports it created first.
+                    ctx.notify(notify::NEW, "new", key);
+                }
+            }
+        }
+        drop(shard);
+        ctx.notify(notify::STRING, "set", key);
+        if let Ttl::At(at) = options.ttl {
+            notify_deadline(ctx, key, at);
         }
     }
     Ok(match (options.get, allowed) {
@@ -116,12 +127,23 @@ pub fn set(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     })
 }
 
+/// The `expire` event of a deadline just set; one already past also reports the key `expired`, as
+/// Redis does when it finds the key gone on its next access.
+fn notify_deadline(ctx: &Ctx, key: &[u8], at: i64) {
+    ctx.notify(notify::GENERIC, "expire", key);
+    if at <= ctx.now_ms as i64 {
+        ctx.notify(notify::EXPIRED, "expired", key);
+    }
+}
+
 /// Stores a value with a deadline; a deadline already past deletes the key instead, as Redis does.
-fn store_with_deadline(shard: &mut Shard, hash: KeyHash, key: &[u8], value: Value, at: i64, now_ms: u64) {
+/// Returns true when that happened to a key that did not exist (so it was never created).
+fn store_with_deadline(shard: &mut Shard, hash: KeyHash, key: &[u8], value: Value, at: i64, now_ms: u64) -> bool {
     if at <= now_ms as i64 {
-        shard.remove(hash, key, now_ms);
+        shard.remove(hash, key, now_ms).is_none()
     } else {
         shard.set(hash, key, value, Some(at as u64), now_ms);
+        false
     }
 }
 
@@ -134,6 +156,8 @@ pub fn setnx(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
         return Ok(Reply::Int(0));
     }
     shard.set(hash, key, Value::string(value), None, ctx.now_ms);
+    drop(shard);
+    ctx.notify(notify::STRING, "set", key);
     Ok(Reply::Int(1))
 }
 
@@ -142,6 +166,8 @@ fn set_with_expire(ctx: &mut Ctx, args: Args, unit: TimeUnit, command: &str) -> 
     let at = deadline(parse_int(args.get(2))?, unit, false, ctx.now_ms, false, command)?;
     let hash = KeyHash::of(key);
     store_with_deadline(&mut ctx.db().lock(hash), hash, key, Value::string(value), at, ctx.now_ms);
+    ctx.notify(notify::STRING, "set", key);
+    notify_deadline(ctx, key, at);
     Ok(Reply::Ok)
 }
 
@@ -162,6 +188,8 @@ pub fn getset(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let mut shard = ctx.db().lock(hash);
     let old = read(&mut shard, hash, key, ctx.now_ms, false)?;
     shard.set(hash, key, Value::string(value), None, ctx.now_ms);
+    drop(shard);
+    ctx.notify(notify::STRING, "set", key);
     Ok(old.map_or(Reply::Nil, Reply::Bulk))
 }
 
@@ -173,6 +201,8 @@ pub fn getdel(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let old = read(&mut shard, hash, key, ctx.now_ms, false)?;
     if old.is_some() {
         shard.remove(hash, key, ctx.now_ms);
+        drop(shard);
+        ctx.notify(notify::GENERIC, "del", key);
     }
     ctx.record_lookup(old.is_some());
     Ok(old.map_or(Reply::Nil, Reply::Bulk))
@@ -215,14 +245,23 @@ pub fn getex(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     if value.is_some() {
         match change {
             Some(Change::Persist) => {
+                let had_deadline = shard.get(hash, key, now).is_some_and(|e| e.expire_at().is_some());
                 shard.set_expire(hash, key, None, now);
+                drop(shard);
+                if had_deadline {
+                    ctx.notify(notify::GENERIC, "persist", key);
+                }
             }
             Some(Change::Expire { amount, unit, absolute }) => {
                 let at = deadline(parse_int(amount)?, unit, absolute, now, false, "getex")?;
                 if at <= now as i64 {
                     shard.remove(hash, key, now);
+                    drop(shard);
+                    ctx.notify(notify::GENERIC, "del", key);
                 } else {
                     shard.set_expire(hash, key, Some(at as u64), now);
+                    drop(shard);
+                    ctx.notify(notify::GENERIC, "expire", key);
                 }
             }
             None => {}
@@ -269,8 +308,12 @@ pub fn mset(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let pairs = pairs(args, "mset")?;
     let db_index = ctx.session.db;
     let mut locked = ctx.shared.keyspace.lock_keys(pairs.iter().map(|(_, _, h)| (db_index, *h)));
-    for (key, value, hash) in pairs {
-        locked.shard(db_index, hash).set(hash, key, Value::string(value), None, ctx.now_ms);
+    for (key, value, hash) in &pairs {
+        locked.shard(db_index, *hash).set(*hash, key, Value::string(value), None, ctx.now_ms);
+    }
+    drop(locked);
+    for (key, _, _) in pairs {
+        ctx.notify(notify::STRING, "set", key);
     }
     Ok(Reply::Ok)
 }
@@ -283,8 +326,12 @@ pub fn msetnx(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     if pairs.iter().any(|(key, _, hash)| locked.shard(db_index, *hash).contains(*hash, key, ctx.now_ms)) {
         return Ok(Reply::Int(0));
     }
-    for (key, value, hash) in pairs {
-        locked.shard(db_index, hash).set(hash, key, Value::string(value), None, ctx.now_ms);
+    for (key, value, hash) in &pairs {
+        locked.shard(db_index, *hash).set(*hash, key, Value::string(value), None, ctx.now_ms);
+    }
+    drop(locked);
+    for (key, _, _) in pairs {
+        ctx.notify(notify::STRING, "set", key);
     }
     Ok(Reply::Int(1))
 }
@@ -296,6 +343,8 @@ pub fn append(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let mut shard = ctx.db().lock(hash);
     let Some(entry) = shard.get(hash, key, ctx.now_ms) else {
         shard.set(hash, key, Value::string(suffix), None, ctx.now_ms);
+        drop(shard);
+        ctx.notify(notify::STRING, "append", key);
         return Ok(Reply::from(suffix.len()));
     };
     let mut bytes = entry.value.as_string().ok_or(CmdError::WrongType)?.into_owned();
@@ -303,6 +352,8 @@ pub fn append(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     bytes.extend_from_slice(suffix);
     let len = bytes.len();
     entry.value = Value::Raw(bytes.into());
+    drop(shard);
+    ctx.notify(notify::STRING, "append", key);
     Ok(Reply::from(len))
 }
 
@@ -345,6 +396,8 @@ fn increment(ctx: &mut Ctx, key: &[u8], delta: i64) -> Result<Reply, CmdError> {
             shard.set(hash, key, Value::Int(next), None, ctx.now_ms);
         }
     }
+    drop(shard);
+    ctx.notify(notify::STRING, "incrby", key);
     Ok(Reply::Int(next))
 }
 
@@ -393,6 +446,8 @@ pub fn incrbyfloat(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     }
     let text = format_human_float(next);
     shard.set_keep_ttl(hash, key, Value::string_verbatim(text.as_bytes()), ctx.now_ms);
+    drop(shard);
+    ctx.notify(notify::STRING, "incrbyfloat", key);
     Ok(Reply::bulk_string(text))
 }
 
@@ -472,6 +527,8 @@ pub fn setrange(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     bytes[offset as usize..end].copy_from_slice(value);
     let len = bytes.len();
     shard.set_keep_ttl(hash, key, Value::Raw(bytes.into()), ctx.now_ms);
+    drop(shard);
+    ctx.notify(notify::STRING, "setrange", key);
     Ok(Reply::from(len))
 }
 

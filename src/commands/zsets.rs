@@ -17,6 +17,7 @@ use crate::engine::zset::sorts_before;
 use crate::engine::{KeyHash, Limits, Set, Shard, Value, ZSet};
 use crate::num::parse_f64;
 use crate::resp::{format_double, Args, Protocol, Reply};
+use crate::server::notify;
 
 /// A score or weight argument, as Redis's `string2d`: strtod syntax without surrounding spaces,
 /// no NaN, and no overflow to infinity or underflow to zero (spelled-out infinities are fine).
@@ -207,7 +208,14 @@ fn zadd_generic(ctx: &mut Ctx, args: Args, incr: bool) -> Result<Reply, CmdError
             }
         }
     }
-    drop_if_empty(&mut shard, hash, key, ctx.now_ms);
+    let deleted = drop_if_empty(&mut shard, hash, key, ctx.now_ms);
+    drop(shard);
+    if added + updated > 0 {
+        ctx.notify(notify::ZSET, if flags.incr { "zincr" } else { "zadd" }, key);
+    }
+    if deleted {
+        ctx.notify(notify::GENERIC, "del", key);
+    }
     if let Some(e) = failure {
         return Err(e);
     }
@@ -232,8 +240,20 @@ pub fn zrem(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
         return Ok(Reply::Int(0));
     };
     let removed = args.iter().skip(2).filter(|m| zset.remove(m)).count();
-    drop_if_empty(&mut shard, hash, key, ctx.now_ms);
+    let deleted = drop_if_empty(&mut shard, hash, key, ctx.now_ms);
+    drop(shard);
+    notify_removal(ctx, "zrem", key, removed > 0, deleted);
     Ok(Reply::from(removed))
+}
+
+/// Reports a removal of members (`event` when any went) and the key's deletion when it emptied.
+fn notify_removal(ctx: &Ctx, event: &str, key: &[u8], removed: bool, deleted: bool) {
+    if removed {
+        ctx.notify(notify::ZSET, event, key);
+    }
+    if deleted {
+        ctx.notify(notify::GENERIC, "del", key);
+    }
 }
 
 /// ZCARD key
@@ -506,15 +526,25 @@ pub fn zrevrangebylex(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     range_generic(ctx, args, Kind::Lex, Some(true))
 }
 
-/// Replaces `key` with `zset` (deleting it when empty); returns the size stored.
-fn store(shard: &mut Shard, hash: KeyHash, key: &[u8], zset: ZSet, now_ms: u64) -> usize {
+/// Replaces `key` with `zset` (deleting it when empty); returns the size stored and the event to
+/// report: `event` when something was stored, `del` when an existing key was deleted.
+fn store(shard: &mut Shard, hash: KeyHash, key: &[u8], zset: ZSet, now_ms: u64, event: &'static str) -> (usize, Option<&'static str>) {
     let len = zset.len();
     if len == 0 {
-        shard.remove(hash, key, now_ms);
+        (0, shard.remove(hash, key, now_ms).map(|_| "del"))
     } else {
         shard.set(hash, key, zset.into_value(), None, now_ms);
+        (len, Some(event))
     }
-    len
+}
+
+/// Reports what [`store`] did.
+fn notify_store(ctx: &Ctx, key: &[u8], event: Option<&'static str>) {
+    match event {
+        Some("del") => ctx.notify(notify::GENERIC, "del", key),
+        Some(event) => ctx.notify(notify::ZSET, event, key),
+        None => {}
+    }
 }
 
 /// ZRANGESTORE dst src min max [BYSCORE | BYLEX] [REV] [LIMIT offset count]
@@ -533,7 +563,10 @@ pub fn zrangestore(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
             result.insert(member, score, &limits);
         }
     }
-    Ok(Reply::from(store(locked.shard(db, hd), hd, dst, result, now)))
+    let (len, event) = store(locked.shard(db, hd), hd, dst, result, now, "zrangestore");
+    drop(locked);
+    notify_store(ctx, dst, event);
+    Ok(Reply::from(len))
 }
 
 fn count_generic(ctx: &mut Ctx, args: Args, lex: bool) -> Result<Reply, CmdError> {
@@ -556,7 +589,7 @@ pub fn zlexcount(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     count_generic(ctx, args, true)
 }
 
-fn remrange_generic(ctx: &mut Ctx, args: Args, range: Range) -> Result<Reply, CmdError> {
+fn remrange_generic(ctx: &mut Ctx, args: Args, range: Range, event: &str) -> Result<Reply, CmdError> {
     let key = args.get(1);
     let hash = KeyHash::of(key);
     let mut shard = ctx.db().lock(hash);
@@ -565,26 +598,36 @@ fn remrange_generic(ctx: &mut Ctx, args: Args, range: Range) -> Result<Reply, Cm
     };
     let (start, end) = rank_bounds(zset, &range);
     let removed = zset.remove_range(start, end);
-    drop_if_empty(&mut shard, hash, key, ctx.now_ms);
+    let deleted = drop_if_empty(&mut shard, hash, key, ctx.now_ms);
+    drop(shard);
+    notify_removal(ctx, event, key, removed > 0, deleted);
     Ok(Reply::from(removed))
 }
 
 /// ZREMRANGEBYRANK key start stop
 pub fn zremrangebyrank(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let range = Range::Rank(parse_int(args.get(2))?, parse_int(args.get(3))?);
-    remrange_generic(ctx, args, range)
+    remrange_generic(ctx, args, range, "zremrangebyrank")
 }
 
 /// ZREMRANGEBYSCORE key min max
 pub fn zremrangebyscore(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let range = parse_score_range(args.get(2), args.get(3))?;
-    remrange_generic(ctx, args, range)
+    remrange_generic(ctx, args, range, "zremrangebyscore")
 }
 
 /// ZREMRANGEBYLEX key min max
 pub fn zremrangebylex(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let range = parse_lex_range(args.get(2), args.get(3))?;
-    remrange_generic(ctx, args, range)
+    remrange_generic(ctx, args, range, "zremrangebylex")
+}
+
+fn pop_event(max: bool) -> &'static str {
+    if max {
+        "zpopmax"
+    } else {
+        "zpopmin"
+    }
 }
 
 /// Removes up to `count` elements from the low (`max == false`) or high end.
@@ -611,7 +654,9 @@ fn pop_generic(ctx: &mut Ctx, args: Args, max: bool) -> Result<Reply, CmdError> 
         return Ok(Reply::Array(Vec::new()));
     };
     let items = pop_elements(zset, count.unwrap_or(1), max);
-    drop_if_empty(&mut shard, hash, key, ctx.now_ms);
+    let deleted = drop_if_empty(&mut shard, hash, key, ctx.now_ms);
+    drop(shard);
+    notify_removal(ctx, pop_event(max), key, !items.is_empty(), deleted);
     // Without a count RESP3 still answers one flat [member, score].
     Ok(scored_reply(items, true, resp3 && count.is_some()))
 }
@@ -627,7 +672,9 @@ pub fn pop_keyed(ctx: &mut Ctx, key: &[u8], max: bool) -> Result<Option<Reply>, 
     let Some((member, score)) = pop_elements(zset, 1, max).into_iter().next() else {
         return Ok(None);
     };
-    drop_if_empty(&mut shard, hash, key, ctx.now_ms);
+    let deleted = drop_if_empty(&mut shard, hash, key, ctx.now_ms);
+    drop(shard);
+    notify_removal(ctx, pop_event(max), key, true, deleted);
     Ok(Some(Reply::Array(vec![Reply::bulk(key), Reply::bulk(&member), Reply::Double(score)])))
 }
 
@@ -665,7 +712,9 @@ pub fn zmpop(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
             continue;
         };
         let items = pop_elements(zset, count, max);
-        drop_if_empty(shard, *hash, key, now);
+        let deleted = drop_if_empty(shard, *hash, key, now);
+        drop(locked);
+        notify_removal(ctx, pop_event(max), key, !items.is_empty(), deleted);
         return Ok(Reply::Array(vec![Reply::bulk(key), scored_reply(items, true, true)]));
     }
     Ok(Reply::NilArray)
@@ -948,7 +997,10 @@ fn setop_store(ctx: &mut Ctx, args: Args, op: SetOp) -> Result<Reply, CmdError> 
     for (member, score) in &result {
         zset.insert(member, *score, &limits);
     }
-    Ok(Reply::from(store(locked.shard(db, hd), hd, dst, zset, now)))
+    let (len, event) = store(locked.shard(db, hd), hd, dst, zset, now, op.name(true));
+    drop(locked);
+    notify_store(ctx, dst, event);
+    Ok(Reply::from(len))
 }
 
 /// The keys of ZUNIONSTORE/ZINTERSTORE/ZDIFFSTORE: the destination, then `numkeys` sources.

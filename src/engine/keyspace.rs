@@ -7,7 +7,7 @@
 //! ([`Keyspace::lock_keys`]), which makes them atomic and deadlock free.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use crossbeam::utils::CachePadded;
 use hashbrown::hash_table::{Entry as TableEntry, HashTable};
@@ -105,6 +105,20 @@ impl KeyHash {
     }
 }
 
+/// Told about keys the engine creates or expires on its own account (keyspace notifications `new`
+/// and `expired`), while it holds the shard lock: implementations must not touch the keyspace.
+pub trait KeyEvents: Send + Sync {
+    fn created(&self, db: usize, key: &[u8]);
+    fn expired(&self, db: usize, key: &[u8]);
+}
+
+/// Where a shard reports key events, and its database number.
+#[derive(Clone)]
+struct EventSink {
+    db: usize,
+    sink: Arc<dyn KeyEvents>,
+}
+
 /// Keys and counters of one shard.
 ///
 /// The table holds boxed entries: an 8-byte slot wastes little at hashbrown's lowest load factor
@@ -114,6 +128,7 @@ pub struct Shard {
     table: HashTable<Box<Entry>>,
     /// Keys with a deadline (INFO keyspace `expires=`).
     volatile: usize,
+    events: Option<EventSink>,
 }
 
 impl Shard {
@@ -122,9 +137,10 @@ impl Shard {
         // One probe: the lookup is where a command pays its cache misses.
         let found = self.table.find_entry(hash.0, |e| e.key.as_slice() == key).ok()?;
         if found.get().is_expired(now_ms) {
-            found.remove();
+            let (entry, _) = found.remove();
             self.volatile -= 1;
             EXPIRED_KEYS.fetch_add(1, Ordering::Relaxed);
+            report(&self.events, |e, db| e.expired(db, entry.key()));
             return None;
         }
         Some(&mut **found.into_mut())
@@ -154,10 +170,18 @@ impl Shard {
                 entry.set_deadline(expire_at);
                 entry.touch(now_ms);
                 let old = std::mem::replace(&mut entry.value, value);
+                if !was_live {
+                    EXPIRED_KEYS.fetch_add(1, Ordering::Relaxed);
+                    self.report(|e, db| {
+                        e.expired(db, key);
+                        e.created(db, key);
+                    });
+                }
                 was_live.then_some(old)
             }
             TableEntry::Vacant(slot) => {
                 slot.insert(Box::new(Entry::new(key, value, expire_at, now_ms)));
+                self.report(|e, db| e.created(db, key));
                 None
             }
         }
@@ -176,6 +200,7 @@ impl Shard {
         self.volatile -= usize::from(entry.deadline() != 0);
         if entry.is_expired(now_ms) {
             EXPIRED_KEYS.fetch_add(1, Ordering::Relaxed);
+            self.report(|e, db| e.expired(db, key));
             return None;
         }
         Some(*entry)
@@ -220,7 +245,14 @@ impl Shard {
             return 0;
         }
         let before = self.table.len();
-        self.table.retain(|e| !e.is_expired(now_ms));
+        let events = &self.events;
+        self.table.retain(|e| {
+            let expired = e.is_expired(now_ms);
+            if let (true, Some(events)) = (expired, events) {
+                events.sink.expired(events.db, e.key());
+            }
+            !expired
+        });
         let removed = before - self.table.len();
         self.volatile -= removed;
         EXPIRED_KEYS.fetch_add(removed as u64, Ordering::Relaxed);
@@ -270,8 +302,20 @@ impl Shard {
         self.table.iter().cycle().skip(pick % live).take(live).find(|e| !e.is_expired(now_ms)).map(|e| e.key())
     }
 
+    /// Exchanges the keys of two shards; each keeps reporting events for its own database.
     fn swap(&mut self, other: &mut Shard) {
-        std::mem::swap(self, other);
+        std::mem::swap(&mut self.table, &mut other.table);
+        std::mem::swap(&mut self.volatile, &mut other.volatile);
+    }
+
+    fn report(&self, event: impl FnOnce(&dyn KeyEvents, usize)) {
+        report(&self.events, event);
+    }
+}
+
+fn report(events: &Option<EventSink>, event: impl FnOnce(&dyn KeyEvents, usize)) {
+    if let Some(events) = events {
+        event(&*events.sink, events.db);
     }
 }
 
@@ -352,6 +396,16 @@ impl LockedShards<'_> {
 impl Keyspace {
     pub fn new(databases: usize) -> Keyspace {
         Keyspace { dbs: (0..databases.max(1)).map(|_| Db::default()).collect() }
+    }
+
+    /// Makes every shard report the keys it creates or expires to `sink`.
+    pub fn set_events(&mut self, sink: Arc<dyn KeyEvents>) {
+        for (db, dbs) in self.dbs.iter_mut().enumerate() {
+            for shard in dbs.shards.iter_mut() {
+                let shard = shard.get_mut().unwrap_or_else(|p| p.into_inner());
+                shard.events = Some(EventSink { db, sink: sink.clone() });
+            }
+        }
     }
 
     pub fn db(&self, index: usize) -> &Db {

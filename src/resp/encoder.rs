@@ -66,6 +66,11 @@ pub fn encode(reply: &Reply, proto: Protocol, out: &mut BytesMut) {
         }
         Reply::Verbatim(text) => bulk(out, text),
         Reply::NoReply => {}
+        Reply::Multi(replies) => {
+            for reply in replies {
+                encode(reply, proto, out);
+            }
+        }
     }
 }
 
@@ -175,5 +180,14 @@ mod tests {
         assert_eq!(enc(Reply::Double(2.5), Protocol::Resp3), ",2.5\r\n");
         assert_eq!(enc(Reply::Bool(true), Protocol::Resp3), "#t\r\n");
         assert_eq!(enc(Reply::Verbatim(Bytes::from_static(b"hi")), Protocol::Resp3), "=6\r\ntxt:hi\r\n");
+        let confirmations = Reply::Multi(vec![
+            Reply::Push(vec![Reply::bulk(b"subscribe"), Reply::bulk(b"a"), Reply::Int(1)]),
+            Reply::Push(vec![Reply::bulk(b"subscribe"), Reply::bulk(b"b"), Reply::Int(2)]),
+        ]);
+        assert_eq!(
+            enc(confirmations.clone(), Protocol::Resp2),
+            "*3\r\n$9\r\nsubscribe\r\n$1\r\na\r\n:1\r\n*3\r\n$9\r\nsubscribe\r\n$1\r\nb\r\n:2\r\n"
+        );
+        assert!(enc(confirmations, Protocol::Resp3).starts_with(">3\r\n$9\r\nsubscribe\r\n"));
     }
 }

@@ -35,6 +35,10 @@ pub enum Reply {
     Push(Vec<Reply>),
     /// Nothing is written (SHUTDOWN closes the connection without answering).
     NoReply,
+    /// Several replies to one command, written one after the other with no aggregate header: the
+    /// per-channel confirmations of (P|S)SUBSCRIBE and (P|S)UNSUBSCRIBE, which Redis sends as separate
+    /// replies. Only those commands return it.
+    Multi(Vec<Reply>),
 }
 
 impl Reply {

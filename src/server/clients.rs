@@ -36,9 +36,61 @@ pub struct ClientInfo {
     /// Set by CLIENT KILL; the connection closes at its next chance.
     pub killed: AtomicBool,
     pub kill: Notify,
+    /// Channels, patterns and shard channels subscribed (`sub=`, `psub=`, `ssub=`).
+    pub subscriptions: AtomicUsize,
+    pub pattern_subscriptions: AtomicUsize,
+    pub shard_subscriptions: AtomicUsize,
 }
 
 impl ClientInfo {
+    /// A client with default state (for tests; the server fills the fields itself).
+    pub fn new(id: u64, addr: SocketAddr, laddr: SocketAddr, fd: i32, created_ms: u64) -> ClientInfo {
+        ClientInfo {
+            id,
+            addr,
+            laddr,
+            fd,
+            created_ms,
+            name: Default::default(),
+            lib_name: Default::default(),
+            lib_ver: Default::default(),
+            db: Default::default(),
+            resp: 2.into(),
+            last_interaction_ms: created_ms.into(),
+            last_command: usize::MAX.into(),
+            query_buffer: Default::default(),
+            monitor: Default::default(),
+            no_evict: Default::default(),
+            no_touch: Default::default(),
+            blocked: Default::default(),
+            unblock: Default::default(),
+            unblock_error: Default::default(),
+            killed: Default::default(),
+            kill: Default::default(),
+            subscriptions: Default::default(),
+            pattern_subscriptions: Default::default(),
+            shard_subscriptions: Default::default(),
+        }
+    }
+
+    /// The client class of CLIENT LIST/KILL TYPE: `pubsub` while subscribed, else `normal` (MONITOR
+    /// clients count as normal, as in Redis).
+    pub fn client_type(&self) -> &'static str {
+        if self.subscribed() {
+            "pubsub"
+        } else {
+            "normal"
+        }
+    }
+
+    /// Whether the client has any subscription (flag `P`).
+    pub fn subscribed(&self) -> bool {
+        self.subscriptions.load(Ordering::Relaxed)
+            + self.pattern_subscriptions.load(Ordering::Relaxed)
+            + self.shard_subscriptions.load(Ordering::Relaxed)
+            > 0
+    }
+
     pub fn name(&self) -> String {
         self.name.lock().map(|n| n.clone()).unwrap_or_default()
     }

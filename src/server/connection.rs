@@ -72,6 +72,8 @@ pub async fn serve(stream: TcpStream, shared: Arc<Shared>, info: Arc<ClientInfo>
             input.reserve(READ_CHUNK);
         }
         let idle_limit = conn.shared.config.hot.timeout_secs.load(Ordering::Relaxed);
+        // Subscribers are never idle-closed, as in Redis.
+        let may_idle_close = idle_limit > 0 && monitor_feed.is_none() && !conn.session.pubsub.active();
         let read = tokio::select! {
             read = reader.read_buf(&mut input) => read,
             _ = conn.info.kill.notified() => break,
@@ -82,7 +84,21 @@ pub async fn serve(stream: TcpStream, shared: Arc<Shared>, info: Arc<ClientInfo>
                 }
                 continue;
             }
-            _ = idle(idle_limit), if idle_limit > 0 && monitor_feed.is_none() => break,
+            Some(message) = conn.session.pubsub.next() => {
+                encode(&message, conn.session.protocol, &mut conn.output);
+                conn.drain_messages();
+                // A subscriber too slow to read is killed by the registry: stop waiting on its socket.
+                let info = conn.info.clone();
+                let written = tokio::select! {
+                    written = conn.flush(&mut writer) => written,
+                    _ = info.kill.notified() => false,
+                };
+                if !written {
+                    break;
+                }
+                continue;
+            }
+            _ = idle(idle_limit), if may_idle_close => break,
         };
         match read {
             Ok(0) | Err(_) => break,
@@ -209,6 +225,7 @@ impl Connection {
     /// Runs one request and encodes its reply (unless it blocked or CLIENT REPLY says otherwise).
     fn execute(&mut self, args: Args, now_ms: u64, started: Instant) {
         let shared = self.shared.clone();
+        self.drain_messages();
         let mut ctx = Ctx::new(&shared, &mut self.session, now_ms);
         let outcome = dispatch(&mut ctx, args);
         let (hits, misses) = (ctx.hits, ctx.misses);
@@ -235,7 +252,19 @@ impl Connection {
                 shared.monitors.feed(unix_micros(), self.session.db, &self.info.addr.to_string(), args.iter());
             }
         }
+        // Messages the command published to this client itself precede its reply, as in Redis;
+        // those arriving while it subscribed follow its confirmations.
+        if !matches!(outcome.reply, Reply::Multi(_)) {
+            self.drain_messages();
+        }
         self.reply(&outcome.reply);
+    }
+
+    /// Encodes the pub/sub messages already queued for this client.
+    fn drain_messages(&mut self) {
+        while let Some(message) = self.session.pubsub.try_next() {
+            encode(&message, self.session.protocol, &mut self.output);
+        }
     }
 
     /// Encodes a reply, honouring CLIENT REPLY OFF|SKIP.

@@ -5,6 +5,8 @@ pub mod clients;
 pub mod connection;
 pub mod logging;
 pub mod monitor;
+pub mod notify;
+pub mod pubsub;
 pub mod shared;
 pub mod slowlog;
 pub mod stats;
@@ -24,10 +26,13 @@ use shared::{unix_ms, Shared};
 use crate::engine::keyspace::SHARDS;
 
 /// Binds every address of the `bind` setting on `port` (0 picks one; the others then share it) with
-/// a listen queue of `backlog` (the `tcp-backlog` setting). Addresses prefixed with `-` are optional,
-/// as in redis.conf.
-pub async fn bind(bind: &str, port: u16, backlog: u32) -> std::io::Result<Vec<TcpListener>> {
-    let mut listeners = Vec::new();
+/// a listen queue of `backlog` (the `tcp-backlog` setting), `copies` times: one set of listeners per
+/// event-loop thread, sharing each port through SO_REUSEPORT so the kernel spreads connections over
+/// the threads. Addresses prefixed with `-` are optional, as in redis.conf.
+///
+/// The listeners are plain non-blocking sockets; each thread registers its own set with its runtime.
+pub fn bind(bind: &str, port: u16, backlog: u32, copies: usize) -> std::io::Result<Vec<Vec<std::net::TcpListener>>> {
+    let mut sets: Vec<Vec<std::net::TcpListener>> = (0..copies.max(1)).map(|_| Vec::new()).collect();
     let mut port = port;
     let mut last_error = None;
     for address in bind.split_whitespace() {
@@ -42,34 +47,50 @@ pub async fn bind(bind: &str, port: u16, backlog: u32) -> std::io::Result<Vec<Tc
         };
         let ip: std::net::IpAddr =
             host.parse().map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("invalid bind address '{address}'")))?;
-        match listen(SocketAddr::new(ip, port), backlog) {
-            Ok(listener) => {
-                port = listener.local_addr()?.port();
-                listeners.push(listener);
+        let mut bound = Vec::with_capacity(sets.len());
+        let mut failure = None;
+        for _ in 0..sets.len() {
+            match listen(SocketAddr::new(ip, port), backlog, sets.len() > 1) {
+                Ok(listener) => {
+                    port = listener.local_addr()?.port();
+                    bound.push(listener);
+                }
+                Err(error) => {
+                    failure = Some(error);
+                    break;
+                }
             }
-            Err(error) if optional => tracing::debug!(%error, address, "optional bind address unavailable"),
-            Err(error) => last_error = Some(error),
+        }
+        match failure {
+            None => sets.iter_mut().zip(bound).for_each(|(set, listener)| set.push(listener)),
+            Some(error) if optional => tracing::debug!(%error, address, "optional bind address unavailable"),
+            Some(error) => last_error = Some(error),
         }
     }
     if let Some(error) = last_error {
         return Err(error);
     }
-    if listeners.is_empty() {
+    if sets[0].is_empty() {
         return Err(std::io::Error::new(std::io::ErrorKind::AddrNotAvailable, "no address could be bound"));
     }
-    Ok(listeners)
+    Ok(sets)
 }
 
-/// Serves until SHUTDOWN or a signal; returns once connections have been told to close.
-pub async fn run(shared: Arc<Shared>, listeners: Vec<TcpListener>) {
+/// Serves one event-loop thread's listeners until SHUTDOWN or a signal; returns once its
+/// connections have been told to close. One thread (`with_cron`) also runs the background cron.
+pub async fn run(shared: Arc<Shared>, listeners: Vec<std::net::TcpListener>, with_cron: bool) {
     let mut tasks = Vec::new();
     for listener in listeners {
-        tasks.push(tokio::spawn(accept_loop(shared.clone(), listener)));
+        match TcpListener::from_std(listener) {
+            Ok(listener) => tasks.push(tokio::spawn(accept_loop(shared.clone(), listener))),
+            Err(error) => tracing::error!(%error, "could not register a listener"),
+        }
     }
-    tokio::spawn(cron(shared.clone()));
+    if with_cron {
+        tokio::spawn(cron(shared.clone()));
+    }
     let mut shutdown = shared.shutdown_signal();
     let _ = shutdown.wait_for(|state| *state == shared::ShutdownRequest::Stop).await;
-    tracing::info!("User requested shutdown...");
     for task in tasks {
         let _ = task.await;
     }
@@ -80,20 +101,26 @@ pub async fn run(shared: Arc<Shared>, listeners: Vec<TcpListener>) {
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    tracing::info!("strata is now ready to exit, bye bye...");
 }
 
-/// One listener with SO_REUSEADDR, as Redis sets it, and the configured backlog (the standard
-/// library's and tokio's `bind` use a fixed 128 or 1024, which a burst of connects overflows).
-fn listen(address: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
-    let socket = if address.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
-    socket.set_reuseaddr(true)?;
+/// One listener with SO_REUSEADDR, as Redis sets it, SO_REUSEPORT when several threads share the
+/// port, and the configured backlog (the standard library's `bind` uses a fixed 128, which a burst
+/// of connects overflows).
+fn listen(address: SocketAddr, backlog: u32, reuse_port: bool) -> std::io::Result<std::net::TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(address), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    if reuse_port {
+        socket.set_reuse_port(true)?;
+    }
     if address.is_ipv6() {
         // `bind * -::*` binds both families on one port: the IPv6 socket must not claim IPv4 too.
-        socket2::SockRef::from(&socket).set_only_v6(true)?;
+        socket.set_only_v6(true)?;
     }
-    socket.bind(address)?;
-    socket.listen(backlog)
+    socket.bind(&address.into())?;
+    socket.listen(backlog.min(i32::MAX as u32) as i32)?;
+    socket.set_nonblocking(true)?;
+    Ok(socket.into())
 }
 
 /// Turns SIGINT and SIGTERM into a graceful shutdown. Call it before announcing readiness: the
@@ -172,6 +199,9 @@ fn admit(shared: &Arc<Shared>, stream: TcpStream, addr: SocketAddr) {
         unblock_error: Default::default(),
         killed: Default::default(),
         kill: Default::default(),
+        subscriptions: Default::default(),
+        pattern_subscriptions: Default::default(),
+        shard_subscriptions: Default::default(),
     });
     shared.clients.register(info.clone());
     let shared = shared.clone();

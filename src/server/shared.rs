@@ -1,7 +1,7 @@
 //! State shared by every connection: configuration, keyspace, clients and counters.
 
 use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
@@ -9,6 +9,7 @@ use tokio::sync::watch;
 use super::blocking::Blocked;
 use super::clients::Clients;
 use super::monitor::Monitors;
+use super::pubsub::PubSub;
 use super::slowlog::SlowLog;
 use super::stats::Stats;
 use super::watch::Watches;
@@ -38,6 +39,7 @@ pub struct Shared {
     pub stats: Stats,
     pub slowlog: SlowLog,
     pub monitors: Monitors,
+    pub pubsub: Arc<PubSub>,
     pub blocked: Blocked,
     pub watches: Watches,
     /// Commands run under the read side; EXEC takes the write side, so no other client's command
@@ -61,14 +63,18 @@ impl Shared {
     pub fn new(config: Config, command_count: usize) -> Shared {
         let databases = config.get_i64("databases") as usize;
         let now = unix_ms();
+        let pubsub = Arc::new(PubSub::new(config.hot.clone()));
+        let mut keyspace = Keyspace::new(databases);
+        keyspace.set_events(pubsub.clone());
         let run_id: String = (0..40).map(|_| char::from_digit(rand::random_range(0..16), 16).unwrap_or('0')).collect();
         Shared {
             config,
-            keyspace: Keyspace::new(databases),
+            keyspace,
             clients: Clients::default(),
             stats: Stats::new(command_count),
             slowlog: SlowLog::default(),
             monitors: Monitors::default(),
+            pubsub,
             blocked: Blocked::default(),
             watches: Watches::default(),
             gate: std::sync::RwLock::new(()),
