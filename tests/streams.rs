@@ -397,3 +397,63 @@ fn reads_count_keyspace_hits_and_misses_as_redis_does() {
     assert!(info.contains("keyspace_hits:10\r\n"), "{info}");
     assert!(info.contains("keyspace_misses:4\r\n"), "{info}");
 }
+
+#[test]
+fn stream_commands_send_redis_keyspace_events() {
+    let server = Server::start();
+    let mut con = server.connect(false);
+    cmd(&mut con, &["CONFIG", "SET", "notify-keyspace-events", "KEA"]);
+    let mut listener = server.connect(false);
+    listener.set_read_timeout(Some(Duration::from_millis(500))).expect("timeout");
+    let mut pubsub = listener.as_pubsub();
+    pubsub.psubscribe("__keyevent@0__:*").expect("psubscribe");
+    let script: &[&[&str]] = &[
+        &["XADD", "s", "1-1", "a", "1"],
+        &["XADD", "s", "MAXLEN", "1", "2-1", "a", "2"],
+        &["XTRIM", "s", "MAXLEN", "0"],
+        &["XTRIM", "s", "MAXLEN", "0"],
+        &["XADD", "s", "4-1", "a", "1"],
+        &["XDEL", "s", "4-1", "9-9"],
+        &["XDEL", "s", "9-9"],
+        &["XSETID", "s", "10-1"],
+        &["XGROUP", "CREATE", "s", "g", "$"],
+        &["XGROUP", "CREATE", "k", "g", "$", "MKSTREAM"],
+        &["XGROUP", "CREATECONSUMER", "s", "g", "c"],
+        &["XGROUP", "CREATECONSUMER", "s", "g", "c"],
+        &["XGROUP", "DELCONSUMER", "s", "g", "c"],
+        &["XGROUP", "SETID", "s", "g", "0"],
+        &["XADD", "s", "11-1", "a", "1"],
+        &["XREADGROUP", "GROUP", "g", "alice", "STREAMS", "s", ">"],
+        &["XCLAIM", "s", "g", "carol", "0", "11-1"],
+        &["XGROUP", "DESTROY", "s", "g"],
+        &["XGROUP", "DESTROY", "s", "g"],
+    ];
+    for words in script {
+        let _ = coll_common::try_cmd(&mut con, words);
+    }
+    let mut seen = Vec::new();
+    while let Ok(message) = pubsub.get_message() {
+        let key: String = message.get_payload().expect("payload");
+        seen.push(format!("{} {key}", message.get_channel_name().trim_start_matches("__keyevent@0__:")));
+    }
+    // The events redis-server 7.0 sends for the same commands.
+    let want = [
+        "xadd s",
+        "xadd s",
+        "xtrim s",
+        "xtrim s",
+        "xadd s",
+        "xdel s",
+        "xsetid s",
+        "xgroup-create s",
+        "xgroup-create k",
+        "xgroup-createconsumer s",
+        "xgroup-delconsumer s",
+        "xgroup-setid s",
+        "xadd s",
+        "xgroup-createconsumer s",
+        "xgroup-createconsumer s",
+        "xgroup-destroy s",
+    ];
+    assert_eq!(seen, want);
+}

@@ -17,6 +17,7 @@ use crate::engine::stream_group::Group;
 use crate::engine::Limits;
 use crate::engine::{KeyHash, Shard, Stream, StreamId, Value};
 use crate::resp::{Args, Protocol, Reply};
+use crate::server::notify;
 
 const INVALID_ID: CmdError = CmdError::line("ERR Invalid stream ID specified as stream command argument");
 
@@ -229,8 +230,11 @@ pub fn xadd(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
         }
     };
     stream.append(id, fields, &limits);
+    ctx.notify(notify::STREAM, "xadd", key);
     if let Some(trim) = parsed.trim {
-        stream.trim(trim);
+        if stream.trim(trim) > 0 {
+            ctx.notify(notify::STREAM, "xtrim", key);
+        }
     }
     Ok(id_reply(id))
 }
@@ -247,7 +251,11 @@ pub fn xtrim(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let key = args.get(1);
     let hash = KeyHash::of(key);
     let mut shard = ctx.db().lock(hash);
-    Ok(Reply::Int(stream_of(&mut shard, hash, key, ctx)?.map_or(0, |s| s.trim(trim) as i64)))
+    let deleted = stream_of(&mut shard, hash, key, ctx)?.map_or(0, |s| s.trim(trim));
+    if deleted > 0 {
+        ctx.notify(notify::STREAM, "xtrim", key);
+    }
+    Ok(Reply::Int(deleted as i64))
 }
 
 /// XLEN key
@@ -306,7 +314,11 @@ pub fn xdel(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
         return Ok(Reply::Int(0));
     };
     let ids = (2..args.len()).map(|i| id_arg(args.get(i), true, 0)).collect::<Result<Vec<_>, _>>()?;
-    Ok(Reply::from(stream.delete(&ids)))
+    let deleted = stream.delete(&ids);
+    if deleted > 0 {
+        ctx.notify(notify::STREAM, "xdel", key);
+    }
+    Ok(Reply::from(deleted))
 }
 
 /// XSETID key last-id [ENTRIESADDED entries-added] [MAXDELETEDID max-deleted-id]
@@ -356,6 +368,7 @@ pub fn xsetid(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     if !max_deleted.is_zero() {
         stream.max_deleted_id = max_deleted;
     }
+    ctx.notify(notify::STREAM, "xsetid", key);
     Ok(Reply::Ok)
 }
 
@@ -608,7 +621,9 @@ pub fn xreadgroup(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
         let entries = match id {
             Some(after) => {
                 let Some(group) = stream.groups.get_mut(group_name) else { continue };
-                group.touch_consumer(&consumer_name, now_ms);
+                if group.touch_consumer(&consumer_name, now_ms) {
+                    ctx.notify(notify::STREAM, "xgroup-createconsumer", key);
+                }
                 read_history(stream, group_name, &consumer_name, *after, parsed.count, now_ms)
             }
             None => {
@@ -616,7 +631,11 @@ pub fn xreadgroup(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
                 if stream.is_empty() || stream.last_valid_id() <= group.last_id {
                     continue;
                 }
-                read_new(stream, group_name, &consumer_name, parsed.count, parsed.noack, now_ms)
+                let (reply, created) = read_new(stream, group_name, &consumer_name, parsed.count, parsed.noack, now_ms);
+                if created {
+                    ctx.notify(notify::STREAM, "xgroup-createconsumer", key);
+                }
+                reply
             }
         };
         served.push((Reply::bulk(key), entries));
@@ -638,13 +657,14 @@ pub fn xreadgroup(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     }
 }
 
-/// Serves XREADGROUP `>`: entries after the group's last ID, recorded as delivered.
-fn read_new(stream: &mut Stream, group_name: &[u8], consumer: &Bytes, count: usize, noack: bool, now_ms: u64) -> Reply {
+/// Serves XREADGROUP `>`: entries after the group's last ID, recorded as delivered. Also says
+/// whether the consumer was created.
+fn read_new(stream: &mut Stream, group_name: &[u8], consumer: &Bytes, count: usize, noack: bool, now_ms: u64) -> (Reply, bool) {
     let Some(last) = stream.group(group_name).map(|g| g.last_id) else {
-        return Reply::Array(Vec::new());
+        return (Reply::Array(Vec::new()), false);
     };
     let Some(start) = last.next() else {
-        return Reply::Array(Vec::new());
+        return (Reply::Array(Vec::new()), false);
     };
     let picked: Vec<(StreamId, Fields)> =
         stream.range(start, StreamId::MAX, count, false).into_iter().map(|(id, f)| (id, f.clone())).collect();
@@ -660,9 +680,9 @@ fn read_new(stream: &mut Stream, group_name: &[u8], consumer: &Bytes, count: usi
         counters.push(read);
     }
     let Some(group) = stream.group_mut(group_name) else {
-        return Reply::Array(Vec::new());
+        return (Reply::Array(Vec::new()), false);
     };
-    group.touch_consumer(consumer, now_ms);
+    let created = group.touch_consumer(consumer, now_ms);
     if let (Some((id, _)), Some(read)) = (picked.last(), counters.last()) {
         group.last_id = *id;
         group.entries_read = *read;
@@ -674,7 +694,7 @@ fn read_new(stream: &mut Stream, group_name: &[u8], consumer: &Bytes, count: usi
         }
         out.push(entry_reply(*id, fields));
     }
-    Reply::Array(out)
+    (Reply::Array(out), created)
 }
 
 /// Serves XREADGROUP with an ID: the consumer's pending entries after it.
@@ -852,6 +872,7 @@ pub fn xgroup_create(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
         return Err(CmdError::line("BUSYGROUP Consumer Group name already exists"));
     }
     stream.groups.insert(Bytes::copy_from_slice(name), Group::new(id, entries_read.flatten()));
+    ctx.notify(notify::STREAM, "xgroup-create", key);
     Ok(Reply::Ok)
 }
 
@@ -865,7 +886,7 @@ pub fn xgroup_setid(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     }
     let id_text = args.get(4);
     let explicit = if id_text == b"$" { None } else { Some(id_text) };
-    let result = with_group(ctx, args, |stream, _| -> Result<(), CmdError> {
+    let result = with_group(ctx, args, |stream, ctx| -> Result<(), CmdError> {
         let id = match explicit {
             None => stream.last_id,
             Some(text) => id_arg(text, false, 0)?,
@@ -874,6 +895,7 @@ pub fn xgroup_setid(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
             group.last_id = id;
             group.entries_read = entries_read.flatten();
         }
+        ctx.notify(notify::STREAM, "xgroup-setid", args.get(2));
         Ok(())
     })?;
     result.map(|()| Reply::Ok)
@@ -887,13 +909,23 @@ pub fn xgroup_destroy(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let Some(stream) = stream_of(&mut shard, hash, key, ctx)? else {
         return Err(CmdError::err(REQUIRES_KEY));
     };
-    Ok(Reply::from(stream.groups.remove(args.get(3)).is_some()))
+    let destroyed = stream.groups.remove(args.get(3)).is_some();
+    if destroyed {
+        ctx.notify(notify::STREAM, "xgroup-destroy", key);
+    }
+    Ok(Reply::from(destroyed))
 }
 
 /// XGROUP CREATECONSUMER key group consumer
 pub fn xgroup_createconsumer(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let now_ms = ctx.now_ms;
-    with_group(ctx, args, |stream, _| Reply::from(stream.group_mut(args.get(3)).is_some_and(|g| g.create_consumer(args.get(4), now_ms))))
+    with_group(ctx, args, |stream, ctx| {
+        let created = stream.group_mut(args.get(3)).is_some_and(|g| g.create_consumer(args.get(4), now_ms));
+        if created {
+            ctx.notify(notify::STREAM, "xgroup-createconsumer", args.get(2));
+        }
+        Reply::from(created)
+    })
 }
 
 /// XGROUP DELCONSUMER key group consumer
@@ -901,7 +933,13 @@ pub fn xgroup_createconsumer(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdErro
 /// # Returns
 /// The number of pending entries the consumer had.
 pub fn xgroup_delconsumer(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
-    with_group(ctx, args, |stream, _| Reply::from(stream.group_mut(args.get(3)).and_then(|g| g.delete_consumer(args.get(4))).unwrap_or(0)))
+    with_group(ctx, args, |stream, ctx| {
+        let pending = stream.group_mut(args.get(3)).and_then(|g| g.delete_consumer(args.get(4)));
+        if pending.is_some() {
+            ctx.notify(notify::STREAM, "xgroup-delconsumer", args.get(2));
+        }
+        Reply::from(pending.unwrap_or(0))
+    })
 }
 
 /// XACK key group id [id ...]
@@ -1077,7 +1115,9 @@ pub fn xclaim(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
             continue;
         }
         if !consumer_ready {
-            group.touch_consumer(&consumer, now as u64);
+            if group.touch_consumer(&consumer, now as u64) {
+                ctx.notify(notify::STREAM, "xgroup-createconsumer", key);
+            }
             consumer_ready = true;
         }
         group.claim(id, &consumer, delivery_time, retry, justid);
@@ -1160,7 +1200,9 @@ pub fn xautoclaim(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
             continue;
         }
         if !consumer_ready {
-            group.touch_consumer(&consumer, now);
+            if group.touch_consumer(&consumer, now) {
+                ctx.notify(notify::STREAM, "xgroup-createconsumer", key);
+            }
             consumer_ready = true;
         }
         group.claim(id, &consumer, now, None, justid);

@@ -55,13 +55,14 @@ impl Group {
     }
 
     /// Looks a consumer up and refreshes its seen-time, creating it when missing (XREADGROUP,
-    /// XCLAIM, XAUTOCLAIM).
-    pub fn touch_consumer(&mut self, name: &[u8], now_ms: u64) {
+    /// XCLAIM, XAUTOCLAIM); true when created.
+    pub fn touch_consumer(&mut self, name: &[u8], now_ms: u64) -> bool {
         match self.consumers.get_mut(name) {
-            Some(consumer) => consumer.seen_time = now_ms,
-            None => {
-                self.create_consumer(name, now_ms);
+            Some(consumer) => {
+                consumer.seen_time = now_ms;
+                false
             }
+            None => self.create_consumer(name, now_ms),
         }
     }
 
@@ -162,7 +163,8 @@ mod tests {
         let mut group = Group::new(StreamId::MIN, Some(0));
         assert!(group.create_consumer(b"alice", 10));
         assert!(!group.create_consumer(b"alice", 11));
-        group.touch_consumer(b"bob", 12);
+        assert!(group.touch_consumer(b"bob", 12));
+        assert!(!group.touch_consumer(b"bob", 13));
         for ms in 1..=4 {
             group.deliver(id(ms), &alice, 20);
         }
