@@ -91,6 +91,8 @@ static SETTINGS: &[Setting] = &[
     setting("zset-max-listpack-value", "64", Kind::Int { min: 0, max: i64::MAX }, false),
     setting("notify-keyspace-events", "", Kind::KeyspaceEvents, false),
     setting("client-output-buffer-limit", "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60", Kind::BufferLimits, false),
+    setting("stream-node-max-bytes", "4096", Kind::Memory { max: i64::MAX }, false),
+    setting("stream-node-max-entries", "100", Kind::Int { min: 0, max: i64::MAX }, false),
 ];
 
 /// Old names Redis 7 still accepts, and the settings they stand for.
@@ -132,6 +134,8 @@ pub struct Hot {
     pub pubsub_hard_limit: AtomicU64,
     pub pubsub_soft_limit: AtomicU64,
     pub pubsub_soft_seconds: AtomicU64,
+    pub stream_node_max_bytes: AtomicUsize,
+    pub stream_node_max_entries: AtomicUsize,
 }
 
 impl Hot {
@@ -146,6 +150,8 @@ impl Hot {
             set_max_listpack_value: self.set_max_listpack_value.load(Ordering::Relaxed),
             zset_max_entries: self.zset_max_listpack_entries.load(Ordering::Relaxed),
             zset_max_value: self.zset_max_listpack_value.load(Ordering::Relaxed),
+            stream_node_max_bytes: self.stream_node_max_bytes.load(Ordering::Relaxed),
+            stream_node_max_entries: self.stream_node_max_entries.load(Ordering::Relaxed),
         }
     }
 }
@@ -239,6 +245,8 @@ impl Config {
         hot.pubsub_hard_limit.store(hard, Ordering::Relaxed);
         hot.pubsub_soft_limit.store(soft, Ordering::Relaxed);
         hot.pubsub_soft_seconds.store(seconds, Ordering::Relaxed);
+        hot.stream_node_max_bytes.store(size("stream-node-max-bytes"), Ordering::Relaxed);
+        hot.stream_node_max_entries.store(size("stream-node-max-entries"), Ordering::Relaxed);
     }
 
     /// The text of a setting.

@@ -3,7 +3,7 @@
 
 use super::args::ArgCursor;
 use super::{CmdError, Ctx};
-use crate::engine::{Hash, KeyHash, Limits, List, Set, Shard, Value, ZSet};
+use crate::engine::{Hash, KeyHash, Limits, List, Set, Shard, Stream, Value, ZSet};
 use crate::resp::{Args, Reply};
 
 /// A collection type that can live in a [`Value`].
@@ -33,6 +33,7 @@ collection!(List);
 collection!(Hash);
 collection!(Set);
 collection!(ZSet);
+collection!(Stream);
 
 /// The encoding thresholds in force.
 pub fn limits(ctx: &Ctx) -> Limits {

@@ -4,7 +4,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::engine::Db;
+use crate::engine::{Db, StreamId};
 use crate::resp::{OwnedArgs, Protocol, Reply};
 use crate::server::clients::ClientInfo;
 use crate::server::pubsub::Subscriptions;
@@ -48,6 +48,22 @@ pub struct Session {
     pub watched: Vec<(usize, Vec<u8>, Option<u64>)>,
     /// Set by any write to a watched key.
     pub watch_dirty: Arc<AtomicBool>,
+    /// What a blocked XREAD / XREADGROUP resolved on its first run (the IDs `$` stood for, and the
+    /// deadline), so the re-run after a wake-up reads after the same IDs and keeps the original
+    /// deadline. Set by the command when it blocks, cleared when it completes. It is only read while the loop re-runs a blocked
+    /// command (`ClientInfo::blocked` is set) for the same arguments and before the deadline, so a
+    /// value left behind by a timeout or CLIENT UNBLOCK never leaks into a new command.
+    pub block_state: Option<BlockState>,
+}
+
+/// See [`Session::block_state`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockState {
+    /// The arguments of the blocked command, to recognise its re-run.
+    pub args: Vec<Vec<u8>>,
+    /// One resolved ID per stream key.
+    pub ids: Vec<StreamId>,
+    pub deadline: Option<Instant>,
 }
 
 /// A blocking command waiting for data: the connection parks the client on `keys` (in the current
@@ -79,6 +95,7 @@ impl Session {
             multi_failed: false,
             watched: Vec::new(),
             watch_dirty: Arc::new(AtomicBool::new(false)),
+            block_state: None,
         }
     }
 

@@ -26,12 +26,13 @@ mod lists;
 mod pubsub;
 mod server;
 mod sets;
+mod streams;
 mod strings;
 mod tx;
 mod zsets;
 
 pub use args::{is, parse_float, parse_int, parse_timeout_secs, ArgCursor};
-pub use context::{BlockRequest, Ctx, ReplyMode, Session};
+pub use context::{BlockRequest, BlockState, Ctx, ReplyMode, Session};
 pub use dispatch::{dispatch, Dispatched};
 pub use error::CmdError;
 pub use flags::*;

@@ -10,8 +10,8 @@ use hashbrown::HashMap;
 
 use super::flags::*;
 use super::{
-    blocking, client, config_cmd, connection, hashes, id, info, introspection, keys, lists, pubsub, server, sets, strings, tx, zsets,
-    Handler,
+    blocking, client, config_cmd, connection, hashes, id, info, introspection, keys, lists, pubsub, server, sets, streams, strings, tx,
+    zsets, Handler,
 };
 use crate::resp::Args;
 
@@ -29,6 +29,7 @@ pub enum Group {
     SortedSet,
     Pubsub,
     Transactions,
+    Stream,
 }
 
 impl Group {
@@ -45,6 +46,7 @@ impl Group {
             Group::SortedSet => "sorted-set",
             Group::Pubsub => "pubsub",
             Group::Transactions => "transactions",
+            Group::Stream => "stream",
         }
     }
 }
@@ -412,6 +414,100 @@ static CONFIG_SUBCOMMANDS: &[Command] = &[
         "@admin @slow @dangerous",
         "Set configuration parameters to the given values",
         config_cmd::config_set,
+    ),
+];
+
+static XGROUP_SUBCOMMANDS: &[Command] = &[
+    cmd(
+        "xgroup|create",
+        -5,
+        WRITE | DENYOOM,
+        (2, 2, 1),
+        Group::Stream,
+        "5.0.0",
+        "@write @stream @slow",
+        "Create a consumer group.",
+        streams::xgroup_create,
+    ),
+    cmd(
+        "xgroup|createconsumer",
+        5,
+        WRITE | DENYOOM,
+        (2, 2, 1),
+        Group::Stream,
+        "6.2.0",
+        "@write @stream @slow",
+        "Create a consumer in a consumer group.",
+        streams::xgroup_createconsumer,
+    ),
+    cmd(
+        "xgroup|delconsumer",
+        5,
+        WRITE,
+        (2, 2, 1),
+        Group::Stream,
+        "5.0.0",
+        "@write @stream @slow",
+        "Delete a consumer from a consumer group.",
+        streams::xgroup_delconsumer,
+    ),
+    cmd(
+        "xgroup|destroy",
+        4,
+        WRITE,
+        (2, 2, 1),
+        Group::Stream,
+        "5.0.0",
+        "@write @stream @slow",
+        "Destroy a consumer group.",
+        streams::xgroup_destroy,
+    ),
+    cmd(
+        "xgroup|setid",
+        -5,
+        WRITE,
+        (2, 2, 1),
+        Group::Stream,
+        "5.0.0",
+        "@write @stream @slow",
+        "Set a consumer group to an arbitrary last delivered ID value.",
+        streams::xgroup_setid,
+    ),
+];
+
+static XINFO_SUBCOMMANDS: &[Command] = &[
+    cmd(
+        "xinfo|consumers",
+        4,
+        READONLY,
+        (2, 2, 1),
+        Group::Stream,
+        "5.0.0",
+        "@read @stream @slow",
+        "List the consumers in a consumer group",
+        streams::xinfo_consumers,
+    ),
+    cmd(
+        "xinfo|groups",
+        3,
+        READONLY,
+        (2, 2, 1),
+        Group::Stream,
+        "5.0.0",
+        "@read @stream @slow",
+        "List the consumer groups of a stream",
+        streams::xinfo_groups,
+    ),
+    cmd(
+        "xinfo|stream",
+        -3,
+        READONLY,
+        (2, 2, 1),
+        Group::Stream,
+        "5.0.0",
+        "@read @stream @slow",
+        "Get information about a stream",
+        streams::xinfo_stream,
     ),
 ];
 
@@ -2197,6 +2293,21 @@ static COMMANDS: &[Command] = &[
         blocking::bzmpop,
     )
     .with_keys(blocking::mpop_keys),
+    cmd("xadd", -5, WRITE | DENYOOM | FAST, (1, 1, 1), Group::Stream, "5.0.0", "@write @stream @fast", "Appends a new entry to a stream", streams::xadd),
+    cmd("xlen", 2, READONLY | FAST, (1, 1, 1), Group::Stream, "5.0.0", "@read @stream @fast", "Return the number of entries in a stream", streams::xlen),
+    cmd("xrange", -4, READONLY, (1, 1, 1), Group::Stream, "5.0.0", "@read @stream @slow", "Return a range of elements in a stream, with IDs matching the specified IDs interval", streams::xrange),
+    cmd("xrevrange", -4, READONLY, (1, 1, 1), Group::Stream, "5.0.0", "@read @stream @slow", "Return a range of elements in a stream, with IDs matching the specified IDs interval, in reverse order (from greater to smaller IDs) compared to XRANGE", streams::xrevrange),
+    cmd("xdel", -3, WRITE | FAST, (1, 1, 1), Group::Stream, "5.0.0", "@write @stream @fast", "Removes the specified entries from the stream. Returns the number of items actually deleted, that may be different from the number of IDs passed in case certain IDs do not exist.", streams::xdel),
+    cmd("xtrim", -4, WRITE, (1, 1, 1), Group::Stream, "5.0.0", "@write @stream @slow", "Trims the stream to (approximately if '~' is passed) a certain size", streams::xtrim),
+    cmd("xread", -4, READONLY | BLOCKING, (0, 0, 0), Group::Stream, "5.0.0", "@read @stream @slow @blocking", "Return never seen elements in multiple streams, with IDs greater than the ones reported by the caller for each stream. Can block.", streams::xread).with_keys(streams::xread_keys),
+    cmd("xreadgroup", -7, WRITE | BLOCKING, (0, 0, 0), Group::Stream, "5.0.0", "@write @stream @slow @blocking", "Return new entries from a stream using a consumer group, or access the history of the pending entries for a given consumer. Can block.", streams::xreadgroup).with_keys(streams::xread_keys),
+    cmd("xgroup", -2, 0, (0, 0, 0), Group::Stream, "5.0.0", "@slow", "A container for consumer groups commands", streams::xgroup).with_subcommands(XGROUP_SUBCOMMANDS),
+    cmd("xack", -4, WRITE | FAST, (1, 1, 1), Group::Stream, "5.0.0", "@write @stream @fast", "Marks a pending message as correctly processed, effectively removing it from the pending entries list of the consumer group. Return value of the command is the number of messages successfully acknowledged, that is, the IDs we were actually able to resolve in the PEL.", streams::xack),
+    cmd("xpending", -3, READONLY, (1, 1, 1), Group::Stream, "5.0.0", "@read @stream @slow", "Return information and entries from a stream consumer group pending entries list, that are messages fetched but never acknowledged.", streams::xpending),
+    cmd("xclaim", -6, WRITE | FAST, (1, 1, 1), Group::Stream, "5.0.0", "@write @stream @fast", "Changes (or acquires) ownership of a message in a consumer group, as if the message was delivered to the specified consumer.", streams::xclaim),
+    cmd("xautoclaim", -6, WRITE | FAST, (1, 1, 1), Group::Stream, "6.2.0", "@write @stream @fast", "Changes (or acquires) ownership of messages in a consumer group, as if the messages were delivered to the specified consumer.", streams::xautoclaim),
+    cmd("xinfo", -2, 0, (0, 0, 0), Group::Stream, "5.0.0", "@slow", "A container for stream introspection commands", streams::xinfo).with_subcommands(XINFO_SUBCOMMANDS),
+    cmd("xsetid", -3, WRITE | DENYOOM | FAST, (1, 1, 1), Group::Stream, "5.0.0", "@write @stream @fast", "An internal command for replicating stream values", streams::xsetid),
 ];
 
 /// The table indexed for lookups. Every command and subcommand gets an index for per-command stats.

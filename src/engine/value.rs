@@ -1,5 +1,5 @@
 //! Typed values stored under a key, with Redis's compact string encodings; collections live in
-//! their own modules ([`List`], [`Hash`], [`Set`], [`ZSet`]) and are boxed here so a value stays
+//! their own modules ([`List`], [`Hash`], [`Set`], [`ZSet`], [`Stream`]) and are boxed here so a value stays
 //! 16 bytes.
 
 use std::borrow::Cow;
@@ -8,6 +8,7 @@ use std::ops::Range;
 use super::hash::Hash;
 use super::list::List;
 use super::set::Set;
+use super::stream::Stream;
 use super::thin::ThinBytes;
 use super::zset::ZSet;
 use crate::num::parse_i64;
@@ -31,6 +32,10 @@ pub struct Limits {
     pub set_max_listpack_value: usize,
     pub zset_max_entries: usize,
     pub zset_max_value: usize,
+    /// When a stream opens a new node (`stream-node-max-bytes`, `stream-node-max-entries`; 0 = no
+    /// limit of that kind).
+    pub stream_node_max_bytes: usize,
+    pub stream_node_max_entries: usize,
 }
 
 impl Default for Limits {
@@ -45,6 +50,8 @@ impl Default for Limits {
             set_max_listpack_value: 64,
             zset_max_entries: 128,
             zset_max_value: 64,
+            stream_node_max_bytes: 4096,
+            stream_node_max_entries: 100,
         }
     }
 }
@@ -86,6 +93,7 @@ pub enum Value {
     Hash(Box<Hash>),
     Set(Box<Set>),
     ZSet(Box<ZSet>),
+    Stream(Box<Stream>),
 }
 
 /// The type names of TYPE and SCAN ... TYPE.
@@ -96,6 +104,7 @@ pub enum ValueType {
     Hash,
     Set,
     ZSet,
+    Stream,
 }
 
 impl ValueType {
@@ -106,6 +115,7 @@ impl ValueType {
             ValueType::Hash => "hash",
             ValueType::Set => "set",
             ValueType::ZSet => "zset",
+            ValueType::Stream => "stream",
         }
     }
 
@@ -116,6 +126,7 @@ impl ValueType {
             b"hash" => Some(ValueType::Hash),
             b"set" => Some(ValueType::Set),
             b"zset" => Some(ValueType::ZSet),
+            b"stream" => Some(ValueType::Stream),
             _ => None,
         }
     }
@@ -150,6 +161,7 @@ impl Value {
             Value::Hash(_) => ValueType::Hash,
             Value::Set(_) => ValueType::Set,
             Value::ZSet(_) => ValueType::ZSet,
+            Value::Stream(_) => ValueType::Stream,
         }
     }
 
@@ -159,7 +171,7 @@ impl Value {
             Value::Int(n) => Some(Cow::Owned(itoa::Buffer::new().format(*n).as_bytes().to_vec())),
             Value::Inline { len, data } => Some(Cow::Borrowed(&data[..*len as usize])),
             Value::Heap(bytes) | Value::Raw(bytes) => Some(Cow::Borrowed(bytes)),
-            Value::List(_) | Value::Hash(_) | Value::Set(_) | Value::ZSet(_) => None,
+            Value::List(_) | Value::Hash(_) | Value::Set(_) | Value::ZSet(_) | Value::Stream(_) => None,
         }
     }
 
@@ -169,7 +181,7 @@ impl Value {
             Value::Int(n) => Some(f(itoa::Buffer::new().format(*n).as_bytes())),
             Value::Inline { len, data } => Some(f(&data[..*len as usize])),
             Value::Heap(bytes) | Value::Raw(bytes) => Some(f(bytes)),
-            Value::List(_) | Value::Hash(_) | Value::Set(_) | Value::ZSet(_) => None,
+            Value::List(_) | Value::Hash(_) | Value::Set(_) | Value::ZSet(_) | Value::Stream(_) => None,
         }
     }
 
@@ -188,6 +200,7 @@ impl Value {
             Value::Hash(hash) => hash.encoding(),
             Value::Set(set) => set.encoding(),
             Value::ZSet(zset) => zset.encoding(),
+            Value::Stream(_) => "stream",
         }
     }
 
@@ -200,10 +213,12 @@ impl Value {
             Value::Hash(hash) => std::mem::size_of::<Hash>() + hash.heap_size(),
             Value::Set(set) => std::mem::size_of::<Set>() + set.heap_size(),
             Value::ZSet(zset) => std::mem::size_of::<ZSet>() + zset.heap_size(),
+            Value::Stream(stream) => std::mem::size_of::<Stream>() + stream.heap_size(),
         }
     }
 
-    /// Whether the value is a collection with no elements left (such keys are deleted).
+    /// Whether the value is a collection with no elements left (such keys are deleted). Streams
+    /// are never deleted for being empty, as in Redis.
     pub fn is_empty_collection(&self) -> bool {
         match self {
             Value::List(list) => list.is_empty(),
@@ -246,6 +261,23 @@ mod tests {
         assert!(value.heap_size() > 0);
         assert!(value.as_string().is_none());
         assert!(Value::List(Box::default()).is_empty_collection());
+    }
+
+    #[test]
+    fn streams_clone_deeply_and_stay_when_empty() {
+        use super::super::stream::StreamId;
+        let mut stream = Stream::new();
+        stream.append(StreamId::new(1, 1), ["f", "v"].into_iter().collect(), &Limits::default());
+        let value = Value::Stream(Box::new(stream));
+        let mut copy = value.clone();
+        if let Value::Stream(inner) = &mut copy {
+            inner.delete(&[StreamId::new(1, 1)]);
+        }
+        assert_ne!(value, copy);
+        assert_eq!((value.value_type().name(), value.encoding()), ("stream", "stream"));
+        assert_eq!(ValueType::from_name(b"STREAM"), Some(ValueType::Stream));
+        assert!(!copy.is_empty_collection(), "an empty stream is still a key");
+        assert!(value.heap_size() > 0);
     }
 
     #[test]
