@@ -17,7 +17,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::clients::ClientInfo;
 use super::monitor::MONITOR_QUEUE;
-use super::shared::{unix_micros, unix_ms, Shared, ShutdownRequest};
+use super::shared::{stopping, unix_micros, unix_ms, Shared, ShutdownRequest};
 use super::stats::LocalStats;
 use crate::commands::dispatch::resolve;
 use crate::commands::{dispatch, registry, BlockRequest, Ctx, ReplyMode, Session, ADMIN, MAY_REPLICATE, SKIP_MONITOR, SKIP_SLOWLOG, WRITE};
@@ -77,7 +77,7 @@ pub async fn serve(stream: TcpStream, shared: Arc<Shared>, info: Arc<ClientInfo>
         let read = tokio::select! {
             read = reader.read_buf(&mut input) => read,
             _ = conn.info.kill.notified() => break,
-            _ = shutdown.changed() => break,
+            _ = stopping(&mut shutdown) => break,
             Some(line) = next_line(&mut monitor_feed) => {
                 if writer.write_all(&line).await.is_err() {
                     break;
@@ -316,7 +316,7 @@ impl Connection {
                     }
                 }
                 _ = self.info.kill.notified() => break Unblocked::Close,
-                _ = shutdown.changed() => break Unblocked::Close,
+                _ = stopping(shutdown) => break Unblocked::Close,
             }
         };
         self.info.blocked.store(false, Ordering::Relaxed);

@@ -145,7 +145,7 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
-            _ = shutdown.changed() => return,
+            _ = shared::stopping(&mut shutdown) => return,
         };
         match accepted {
             Ok((stream, addr)) => admit(&shared, stream, addr),
@@ -220,7 +220,7 @@ async fn cron(shared: Arc<Shared>) {
         let hz = shared.config.hot.hz.load(Ordering::Relaxed).clamp(1, 500);
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_millis(1000 / hz)) => {}
-            _ = shutdown.changed() => return,
+            _ = shared::stopping(&mut shutdown) => return,
         }
         // Visit every shard about once a second, a slice per tick, so no tick holds locks for long.
         let per_tick = SHARDS.div_ceil(hz as usize);

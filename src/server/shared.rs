@@ -130,3 +130,9 @@ pub fn unix_ms() -> u64 {
 pub fn unix_micros() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_micros() as u64).unwrap_or(0)
 }
+
+/// Resolves once a shutdown has been requested, including one requested before this receiver was
+/// created or last polled (`changed()` alone would miss those and wait forever).
+pub async fn stopping(shutdown: &mut watch::Receiver<ShutdownRequest>) {
+    let _ = shutdown.wait_for(|state| *state == ShutdownRequest::Stop).await;
+}
