@@ -355,11 +355,22 @@ fn a_new_xread_after_client_unblock_resolves_dollar_again() {
         (first, second)
     });
     let id = id_rx.recv().expect("client id").to_string();
-    std::thread::sleep(Duration::from_millis(200));
-    assert_eq!(cmd(&mut writer, &["CLIENT", "UNBLOCK", &id]), int(1));
+    // Poll instead of sleeping: on a loaded machine the reader may take a while to block.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while cmd(&mut writer, &["CLIENT", "UNBLOCK", &id]) != int(1) {
+        assert!(std::time::Instant::now() < deadline, "the reader never blocked");
+        std::thread::sleep(Duration::from_millis(10));
+    }
     cmd(&mut writer, &["XADD", "s", "2-1", "b", "2"]);
     go_tx.send(()).expect("go");
-    std::thread::sleep(Duration::from_millis(200));
+    let blocked = |con: &mut redis::Connection| match cmd(con, &["INFO", "clients"]) {
+        Value::BulkString(text) => String::from_utf8_lossy(&text).contains("blocked_clients:1\r\n"),
+        _ => false,
+    };
+    while !blocked(&mut writer) {
+        assert!(std::time::Instant::now() < deadline, "the second read never blocked");
+        std::thread::sleep(Duration::from_millis(10));
+    }
     cmd(&mut writer, &["XADD", "s", "3-1", "c", "3"]);
     let (first, second) = reader.join().expect("reader");
     assert_eq!(first, Value::Nil);

@@ -301,7 +301,8 @@ pub fn unblock(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     if !client.blocked.load(Ordering::Relaxed) {
         return Ok(Reply::Int(0));
     }
-    client.unblock_error.store(with_error, Ordering::Relaxed);
+    let request = if with_error { crate::server::clients::UNBLOCK_ERROR } else { crate::server::clients::UNBLOCK_TIMEOUT };
+    client.unblock_request.store(request, Ordering::Relaxed);
     client.unblock.notify_one();
     Ok(Reply::Int(1))
 }

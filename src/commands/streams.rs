@@ -1497,7 +1497,7 @@ mod blocking_tests {
             kill: Default::default(),
             blocked: Default::default(),
             unblock: Default::default(),
-            unblock_error: Default::default(),
+            unblock_request: Default::default(),
             subscriptions: Default::default(),
             pattern_subscriptions: Default::default(),
             shard_subscriptions: Default::default(),

@@ -29,10 +29,11 @@ pub struct ClientInfo {
     pub no_touch: AtomicBool,
     /// Set while the client waits in a blocking command (CLIENT UNBLOCK, `flags=b`).
     pub blocked: AtomicBool,
-    /// CLIENT UNBLOCK: wakes a blocked client; with `unblock_error` it answers an error instead of
+    /// CLIENT UNBLOCK: the request (one of the `UNBLOCK_*` values) and the wake-up; with
+    /// `UNBLOCK_ERROR` the client answers an error instead of
     /// its timeout reply.
     pub unblock: Notify,
-    pub unblock_error: AtomicBool,
+    pub unblock_request: AtomicU8,
     /// Set by CLIENT KILL; the connection closes at its next chance.
     pub killed: AtomicBool,
     pub kill: Notify,
@@ -41,6 +42,11 @@ pub struct ClientInfo {
     pub pattern_subscriptions: AtomicUsize,
     pub shard_subscriptions: AtomicUsize,
 }
+
+/// No CLIENT UNBLOCK pending (a Notify permit left from an earlier wait is ignored).
+pub const UNBLOCK_NONE: u8 = 0;
+pub const UNBLOCK_TIMEOUT: u8 = 1;
+pub const UNBLOCK_ERROR: u8 = 2;
 
 impl ClientInfo {
     /// A client with default state (for tests; the server fills the fields itself).
@@ -64,7 +70,7 @@ impl ClientInfo {
             no_touch: Default::default(),
             blocked: Default::default(),
             unblock: Default::default(),
-            unblock_error: Default::default(),
+            unblock_request: Default::default(),
             killed: Default::default(),
             kill: Default::default(),
             subscriptions: Default::default(),

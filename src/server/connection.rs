@@ -15,7 +15,7 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 
-use super::clients::ClientInfo;
+use super::clients::{ClientInfo, UNBLOCK_ERROR, UNBLOCK_NONE};
 use super::monitor::MONITOR_QUEUE;
 use super::shared::{stopping, unix_micros, unix_ms, Shared, ShutdownRequest};
 use super::stats::LocalStats;
@@ -288,10 +288,25 @@ impl Connection {
     ) -> Unblocked {
         let db = self.session.db;
         let notify = self.shared.blocked.register(self.info.id, db, &block.keys);
+        // Forget a request aimed at an earlier wait before CLIENT UNBLOCK can see this one.
+        self.info.unblock_request.store(UNBLOCK_NONE, Ordering::Relaxed);
         self.info.blocked.store(true, Ordering::Relaxed);
         let deadline = block.deadline.map(tokio::time::Instant::from_std);
         let outcome = loop {
             tokio::select! {
+                // An unblock or a disconnect wins over data that arrives at the same moment.
+                biased;
+                _ = self.info.kill.notified() => break Unblocked::Close,
+                _ = stopping(shutdown) => break Unblocked::Close,
+                _ = self.info.unblock.notified() => {
+                    let reply = match self.info.unblock_request.swap(UNBLOCK_NONE, Ordering::Relaxed) {
+                        UNBLOCK_NONE => continue,
+                        UNBLOCK_ERROR => Reply::Error("UNBLOCKED client unblocked via CLIENT UNBLOCK".into()),
+                        _ => block.timeout_reply.clone(),
+                    };
+                    self.reply(&reply);
+                    break Unblocked::Served;
+                }
                 _ = notify.notified() => {
                     if self.retry_blocked(&args) {
                         break Unblocked::Served;
@@ -301,22 +316,11 @@ impl Connection {
                     self.reply(&block.timeout_reply);
                     break Unblocked::Served;
                 }
-                _ = self.info.unblock.notified() => {
-                    let reply = if self.info.unblock_error.swap(false, Ordering::Relaxed) {
-                        Reply::Error("UNBLOCKED client unblocked via CLIENT UNBLOCK".into())
-                    } else {
-                        block.timeout_reply.clone()
-                    };
-                    self.reply(&reply);
-                    break Unblocked::Served;
-                }
                 read = reader.read_buf(input) => {
                     if !matches!(read, Ok(n) if n > 0) {
                         break Unblocked::Close;
                     }
                 }
-                _ = self.info.kill.notified() => break Unblocked::Close,
-                _ = stopping(shutdown) => break Unblocked::Close,
             }
         };
         self.info.blocked.store(false, Ordering::Relaxed);

@@ -196,7 +196,7 @@ fn admit(shared: &Arc<Shared>, stream: TcpStream, addr: SocketAddr) {
         no_touch: Default::default(),
         blocked: Default::default(),
         unblock: Default::default(),
-        unblock_error: Default::default(),
+        unblock_request: Default::default(),
         killed: Default::default(),
         kill: Default::default(),
         subscriptions: Default::default(),
