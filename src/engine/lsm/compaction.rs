@@ -186,7 +186,7 @@ pub(crate) fn build_tables(
     let result = (|| -> Result<()> {
         while iter.valid() {
             n += 1;
-            if n % 4096 == 0 && env.aborted() {
+            if n.is_multiple_of(4096) && env.aborted() {
                 return Err(Error::Closed);
             }
             let ik = iter.key();

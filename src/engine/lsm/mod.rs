@@ -662,7 +662,8 @@ impl Inner {
     /// flush backlog or L0 is at its limit.
     fn make_room(&self, w: &mut WriteState, force: bool) -> Result<()> {
         loop {
-            if w.mem.size() < self.opts.memtable_size && !(force && !w.mem.is_empty()) {
+            let must_rotate = force && !w.mem.is_empty();
+            if w.mem.size() < self.opts.memtable_size && !must_rotate {
                 return Ok(());
             }
             let mut st = self.state.lock();

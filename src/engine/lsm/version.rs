@@ -124,7 +124,7 @@ impl Version {
         for (level, t) in added {
             v.levels[level].push(t);
         }
-        v.levels[0].sort_by(|a, b| b.meta.number.cmp(&a.meta.number));
+        v.levels[0].sort_by_key(|t| std::cmp::Reverse(t.meta.number));
         for level in &mut v.levels[1..] {
             level.sort_by(|a, b| key::compare(&a.meta.smallest, &b.meta.smallest));
         }
