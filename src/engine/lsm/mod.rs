@@ -374,6 +374,25 @@ impl Db {
         background::compact_range(&self.inner, lo.unwrap_or(&[]), hi)
     }
 
+    /// Waits until no flush is queued and no compaction is running or due; for
+    /// benchmarks and tests that want a settled tree.
+    pub fn wait_idle(&self) -> Result<()> {
+        let mut st = self.inner.state.lock();
+        loop {
+            if let Some(e) = &st.bg_error {
+                return Err(Error::Poisoned(e.clone()));
+            }
+            let mut pointers = st.pointers.clone();
+            let due = compaction::pick(&st.version, &self.inner.opts, &st.busy, &mut pointers);
+            if st.imms.is_empty() && !st.busy.iter().any(|b| *b) && due.is_none() {
+                return Ok(());
+            }
+            self.inner
+                .state_cv
+                .wait_for(&mut st, std::time::Duration::from_millis(20));
+        }
+    }
+
     /// Counters and sizes; cheap enough to call often.
     pub fn stats(&self) -> Stats {
         self.inner.stats()
