@@ -8,6 +8,7 @@
 //! - `LSM_BENCH_DIR` (default the system temp dir): where databases go.
 //! - `LSM_BENCH_LARGE=<keys>`: instead, write that many keys (e.g. 50000000) with
 //!   the `low_memory` preset and report throughput and peak RSS (VmHWM).
+//! - `LSM_BENCH_ONLY=strata`: skip fjall (for profiling).
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -53,6 +54,7 @@ trait Engine {
     fn settle(&self);
     fn compact(&self);
     fn path(&self) -> &Path;
+    fn debug(&self) {}
 }
 
 struct Strata(Db, PathBuf);
@@ -228,6 +230,7 @@ fn run_engine<E: Engine>(open: impl Fn(&Path, usize) -> E, base: &Path, n: u64) 
                 assert!(e.get(&key(i)).is_some());
             }
         }));
+        e.debug();
     }
     // 4. Random read, no cache.
     {
@@ -349,6 +352,11 @@ fn main() {
     eprintln!("running strata ({n} keys)...");
     let s = run_engine(Strata::open, &base.join("strata"), n);
     let _ = std::fs::remove_dir_all(base.join("strata"));
+    if std::env::var("LSM_BENCH_ONLY").as_deref() == Ok("strata") {
+        println!("{s:?}");
+        let _ = std::fs::remove_dir_all(&base);
+        return;
+    }
     eprintln!("running fjall ({n} keys)...");
     let f = run_engine(Fjall::open, &base.join("fjall"), n);
     let _ = std::fs::remove_dir_all(&base);
