@@ -21,6 +21,15 @@ impl WriteBatch {
         WriteBatch::default()
     }
 
+    /// An empty batch with room for `bytes` of encoded operations (each takes its
+    /// key and value plus up to 11 bytes).
+    pub fn with_capacity(bytes: usize) -> Self {
+        WriteBatch {
+            rep: Vec::with_capacity(bytes),
+            count: 0,
+        }
+    }
+
     /// Sets `key` to `value`.
     pub fn put(&mut self, key: &[u8], value: &[u8]) -> &mut Self {
         self.rep.push(Kind::Put as u8);

@@ -61,6 +61,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use parking_lot::{Condvar, Mutex, RwLock};
+use smallvec::SmallVec;
 
 use cache::BlockCache;
 use iterator::{InternalIterator, MergingIterator};
@@ -302,14 +303,14 @@ impl Db {
 
     /// Sets `key` to `value`; returns the write's sequence number.
     pub fn put(&self, key: &[u8], value: &[u8]) -> Result<u64> {
-        let mut b = WriteBatch::new();
+        let mut b = WriteBatch::with_capacity(key.len() + value.len() + 11);
         b.put(key, value);
         self.write(b)
     }
 
     /// Deletes `key` (a no-op if absent); returns the write's sequence number.
     pub fn delete(&self, key: &[u8]) -> Result<u64> {
-        let mut b = WriteBatch::new();
+        let mut b = WriteBatch::with_capacity(key.len() + 6);
         b.delete(key);
         self.write(b)
     }
@@ -589,7 +590,7 @@ impl Inner {
             }
         }
         // Leader: commit every write queued so far (bounded) as one group.
-        let group: Vec<Arc<Pending>> = {
+        let group: SmallVec<[Arc<Pending>; 8]> = {
             let q = self.queue.lock();
             let mut bytes = 0usize;
             q.iter()
@@ -601,15 +602,18 @@ impl Inner {
                 .collect()
         };
         let result = self.commit_group(&group);
+        let seq_of = |j: usize| match &result {
+            Ok(seqs) => Ok(seqs.get(j).copied().unwrap_or(0)),
+            Err(e) => Err(Error::Poisoned(e.to_string())),
+        };
         let mut q = self.queue.lock();
-        for p in &group {
+        let mut mine = Err(Error::Closed);
+        for (j, p) in group.iter().enumerate() {
             q.pop_front();
-            if !Arc::ptr_eq(p, &me) {
-                let r = match &result {
-                    Ok(seqs) => Ok(seqs[group.iter().position(|x| Arc::ptr_eq(x, p)).unwrap_or(0)]),
-                    Err(e) => Err(Error::Poisoned(e.to_string())),
-                };
-                *p.state.lock() = PendingState::Done(r);
+            if Arc::ptr_eq(p, &me) {
+                mine = seq_of(j);
+            } else {
+                *p.state.lock() = PendingState::Done(seq_of(j));
                 p.cv.notify_one();
             }
         }
@@ -618,19 +622,20 @@ impl Inner {
             next.cv.notify_one();
         }
         drop(q);
+        // The leader gets its own error unchanged (not wrapped as Poisoned).
         match result {
-            Ok(seqs) => Ok(seqs[group.iter().position(|x| Arc::ptr_eq(x, &me)).unwrap_or(0)]),
+            Ok(_) => mine,
             Err(e) => Err(e),
         }
     }
 
     /// Writes a group to the WAL and memtable; returns each batch's last sequence.
-    fn commit_group(&self, group: &[Arc<Pending>]) -> Result<Vec<u64>> {
+    fn commit_group(&self, group: &[Arc<Pending>]) -> Result<SmallVec<[u64; 8]>> {
         self.check_writable()?;
         let mut w = self.writer.lock();
         self.make_room(&mut w, false)?;
         let mut seq = self.visible_seq.load(Ordering::Acquire);
-        let mut lasts = Vec::with_capacity(group.len());
+        let mut lasts = SmallVec::new();
         let first = seq + 1;
         for p in group {
             let b = &p.batch;

@@ -350,21 +350,34 @@ impl Table {
         if !self.may_contain(h) {
             return Ok(None);
         }
-        let mut it = TableIter::new(self.clone(), true);
-        it.seek(seek_key);
-        if let Some(e) = it.take_err() {
-            return Err(e);
-        }
-        if !it.valid() {
-            return Ok(None);
-        }
-        match key::parse(it.key()) {
-            Some((uk, _, kind)) if uk == user_key => Ok(Some((kind, it.value().to_vec()))),
-            Some(_) => Ok(None),
-            None => Err(Error::corrupt(
-                &self.path,
-                "malformed internal key in data block",
-            )),
+        // A direct two-step lookup: cheaper than a TableIter on the hot path.
+        let mut idx = BlockIter::new(self.index.clone());
+        idx.seek(seek_key);
+        loop {
+            if let Some(d) = idx.corruption() {
+                return Err(Error::corrupt(&self.path, format!("index block: {d}")));
+            }
+            if !idx.valid() {
+                return Ok(None);
+            }
+            let mut it = BlockIter::new(self.read_block(idx.value(), true)?);
+            it.seek(seek_key);
+            if let Some(d) = it.corruption() {
+                return Err(Error::corrupt(&self.path, format!("data block: {d}")));
+            }
+            if it.valid() {
+                return match key::parse(it.key()) {
+                    Some((uk, _, kind)) if uk == user_key => Ok(Some((kind, it.value().to_vec()))),
+                    Some(_) => Ok(None),
+                    None => Err(Error::corrupt(
+                        &self.path,
+                        "malformed internal key in data block",
+                    )),
+                };
+            }
+            // The index promised an entry >= seek_key in that block; keep looking
+            // rather than trust it.
+            idx.next();
         }
     }
 }
