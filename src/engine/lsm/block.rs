@@ -123,8 +123,9 @@ pub(crate) fn encode_block(raw: &[u8], compression: Compression, out: &mut Vec<u
     stored
 }
 
-/// Checks and decompresses a stored block (`stored` includes the trailer).
-pub(crate) fn decode_block(stored: &[u8], verify: bool) -> Result<Vec<u8>, String> {
+/// Checks and decompresses a stored block (`stored` includes the trailer); an
+/// uncompressed block is returned in place, without a copy.
+pub(crate) fn decode_block(mut stored: Vec<u8>, verify: bool) -> Result<Vec<u8>, String> {
     if stored.len() < BLOCK_TRAILER {
         return Err(format!(
             "block of {} bytes is shorter than its trailer",
@@ -134,7 +135,7 @@ pub(crate) fn decode_block(stored: &[u8], verify: bool) -> Result<Vec<u8>, Strin
     let body_len = stored.len() - BLOCK_TRAILER;
     let ty = stored[body_len];
     if verify {
-        let want = get_u32(stored, body_len + 1).unwrap_or(0);
+        let want = get_u32(&stored, body_len + 1).unwrap_or(0);
         let got = xxhash_rust::xxh3::xxh3_64(&stored[..=body_len]) as u32;
         if want != got {
             return Err(format!(
@@ -142,10 +143,13 @@ pub(crate) fn decode_block(stored: &[u8], verify: bool) -> Result<Vec<u8>, Strin
             ));
         }
     }
-    let body = &stored[..body_len];
     match ty {
-        COMPRESSION_NONE => Ok(body.to_vec()),
+        COMPRESSION_NONE => {
+            stored.truncate(body_len);
+            Ok(stored)
+        }
         COMPRESSION_ZSTD => {
+            let body = &stored[..body_len];
             // The uncompressed size is bounded so a damaged frame header cannot ask
             // for an absurd allocation.
             let cap = zstd::zstd_safe::get_frame_content_size(body)
@@ -419,7 +423,7 @@ mod tests {
         let raw = b.finish();
         let mut stored = Vec::new();
         encode_block(&raw, Compression::Zstd(1), &mut stored);
-        let back = decode_block(&stored, true).unwrap();
+        let back = decode_block(stored, true).unwrap();
         assert_eq!(back, raw);
         (Arc::new(Block::new(back).unwrap()), keys)
     }
@@ -462,6 +466,6 @@ mod tests {
         let mut stored = Vec::new();
         encode_block(&raw, Compression::None, &mut stored);
         stored[2] ^= 0x40;
-        assert!(decode_block(&stored, true).is_err());
+        assert!(decode_block(stored, true).is_err());
     }
 }

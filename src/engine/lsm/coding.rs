@@ -14,6 +14,11 @@ pub(crate) fn put_varint(buf: &mut Vec<u8>, mut v: u64) {
 /// Decodes a varint at the start of `buf`; returns the value and its length.
 #[inline]
 pub(crate) fn get_varint(buf: &[u8]) -> Option<(u64, usize)> {
+    // Fast path: most lengths in blocks are below 128.
+    let &b0 = buf.first()?;
+    if b0 < 0x80 {
+        return Some((u64::from(b0), 1));
+    }
     let mut v: u64 = 0;
     for (i, &b) in buf.iter().enumerate().take(10) {
         v |= u64::from(b & 0x7f) << (7 * i);

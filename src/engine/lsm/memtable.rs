@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
+use crossbeam_skiplist::map::Entry;
 use crossbeam_skiplist::SkipMap;
 
 use super::error::Error;
@@ -65,20 +66,24 @@ impl Memtable {
     }
 }
 
-/// Iterator over a memtable. Each step re-searches the skiplist from the current
-/// key (O(log n)), which lets the iterator own its position without borrowing.
+/// Iterator over a memtable, walking the skiplist's links (O(1) per step).
 pub(crate) struct MemIter {
+    // IMPORTANT: `cur` is declared before `mem` so it is dropped first: it borrows
+    // from the map that `mem` keeps alive.
+    cur: Option<Entry<'static, IKey, Bytes>>,
     mem: Arc<Memtable>,
-    cur: Option<(Bytes, Bytes)>,
 }
 
 impl MemIter {
     pub(crate) fn new(mem: Arc<Memtable>) -> Self {
-        MemIter { mem, cur: None }
+        MemIter { cur: None, mem }
     }
 
-    fn set(&mut self, e: Option<crossbeam_skiplist::map::Entry<'_, IKey, Bytes>>) {
-        self.cur = e.map(|e| (e.key().0.clone(), e.value().clone()));
+    fn map(&self) -> &'static SkipMap<IKey, Bytes> {
+        // SAFETY: `self.mem` keeps the map alive for the iterator's whole life, the
+        // map never moves (it sits inside the Arc's allocation), and every entry
+        // borrowed from it is stored in `self.cur`, which is dropped before `mem`.
+        unsafe { &*(&self.mem.map as *const SkipMap<IKey, Bytes>) }
     }
 }
 
@@ -87,38 +92,32 @@ impl InternalIterator for MemIter {
         self.cur.is_some()
     }
     fn key(&self) -> &[u8] {
-        self.cur.as_ref().map_or(&[][..], |c| &c.0)
+        self.cur.as_ref().map_or(&[][..], |c| &c.key().0)
     }
     fn value(&self) -> &[u8] {
-        self.cur.as_ref().map_or(&[][..], |c| &c.1)
+        self.cur.as_ref().map_or(&[][..], |c| c.value())
     }
     fn seek(&mut self, target: &[u8]) {
-        let mem = self.mem.clone();
-        self.set(mem.map.lower_bound(Bound::Included(IKeyRef::new(target))));
+        self.cur = self
+            .map()
+            .lower_bound(Bound::Included(IKeyRef::new(target)));
     }
     fn seek_to_first(&mut self) {
-        let mem = self.mem.clone();
-        self.set(mem.map.front());
+        self.cur = self.map().front();
     }
     fn seek_to_last(&mut self) {
-        let mem = self.mem.clone();
-        self.set(mem.map.back());
+        self.cur = self.map().back();
     }
     fn seek_for_prev(&mut self, target: &[u8]) {
-        let mem = self.mem.clone();
-        self.set(mem.map.upper_bound(Bound::Included(IKeyRef::new(target))));
+        self.cur = self
+            .map()
+            .upper_bound(Bound::Included(IKeyRef::new(target)));
     }
     fn next(&mut self) {
-        if let Some((k, _)) = self.cur.take() {
-            let mem = self.mem.clone();
-            self.set(mem.map.lower_bound(Bound::Excluded(IKeyRef::new(&k))));
-        }
+        self.cur = self.cur.take().and_then(|e| e.next());
     }
     fn prev(&mut self) {
-        if let Some((k, _)) = self.cur.take() {
-            let mem = self.mem.clone();
-            self.set(mem.map.upper_bound(Bound::Excluded(IKeyRef::new(&k))));
-        }
+        self.cur = self.cur.take().and_then(|e| e.prev());
     }
     fn take_err(&mut self) -> Option<Error> {
         None

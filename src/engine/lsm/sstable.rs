@@ -271,7 +271,7 @@ impl Table {
             file.read_exact_at(&mut b, off)
                 .map_err(|e| Error::io(path, "read", e))?;
             // Metadata is always verified: it is read once per open.
-            decode_block(&b, true).map_err(|d| corrupt(format!("{what} block: {d}")))
+            decode_block(b, true).map_err(|d| corrupt(format!("{what} block: {d}")))
         };
         let filter = read_meta(f_off, f_len, "filter")?;
         let index = read_meta(i_off, i_len, "index")?;
@@ -328,7 +328,7 @@ impl Table {
         self.file
             .read_exact_at(&mut buf, off)
             .map_err(|e| Error::io(&self.path, "read", e))?;
-        let raw = decode_block(&buf, self.verify)
+        let raw = decode_block(buf, self.verify)
             .map_err(|d| Error::corrupt(&self.path, format!("data block at {off}: {d}")))?;
         let block = Block::new(raw)
             .map_err(|d| Error::corrupt(&self.path, format!("data block at {off}: {d}")))?;
