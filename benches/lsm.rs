@@ -235,6 +235,11 @@ fn run_engine<E: Engine>(open: impl Fn(&Path, usize) -> E, base: &Path, n: u64) 
             }
         }));
         e.settle();
+        e.debug();
+    }
+    // For profiling the write workloads alone.
+    if std::env::var("LSM_BENCH_WRITES_ONLY").is_ok() {
+        return out;
     }
     let reads = n.min(1_000_000);
     let probes: Vec<u64> = (0..reads).map(|_| rng.random_range(0..n)).collect();

@@ -7,9 +7,10 @@ use std::ops::Bound;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use crossbeam_skiplist::map::Entry;
 use crossbeam_skiplist::SkipMap;
+use parking_lot::Mutex;
 
 use super::error::Error;
 use super::iterator::InternalIterator;
@@ -18,9 +19,16 @@ use super::key::{self, IKey, IKeyRef, Kind};
 /// Approximate bookkeeping bytes per entry (skiplist node, two `Bytes` handles).
 const ENTRY_OVERHEAD: usize = 80;
 
+/// Entries are copied into chunks of this size, so an insert costs no allocation
+/// of its own and dropping a memtable frees a few large buffers instead of two
+/// small ones per entry.
+const ARENA_CHUNK: usize = 1 << 20;
+
 /// An in-memory sorted table of recent writes.
 pub(crate) struct Memtable {
     map: SkipMap<IKey, Bytes>,
+    /// Tail of the current chunk; entries are split off its front.
+    arena: Mutex<BytesMut>,
     bytes: AtomicUsize,
     /// The WAL file whose records this memtable holds.
     pub wal_number: u64,
@@ -30,17 +38,28 @@ impl Memtable {
     pub(crate) fn new(wal_number: u64) -> Self {
         Memtable {
             map: SkipMap::new(),
+            arena: Mutex::new(BytesMut::new()),
             bytes: AtomicUsize::new(0),
             wal_number,
         }
     }
 
     pub(crate) fn insert(&self, user_key: &[u8], seq: u64, kind: Kind, value: &[u8]) {
-        let ik = key::make_internal(user_key, seq, kind as u8);
-        self.bytes
-            .fetch_add(ik.len() + value.len() + ENTRY_OVERHEAD, Ordering::Relaxed);
+        let klen = user_key.len() + 8;
+        let n = klen + value.len();
+        let entry = {
+            let mut a = self.arena.lock();
+            if a.capacity() - a.len() < n {
+                *a = BytesMut::with_capacity(ARENA_CHUNK.max(n));
+            }
+            a.extend_from_slice(user_key);
+            a.extend_from_slice(&((seq << 8) | kind as u64).to_le_bytes());
+            a.extend_from_slice(value);
+            a.split_to(n).freeze()
+        };
+        self.bytes.fetch_add(n + ENTRY_OVERHEAD, Ordering::Relaxed);
         self.map
-            .insert(IKey(Bytes::from(ik)), Bytes::copy_from_slice(value));
+            .insert(IKey(entry.slice(..klen)), entry.slice(klen..));
     }
 
     /// Approximate memory used.
@@ -62,7 +81,8 @@ impl Memtable {
             .map
             .lower_bound(Bound::Included(IKeyRef::new(seek_key)))?;
         let (uk, _, kind) = key::parse(&e.key().0)?;
-        (uk == user_key).then(|| (kind, e.value().clone()))
+        // Copied so a caller holding the value does not pin a whole arena chunk.
+        (uk == user_key).then(|| (kind, Bytes::copy_from_slice(e.value())))
     }
 }
 
