@@ -27,6 +27,8 @@
 //! # Ok::<(), strata::engine::lsm::Error>(())
 //! ```
 
+#![warn(missing_docs)]
+
 mod background;
 mod batch;
 mod block;
