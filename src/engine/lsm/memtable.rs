@@ -19,9 +19,9 @@ use super::key::{self, IKey, IKeyRef, Kind};
 /// Approximate bookkeeping bytes per entry (skiplist node, two `Bytes` handles).
 const ENTRY_OVERHEAD: usize = 80;
 
-/// Entries are copied into chunks of this size, so an insert costs no allocation
-/// of its own and dropping a memtable frees a few large buffers instead of two
-/// small ones per entry.
+/// Entries are copied into chunks of up to this size, so an insert costs no
+/// allocation of its own and dropping a memtable frees a few large buffers instead
+/// of two small ones per entry.
 const ARENA_CHUNK: usize = 1 << 20;
 
 /// An in-memory sorted table of recent writes.
@@ -29,16 +29,20 @@ pub(crate) struct Memtable {
     map: SkipMap<IKey, Bytes>,
     /// Tail of the current chunk; entries are split off its front.
     arena: Mutex<BytesMut>,
+    chunk: usize,
     bytes: AtomicUsize,
     /// The WAL file whose records this memtable holds.
     pub wal_number: u64,
 }
 
 impl Memtable {
-    pub(crate) fn new(wal_number: u64) -> Self {
+    /// A memtable expected to grow to about `capacity` bytes.
+    pub(crate) fn new(wal_number: u64, capacity: usize) -> Self {
         Memtable {
             map: SkipMap::new(),
             arena: Mutex::new(BytesMut::new()),
+            // Small memtables get small chunks so they do not each hold 1 MiB.
+            chunk: (capacity / 8).clamp(4 << 10, ARENA_CHUNK),
             bytes: AtomicUsize::new(0),
             wal_number,
         }
@@ -50,7 +54,7 @@ impl Memtable {
         let entry = {
             let mut a = self.arena.lock();
             if a.capacity() - a.len() < n {
-                *a = BytesMut::with_capacity(ARENA_CHUNK.max(n));
+                *a = BytesMut::with_capacity(self.chunk.max(n));
             }
             a.extend_from_slice(user_key);
             a.extend_from_slice(&((seq << 8) | kind as u64).to_le_bytes());
@@ -150,7 +154,7 @@ mod tests {
 
     #[test]
     fn newest_visible_version_wins() {
-        let m = Memtable::new(1);
+        let m = Memtable::new(1, 1 << 20);
         m.insert(b"a", 1, Kind::Put, b"a1");
         m.insert(b"a", 3, Kind::Put, b"a3");
         m.insert(b"a", 5, Kind::Delete, b"");

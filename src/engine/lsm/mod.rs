@@ -725,7 +725,7 @@ impl Inner {
                 }
             };
             w.wal = wal;
-            let mem = Arc::new(Memtable::new(n));
+            let mem = Arc::new(Memtable::new(n, self.opts.memtable_size));
             let old = std::mem::replace(&mut w.mem, mem.clone());
             st.imms.insert(0, old);
             st.mem = mem;

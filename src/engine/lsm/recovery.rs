@@ -167,7 +167,7 @@ pub(super) fn open(dir: &Path, opts: Options) -> Result<Inner> {
 
     // Replay the logs in order into memtables, writing L0 tables as they fill.
     let mut last_seq = rec.last_seq;
-    let mut mem = Memtable::new(0);
+    let mut mem = Memtable::new(0, opts.memtable_size);
     let mut added: Vec<FileMeta> = Vec::new();
     for (i, &n) in wals.iter().enumerate() {
         let path = wal_path(dir, n);
@@ -192,7 +192,7 @@ pub(super) fn open(dir: &Path, opts: Options) -> Result<Inner> {
             }
             last_seq = last_seq.max(s - 1);
             if mem.size() >= opts.memtable_size {
-                let full = std::mem::replace(&mut mem, Memtable::new(0));
+                let full = std::mem::replace(&mut mem, Memtable::new(0, opts.memtable_size));
                 flush_replayed(&env, full, &mut version, &mut added)?;
             }
         }
@@ -237,7 +237,7 @@ pub(super) fn open(dir: &Path, opts: Options) -> Result<Inner> {
     }
     manifest::sync_dir(dir)?;
 
-    let mem = Arc::new(Memtable::new(wal_number));
+    let mem = Arc::new(Memtable::new(wal_number, opts.memtable_size));
     let version = Arc::new(version);
     let sv = Arc::new(SuperVersion {
         mem: mem.clone(),
