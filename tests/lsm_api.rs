@@ -235,7 +235,13 @@ fn stats_count_cache_hits() {
 fn sst_count(dir: &std::path::Path) -> usize {
     std::fs::read_dir(dir)
         .unwrap()
-        .filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "sst"))
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "sst")
+        })
         .count()
 }
 
@@ -260,8 +266,13 @@ fn obsolete_tables_are_deleted_only_after_the_last_reader_lets_go() {
     assert_eq!(it.by_ref().count(), 2999);
     drop(it);
     let after = sst_count(dir.path());
-    assert_eq!(after, db.stats().levels.iter().map(|l| l.files).sum::<usize>());
-    assert!(db.range::<&[u8], _>(..).all(|r| &r.unwrap().1[..] == [4u8; 40]));
+    assert_eq!(
+        after,
+        db.stats().levels.iter().map(|l| l.files).sum::<usize>()
+    );
+    assert!(db
+        .range::<&[u8], _>(..)
+        .all(|r| &r.unwrap().1[..] == [4u8; 40]));
 }
 
 #[test]
@@ -288,6 +299,36 @@ fn concurrent_writers_share_fsyncs_with_sync_always() {
     let st = db.stats();
     assert_eq!(st.last_sequence, 400);
     // Group commit: one WAL write and fsync can carry several writers' batches.
-    assert!(st.wal_syncs <= 400 && st.write_groups == st.wal_syncs, "{st:?}");
+    assert!(
+        st.wal_syncs <= 400 && st.write_groups == st.wal_syncs,
+        "{st:?}"
+    );
     assert!(st.write_groups < 400, "no group formed: {st:?}");
+}
+
+#[test]
+fn more_tables_than_open_file_slots() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = Options {
+        memtable_size: 8 << 10,
+        target_file_size: 8 << 10,
+        level_base_bytes: 1 << 30,
+        l0_compaction_trigger: 100,
+        l0_stop_writes: 100,
+        max_open_files: 16,
+        ..small()
+    };
+    let db = Db::open(dir.path(), opts).unwrap();
+    for i in 0..4000u32 {
+        db.put(format!("k{i:05}").as_bytes(), &[5u8; 40]).unwrap();
+    }
+    db.flush().unwrap();
+    let files: usize = db.stats().levels.iter().map(|l| l.files).sum();
+    assert!(files > 32, "only {files} tables");
+    for _ in 0..2 {
+        for i in (0..4000u32).step_by(13) {
+            assert!(db.get(format!("k{i:05}").as_bytes()).unwrap().is_some());
+        }
+    }
+    assert_eq!(db.range::<&[u8], _>(..).count(), 4000);
 }

@@ -4,6 +4,8 @@
 //! table and never reused, so blocks of deleted tables can never be served for a new
 //! table; they simply age out.
 
+use std::fs::File;
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -11,6 +13,7 @@ use quick_cache::sync::Cache;
 use quick_cache::Weighter;
 
 use super::block::Block;
+use super::error::{Error, Result};
 
 #[derive(Clone)]
 struct BlockWeighter;
@@ -70,5 +73,39 @@ impl BlockCache {
 
     pub(crate) fn used_bytes(&self) -> u64 {
         self.cache.as_ref().map_or(0, |c| c.weight())
+    }
+}
+
+/// Open table files, bounded by `max_open_files`: a table whose descriptor was
+/// evicted reopens its file on the next block read. Keeps the engine within the
+/// process's descriptor limit however many tables there are.
+pub(crate) struct FileCache {
+    cache: Cache<u64, Arc<File>>,
+}
+
+impl FileCache {
+    pub(crate) fn new(max_open: usize) -> Self {
+        FileCache {
+            cache: Cache::new(max_open.max(1)),
+        }
+    }
+
+    /// The open file of table `id`, opening `path` if needed.
+    pub(crate) fn get(&self, id: u64, path: &Path) -> Result<Arc<File>> {
+        self.cache.get_or_insert_with(&id, || {
+            File::open(path)
+                .map(Arc::new)
+                .map_err(|e| Error::io(path, "open", e))
+        })
+    }
+
+    /// Hands an already open file to the cache.
+    pub(crate) fn insert(&self, id: u64, file: Arc<File>) {
+        self.cache.insert(id, file);
+    }
+
+    /// Closes table `id`'s file (when the table goes away).
+    pub(crate) fn forget(&self, id: u64) {
+        self.cache.remove(&id);
     }
 }

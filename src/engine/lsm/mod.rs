@@ -65,7 +65,7 @@ use bytes::Bytes;
 use parking_lot::{Condvar, Mutex, RwLock};
 use smallvec::SmallVec;
 
-use cache::BlockCache;
+use cache::{BlockCache, FileCache};
 use iterator::{InternalIterator, MergingIterator};
 use key::Kind;
 use manifest::{ManifestWriter, NUM_LEVELS};
@@ -139,6 +139,7 @@ struct Inner {
     dir: PathBuf,
     opts: Options,
     cache: Arc<BlockCache>,
+    files: Arc<FileCache>,
     next_cache_id: AtomicU64,
     queue: Mutex<VecDeque<Arc<Pending>>>,
     writer: Mutex<WriteState>,
@@ -772,6 +773,7 @@ impl Inner {
             &table_path(&self.dir, number),
             self.new_cache_id(),
             self.cache.clone(),
+            self.files.clone(),
             self.opts.verify_checksums,
         )?;
         Ok(Arc::new(t))

@@ -69,6 +69,8 @@ pub struct Options {
     /// Background threads that run compactions; flushes have their own thread
     /// (default 1: the engine shares small machines with the server).
     pub compaction_threads: usize,
+    /// Table files kept open at once; others are reopened on demand (default 1000).
+    pub max_open_files: usize,
     /// Verify block checksums on every read (default true). Off saves a hash per
     /// block read; corruption then shows up as a decoding error instead.
     pub verify_checksums: bool,
@@ -92,6 +94,7 @@ impl Default for Options {
             level_multiplier: 10,
             target_file_size: 32 << 20,
             compaction_threads: 1,
+            max_open_files: 1000,
             verify_checksums: true,
         }
     }
@@ -150,6 +153,9 @@ impl Options {
         }
         if self.level_multiplier < 2 {
             return bad("level_multiplier must be at least 2");
+        }
+        if self.max_open_files < 16 {
+            return bad("max_open_files must be at least 16");
         }
         if self.max_immutable_memtables == 0 {
             return bad("max_immutable_memtables must be at least 1");

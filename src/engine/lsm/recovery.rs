@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use parking_lot::{Condvar, Mutex, RwLock};
 
-use super::cache::BlockCache;
+use super::cache::{BlockCache, FileCache};
 use super::compaction::{self, Env};
 use super::error::{Error, Result};
 use super::manifest::{self, FileMeta, ManifestWriter, VersionEdit, NUM_LEVELS};
@@ -54,6 +54,7 @@ struct OpenEnv<'a> {
     dir: &'a Path,
     opts: &'a Options,
     cache: Arc<BlockCache>,
+    files: Arc<FileCache>,
     next_file: std::cell::Cell<u64>,
     next_cache: AtomicU64,
 }
@@ -78,6 +79,7 @@ impl Env for OpenEnv<'_> {
             &table_path(self.dir, number),
             id,
             self.cache.clone(),
+            self.files.clone(),
             self.opts.verify_checksums,
         )?))
     }
@@ -141,10 +143,12 @@ pub(super) fn open(dir: &Path, opts: Options) -> Result<Inner> {
     wals.sort_unstable();
 
     let cache = Arc::new(BlockCache::new(opts.block_cache_bytes));
+    let files = Arc::new(FileCache::new(opts.max_open_files));
     let env = OpenEnv {
         dir,
         opts: &opts,
         cache: cache.clone(),
+        files: files.clone(),
         next_file: std::cell::Cell::new(max_number),
         next_cache: AtomicU64::new(1),
     };
@@ -248,6 +252,7 @@ pub(super) fn open(dir: &Path, opts: Options) -> Result<Inner> {
     Ok(Inner {
         dir: dir.to_path_buf(),
         cache,
+        files,
         next_cache_id: AtomicU64::new(next_cache_id),
         queue: Mutex::new(VecDeque::new()),
         writer: Mutex::new(WriteState {

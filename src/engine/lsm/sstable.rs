@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use super::block::{decode_block, encode_block, Block, BlockBuilder, BlockIter, BLOCK_TRAILER};
 use super::bloom::{self, BloomBuilder};
-use super::cache::BlockCache;
+use super::cache::{BlockCache, FileCache};
 use super::coding::{get_u32, get_u64, put_bytes, put_varint, Reader};
 use super::error::{Error, Result};
 use super::iterator::InternalIterator;
@@ -214,7 +214,7 @@ impl TableBuilder {
 /// through the shared block cache.
 pub(crate) struct Table {
     pub path: PathBuf,
-    file: File,
+    files: Arc<FileCache>,
     cache_id: u64,
     cache: Arc<BlockCache>,
     index: Arc<Block>,
@@ -232,6 +232,7 @@ impl Table {
         path: &Path,
         cache_id: u64,
         cache: Arc<BlockCache>,
+        files: Arc<FileCache>,
         verify: bool,
     ) -> Result<Table> {
         let file = File::open(path).map_err(|e| Error::io(path, "open", e))?;
@@ -279,9 +280,10 @@ impl Table {
         let props = read_meta(p_off, p_len, "properties")?;
         let props = Properties::decode(&props)
             .ok_or_else(|| corrupt("properties block does not decode".into()))?;
+        files.insert(cache_id, Arc::new(file));
         Ok(Table {
             path: path.to_path_buf(),
-            file,
+            files,
             cache_id,
             cache,
             index: Arc::new(index),
@@ -325,7 +327,8 @@ impl Table {
                 )
             })?;
         let mut buf = vec![0u8; (end - off) as usize];
-        self.file
+        self.files
+            .get(self.cache_id, &self.path)?
             .read_exact_at(&mut buf, off)
             .map_err(|e| Error::io(&self.path, "read", e))?;
         let raw = decode_block(buf, self.verify)
@@ -379,6 +382,12 @@ impl Table {
             // rather than trust it.
             idx.next();
         }
+    }
+}
+
+impl Drop for Table {
+    fn drop(&mut self) {
+        self.files.forget(self.cache_id);
     }
 }
 
@@ -566,7 +575,8 @@ mod tests {
         let n = 3000;
         let path = write_table(dir.path(), n, &opts);
         let cache = Arc::new(BlockCache::new(1 << 20));
-        let t = Arc::new(Table::open(&path, 1, cache, true).unwrap());
+        let files = Arc::new(FileCache::new(10));
+        let t = Arc::new(Table::open(&path, 1, cache, files, true).unwrap());
         assert!(t.props.data_blocks > 10);
         let mut it = TableIter::new(t.clone(), true);
         it.seek_to_first();
@@ -611,12 +621,15 @@ mod tests {
         let data = std::fs::read(&path).unwrap();
         std::fs::write(&path, &data[..data.len() - 10]).unwrap();
         let cache = Arc::new(BlockCache::new(0));
-        let e = Table::open(&path, 1, cache.clone(), true).err().unwrap();
+        let files = Arc::new(FileCache::new(10));
+        let e = Table::open(&path, 1, cache.clone(), files.clone(), true)
+            .err()
+            .unwrap();
         assert!(e.to_string().contains("000001.sst"), "{e}");
         let mut d = data.clone();
         d[20] ^= 0xff;
         std::fs::write(&path, &d).unwrap();
-        let t = Arc::new(Table::open(&path, 2, cache, true).unwrap());
+        let t = Arc::new(Table::open(&path, 2, cache, files, true).unwrap());
         let mut it = TableIter::new(t, false);
         it.seek_to_first();
         assert!(!it.valid());
