@@ -91,7 +91,10 @@ impl Engine for Strata {
         self.0.get(k).expect("get").map(|v| v.len())
     }
     fn prefix_count(&self, p: &[u8]) -> usize {
-        self.0.prefix(p).map(|r| r.expect("scan")).count()
+        self.0.prefix(p).fold(0, |n, r| {
+            r.expect("scan");
+            n + 1
+        })
     }
     fn settle(&self) {
         self.0.flush().expect("flush");
@@ -152,7 +155,11 @@ impl Engine for Fjall {
         self.1.get(k).expect("get").map(|v| v.len())
     }
     fn prefix_count(&self, p: &[u8]) -> usize {
-        self.1.prefix(p).map(|g| g.key().expect("scan")).count()
+        // Key and value, like strata's iterator yields.
+        self.1.prefix(p).fold(0, |n, g| {
+            g.into_inner().expect("scan");
+            n + 1
+        })
     }
     fn settle(&self) {
         self.1.rotate_memtable_and_wait().expect("flush");

@@ -272,7 +272,7 @@ fn obsolete_tables_are_deleted_only_after_the_last_reader_lets_go() {
     );
     assert!(db
         .range::<&[u8], _>(..)
-        .all(|r| &r.unwrap().1[..] == [4u8; 40]));
+        .all(|r| r.unwrap().1[..] == [4u8; 40]));
 }
 
 #[test]
