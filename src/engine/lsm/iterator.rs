@@ -6,6 +6,7 @@
 //! number (newest version wins, tombstones hide, bounds applied).
 
 use std::cmp::Ordering;
+use std::collections::binary_heap::PeekMut;
 use std::collections::BinaryHeap;
 use std::ops::Bound;
 use std::sync::Arc;
@@ -136,26 +137,27 @@ impl MergingIterator {
     }
 
     fn advance(&mut self) {
-        if let Some(top) = self.heap.pop() {
-            let i = top.idx;
-            if self.forward {
-                self.children[i].next();
+        let forward = self.forward;
+        let Self {
+            children, heap, err, ..
+        } = self;
+        if let Some(mut top) = heap.peek_mut() {
+            let c = &mut children[top.idx];
+            if forward {
+                c.next();
             } else {
-                self.children[i].prev();
+                c.prev();
             }
-            // Reuse the slot's key buffer to avoid an allocation per step.
-            let c = &mut self.children[i];
             if c.valid() {
-                let mut key = top.key;
-                key.clear();
-                key.extend_from_slice(c.key());
-                self.heap.push(Slot {
-                    idx: i,
-                    key,
-                    forward: self.forward,
-                });
-            } else if let Some(e) = c.take_err() {
-                self.err.get_or_insert(e);
+                // Replace the top in place: one sift instead of a pop and a push, and
+                // the slot's key buffer is reused.
+                top.key.clear();
+                top.key.extend_from_slice(c.key());
+            } else {
+                if let Some(e) = c.take_err() {
+                    err.get_or_insert(e);
+                }
+                PeekMut::pop(top);
             }
         }
         self.pick();
