@@ -119,6 +119,7 @@ struct State {
     /// Live snapshots: sequence number → count.
     snapshots: BTreeMap<u64, usize>,
     bg_error: Option<String>,
+    /// The flush thread is writing a table.
     flushing: bool,
 }
 
@@ -388,7 +389,7 @@ impl Db {
             }
             let mut pointers = st.pointers.clone();
             let due = compaction::pick(&st.version, &self.inner.opts, &st.busy, &mut pointers);
-            if st.imms.is_empty() && !st.busy.iter().any(|b| *b) && due.is_none() {
+            if st.imms.is_empty() && !st.flushing && !st.busy.iter().any(|b| *b) && due.is_none() {
                 return Ok(());
             }
             self.inner
