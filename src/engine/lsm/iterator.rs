@@ -139,7 +139,10 @@ impl MergingIterator {
     fn advance(&mut self) {
         let forward = self.forward;
         let Self {
-            children, heap, err, ..
+            children,
+            heap,
+            err,
+            ..
         } = self;
         if let Some(mut top) = heap.peek_mut() {
             let c = &mut children[top.idx];
