@@ -11,7 +11,9 @@ use strata::engine::lsm::{Compression, Db, Options, Snapshot, SyncMode, WriteBat
 
 type Model = BTreeMap<Vec<u8>, Vec<u8>>;
 
-const REGRESSION_SEEDS: &[u64] = &[];
+/// Seeds that once failed. 1000 hit an equal, excluded range that the old model
+/// (`BTreeMap::range`) could not express.
+const REGRESSION_SEEDS: &[u64] = &[1000];
 
 fn small_options(rng: &mut StdRng) -> Options {
     Options {
@@ -66,8 +68,25 @@ fn collect(
     .collect()
 }
 
+fn in_bounds(k: &[u8], lo: &Bound<Vec<u8>>, hi: &Bound<Vec<u8>>) -> bool {
+    let above = match lo {
+        Bound::Included(l) => k >= l.as_slice(),
+        Bound::Excluded(l) => k > l.as_slice(),
+        Bound::Unbounded => true,
+    };
+    let below = match hi {
+        Bound::Included(h) => k <= h.as_slice(),
+        Bound::Excluded(h) => k < h.as_slice(),
+        Bound::Unbounded => true,
+    };
+    above && below
+}
+
+/// The model's answer; filtering (not `BTreeMap::range`) so inverted and empty
+/// ranges are valid questions too (the engine must answer them with nothing).
 fn model_range(m: &Model, lo: &Bound<Vec<u8>>, hi: &Bound<Vec<u8>>) -> Vec<(Vec<u8>, Vec<u8>)> {
-    m.range::<Vec<u8>, _>((lo.clone(), hi.clone()))
+    m.iter()
+        .filter(|(k, _)| in_bounds(k, lo, hi))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect()
 }
@@ -78,21 +97,7 @@ fn random_bounds(rng: &mut StdRng) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
         1 => Bound::Included(key(rng)),
         _ => Bound::Excluded(key(rng)),
     };
-    let (lo, hi) = (b(), b());
-    // BTreeMap panics on inverted ranges; the engine returns nothing for them.
-    let inverted = match (&lo, &hi) {
-        (Bound::Included(a) | Bound::Excluded(a), Bound::Included(b) | Bound::Excluded(b)) => {
-            a > b
-                || (a == b
-                    && !(matches!(lo, Bound::Included(_)) && matches!(hi, Bound::Included(_))))
-        }
-        _ => false,
-    };
-    if inverted {
-        (hi, lo)
-    } else {
-        (lo, hi)
-    }
+    (b(), b())
 }
 
 fn check_all(db: &Db, m: &Model, ctx: &str) {
