@@ -403,3 +403,36 @@ fn parallel_compactions_under_concurrent_load_keep_every_write() {
     let db = Db::open(dir.path(), opts).unwrap();
     check(&db);
 }
+
+#[test]
+fn invalid_options_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    for bad in [
+        Options {
+            memtable_size: 10,
+            ..small()
+        },
+        Options {
+            bloom_fp_rate: Some(1.5),
+            ..small()
+        },
+        Options {
+            compaction_threads: 0,
+            ..small()
+        },
+        Options {
+            l0_stop_writes: 1,
+            l0_compaction_trigger: 4,
+            ..small()
+        },
+        Options {
+            compression: strata::engine::lsm::Compression::Zstd(99),
+            ..small()
+        },
+    ] {
+        assert!(matches!(
+            Db::open(dir.path(), bad),
+            Err(Error::InvalidArgument(_))
+        ));
+    }
+}

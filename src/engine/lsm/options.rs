@@ -154,6 +154,12 @@ impl Options {
         if self.level_multiplier < 2 {
             return bad("level_multiplier must be at least 2");
         }
+        if self.target_file_size < 1024 || self.level_base_bytes < 1024 {
+            return bad("target_file_size and level_base_bytes must be at least 1024 bytes");
+        }
+        if self.compaction_threads == 0 {
+            return bad("compaction_threads must be at least 1");
+        }
         if self.max_open_files < 16 {
             return bad("max_open_files must be at least 16");
         }
