@@ -74,8 +74,9 @@ fn set_bg_error(inner: &Inner, e: &Error) {
     inner.state_cv.notify_all();
 }
 
-fn smallest_snapshot(inner: &Inner, st: &State) -> u64 {
-    st.snapshots
+fn smallest_snapshot(inner: &Inner) -> u64 {
+    let snaps = inner.snapshots.lock();
+    snaps
         .keys()
         .next()
         .copied()
@@ -163,7 +164,7 @@ fn flush_loop(inner: Arc<Inner>) {
 }
 
 fn flush_one(inner: &Inner, imm: &Arc<Memtable>) -> Result<()> {
-    let snap = smallest_snapshot(inner, &inner.state.lock());
+    let snap = smallest_snapshot(inner);
     let mut it = MemIter::new(imm.clone());
     it.seek_to_first();
     let built = compaction::build_tables(inner, &mut it, snap, &|_| false, false)?;
@@ -260,7 +261,7 @@ pub(super) fn run_compaction(inner: &Inner, c: &Compaction) -> Result<()> {
     for t in &c.next_inputs {
         edit.deleted.push((out, t.meta.number));
     }
-    let snap = smallest_snapshot(inner, &inner.state.lock());
+    let snap = smallest_snapshot(inner);
     let mut children: Vec<Box<dyn InternalIterator>> = Vec::new();
     if c.level == 0 {
         for t in &c.inputs {

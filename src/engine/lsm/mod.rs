@@ -116,8 +116,6 @@ struct State {
     next_file: u64,
     busy: [bool; NUM_LEVELS],
     pointers: [Vec<u8>; NUM_LEVELS],
-    /// Live snapshots: sequence number → count.
-    snapshots: BTreeMap<u64, usize>,
     bg_error: Option<String>,
     /// The flush thread is writing a table.
     flushing: bool,
@@ -146,6 +144,9 @@ struct Inner {
     writer: Mutex<WriteState>,
     visible_seq: AtomicU64,
     state: Mutex<State>,
+    /// Live snapshots: sequence number → count. Its own lock, so taking or
+    /// dropping a snapshot never waits behind a manifest fsync under `state`.
+    snapshots: Mutex<BTreeMap<u64, usize>>,
     /// Signals flush/compaction threads and writers stalled on them.
     state_cv: Condvar,
     sv: RwLock<Arc<SuperVersion>>,
@@ -241,11 +242,11 @@ pub struct Snapshot {
 
 impl Drop for Snapshot {
     fn drop(&mut self) {
-        let mut st = self.inner.state.lock();
-        if let Some(c) = st.snapshots.get_mut(&self.seq) {
+        let mut snaps = self.inner.snapshots.lock();
+        if let Some(c) = snaps.get_mut(&self.seq) {
             *c -= 1;
             if *c == 0 {
-                st.snapshots.remove(&self.seq);
+                snaps.remove(&self.seq);
             }
         }
     }
@@ -351,9 +352,11 @@ impl Db {
 
     /// A read view of the current state that later writes do not change.
     pub fn snapshot(&self) -> Snapshot {
-        let mut st = self.inner.state.lock();
+        // IMPORTANT: read the sequence number under the snapshot lock, which
+        // compactions also hold while choosing what they may drop.
+        let mut snaps = self.inner.snapshots.lock();
         let seq = self.inner.visible_seq.load(Ordering::Acquire);
-        *st.snapshots.entry(seq).or_insert(0) += 1;
+        *snaps.entry(seq).or_insert(0) += 1;
         Snapshot {
             inner: self.inner.clone(),
             seq,
@@ -445,8 +448,7 @@ impl Snapshot {
     }
 
     fn pin(&self) -> Arc<SnapshotPin> {
-        let mut st = self.inner.state.lock();
-        *st.snapshots.entry(self.seq).or_insert(0) += 1;
+        *self.inner.snapshots.lock().entry(self.seq).or_insert(0) += 1;
         Arc::new(SnapshotPin(Snapshot {
             inner: self.inner.clone(),
             seq: self.seq,
@@ -801,7 +803,7 @@ impl Inner {
             write_stalls: ld(&c.stalls),
             wal_syncs: ld(&c.wal_syncs),
             write_groups: ld(&c.write_groups),
-            snapshots: self.state.lock().snapshots.values().sum(),
+            snapshots: self.snapshots.lock().values().sum(),
             ..Stats::default()
         };
         for level in &sv.version.levels {
