@@ -164,12 +164,18 @@ fn applied_upto(db: &Db, round: u32) -> Option<u64> {
 }
 
 fn crash_rounds(sync: &str, rounds: u32, seed: u64) {
+    let seed = std::env::var("LSM_CRASH_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(seed);
     let mut rng = StdRng::seed_from_u64(seed);
     let dir = tempfile::tempdir().unwrap();
     let mut model = BTreeMap::new();
     let mut total_acked = 0;
     for round in 0..rounds {
-        let delay = Duration::from_millis(rng.random_range(30..250));
+        // Short delays kill the child while it is still opening (recovering) the
+        // database; longer ones land in writes, flushes and compactions.
+        let delay = Duration::from_millis(rng.random_range(1..250));
         let acked = run_child(dir.path(), sync, round, delay);
         total_acked += acked.map_or(0, |a| a + 1);
         let db = Db::open(dir.path(), options(SyncMode::Always)).unwrap();
