@@ -318,7 +318,7 @@ pub(super) fn compact_range(inner: &Inner, lo: &[u8], hi: Option<&[u8]>) -> Resu
             if level >= deepest {
                 return Ok(());
             }
-            match compaction::pick_range(&v, level, lo, hi) {
+            match compaction::pick_range(&v, &inner.opts, level, lo, hi) {
                 Some(c) => {
                     st.busy[level] = true;
                     st.busy[level + 1] = true;

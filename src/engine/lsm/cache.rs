@@ -46,9 +46,14 @@ impl BlockCache {
         }
     }
 
-    pub(crate) fn get(&self, table: u64, offset: u64) -> Option<Arc<Block>> {
+    /// Looks a block up; `count` is false for compaction reads, which should not
+    /// skew the hit rate that readers see.
+    pub(crate) fn get(&self, table: u64, offset: u64, count: bool) -> Option<Arc<Block>> {
         let c = self.cache.as_ref()?;
         let r = c.get(&(table, offset));
+        if !count {
+            return r;
+        }
         if r.is_some() {
             self.hits.fetch_add(1, Ordering::Relaxed);
         } else {

@@ -40,17 +40,27 @@ impl Compaction {
         self.level + 1
     }
 
-    fn new(version: &Arc<Version>, level: usize, inputs: Vec<Arc<TableHandle>>) -> Compaction {
+    fn new(
+        version: &Arc<Version>,
+        opts: &Options,
+        level: usize,
+        inputs: Vec<Arc<TableHandle>>,
+    ) -> Compaction {
         let (lo, hi) = user_range(&inputs);
         let next_inputs = version.overlapping(level + 1, &lo, &hi);
         let mut trivial_move = next_inputs.is_empty();
         if trivial_move && inputs.len() > 1 {
-            // Several L0 files may move together only if they do not overlap.
+            // Several files may move together only if they do not overlap, and
+            // only if they are big: small ones (flush-sized tables of a sequential
+            // load) are merged into one so the table count stays proportional to
+            // the data, not to the number of flushes.
+            let total: u64 = inputs.iter().map(|t| t.meta.size).sum();
             let mut sorted = inputs.clone();
             sorted.sort_by(|a, b| a.smallest_user().cmp(b.smallest_user()));
-            trivial_move = sorted
-                .windows(2)
-                .all(|w| w[0].largest_user() < w[1].smallest_user());
+            trivial_move = total >= opts.target_file_size
+                && sorted
+                    .windows(2)
+                    .all(|w| w[0].largest_user() < w[1].smallest_user());
         }
         Compaction {
             level,
@@ -110,24 +120,41 @@ pub(crate) fn pick(
     }
     let (_, level) = best?;
     if level == 0 {
-        return Some(Compaction::new(version, 0, version.levels[0].clone()));
+        return Some(Compaction::new(version, opts, 0, version.levels[0].clone()));
     }
     // Round-robin through the level so every key range gets its turn.
     let files = &version.levels[level];
     let ptr = &pointers[level];
-    let f = files
+    let start = files
         .iter()
-        .find(|t| ptr.is_empty() || t.smallest_user() > ptr.as_slice())
-        .or_else(|| files.first())?
-        .clone();
-    pointers[level] = f.largest_user().to_vec();
-    Some(Compaction::new(version, level, vec![f]))
+        .position(|t| ptr.is_empty() || t.smallest_user() > ptr.as_slice())
+        .unwrap_or(0);
+    let first = files.get(start)?;
+    let mut inputs = vec![first.clone()];
+    // A small table takes its small right-hand neighbours along (up to one
+    // target-sized output), so small tables coalesce on their way down.
+    let small = opts.target_file_size / 4;
+    let mut total = first.meta.size;
+    if total < small {
+        for t in files.iter().skip(start + 1) {
+            if t.meta.size >= small || total + t.meta.size > opts.target_file_size {
+                break;
+            }
+            total += t.meta.size;
+            inputs.push(t.clone());
+        }
+    }
+    if let Some(last) = inputs.last() {
+        pointers[level] = last.largest_user().to_vec();
+    }
+    Some(Compaction::new(version, opts, level, inputs))
 }
 
 /// The compaction of `level`'s files overlapping `[lo, hi]` into the next level,
 /// for [`Db::compact_range`](super::Db::compact_range).
 pub(crate) fn pick_range(
     version: &Arc<Version>,
+    opts: &Options,
     level: usize,
     lo: &[u8],
     hi: Option<&[u8]>,
@@ -146,7 +173,7 @@ pub(crate) fn pick_range(
     } else {
         inputs
     };
-    Some(Compaction::new(version, level, inputs))
+    Some(Compaction::new(version, opts, level, inputs))
 }
 
 /// What execution needs from the database.

@@ -313,7 +313,7 @@ impl Table {
                 "index entry has a bad block handle",
             ));
         };
-        if let Some(b) = self.cache.get(self.cache_id, off) {
+        if let Some(b) = self.cache.get(self.cache_id, off, fill_cache) {
             return Ok(b);
         }
         let end = off
