@@ -1,12 +1,12 @@
 //! strata's embedded LSM storage engine.
 //!
 //! A log-structured merge tree in the TinyKVS/LevelDB mould: writes go to a
-//! write-ahead log ([`wal`]) and an in-memory skiplist ([`memtable`]); full
-//! memtables are flushed to immutable sorted tables ([`sstable`]) with compressed,
-//! checksummed blocks ([`block`]), bloom filters ([`bloom`]) and a shared block
-//! cache ([`cache`]); a background leveled [`compaction`] keeps reads cheap and
-//! reclaims space; the [`manifest`] records which tables form the current
-//! [`version`] so any crash reopens to a consistent state.
+//! write-ahead log (`wal`) and an in-memory skiplist (`memtable`); full
+//! memtables are flushed to immutable sorted tables (`sstable`) with compressed,
+//! checksummed blocks (`block`), bloom filters (`bloom`) and a shared block
+//! cache (`cache`); a background leveled `compaction` keeps reads cheap and
+//! reclaims space; the `manifest` records which tables form the current
+//! `version` so any crash reopens to a consistent state.
 //!
 //! The engine knows nothing of RESP or the server: keys and values are bytes,
 //! batches are atomic, every write gets a sequence number, and iteration is ordered
