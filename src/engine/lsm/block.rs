@@ -15,6 +15,8 @@
 use std::cmp::Ordering;
 use std::sync::Arc;
 
+use smallvec::SmallVec;
+
 use super::coding::{get_u32, get_varint, put_varint};
 use super::key;
 use super::options::Compression;
@@ -229,7 +231,8 @@ pub(crate) struct BlockIter {
     /// Offset of the entry after the current one.
     next: usize,
     restart_idx: usize,
-    key: Vec<u8>,
+    /// Inline for typical keys: a point lookup creates two of these.
+    key: SmallVec<[u8; 48]>,
     val: (usize, usize),
     corrupt: Option<String>,
 }
@@ -242,7 +245,7 @@ impl BlockIter {
             cur: end,
             next: end,
             restart_idx: 0,
-            key: Vec::new(),
+            key: SmallVec::new(),
             val: (0, 0),
             corrupt: None,
         }

@@ -491,7 +491,9 @@ struct IterPin {
 
 impl Inner {
     fn get_in(&self, sv: &SuperVersion, user_key: &[u8], seq: u64) -> Result<Option<Bytes>> {
-        let seek = key::make_internal(user_key, seq, 0xff);
+        let mut seek: SmallVec<[u8; 64]> = SmallVec::with_capacity(user_key.len() + 8);
+        seek.extend_from_slice(user_key);
+        seek.extend_from_slice(&((seq << 8) | 0xff).to_le_bytes());
         for m in std::iter::once(&sv.mem).chain(&sv.imms) {
             if let Some((kind, v)) = m.get(user_key, &seek) {
                 return Ok((kind == Kind::Put).then_some(v));
