@@ -5,6 +5,7 @@ pub mod hash;
 pub mod keyspace;
 pub mod lazyfree;
 pub mod list;
+pub mod lsm;
 pub mod pack;
 pub mod set;
 pub mod skiplist;
