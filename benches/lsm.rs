@@ -76,10 +76,7 @@ fn strata_options(cache: usize) -> Options {
 
 impl Strata {
     fn open(dir: &Path, cache: usize) -> Self {
-        Strata(
-            Db::open(dir, strata_options(cache)).expect("open strata"),
-            dir.to_path_buf(),
-        )
+        Strata(Db::open(dir, strata_options(cache)).expect("open strata"), dir.to_path_buf())
     }
 }
 
@@ -114,31 +111,19 @@ impl Engine for Strata {
 }
 
 /// The database handle is kept so the keyspace stays open.
-struct Fjall(
-    #[allow(dead_code)] fjall::Database,
-    fjall::Keyspace,
-    PathBuf,
-);
+struct Fjall(#[allow(dead_code)] fjall::Database, fjall::Keyspace, PathBuf);
 
 impl Fjall {
     fn open(dir: &Path, cache: usize) -> Self {
-        use fjall::config::{
-            BlockSizePolicy, BloomConstructionPolicy, CompressionPolicy, FilterPolicy,
-            FilterPolicyEntry,
-        };
-        let db = fjall::Database::builder(dir)
-            .cache_size(cache as u64)
-            .open()
-            .expect("open fjall");
+        use fjall::config::{BlockSizePolicy, BloomConstructionPolicy, CompressionPolicy, FilterPolicy, FilterPolicyEntry};
+        let db = fjall::Database::builder(dir).cache_size(cache as u64).open().expect("open fjall");
         let ks = db
             .keyspace("bench", || {
                 fjall::KeyspaceCreateOptions::default()
                     .max_memtable_size(MEMTABLE as u64)
                     .data_block_size_policy(BlockSizePolicy::all(BLOCK as u32))
                     .data_block_compression_policy(CompressionPolicy::disabled())
-                    .filter_policy(FilterPolicy::all(FilterPolicyEntry::Bloom(
-                        BloomConstructionPolicy::FalsePositiveRate(0.01),
-                    )))
+                    .filter_policy(FilterPolicy::all(FilterPolicyEntry::Bloom(BloomConstructionPolicy::FalsePositiveRate(0.01))))
                     // Like strata's SyncMode::None: buffered in the process, no fsync.
                     .manual_journal_persist(true)
             })
@@ -188,11 +173,7 @@ fn dir_bytes(p: &Path) -> u64 {
     if let Ok(rd) = std::fs::read_dir(p) {
         for e in rd.flatten() {
             let Ok(m) = e.metadata() else { continue };
-            total += if m.is_dir() {
-                dir_bytes(&e.path())
-            } else {
-                m.len()
-            };
+            total += if m.is_dir() { dir_bytes(&e.path()) } else { m.len() };
         }
     }
     total
@@ -314,11 +295,7 @@ fn run_engine<E: Engine>(open: impl Fn(&Path, usize) -> E, base: &Path, n: u64) 
 fn peak_rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|x| x.parse().ok()))
-        })
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1).and_then(|x| x.parse().ok())))
         .unwrap_or(0)
 }
 
@@ -333,11 +310,7 @@ fn large_run(base: &Path, n: u64) {
         db.put(&key(i), &v).expect("put");
         if last.elapsed() > Duration::from_secs(10) {
             last = Instant::now();
-            eprintln!(
-                "  {i} keys, {:.0} ops/s, peak RSS {} MiB",
-                i as f64 / t.elapsed().as_secs_f64(),
-                peak_rss_kib() / 1024
-            );
+            eprintln!("  {i} keys, {:.0} ops/s, peak RSS {} MiB", i as f64 / t.elapsed().as_secs_f64(), peak_rss_kib() / 1024);
         }
     }
     db.flush().expect("flush");
@@ -362,18 +335,19 @@ fn large_run(base: &Path, n: u64) {
         st.table_bytes as f64 / (1u64 << 30) as f64,
         st.table_memory_bytes as f64 / (1u64 << 20) as f64
     );
-    println!(
-        "  peak RSS (VmHWM): {:.1} MiB",
-        peak_rss_kib() as f64 / 1024.0
-    );
+    println!("  peak RSS (VmHWM): {:.1} MiB", peak_rss_kib() as f64 / 1024.0);
     db.close().expect("close");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
 fn main() {
-    let base = std::env::var("LSM_BENCH_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| std::env::temp_dir());
+    // Test runners list and run every target: `--list` (nextest) or a run without `--bench`
+    // (`cargo test --all-targets`) must not start a minutes-long benchmark.
+    let args: Vec<String> = std::env::args().collect();
+    if args.iter().any(|a| a == "--list") || !args.iter().any(|a| a == "--bench") {
+        return;
+    }
+    let base = std::env::var("LSM_BENCH_DIR").map(PathBuf::from).unwrap_or_else(|_| std::env::temp_dir());
     let base = base.join(format!("strata-lsm-bench-{}", std::process::id()));
     if let Ok(n) = std::env::var("LSM_BENCH_LARGE") {
         let n = n.parse().unwrap_or(50_000_000);
@@ -381,16 +355,10 @@ fn main() {
         let _ = std::fs::remove_dir_all(&base);
         return;
     }
-    let n: u64 = std::env::var("LSM_BENCH_KEYS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1_000_000);
+    let n: u64 = std::env::var("LSM_BENCH_KEYS").ok().and_then(|s| s.parse().ok()).unwrap_or(1_000_000);
     // The machine may be shared: run the engines alternately and keep each
     // engine's best figure per workload.
-    let runs: usize = std::env::var("LSM_BENCH_RUNS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(2);
+    let runs: usize = std::env::var("LSM_BENCH_RUNS").ok().and_then(|s| s.parse().ok()).unwrap_or(2);
     let only_strata = std::env::var("LSM_BENCH_ONLY").as_deref() == Ok("strata");
     let best = |acc: &mut Vec<f64>, r: Vec<f64>| {
         if acc.is_empty() {
@@ -435,12 +403,7 @@ fn main() {
     let rows: Vec<Row> = names
         .iter()
         .zip(s.iter().zip(&f))
-        .map(|(&name, (&strata, &fjall))| Row {
-            name,
-            strata,
-            fjall,
-            lower_better: name.starts_with("bytes"),
-        })
+        .map(|(&name, (&strata, &fjall))| Row { name, strata, fjall, lower_better: name.starts_with("bytes") })
         .collect();
     println!("\n{n} keys, {VALUE_LEN}-byte values, single thread, best of {runs} alternating runs");
     println!("| workload | strata | fjall | strata/fjall |");

@@ -23,4 +23,4 @@ if ! cargo nextest --version >/dev/null 2>&1; then
 fi
 
 cargo build --all-targets
-cargo nextest run --all-targets --no-fail-fast "$@"
+cargo nextest run --no-fail-fast "$@"

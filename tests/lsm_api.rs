@@ -6,13 +6,7 @@ use std::sync::Arc;
 use strata::engine::lsm::{Db, Error, Options, SyncMode, WriteBatch};
 
 fn small() -> Options {
-    Options {
-        memtable_size: 16 << 10,
-        block_size: 1024,
-        target_file_size: 64 << 10,
-        level_base_bytes: 128 << 10,
-        ..Options::default()
-    }
+    Options { memtable_size: 16 << 10, block_size: 1024, target_file_size: 64 << 10, level_base_bytes: 128 << 10, ..Options::default() }
 }
 
 #[test]
@@ -37,10 +31,7 @@ fn batch_later_entry_wins_and_is_atomic_for_readers() {
     let dir = tempfile::tempdir().unwrap();
     let db = Db::open(dir.path(), small()).unwrap();
     let mut b = WriteBatch::new();
-    b.put(b"k", b"old")
-        .put(b"k", b"new")
-        .put(b"x", b"1")
-        .delete(b"x");
+    b.put(b"k", b"old").put(b"k", b"new").put(b"x", b"1").delete(b"x");
     assert_eq!(b.len(), 4);
     db.write(b).unwrap();
     assert_eq!(db.get(b"k").unwrap().as_deref(), Some(&b"new"[..]));
@@ -65,9 +56,7 @@ fn snapshot_sees_old_state_across_flush_and_compaction() {
     }
     db.compact_range(None, None).unwrap();
     assert_eq!(snap.range::<&[u8], _>(..).count(), 2000);
-    assert!(snap
-        .range::<&[u8], _>(..)
-        .all(|r| &r.unwrap().1[..] == b"v1"));
+    assert!(snap.range::<&[u8], _>(..).all(|r| &r.unwrap().1[..] == b"v1"));
     assert_eq!(snap.get(b"k00000").unwrap().as_deref(), Some(&b"v1"[..]));
     assert_eq!(db.get(b"k00000").unwrap(), None);
     assert_eq!(db.range::<&[u8], _>(..).count(), 1000);
@@ -98,11 +87,7 @@ fn compaction_reclaims_space_of_deleted_and_overwritten_keys() {
     }
     db.compact_range(None, None).unwrap();
     let st = db.stats();
-    assert_eq!(
-        st.levels.iter().map(|l| l.entries).sum::<u64>(),
-        0,
-        "{st:?}"
-    );
+    assert_eq!(st.levels.iter().map(|l| l.entries).sum::<u64>(), 0, "{st:?}");
     assert!(st.table_bytes < full / 10, "{} vs {}", st.table_bytes, full);
     assert_eq!(db.range::<&[u8], _>(..).count(), 0);
 }
@@ -129,10 +114,7 @@ fn many_threads_read_and_write_at_once() {
                 for _ in 0..20 {
                     // Each thread's keys appear in order: a scan sees a prefix of them.
                     for t in 0..4 {
-                        let keys: Vec<_> = db
-                            .prefix(format!("t{t}-").as_bytes())
-                            .map(|r| r.unwrap().0)
-                            .collect();
+                        let keys: Vec<_> = db.prefix(format!("t{t}-").as_bytes()).map(|r| r.unwrap().0).collect();
                         for (i, k) in keys.iter().enumerate() {
                             assert_eq!(&k[..], format!("t{t}-{i:05}").as_bytes());
                         }
@@ -155,10 +137,7 @@ fn many_threads_read_and_write_at_once() {
 fn second_open_is_refused_while_locked() {
     let dir = tempfile::tempdir().unwrap();
     let db = Db::open(dir.path(), small()).unwrap();
-    assert!(matches!(
-        Db::open(dir.path(), small()),
-        Err(Error::Locked(_))
-    ));
+    assert!(matches!(Db::open(dir.path(), small()), Err(Error::Locked(_))));
     drop(db);
     Db::open(dir.path(), small()).unwrap();
 }
@@ -166,14 +145,8 @@ fn second_open_is_refused_while_locked() {
 #[test]
 fn missing_database_without_create() {
     let dir = tempfile::tempdir().unwrap();
-    let opts = Options {
-        create_if_missing: false,
-        ..small()
-    };
-    assert!(matches!(
-        Db::open(dir.path().join("nope"), opts),
-        Err(Error::NotFound(_))
-    ));
+    let opts = Options { create_if_missing: false, ..small() };
+    assert!(matches!(Db::open(dir.path().join("nope"), opts), Err(Error::NotFound(_))));
 }
 
 #[test]
@@ -182,13 +155,7 @@ fn presets_open_and_work() {
         ("default", Options::default()),
         ("low_memory", Options::low_memory()),
         ("high_throughput", Options::high_throughput()),
-        (
-            "always",
-            Options {
-                sync: SyncMode::Always,
-                ..Options::default()
-            },
-        ),
+        ("always", Options { sync: SyncMode::Always, ..Options::default() }),
     ] {
         let dir = tempfile::tempdir().unwrap();
         let db = Db::open(dir.path(), opts.clone()).unwrap();
@@ -196,14 +163,8 @@ fn presets_open_and_work() {
             db.put(&i.to_be_bytes(), name.as_bytes()).unwrap();
         }
         db.flush().unwrap();
-        assert_eq!(
-            db.get(&7u32.to_be_bytes()).unwrap().as_deref(),
-            Some(name.as_bytes())
-        );
-        let rev: Vec<_> = db
-            .range_rev(10u32.to_be_bytes()..20u32.to_be_bytes())
-            .map(|r| r.unwrap().0)
-            .collect();
+        assert_eq!(db.get(&7u32.to_be_bytes()).unwrap().as_deref(), Some(name.as_bytes()));
+        let rev: Vec<_> = db.range_rev(10u32.to_be_bytes()..20u32.to_be_bytes()).map(|r| r.unwrap().0).collect();
         assert_eq!(rev.len(), 10);
         assert_eq!(&rev[0][..], &19u32.to_be_bytes());
         db.close().unwrap();
@@ -226,25 +187,22 @@ fn stats_count_cache_hits() {
         }
     }
     let st = db.stats();
-    assert!(
-        st.block_cache_hits > 0 && st.block_cache_misses > 0,
-        "{st:?}"
-    );
+    assert!(st.block_cache_hits > 0 && st.block_cache_misses > 0, "{st:?}");
     assert!(st.cache_hit_rate() > 0.5, "{st:?}");
     assert!(st.table_memory_bytes > 0);
 }
 
-fn sst_count(dir: &std::path::Path) -> usize {
+fn sst_names(dir: &std::path::Path) -> Vec<std::ffi::OsString> {
     std::fs::read_dir(dir)
         .unwrap()
-        .filter(|e| {
-            e.as_ref()
-                .unwrap()
-                .path()
-                .extension()
-                .is_some_and(|x| x == "sst")
-        })
-        .count()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "sst"))
+        .filter_map(|p| p.file_name().map(|n| n.to_owned()))
+        .collect()
+}
+
+fn sst_count(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir).unwrap().filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "sst")).count()
 }
 
 #[test]
@@ -255,35 +213,37 @@ fn obsolete_tables_are_deleted_only_after_the_last_reader_lets_go() {
         db.put(format!("k{i:05}").as_bytes(), &[3u8; 40]).unwrap();
     }
     db.flush().unwrap();
-    let before = sst_count(dir.path());
+    db.wait_idle().unwrap();
+    // Tables made obsolete by background compaction are deleted lazily; once the files on disk are
+    // exactly the live ones, they are the tables a new iterator reads.
+    let live = || db.stats().levels.iter().map(|l| l.files).sum::<usize>();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while sst_count(dir.path()) != live() {
+        assert!(std::time::Instant::now() < deadline, "obsolete tables were never deleted");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
     let mut it = db.range::<&[u8], _>(..);
+    let pinned = sst_names(dir.path());
     let first = it.next().unwrap().unwrap();
     for i in 0..3000u32 {
         db.put(format!("k{i:05}").as_bytes(), &[4u8; 40]).unwrap();
     }
     db.compact_range(None, None).unwrap();
     // The iterator still reads the replaced tables: they must still exist.
-    assert!(sst_count(dir.path()) >= before);
+    let now = sst_names(dir.path());
+    assert!(pinned.iter().all(|name| now.contains(name)), "pinned {pinned:?}, on disk {now:?}");
     assert_eq!(&first.1[..], &[3u8; 40]);
     assert_eq!(it.by_ref().count(), 2999);
     drop(it);
     let after = sst_count(dir.path());
-    assert_eq!(
-        after,
-        db.stats().levels.iter().map(|l| l.files).sum::<usize>()
-    );
-    assert!(db
-        .range::<&[u8], _>(..)
-        .all(|r| r.unwrap().1[..] == [4u8; 40]));
+    assert_eq!(after, db.stats().levels.iter().map(|l| l.files).sum::<usize>());
+    assert!(db.range::<&[u8], _>(..).all(|r| r.unwrap().1[..] == [4u8; 40]));
 }
 
 #[test]
 fn concurrent_writers_share_fsyncs_with_sync_always() {
     let dir = tempfile::tempdir().unwrap();
-    let opts = Options {
-        sync: SyncMode::Always,
-        ..small()
-    };
+    let opts = Options { sync: SyncMode::Always, ..small() };
     let db = Arc::new(Db::open(dir.path(), opts).unwrap());
     let threads: Vec<_> = (0..8)
         .map(|t| {
@@ -301,10 +261,7 @@ fn concurrent_writers_share_fsyncs_with_sync_always() {
     let st = db.stats();
     assert_eq!(st.last_sequence, 400);
     // Group commit: one WAL write and fsync can carry several writers' batches.
-    assert!(
-        st.wal_syncs <= 400 && st.write_groups == st.wal_syncs,
-        "{st:?}"
-    );
+    assert!(st.wal_syncs <= 400 && st.write_groups == st.wal_syncs, "{st:?}");
     assert!(st.write_groups < 400, "no group formed: {st:?}");
 }
 
@@ -376,10 +333,7 @@ fn parallel_compactions_under_concurrent_load_keep_every_write() {
         std::thread::spawn(move || {
             for _ in 0..30 {
                 let keys: Vec<_> = db.range::<&[u8], _>(..).map(|r| r.unwrap().0).collect();
-                assert!(
-                    keys.windows(2).all(|w| w[0] < w[1]),
-                    "scan out of order or duplicated"
-                );
+                assert!(keys.windows(2).all(|w| w[0] < w[1]), "scan out of order or duplicated");
                 let mut rev: Vec<_> = db.range_rev::<&[u8], _>(..).map(|r| r.unwrap().0).collect();
                 rev.reverse();
                 assert!(rev.windows(2).all(|w| w[0] < w[1]));
@@ -410,31 +364,12 @@ fn parallel_compactions_under_concurrent_load_keep_every_write() {
 fn invalid_options_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     for bad in [
-        Options {
-            memtable_size: 10,
-            ..small()
-        },
-        Options {
-            bloom_fp_rate: Some(1.5),
-            ..small()
-        },
-        Options {
-            compaction_threads: 0,
-            ..small()
-        },
-        Options {
-            l0_stop_writes: 1,
-            l0_compaction_trigger: 4,
-            ..small()
-        },
-        Options {
-            compression: strata::engine::lsm::Compression::Zstd(99),
-            ..small()
-        },
+        Options { memtable_size: 10, ..small() },
+        Options { bloom_fp_rate: Some(1.5), ..small() },
+        Options { compaction_threads: 0, ..small() },
+        Options { l0_stop_writes: 1, l0_compaction_trigger: 4, ..small() },
+        Options { compression: strata::engine::lsm::Compression::Zstd(99), ..small() },
     ] {
-        assert!(matches!(
-            Db::open(dir.path(), bad),
-            Err(Error::InvalidArgument(_))
-        ));
+        assert!(matches!(Db::open(dir.path(), bad), Err(Error::InvalidArgument(_))));
     }
 }

@@ -5,20 +5,12 @@ use std::path::{Path, PathBuf};
 use strata::engine::lsm::{Db, Error, Options, SyncMode};
 
 fn opts() -> Options {
-    Options {
-        memtable_size: 64 << 10,
-        block_size: 1024,
-        sync: SyncMode::Always,
-        ..Options::default()
-    }
+    Options { memtable_size: 64 << 10, block_size: 1024, sync: SyncMode::Always, ..Options::default() }
 }
 
 fn files_with(dir: &Path, suffix: &str) -> Vec<PathBuf> {
-    let mut v: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.to_string_lossy().ends_with(suffix))
-        .collect();
+    let mut v: Vec<_> =
+        std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.to_string_lossy().ends_with(suffix)).collect();
     v.sort();
     v
 }
@@ -37,20 +29,9 @@ fn names(e: &Error, path: &Path) -> bool {
 
 fn populate(dir: &Path) {
     // Unsynced writes made durable by the flush: quicker than 3000 fsyncs.
-    let db = Db::open(
-        dir,
-        Options {
-            sync: SyncMode::None,
-            ..opts()
-        },
-    )
-    .unwrap();
+    let db = Db::open(dir, Options { sync: SyncMode::None, ..opts() }).unwrap();
     for i in 0..3000u32 {
-        db.put(
-            format!("key{i:05}").as_bytes(),
-            format!("value-{i}-{}", "x".repeat(40)).as_bytes(),
-        )
-        .unwrap();
+        db.put(format!("key{i:05}").as_bytes(), format!("value-{i}-{}", "x".repeat(40)).as_bytes()).unwrap();
     }
     db.flush().unwrap();
     db.close().unwrap();
@@ -67,11 +48,7 @@ fn flipped_byte_in_sstable_data_is_reported_with_the_file_name() {
     let db = Db::open(dir.path(), opts()).unwrap();
     let errs: Vec<_> = db.range::<&[u8], _>(..).filter_map(|r| r.err()).collect();
     assert_eq!(errs.len(), 1, "a scan must end with the error");
-    assert!(
-        errs[0].is_corruption() && names(&errs[0], victim),
-        "{}",
-        errs[0]
-    );
+    assert!(errs[0].is_corruption() && names(&errs[0], victim), "{}", errs[0]);
     // Point reads either fail naming the file or return the right value.
     let mut failed = 0;
     for i in 0..3000u32 {
@@ -111,24 +88,14 @@ fn damaged_sstable_footer_or_truncation_fails_open_with_the_file_name() {
 fn flipped_byte_in_the_middle_of_the_wal_fails_open_with_the_file_name() {
     let dir = tempfile::tempdir().unwrap();
     {
-        let db = Db::open(
-            dir.path(),
-            Options {
-                memtable_size: 1 << 20,
-                ..opts()
-            },
-        )
-        .unwrap();
+        let db = Db::open(dir.path(), Options { memtable_size: 1 << 20, ..opts() }).unwrap();
         for i in 0..200u32 {
             db.put(format!("key{i:05}").as_bytes(), b"v").unwrap();
         }
         // Dropped without a flush: the data lives only in the WAL.
     }
     let wals = files_with(dir.path(), ".wal");
-    let victim = wals
-        .iter()
-        .max_by_key(|p| std::fs::metadata(p).unwrap().len())
-        .unwrap();
+    let victim = wals.iter().max_by_key(|p| std::fs::metadata(p).unwrap().len()).unwrap();
     flip(victim, 300);
     let e = Db::open(dir.path(), opts()).err().expect("open must fail");
     assert!(e.is_corruption() && names(&e, victim), "{e}");
@@ -138,15 +105,7 @@ fn flipped_byte_in_the_middle_of_the_wal_fails_open_with_the_file_name() {
 fn damaged_manifest_fails_open_with_the_file_name() {
     let dir = tempfile::tempdir().unwrap();
     populate(dir.path());
-    let m = files_with(dir.path(), "")
-        .into_iter()
-        .find(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("MANIFEST-")
-        })
-        .unwrap();
+    let m = files_with(dir.path(), "").into_iter().find(|p| p.file_name().unwrap().to_string_lossy().starts_with("MANIFEST-")).unwrap();
     flip(&m, 5);
     let e = Db::open(dir.path(), opts()).err().expect("open must fail");
     assert!(e.is_corruption() && names(&e, &m), "{e}");

@@ -71,11 +71,7 @@ fn crash_child_entry() {
     let (Some(sync), Some(round), Some(dir)) = (parts.next(), parts.next(), parts.next()) else {
         panic!("bad child spec {spec}");
     };
-    let sync = if sync == "always" {
-        SyncMode::Always
-    } else {
-        SyncMode::None
-    };
+    let sync = if sync == "always" { SyncMode::Always } else { SyncMode::None };
     let round: u32 = round.parse().unwrap();
     let db = Db::open(dir, options(sync)).unwrap();
     let out = std::io::stdout();
@@ -93,12 +89,7 @@ fn crash_child_entry() {
 fn run_child(dir: &Path, sync: &str, round: u32, delay: Duration) -> Option<u64> {
     let exe = std::env::current_exe().unwrap();
     let mut child = Command::new(exe)
-        .args([
-            "crash_child_entry",
-            "--exact",
-            "--nocapture",
-            "--test-threads=1",
-        ])
+        .args(["crash_child_entry", "--exact", "--nocapture", "--test-threads=1"])
         .env(CHILD_ENV, format!("{sync},{round},{}", dir.display()))
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -135,16 +126,8 @@ fn check(db: &Db, model: &BTreeMap<Vec<u8>, Vec<u8>>, ctx: &str) {
         })
         .collect();
     if &got != model {
-        let missing: Vec<_> = model
-            .keys()
-            .filter(|k| !got.contains_key(*k))
-            .take(5)
-            .collect();
-        let extra: Vec<_> = got
-            .keys()
-            .filter(|k| !model.contains_key(*k))
-            .take(5)
-            .collect();
+        let missing: Vec<_> = model.keys().filter(|k| !got.contains_key(*k)).take(5).collect();
+        let extra: Vec<_> = got.keys().filter(|k| !model.contains_key(*k)).take(5).collect();
         panic!(
             "{ctx}: state differs: {} vs {} keys; missing {missing:?}, extra {extra:?}, last {:?} vs {:?}",
             got.len(),
@@ -164,10 +147,7 @@ fn applied_upto(db: &Db, round: u32) -> Option<u64> {
 }
 
 fn crash_rounds(sync: &str, rounds: u32, seed: u64) {
-    let seed = std::env::var("LSM_CRASH_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(seed);
+    let seed = std::env::var("LSM_CRASH_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(seed);
     let mut rng = StdRng::seed_from_u64(seed);
     let dir = tempfile::tempdir().unwrap();
     let mut model = BTreeMap::new();
@@ -181,10 +161,7 @@ fn crash_rounds(sync: &str, rounds: u32, seed: u64) {
         let db = Db::open(dir.path(), options(SyncMode::Always)).unwrap();
         let applied = applied_upto(&db, round);
         let ctx = format!("{sync} round {round}: acked {acked:?}, applied {applied:?}");
-        eprintln!(
-            "{ctx}, tables {}",
-            db.stats().levels.iter().map(|l| l.files).sum::<usize>()
-        );
+        eprintln!("{ctx}, tables {}", db.stats().levels.iter().map(|l| l.files).sum::<usize>());
         if sync == "always" {
             // Every acknowledged op is there; at most the one in flight beyond.
             let ok = match (acked, applied) {

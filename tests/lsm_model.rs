@@ -26,16 +26,8 @@ fn small_options(rng: &mut StdRng) -> Options {
         l0_compaction_trigger: 2,
         l0_stop_writes: 8,
         block_cache_bytes: if rng.random_bool(0.5) { 1 << 20 } else { 0 },
-        bloom_fp_rate: if rng.random_bool(0.7) {
-            Some(0.01)
-        } else {
-            None
-        },
-        compression: if rng.random_bool(0.5) {
-            Compression::Zstd(1)
-        } else {
-            Compression::None
-        },
+        bloom_fp_rate: if rng.random_bool(0.7) { Some(0.01) } else { None },
+        compression: if rng.random_bool(0.5) { Compression::Zstd(1) } else { Compression::None },
         sync: SyncMode::None,
         ..Options::default()
     }
@@ -58,9 +50,7 @@ fn value(rng: &mut StdRng) -> Vec<u8> {
     (0..len).map(|_| rng.random()).collect()
 }
 
-fn collect(
-    it: impl Iterator<Item = strata::engine::lsm::Result<(bytes::Bytes, bytes::Bytes)>>,
-) -> Vec<(Vec<u8>, Vec<u8>)> {
+fn collect(it: impl Iterator<Item = strata::engine::lsm::Result<(bytes::Bytes, bytes::Bytes)>>) -> Vec<(Vec<u8>, Vec<u8>)> {
     it.map(|r| {
         let (k, v) = r.expect("iteration error");
         (k.to_vec(), v.to_vec())
@@ -85,10 +75,7 @@ fn in_bounds(k: &[u8], lo: &Bound<Vec<u8>>, hi: &Bound<Vec<u8>>) -> bool {
 /// The model's answer; filtering (not `BTreeMap::range`) so inverted and empty
 /// ranges are valid questions too (the engine must answer them with nothing).
 fn model_range(m: &Model, lo: &Bound<Vec<u8>>, hi: &Bound<Vec<u8>>) -> Vec<(Vec<u8>, Vec<u8>)> {
-    m.iter()
-        .filter(|(k, _)| in_bounds(k, lo, hi))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect()
+    m.iter().filter(|(k, _)| in_bounds(k, lo, hi)).map(|(k, v)| (k.clone(), v.clone())).collect()
 }
 
 fn random_bounds(rng: &mut StdRng) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
@@ -158,11 +145,7 @@ fn run(seed: u64, ops: usize) {
             78..=81 => {
                 let p = key(&mut rng);
                 let p = &p[..rng.random_range(0..=p.len())];
-                let want: Vec<_> = m
-                    .iter()
-                    .filter(|(k, _)| k.starts_with(p))
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect();
+                let want: Vec<_> = m.iter().filter(|(k, _)| k.starts_with(p)).map(|(k, v)| (k.clone(), v.clone())).collect();
                 assert_eq!(collect(db.prefix(p)), want, "{ctx}: prefix {p:?}");
                 let mut rev = collect(db.prefix_rev(p));
                 rev.reverse();
@@ -178,18 +161,10 @@ fn run(seed: u64, ops: usize) {
             86..=90 => {
                 if let Some((s, sm)) = snaps.get(rng.random_range(0..snaps.len().max(1))) {
                     let k = key(&mut rng);
-                    assert_eq!(
-                        s.get(&k).unwrap().map(|v| v.to_vec()),
-                        sm.get(&k).cloned(),
-                        "{ctx}: snapshot get"
-                    );
+                    assert_eq!(s.get(&k).unwrap().map(|v| v.to_vec()), sm.get(&k).cloned(), "{ctx}: snapshot get");
                     let (lo, hi) = random_bounds(&mut rng);
                     let want = model_range(sm, &lo, &hi);
-                    assert_eq!(
-                        collect(s.range((lo.clone(), hi.clone()))),
-                        want,
-                        "{ctx}: snapshot range"
-                    );
+                    assert_eq!(collect(s.range((lo.clone(), hi.clone()))), want, "{ctx}: snapshot range");
                     let mut rev = collect(s.range_rev((lo, hi)));
                     rev.reverse();
                     assert_eq!(rev, want, "{ctx}: snapshot range_rev");
@@ -240,10 +215,7 @@ fn run(seed: u64, ops: usize) {
 
 #[test]
 fn model_random_sequences() {
-    let base: u64 = std::env::var("LSM_MODEL_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0x5eed);
+    let base: u64 = std::env::var("LSM_MODEL_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x5eed);
     // Every reopen, flush and compaction costs several fsyncs, which dominate
     // the run time on a busy disk: 4 × 2500 operations is the balance.
     for i in 0..4 {

@@ -44,20 +44,12 @@ impl Env for Inner {
 
 pub(super) fn start(inner: &Arc<Inner>) -> Vec<JoinHandle<()>> {
     let mut threads = Vec::new();
-    let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
-        std::thread::Builder::new()
-            .name(name.to_string())
-            .spawn(f)
-            .ok()
-    };
+    let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| std::thread::Builder::new().name(name.to_string()).spawn(f).ok();
     let i = inner.clone();
     threads.extend(spawn("lsm-flush", Box::new(move || flush_loop(i))));
     for n in 0..inner.opts.compaction_threads.max(1) {
         let i = inner.clone();
-        threads.extend(spawn(
-            &format!("lsm-compact-{n}"),
-            Box::new(move || compaction_loop(i)),
-        ));
+        threads.extend(spawn(&format!("lsm-compact-{n}"), Box::new(move || compaction_loop(i))));
     }
     if let SyncMode::EveryMillis(ms) = inner.opts.sync {
         let i = inner.clone();
@@ -76,30 +68,18 @@ fn set_bg_error(inner: &Inner, e: &Error) {
 
 fn smallest_snapshot(inner: &Inner) -> u64 {
     let snaps = inner.snapshots.lock();
-    snaps
-        .keys()
-        .next()
-        .copied()
-        .unwrap_or_else(|| inner.visible_seq.load(Ordering::Acquire))
+    snaps.keys().next().copied().unwrap_or_else(|| inner.visible_seq.load(Ordering::Acquire))
 }
 
 /// Writes `edit` (plus counters) to the manifest and installs the version with
 /// `deleted` removed and `added` added. Handles that leave the version for good
 /// are marked obsolete: their files go when the last reader lets go.
-fn log_and_apply(
-    inner: &Inner,
-    st: &mut State,
-    mut edit: VersionEdit,
-    added: Vec<(usize, Arc<TableHandle>)>,
-) -> Result<()> {
+fn log_and_apply(inner: &Inner, st: &mut State, mut edit: VersionEdit, added: Vec<(usize, Arc<TableHandle>)>) -> Result<()> {
     let added_numbers: Vec<u64> = added.iter().map(|(_, t)| t.meta.number).collect();
     edit.added = added.iter().map(|(l, t)| (*l, t.meta.clone())).collect();
     let (v, gone) = st.version.apply(&edit.deleted, added);
     if let Err(m) = v.check_invariants() {
-        return Err(Error::corrupt(
-            &st.manifest.path,
-            format!("refusing edit: {m}"),
-        ));
+        return Err(Error::corrupt(&st.manifest.path, format!("refusing edit: {m}")));
     }
     edit.next_file = Some(st.next_file);
     edit.last_seq = Some(inner.visible_seq.load(Ordering::Acquire));
@@ -173,9 +153,7 @@ fn flush_one(inner: &Inner, imm: &Arc<Memtable>) -> Result<()> {
         return Ok(());
     };
     if !Arc::ptr_eq(oldest, imm) {
-        return Err(Error::InvalidArgument(
-            "flushed memtable is not the oldest".into(),
-        ));
+        return Err(Error::InvalidArgument("flushed memtable is not the oldest".into()));
     }
     // Logs older than the next memtable's hold nothing unflushed any more.
     let log_number = match st.imms.len() {
@@ -183,22 +161,13 @@ fn flush_one(inner: &Inner, imm: &Arc<Memtable>) -> Result<()> {
         _ => st.mem.wal_number,
     };
     let written: u64 = built.iter().map(|b| b.meta.size).sum();
-    let added = built
-        .into_iter()
-        .map(|Built { meta, table }| (0, Arc::new(TableHandle::new(meta, table))))
-        .collect();
-    let edit = VersionEdit {
-        log_number: Some(log_number),
-        ..Default::default()
-    };
+    let added = built.into_iter().map(|Built { meta, table }| (0, Arc::new(TableHandle::new(meta, table)))).collect();
+    let edit = VersionEdit { log_number: Some(log_number), ..Default::default() };
     log_and_apply(inner, &mut st, edit, added)?;
     st.imms.pop();
     inner.install_sv(&st);
     inner.counters.flushes.fetch_add(1, Ordering::Relaxed);
-    inner
-        .counters
-        .flush_written
-        .fetch_add(written, Ordering::Relaxed);
+    inner.counters.flush_written.fetch_add(written, Ordering::Relaxed);
     inner.state_cv.notify_all();
     drop(st);
     let _ = std::fs::remove_file(wal_path(&inner.dir, imm.wal_number));
@@ -214,12 +183,7 @@ fn compaction_loop(inner: Arc<Inner>) {
                     return;
                 }
                 if st.bg_error.is_none() {
-                    let State {
-                        version,
-                        busy,
-                        pointers,
-                        ..
-                    } = &mut *st;
+                    let State { version, busy, pointers, .. } = &mut *st;
                     if let Some(c) = compaction::pick(version, &inner.opts, busy, pointers) {
                         st.busy[c.level] = true;
                         st.busy[c.level + 1] = true;
@@ -279,16 +243,12 @@ pub(super) fn run_compaction(inner: &Inner, c: &Compaction) -> Result<()> {
     let is_base = move |uk: &[u8]| compaction::is_base_level(&version, out, uk);
     let built = compaction::build_tables(inner, &mut merged, snap, &is_base, true)?;
     let written: u64 = built.iter().map(|b| b.meta.size).sum();
-    let added = built
-        .into_iter()
-        .map(|Built { meta, table }| (out, Arc::new(TableHandle::new(meta, table))))
-        .collect();
+    let added = built.into_iter().map(|Built { meta, table }| (out, Arc::new(TableHandle::new(meta, table)))).collect();
     let mut st = inner.state.lock();
     log_and_apply(inner, &mut st, edit, added)?;
     let cnt = &inner.counters;
     cnt.compactions.fetch_add(1, Ordering::Relaxed);
-    cnt.compaction_read
-        .fetch_add(c.input_bytes(), Ordering::Relaxed);
+    cnt.compaction_read.fetch_add(c.input_bytes(), Ordering::Relaxed);
     cnt.compaction_written.fetch_add(written, Ordering::Relaxed);
     Ok(())
 }
@@ -308,11 +268,7 @@ pub(super) fn compact_range(inner: &Inner, lo: &[u8], hi: Option<&[u8]>) -> Resu
             let v = st.version.clone();
             let deepest = (0..NUM_LEVELS)
                 .rev()
-                .find(|&l| {
-                    v.levels[l].iter().any(|t| {
-                        t.largest_user() >= lo && hi.is_none_or(|h| t.smallest_user() <= h)
-                    })
-                })
+                .find(|&l| v.levels[l].iter().any(|t| t.largest_user() >= lo && hi.is_none_or(|h| t.smallest_user() <= h)))
                 .unwrap_or(0)
                 .max(1);
             if level >= deepest {

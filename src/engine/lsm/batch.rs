@@ -24,10 +24,7 @@ impl WriteBatch {
     /// An empty batch with room for `bytes` of encoded operations (each takes its
     /// key and value plus up to 11 bytes).
     pub fn with_capacity(bytes: usize) -> Self {
-        WriteBatch {
-            rep: Vec::with_capacity(bytes),
-            count: 0,
-        }
+        WriteBatch { rep: Vec::with_capacity(bytes), count: 0 }
     }
 
     /// Sets `key` to `value`.
@@ -71,11 +68,7 @@ impl WriteBatch {
 
 /// Decodes an encoded batch body, calling `f(kind, key, value)` for `count` entries.
 /// Returns `None` when the body is malformed or has a different number of entries.
-pub(crate) fn for_each(
-    rep: &[u8],
-    count: u32,
-    mut f: impl FnMut(Kind, &[u8], &[u8]),
-) -> Option<()> {
+pub(crate) fn for_each(rep: &[u8], count: u32, mut f: impl FnMut(Kind, &[u8], &[u8])) -> Option<()> {
     let mut r = Reader::new(rep);
     let mut n = 0u32;
     while !r.is_empty() {

@@ -38,24 +38,13 @@ pub(crate) struct BlockBuilder {
 
 impl BlockBuilder {
     pub(crate) fn new(interval: usize) -> Self {
-        BlockBuilder {
-            buf: Vec::new(),
-            restarts: vec![0],
-            interval: interval.max(1),
-            counter: 0,
-            last_key: Vec::new(),
-            entries: 0,
-        }
+        BlockBuilder { buf: Vec::new(), restarts: vec![0], interval: interval.max(1), counter: 0, last_key: Vec::new(), entries: 0 }
     }
 
     /// Appends an entry; keys must arrive in increasing internal-key order.
     pub(crate) fn add(&mut self, key: &[u8], value: &[u8]) {
         let shared = if self.counter < self.interval {
-            self.last_key
-                .iter()
-                .zip(key)
-                .take_while(|(a, b)| a == b)
-                .count()
+            self.last_key.iter().zip(key).take_while(|(a, b)| a == b).count()
         } else {
             self.restarts.push(self.buf.len() as u32);
             self.counter = 0;
@@ -129,10 +118,7 @@ pub(crate) fn encode_block(raw: &[u8], compression: Compression, out: &mut Vec<u
 /// uncompressed block is returned in place, without a copy.
 pub(crate) fn decode_block(mut stored: Vec<u8>, verify: bool) -> Result<Vec<u8>, String> {
     if stored.len() < BLOCK_TRAILER {
-        return Err(format!(
-            "block of {} bytes is shorter than its trailer",
-            stored.len()
-        ));
+        return Err(format!("block of {} bytes is shorter than its trailer", stored.len()));
     }
     let body_len = stored.len() - BLOCK_TRAILER;
     let ty = stored[body_len];
@@ -140,9 +126,7 @@ pub(crate) fn decode_block(mut stored: Vec<u8>, verify: bool) -> Result<Vec<u8>,
         let want = get_u32(&stored, body_len + 1).unwrap_or(0);
         let got = xxhash_rust::xxh3::xxh3_64(&stored[..=body_len]) as u32;
         if want != got {
-            return Err(format!(
-                "block checksum mismatch: stored {want:#010x}, computed {got:#010x}"
-            ));
+            return Err(format!("block checksum mismatch: stored {want:#010x}, computed {got:#010x}"));
         }
     }
     match ty {
@@ -154,15 +138,11 @@ pub(crate) fn decode_block(mut stored: Vec<u8>, verify: bool) -> Result<Vec<u8>,
             let body = &stored[..body_len];
             // The uncompressed size is bounded so a damaged frame header cannot ask
             // for an absurd allocation.
-            let cap = zstd::zstd_safe::get_frame_content_size(body)
-                .ok()
-                .flatten()
-                .unwrap_or(0);
+            let cap = zstd::zstd_safe::get_frame_content_size(body).ok().flatten().unwrap_or(0);
             if cap > (256 << 20) {
                 return Err(format!("zstd block claims {cap} bytes"));
             }
-            zstd::bulk::decompress(body, cap as usize)
-                .map_err(|e| format!("zstd decompression failed: {e}"))
+            zstd::bulk::decompress(body, cap as usize).map_err(|e| format!("zstd decompression failed: {e}"))
         }
         t => Err(format!("unknown compression type {t}")),
     }
@@ -180,9 +160,7 @@ impl Block {
     /// Validates the restart array; the entries are checked as they are decoded.
     pub(crate) fn new(data: Vec<u8>) -> Result<Block, String> {
         let n = data.len();
-        let num = get_u32(&data, n.wrapping_sub(4))
-            .ok_or_else(|| "block shorter than its restart count".to_string())?
-            as usize;
+        let num = get_u32(&data, n.wrapping_sub(4)).ok_or_else(|| "block shorter than its restart count".to_string())? as usize;
         let need = num
             .checked_mul(4)
             .and_then(|x| x.checked_add(4))
@@ -192,16 +170,10 @@ impl Block {
         for i in 0..num {
             let r = get_u32(&data, restarts_offset + 4 * i).unwrap_or(u32::MAX) as usize;
             if r >= restarts_offset && !(r == 0 && restarts_offset == 0) {
-                return Err(format!(
-                    "restart point {r} beyond entries ({restarts_offset})"
-                ));
+                return Err(format!("restart point {r} beyond entries ({restarts_offset})"));
             }
         }
-        Ok(Block {
-            data,
-            restarts_offset,
-            num_restarts: num,
-        })
+        Ok(Block { data, restarts_offset, num_restarts: num })
     }
 
     /// Bytes held, for the cache's weigher.
@@ -240,15 +212,7 @@ pub(crate) struct BlockIter {
 impl BlockIter {
     pub(crate) fn new(block: Arc<Block>) -> Self {
         let end = block.restarts_offset;
-        BlockIter {
-            block,
-            cur: end,
-            next: end,
-            restart_idx: 0,
-            key: SmallVec::new(),
-            val: (0, 0),
-            corrupt: None,
-        }
+        BlockIter { block, cur: end, next: end, restart_idx: 0, key: SmallVec::new(), val: (0, 0), corrupt: None }
     }
 
     pub(crate) fn valid(&self) -> bool {
@@ -279,12 +243,7 @@ impl BlockIter {
         if body.checked_add(unshared)?.checked_add(vlen)? > end {
             return None;
         }
-        Some(Entry {
-            shared,
-            unshared,
-            vlen,
-            body,
-        })
+        Some(Entry { shared, unshared, vlen, body })
     }
 
     fn fail(&mut self, what: &str) {
@@ -309,14 +268,11 @@ impl BlockIter {
         }
         self.cur = self.next;
         self.key.truncate(e.shared);
-        self.key
-            .extend_from_slice(&self.block.data[e.body..e.body + e.unshared]);
+        self.key.extend_from_slice(&self.block.data[e.body..e.body + e.unshared]);
         let v = e.body + e.unshared;
         self.val = (v, v + e.vlen);
         self.next = v + e.vlen;
-        while self.restart_idx + 1 < self.block.num_restarts
-            && self.block.restart(self.restart_idx + 1) <= self.cur
-        {
+        while self.restart_idx + 1 < self.block.num_restarts && self.block.restart(self.restart_idx + 1) <= self.cur {
             self.restart_idx += 1;
         }
         true

@@ -19,10 +19,7 @@ impl BloomBuilder {
     /// A builder targeting false-positive rate `fp` (0 < fp < 1).
     pub(crate) fn new(fp: f64) -> Self {
         let ln2 = std::f64::consts::LN_2;
-        BloomBuilder {
-            hashes: Vec::new(),
-            bits_per_key: (-fp.ln() / (ln2 * ln2)).max(1.0),
-        }
+        BloomBuilder { hashes: Vec::new(), bits_per_key: (-fp.ln() / (ln2 * ln2)).max(1.0) }
     }
 
     pub(crate) fn add(&mut self, user_key: &[u8]) {
@@ -92,9 +89,7 @@ mod tests {
                 assert!(may_contain(&f, hash(format!("key{i}").as_bytes())));
             }
             let probes = 100_000;
-            let fp = (0..probes)
-                .filter(|i| may_contain(&f, hash(format!("other{i}").as_bytes())))
-                .count();
+            let fp = (0..probes).filter(|i| may_contain(&f, hash(format!("other{i}").as_bytes()))).count();
             let rate = fp as f64 / probes as f64;
             assert!(rate < 2.0 * target, "target {target}, measured {rate}");
         }

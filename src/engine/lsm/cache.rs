@@ -39,11 +39,7 @@ impl BlockCache {
             // to size its tables.
             Cache::with_weighter((bytes / (16 << 10)).max(16), bytes as u64, BlockWeighter)
         });
-        BlockCache {
-            cache,
-            hits: AtomicU64::new(0),
-            misses: AtomicU64::new(0),
-        }
+        BlockCache { cache, hits: AtomicU64::new(0), misses: AtomicU64::new(0) }
     }
 
     /// Looks a block up; `count` is false for compaction reads, which should not
@@ -90,18 +86,12 @@ pub(crate) struct FileCache {
 
 impl FileCache {
     pub(crate) fn new(max_open: usize) -> Self {
-        FileCache {
-            cache: Cache::new(max_open.max(1)),
-        }
+        FileCache { cache: Cache::new(max_open.max(1)) }
     }
 
     /// The open file of table `id`, opening `path` if needed.
     pub(crate) fn get(&self, id: u64, path: &Path) -> Result<Arc<File>> {
-        self.cache.get_or_insert_with(&id, || {
-            File::open(path)
-                .map(Arc::new)
-                .map_err(|e| Error::io(path, "open", e))
-        })
+        self.cache.get_or_insert_with(&id, || File::open(path).map(Arc::new).map_err(|e| Error::io(path, "open", e)))
     }
 
     /// Hands an already open file to the cache.

@@ -40,12 +40,7 @@ impl Compaction {
         self.level + 1
     }
 
-    fn new(
-        version: &Arc<Version>,
-        opts: &Options,
-        level: usize,
-        inputs: Vec<Arc<TableHandle>>,
-    ) -> Compaction {
+    fn new(version: &Arc<Version>, opts: &Options, level: usize, inputs: Vec<Arc<TableHandle>>) -> Compaction {
         let (lo, hi) = user_range(&inputs);
         let next_inputs = version.overlapping(level + 1, &lo, &hi);
         let mut trivial_move = next_inputs.is_empty();
@@ -57,27 +52,14 @@ impl Compaction {
             let total: u64 = inputs.iter().map(|t| t.meta.size).sum();
             let mut sorted = inputs.clone();
             sorted.sort_by(|a, b| a.smallest_user().cmp(b.smallest_user()));
-            trivial_move = total >= opts.target_file_size
-                && sorted
-                    .windows(2)
-                    .all(|w| w[0].largest_user() < w[1].smallest_user());
+            trivial_move = total >= opts.target_file_size && sorted.windows(2).all(|w| w[0].largest_user() < w[1].smallest_user());
         }
-        Compaction {
-            level,
-            inputs,
-            next_inputs,
-            version: version.clone(),
-            trivial_move,
-        }
+        Compaction { level, inputs, next_inputs, version: version.clone(), trivial_move }
     }
 
     /// Bytes read by the merge.
     pub(crate) fn input_bytes(&self) -> u64 {
-        self.inputs
-            .iter()
-            .chain(&self.next_inputs)
-            .map(|t| t.meta.size)
-            .sum()
+        self.inputs.iter().chain(&self.next_inputs).map(|t| t.meta.size).sum()
     }
 }
 
@@ -125,10 +107,7 @@ pub(crate) fn pick(
     // Round-robin through the level so every key range gets its turn.
     let files = &version.levels[level];
     let ptr = &pointers[level];
-    let start = files
-        .iter()
-        .position(|t| ptr.is_empty() || t.smallest_user() > ptr.as_slice())
-        .unwrap_or(0);
+    let start = files.iter().position(|t| ptr.is_empty() || t.smallest_user() > ptr.as_slice()).unwrap_or(0);
     let first = files.get(start)?;
     let mut inputs = vec![first.clone()];
     // A small table takes its small right-hand neighbours along (up to one
@@ -152,27 +131,14 @@ pub(crate) fn pick(
 
 /// The compaction of `level`'s files overlapping `[lo, hi]` into the next level,
 /// for [`Db::compact_range`](super::Db::compact_range).
-pub(crate) fn pick_range(
-    version: &Arc<Version>,
-    opts: &Options,
-    level: usize,
-    lo: &[u8],
-    hi: Option<&[u8]>,
-) -> Option<Compaction> {
-    let inputs: Vec<_> = version.levels[level]
-        .iter()
-        .filter(|t| t.largest_user() >= lo && hi.is_none_or(|h| t.smallest_user() <= h))
-        .cloned()
-        .collect();
+pub(crate) fn pick_range(version: &Arc<Version>, opts: &Options, level: usize, lo: &[u8], hi: Option<&[u8]>) -> Option<Compaction> {
+    let inputs: Vec<_> =
+        version.levels[level].iter().filter(|t| t.largest_user() >= lo && hi.is_none_or(|h| t.smallest_user() <= h)).cloned().collect();
     if inputs.is_empty() {
         return None;
     }
     // L0 files are taken all together so newer L0 data never lands below older.
-    let inputs = if level == 0 {
-        version.levels[0].clone()
-    } else {
-        inputs
-    };
+    let inputs = if level == 0 { version.levels[0].clone() } else { inputs };
     Some(Compaction::new(version, opts, level, inputs))
 }
 
@@ -218,9 +184,7 @@ pub(crate) fn build_tables(
             }
             let ik = iter.key();
             let Some((uk, seq, kind)) = key::parse(ik) else {
-                return Err(Error::InvalidArgument(
-                    "malformed internal key in merge".into(),
-                ));
+                return Err(Error::InvalidArgument("malformed internal key in merge".into()));
             };
             if !have_key || uk != cur_key.as_slice() {
                 // Output files are cut only between user keys, so the versions of a
@@ -321,18 +285,10 @@ mod tests {
         let path = dir.join(format!("{n:06}.sst"));
         let mut b = TableBuilder::create(&path, &opts).unwrap();
         for (i, k) in keys.iter().enumerate() {
-            b.add(&make_internal(k.as_bytes(), n * 100 + i as u64, 1), b"v")
-                .unwrap();
+            b.add(&make_internal(k.as_bytes(), n * 100 + i as u64, 1), b"v").unwrap();
         }
         let (size, p) = b.finish().unwrap();
-        let t = Table::open(
-            &path,
-            n,
-            Arc::new(BlockCache::new(0)),
-            Arc::new(FileCache::new(16)),
-            true,
-        )
-        .unwrap();
+        let t = Table::open(&path, n, Arc::new(BlockCache::new(0)), Arc::new(FileCache::new(16)), true).unwrap();
         let meta = FileMeta {
             number: n,
             size,
@@ -369,10 +325,7 @@ mod tests {
         assert_eq!((c.level, c.inputs.len(), c.trivial_move), (0, 4, false));
         // Big enough ones move without a rewrite.
         // (Below what `validate` accepts; the policy does not care.)
-        let tiny_target = Options {
-            target_file_size: 64,
-            ..Options::default()
-        };
+        let tiny_target = Options { target_file_size: 64, ..Options::default() };
         let c = pick(&v, &tiny_target, &busy, &mut ptrs).unwrap();
         assert!(c.trivial_move);
         // A busy L1 blocks the L0 compaction.

@@ -44,19 +44,12 @@ pub enum Error {
 impl Error {
     /// Builds an [`Error::Io`] for `path`.
     pub(crate) fn io(path: impl Into<PathBuf>, op: &'static str, source: std::io::Error) -> Self {
-        Error::Io {
-            path: path.into(),
-            op,
-            source,
-        }
+        Error::Io { path: path.into(), op, source }
     }
 
     /// Builds an [`Error::Corruption`] for `path`.
     pub(crate) fn corrupt(path: impl Into<PathBuf>, detail: impl Into<String>) -> Self {
-        Error::Corruption {
-            path: path.into(),
-            detail: detail.into(),
-        }
+        Error::Corruption { path: path.into(), detail: detail.into() }
     }
 
     /// True for [`Error::Corruption`].
@@ -74,17 +67,10 @@ impl fmt::Display for Error {
             Error::Corruption { path, detail } => {
                 write!(f, "lsm: corrupted file {}: {detail}", path.display())
             }
-            Error::Locked(p) => write!(
-                f,
-                "lsm: database {} is locked by another process",
-                p.display()
-            ),
+            Error::Locked(p) => write!(f, "lsm: database {} is locked by another process", p.display()),
             Error::NotFound(p) => write!(f, "lsm: no database in {}", p.display()),
             Error::InvalidArgument(m) => write!(f, "lsm: invalid argument: {m}"),
-            Error::Poisoned(m) => write!(
-                f,
-                "lsm: engine refuses writes after an earlier failure: {m}"
-            ),
+            Error::Poisoned(m) => write!(f, "lsm: engine refuses writes after an earlier failure: {m}"),
             Error::Closed => write!(f, "lsm: database is closed"),
         }
     }

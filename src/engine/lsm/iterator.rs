@@ -94,13 +94,7 @@ pub(crate) struct MergingIterator {
 
 impl MergingIterator {
     pub(crate) fn new(children: Vec<Box<dyn InternalIterator>>) -> Self {
-        MergingIterator {
-            children,
-            heap: BinaryHeap::new(),
-            forward: true,
-            cur: None,
-            err: None,
-        }
+        MergingIterator { children, heap: BinaryHeap::new(), forward: true, cur: None, err: None }
     }
 
     fn push(&mut self, idx: usize) {
@@ -108,11 +102,7 @@ impl MergingIterator {
         if c.valid() {
             let mut key = Vec::new();
             key.extend_from_slice(c.key());
-            self.heap.push(Slot {
-                idx,
-                key,
-                forward: self.forward,
-            });
+            self.heap.push(Slot { idx, key, forward: self.forward });
         } else if let Some(e) = c.take_err() {
             if self.err.is_none() {
                 self.err = Some(e);
@@ -129,21 +119,12 @@ impl MergingIterator {
     }
 
     fn pick(&mut self) {
-        self.cur = if self.err.is_some() {
-            None
-        } else {
-            self.heap.peek().map(|s| s.idx)
-        };
+        self.cur = if self.err.is_some() { None } else { self.heap.peek().map(|s| s.idx) };
     }
 
     fn advance(&mut self) {
         let forward = self.forward;
-        let Self {
-            children,
-            heap,
-            err,
-            ..
-        } = self;
+        let Self { children, heap, err, .. } = self;
         if let Some(mut top) = heap.peek_mut() {
             let c = &mut children[top.idx];
             if forward {
@@ -206,17 +187,11 @@ impl InternalIterator for MergingIterator {
         self.rebuild();
     }
     fn next(&mut self) {
-        debug_assert!(
-            self.forward,
-            "MergingIterator changes direction only by seeking"
-        );
+        debug_assert!(self.forward, "MergingIterator changes direction only by seeking");
         self.advance();
     }
     fn prev(&mut self) {
-        debug_assert!(
-            !self.forward,
-            "MergingIterator changes direction only by seeking"
-        );
+        debug_assert!(!self.forward, "MergingIterator changes direction only by seeking");
         self.advance();
     }
     fn take_err(&mut self) -> Option<Error> {
@@ -246,24 +221,8 @@ pub struct DbIterator {
 }
 
 impl DbIterator {
-    pub(crate) fn new(
-        inner: MergingIterator,
-        seq: u64,
-        lower: Bound<Vec<u8>>,
-        upper: Bound<Vec<u8>>,
-        forward: bool,
-        pin: Pin,
-    ) -> Self {
-        DbIterator {
-            inner,
-            seq,
-            lower,
-            upper,
-            forward,
-            started: false,
-            done: false,
-            _pin: pin,
-        }
+    pub(crate) fn new(inner: MergingIterator, seq: u64, lower: Bound<Vec<u8>>, upper: Bound<Vec<u8>>, forward: bool, pin: Pin) -> Self {
+        DbIterator { inner, seq, lower, upper, forward, started: false, done: false, _pin: pin }
     }
 
     fn below_upper(&self, k: &[u8]) -> bool {
@@ -329,10 +288,7 @@ impl DbIterator {
                 self.inner.next();
                 continue;
             }
-            let out = (
-                Bytes::copy_from_slice(uk),
-                Bytes::copy_from_slice(self.inner.value()),
-            );
+            let out = (Bytes::copy_from_slice(uk), Bytes::copy_from_slice(self.inner.value()));
             self.inner.next();
             // Skip the older versions of the key just returned on the next call.
             self.skip_versions_of(&out.0);
@@ -390,11 +346,7 @@ impl Iterator for DbIterator {
         if !self.started {
             self.start();
         }
-        let r = if self.forward {
-            self.step_forward()
-        } else {
-            self.step_backward()
-        };
+        let r = if self.forward { self.step_forward() } else { self.step_backward() };
         match r {
             Some(kv) => Some(Ok(kv)),
             None => {

@@ -49,11 +49,7 @@ pub(crate) struct VersionEdit {
 impl VersionEdit {
     pub(crate) fn encode(&self) -> Vec<u8> {
         let mut b = Vec::new();
-        for (tag, v) in [
-            (1, self.log_number),
-            (2, self.next_file),
-            (3, self.last_seq),
-        ] {
+        for (tag, v) in [(1, self.log_number), (2, self.next_file), (3, self.last_seq)] {
             if let Some(v) = v {
                 put_varint(&mut b, tag);
                 put_varint(&mut b, v);
@@ -81,11 +77,7 @@ impl VersionEdit {
     pub(crate) fn decode(b: &[u8]) -> Option<VersionEdit> {
         let mut r = Reader::new(b);
         let mut e = VersionEdit::default();
-        let level = |r: &mut Reader<'_>| {
-            r.varint()
-                .and_then(|l| usize::try_from(l).ok())
-                .filter(|&l| l < NUM_LEVELS)
-        };
+        let level = |r: &mut Reader<'_>| r.varint().and_then(|l| usize::try_from(l).ok()).filter(|&l| l < NUM_LEVELS);
         while !r.is_empty() {
             match r.varint()? {
                 1 => e.log_number = Some(r.varint()?),
@@ -130,9 +122,7 @@ pub(crate) fn manifest_path(dir: &Path, n: u64) -> PathBuf {
 
 /// Fsyncs a directory so created, renamed and deleted entries are durable.
 pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| Error::io(dir, "fsync directory", e))
+    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| Error::io(dir, "fsync directory", e))
 }
 
 /// Reads `CURRENT` and replays its manifest. `Ok(None)` when there is no database.
@@ -150,17 +140,12 @@ pub(crate) fn recover(dir: &Path) -> Result<Option<Recovered>> {
         .ok_or_else(|| Error::corrupt(&cur, format!("names {name:?}, not a manifest")))?;
     let path = manifest_path(dir, number);
     let (records, _) = read_log(&path)?;
-    let mut rec = Recovered {
-        levels: vec![Vec::new(); NUM_LEVELS],
-        manifest_number: number,
-        ..Recovered::default()
-    };
+    let mut rec = Recovered { levels: vec![Vec::new(); NUM_LEVELS], manifest_number: number, ..Recovered::default() };
     if records.is_empty() {
         return Err(Error::corrupt(&path, "manifest holds no edit"));
     }
     for (i, r) in records.iter().enumerate() {
-        let e = VersionEdit::decode(r)
-            .ok_or_else(|| Error::corrupt(&path, format!("edit {i} does not decode")))?;
+        let e = VersionEdit::decode(r).ok_or_else(|| Error::corrupt(&path, format!("edit {i} does not decode")))?;
         if let Some(v) = e.log_number {
             rec.log_number = v;
         }
@@ -193,42 +178,26 @@ impl ManifestWriter {
     /// Writes a new manifest holding `snapshot` and points `CURRENT` at it.
     pub(crate) fn create(dir: &Path, number: u64, snapshot: &VersionEdit) -> Result<Self> {
         let path = manifest_path(dir, number);
-        let mut file = OpenOptions::new()
-            .create(true)
-            .truncate(true)
-            .write(true)
-            .open(&path)
-            .map_err(|e| Error::io(&path, "create", e))?;
+        let mut file = OpenOptions::new().create(true).truncate(true).write(true).open(&path).map_err(|e| Error::io(&path, "create", e))?;
         let mut buf = Vec::new();
         frame(&mut buf, &[&snapshot.encode()]);
-        file.write_all(&buf)
-            .and_then(|_| file.sync_all())
-            .map_err(|e| Error::io(&path, "write", e))?;
+        file.write_all(&buf).and_then(|_| file.sync_all()).map_err(|e| Error::io(&path, "write", e))?;
         // IMPORTANT: CURRENT switches atomically by rename, after the new manifest is
         // durable; a crash before the rename keeps the old manifest live.
         let tmp = dir.join("CURRENT.tmp");
         let cur = dir.join("CURRENT");
         let mut t = File::create(&tmp).map_err(|e| Error::io(&tmp, "create", e))?;
-        t.write_all(format!("MANIFEST-{number:06}\n").as_bytes())
-            .and_then(|_| t.sync_all())
-            .map_err(|e| Error::io(&tmp, "write", e))?;
+        t.write_all(format!("MANIFEST-{number:06}\n").as_bytes()).and_then(|_| t.sync_all()).map_err(|e| Error::io(&tmp, "write", e))?;
         std::fs::rename(&tmp, &cur).map_err(|e| Error::io(&cur, "rename", e))?;
         sync_dir(dir)?;
-        Ok(ManifestWriter {
-            path,
-            file,
-            size: buf.len() as u64,
-        })
+        Ok(ManifestWriter { path, file, size: buf.len() as u64 })
     }
 
     /// Appends one edit and fsyncs it.
     pub(crate) fn append(&mut self, edit: &VersionEdit) -> Result<()> {
         let mut buf = Vec::new();
         frame(&mut buf, &[&edit.encode()]);
-        self.file
-            .write_all(&buf)
-            .and_then(|_| self.file.sync_data())
-            .map_err(|e| Error::io(&self.path, "write", e))?;
+        self.file.write_all(&buf).and_then(|_| self.file.sync_data()).map_err(|e| Error::io(&self.path, "write", e))?;
         self.size += buf.len() as u64;
         Ok(())
     }
@@ -253,26 +222,12 @@ mod tests {
     #[test]
     fn edits_round_trip_and_replay() {
         let dir = tempfile::tempdir().unwrap();
-        let snap = VersionEdit {
-            log_number: Some(3),
-            next_file: Some(10),
-            last_seq: Some(7),
-            ..Default::default()
-        };
+        let snap = VersionEdit { log_number: Some(3), next_file: Some(10), last_seq: Some(7), ..Default::default() };
         let mut m = ManifestWriter::create(dir.path(), 2, &snap).unwrap();
-        let e1 = VersionEdit {
-            added: vec![(0, meta(11)), (1, meta(12))],
-            log_number: Some(13),
-            ..Default::default()
-        };
+        let e1 = VersionEdit { added: vec![(0, meta(11)), (1, meta(12))], log_number: Some(13), ..Default::default() };
         assert_eq!(VersionEdit::decode(&e1.encode()), Some(e1.clone()));
         m.append(&e1).unwrap();
-        m.append(&VersionEdit {
-            deleted: vec![(0, 11)],
-            added: vec![(2, meta(14))],
-            ..Default::default()
-        })
-        .unwrap();
+        m.append(&VersionEdit { deleted: vec![(0, 11)], added: vec![(2, meta(14))], ..Default::default() }).unwrap();
         let r = recover(dir.path()).unwrap().unwrap();
         assert_eq!(r.manifest_number, 2);
         assert_eq!(r.log_number, 13);

@@ -62,8 +62,7 @@ impl Memtable {
             a.split_to(n).freeze()
         };
         self.bytes.fetch_add(n + ENTRY_OVERHEAD, Ordering::Relaxed);
-        self.map
-            .insert(IKey(entry.slice(..klen)), entry.slice(klen..));
+        self.map.insert(IKey(entry.slice(..klen)), entry.slice(klen..));
     }
 
     /// Approximate memory used.
@@ -81,9 +80,7 @@ impl Memtable {
 
     /// The newest entry for the key with sequence `<= seq` (given as the seek key).
     pub(crate) fn get(&self, user_key: &[u8], seek_key: &[u8]) -> Option<(Kind, Bytes)> {
-        let e = self
-            .map
-            .lower_bound(Bound::Included(IKeyRef::new(seek_key)))?;
+        let e = self.map.lower_bound(Bound::Included(IKeyRef::new(seek_key)))?;
         let (uk, _, kind) = key::parse(&e.key().0)?;
         // Copied so a caller holding the value does not pin a whole arena chunk.
         (uk == user_key).then(|| (kind, Bytes::copy_from_slice(e.value())))
@@ -122,9 +119,7 @@ impl InternalIterator for MemIter {
         self.cur.as_ref().map_or(&[][..], |c| c.value())
     }
     fn seek(&mut self, target: &[u8]) {
-        self.cur = self
-            .map()
-            .lower_bound(Bound::Included(IKeyRef::new(target)));
+        self.cur = self.map().lower_bound(Bound::Included(IKeyRef::new(target)));
     }
     fn seek_to_first(&mut self) {
         self.cur = self.map().front();
@@ -133,9 +128,7 @@ impl InternalIterator for MemIter {
         self.cur = self.map().back();
     }
     fn seek_for_prev(&mut self, target: &[u8]) {
-        self.cur = self
-            .map()
-            .upper_bound(Bound::Included(IKeyRef::new(target)));
+        self.cur = self.map().upper_bound(Bound::Included(IKeyRef::new(target)));
     }
     fn next(&mut self) {
         self.cur = self.cur.take().and_then(|e| e.next());

@@ -291,10 +291,7 @@ impl Db {
         opts.validate()?;
         let inner = Arc::new(recovery::open(dir.as_ref(), opts)?);
         let threads = background::start(&inner);
-        Ok(Db {
-            inner,
-            threads: Mutex::new(threads),
-        })
+        Ok(Db { inner, threads: Mutex::new(threads) })
     }
 
     /// The value of `key`, or `None`.
@@ -357,10 +354,7 @@ impl Db {
         let mut snaps = self.inner.snapshots.lock();
         let seq = self.inner.visible_seq.load(Ordering::Acquire);
         *snaps.entry(seq).or_insert(0) += 1;
-        Snapshot {
-            inner: self.inner.clone(),
-            seq,
-        }
+        Snapshot { inner: self.inner.clone(), seq }
     }
 
     /// Sequence number of the last visible write.
@@ -395,9 +389,7 @@ impl Db {
             if st.imms.is_empty() && !st.flushing && !st.busy.iter().any(|b| *b) && due.is_none() {
                 return Ok(());
             }
-            self.inner
-                .state_cv
-                .wait_for(&mut st, std::time::Duration::from_millis(20));
+            self.inner.state_cv.wait_for(&mut st, std::time::Duration::from_millis(20));
         }
     }
 
@@ -449,10 +441,7 @@ impl Snapshot {
 
     fn pin(&self) -> Arc<SnapshotPin> {
         *self.inner.snapshots.lock().entry(self.seq).or_insert(0) += 1;
-        Arc::new(SnapshotPin(Snapshot {
-            inner: self.inner.clone(),
-            seq: self.seq,
-        }))
+        Arc::new(SnapshotPin(Snapshot { inner: self.inner.clone(), seq: self.seq }))
     }
 
     /// Entries in `range` as of the snapshot, ascending.
@@ -506,13 +495,7 @@ impl Inner {
         }
     }
 
-    fn iter(
-        &self,
-        lo: Bound<Vec<u8>>,
-        hi: Bound<Vec<u8>>,
-        forward: bool,
-        snap: Option<Arc<SnapshotPin>>,
-    ) -> DbIterator {
+    fn iter(&self, lo: Bound<Vec<u8>>, hi: Bound<Vec<u8>>, forward: bool, snap: Option<Arc<SnapshotPin>>) -> DbIterator {
         let sv = self.sv.read().clone();
         let seq = match &snap {
             Some(s) => s.0.seq,
@@ -546,10 +529,7 @@ impl Inner {
                 children.push(Box::new(LevelIter::new(files, true)));
             }
         }
-        let pin: iterator::Pin = Arc::new(IterPin {
-            _sv: sv,
-            _snap: snap,
-        });
+        let pin: iterator::Pin = Arc::new(IterPin { _sv: sv, _snap: snap });
         DbIterator::new(MergingIterator::new(children), seq, lo, hi, forward, pin)
     }
 
@@ -577,11 +557,7 @@ impl Inner {
                 batch.rep.len()
             )));
         }
-        let me = Arc::new(Pending {
-            batch,
-            state: Mutex::new(PendingState::Waiting),
-            cv: Condvar::new(),
-        });
+        let me = Arc::new(Pending { batch, state: Mutex::new(PendingState::Waiting), cv: Condvar::new() });
         let leader = {
             let mut q = self.queue.lock();
             q.push_back(me.clone());
@@ -705,8 +681,7 @@ impl Inner {
             if self.shutting_down.load(Ordering::Acquire) {
                 return Err(Error::Closed);
             }
-            let backlog = st.imms.len() >= self.opts.max_immutable_memtables
-                || st.version.levels[0].len() >= self.opts.l0_stop_writes;
+            let backlog = st.imms.len() >= self.opts.max_immutable_memtables || st.version.levels[0].len() >= self.opts.l0_stop_writes;
             if backlog && !force {
                 self.counters.stalls.fetch_add(1, Ordering::Relaxed);
                 self.state_cv.notify_all();
@@ -721,8 +696,7 @@ impl Inner {
             }
             let n = st.next_file;
             st.next_file += 1;
-            let wal = WalWriter::create(&wal_path(&self.dir, n))
-                .and_then(|wal| manifest::sync_dir(&self.dir).map(|_| wal));
+            let wal = WalWriter::create(&wal_path(&self.dir, n)).and_then(|wal| manifest::sync_dir(&self.dir).map(|_| wal));
             let wal = match wal {
                 Ok(wal) => wal,
                 Err(e) => {
@@ -742,11 +716,7 @@ impl Inner {
     }
 
     fn install_sv(&self, st: &State) {
-        let sv = Arc::new(SuperVersion {
-            mem: st.mem.clone(),
-            imms: st.imms.clone(),
-            version: st.version.clone(),
-        });
+        let sv = Arc::new(SuperVersion { mem: st.mem.clone(), imms: st.imms.clone(), version: st.version.clone() });
         *self.sv.write() = sv;
     }
 

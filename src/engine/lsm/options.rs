@@ -105,13 +105,7 @@ impl Options {
     /// no bloom filters, zstd level 1. Memory then is the memtables plus the sparse
     /// index of each table (about 40 bytes per 16 KiB block).
     pub fn low_memory() -> Self {
-        Options {
-            memtable_size: 4 << 20,
-            max_immutable_memtables: 1,
-            block_cache_bytes: 0,
-            bloom_fp_rate: None,
-            ..Options::default()
-        }
+        Options { memtable_size: 4 << 20, max_immutable_memtables: 1, block_cache_bytes: 0, bloom_fp_rate: None, ..Options::default() }
     }
 
     /// Most throughput: 64 MiB memtables, 256 MiB cache, no compression, writes

@@ -72,16 +72,8 @@ impl Env for OpenEnv<'_> {
         table_path(self.dir, number)
     }
     fn open_table(&self, number: u64) -> Result<Arc<Table>> {
-        let id = self
-            .next_cache
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Ok(Arc::new(Table::open(
-            &table_path(self.dir, number),
-            id,
-            self.cache.clone(),
-            self.files.clone(),
-            self.opts.verify_checksums,
-        )?))
+        let id = self.next_cache.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(Arc::new(Table::open(&table_path(self.dir, number), id, self.cache.clone(), self.files.clone(), self.opts.verify_checksums)?))
     }
     fn aborted(&self) -> bool {
         false
@@ -96,12 +88,8 @@ pub(super) fn open(dir: &Path, opts: Options) -> Result<Inner> {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, "create directory", e))?;
     }
     let lock_path = dir.join("LOCK");
-    let lock = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .map_err(|e| Error::io(&lock_path, "open", e))?;
+    let lock =
+        OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path).map_err(|e| Error::io(&lock_path, "open", e))?;
     match lock.try_lock() {
         Ok(()) => {}
         Err(std::fs::TryLockError::WouldBlock) => return Err(Error::Locked(dir.to_path_buf())),
@@ -113,11 +101,7 @@ pub(super) fn open(dir: &Path, opts: Options) -> Result<Inner> {
     if is_new && !opts.create_if_missing {
         return Err(Error::NotFound(dir.to_path_buf()));
     }
-    let rec = recovered.unwrap_or_else(|| manifest::Recovered {
-        levels: vec![Vec::new(); NUM_LEVELS],
-        next_file: 1,
-        ..Default::default()
-    });
+    let rec = recovered.unwrap_or_else(|| manifest::Recovered { levels: vec![Vec::new(); NUM_LEVELS], next_file: 1, ..Default::default() });
 
     // Every number in the directory is taken, including logs and orphans written
     // after the last manifest edit.
@@ -163,10 +147,7 @@ pub(super) fn open(dir: &Path, opts: Options) -> Result<Inner> {
     }
     let (mut version, _) = version.apply(&[], Vec::new());
     if let Err(m) = version.check_invariants() {
-        return Err(Error::corrupt(
-            manifest::manifest_path(dir, rec.manifest_number),
-            m,
-        ));
+        return Err(Error::corrupt(manifest::manifest_path(dir, rec.manifest_number), m));
     }
 
     // Replay the logs in order into memtables, writing L0 tables as they fill.
@@ -177,10 +158,7 @@ pub(super) fn open(dir: &Path, opts: Options) -> Result<Inner> {
         let path = wal_path(dir, n);
         let replay = wal::replay(&path)?;
         if replay.truncated_at.is_some() && i + 1 != wals.len() {
-            return Err(Error::corrupt(
-                &path,
-                "log ends in a torn record but newer logs follow",
-            ));
+            return Err(Error::corrupt(&path, "log ends in a torn record but newer logs follow"));
         }
         for (seq, count, body) in &replay.records {
             let mut s = *seq;
@@ -189,10 +167,7 @@ pub(super) fn open(dir: &Path, opts: Options) -> Result<Inner> {
                 s += 1;
             });
             if ok.is_none() {
-                return Err(Error::corrupt(
-                    &path,
-                    format!("batch at sequence {seq} does not decode"),
-                ));
+                return Err(Error::corrupt(&path, format!("batch at sequence {seq} does not decode")));
             }
             last_seq = last_seq.max(s - 1);
             if mem.size() >= opts.memtable_size {
@@ -207,12 +182,8 @@ pub(super) fn open(dir: &Path, opts: Options) -> Result<Inner> {
     let wal_number = env.new_file_number();
     let manifest_number = env.new_file_number();
     let next_file = env.next_file.get();
-    let mut snapshot = VersionEdit {
-        log_number: Some(wal_number),
-        next_file: Some(next_file),
-        last_seq: Some(last_seq),
-        ..Default::default()
-    };
+    let mut snapshot =
+        VersionEdit { log_number: Some(wal_number), next_file: Some(next_file), last_seq: Some(last_seq), ..Default::default() };
     for (level, files) in version.levels.iter().enumerate() {
         for t in files {
             snapshot.added.push((level, t.meta.clone()));
@@ -222,12 +193,7 @@ pub(super) fn open(dir: &Path, opts: Options) -> Result<Inner> {
     let manifest = ManifestWriter::create(dir, manifest_number, &snapshot)?;
 
     // Cleanup: anything not part of the new state.
-    let live: std::collections::HashSet<u64> = version
-        .levels
-        .iter()
-        .flatten()
-        .map(|t| t.meta.number)
-        .collect();
+    let live: std::collections::HashSet<u64> = version.levels.iter().flatten().map(|t| t.meta.number).collect();
     for name in names {
         let stale = match classify(&name) {
             FileKind::Table(n) => !live.contains(&n),
@@ -243,11 +209,7 @@ pub(super) fn open(dir: &Path, opts: Options) -> Result<Inner> {
 
     let mem = Arc::new(Memtable::new(wal_number, opts.memtable_size));
     let version = Arc::new(version);
-    let sv = Arc::new(SuperVersion {
-        mem: mem.clone(),
-        imms: Vec::new(),
-        version: version.clone(),
-    });
+    let sv = Arc::new(SuperVersion { mem: mem.clone(), imms: Vec::new(), version: version.clone() });
     let next_cache_id = env.next_cache.load(std::sync::atomic::Ordering::Relaxed);
     Ok(Inner {
         dir: dir.to_path_buf(),
@@ -255,11 +217,7 @@ pub(super) fn open(dir: &Path, opts: Options) -> Result<Inner> {
         files,
         next_cache_id: AtomicU64::new(next_cache_id),
         queue: Mutex::new(VecDeque::new()),
-        writer: Mutex::new(WriteState {
-            wal,
-            mem: mem.clone(),
-            last_sync: Instant::now(),
-        }),
+        writer: Mutex::new(WriteState { wal, mem: mem.clone(), last_sync: Instant::now() }),
         visible_seq: AtomicU64::new(last_seq),
         state: Mutex::new(State {
             mem,
@@ -285,12 +243,7 @@ pub(super) fn open(dir: &Path, opts: Options) -> Result<Inner> {
 }
 
 /// Writes a replayed memtable as an L0 table into `version`.
-fn flush_replayed(
-    env: &OpenEnv<'_>,
-    mem: Memtable,
-    version: &mut Version,
-    added: &mut Vec<FileMeta>,
-) -> Result<()> {
+fn flush_replayed(env: &OpenEnv<'_>, mem: Memtable, version: &mut Version, added: &mut Vec<FileMeta>) -> Result<()> {
     if mem.is_empty() {
         return Ok(());
     }

@@ -48,15 +48,7 @@ pub(crate) struct Properties {
 impl Properties {
     fn encode(&self) -> Vec<u8> {
         let mut b = Vec::new();
-        for v in [
-            self.entries,
-            self.deletions,
-            self.min_seq,
-            self.max_seq,
-            self.raw_key_bytes,
-            self.raw_value_bytes,
-            self.data_blocks,
-        ] {
+        for v in [self.entries, self.deletions, self.min_seq, self.max_seq, self.raw_key_bytes, self.raw_value_bytes, self.data_blocks] {
             put_varint(&mut b, v);
         }
         put_bytes(&mut b, &self.smallest);
@@ -108,10 +100,7 @@ impl TableBuilder {
             data: BlockBuilder::new(opts.block_restart_interval),
             index: BlockBuilder::new(1),
             bloom: opts.bloom_fp_rate.map(BloomBuilder::new),
-            props: Properties {
-                min_seq: u64::MAX,
-                ..Properties::default()
-            },
+            props: Properties { min_seq: u64::MAX, ..Properties::default() },
             handle: Vec::new(),
         })
     }
@@ -173,9 +162,7 @@ impl TableBuilder {
     }
 
     fn write_buf(&mut self) -> Result<()> {
-        self.file
-            .write_all(&self.buf)
-            .map_err(|e| Error::io(&self.path, "write", e))?;
+        self.file.write_all(&self.buf).map_err(|e| Error::io(&self.path, "write", e))?;
         self.offset += self.buf.len() as u64;
         self.buf.clear();
         Ok(())
@@ -203,9 +190,7 @@ impl TableBuilder {
         self.buf.extend_from_slice(&MAGIC.to_le_bytes());
         self.write_buf()?;
         // IMPORTANT: the table must be durable before a manifest edit refers to it.
-        self.file
-            .sync_all()
-            .map_err(|e| Error::io(&self.path, "fsync", e))?;
+        self.file.sync_all().map_err(|e| Error::io(&self.path, "fsync", e))?;
         Ok((self.offset, self.props))
     }
 }
@@ -228,36 +213,22 @@ pub(crate) struct Table {
 
 impl Table {
     /// Opens and validates a table's footer, index, filter and properties.
-    pub(crate) fn open(
-        path: &Path,
-        cache_id: u64,
-        cache: Arc<BlockCache>,
-        files: Arc<FileCache>,
-        verify: bool,
-    ) -> Result<Table> {
+    pub(crate) fn open(path: &Path, cache_id: u64, cache: Arc<BlockCache>, files: Arc<FileCache>, verify: bool) -> Result<Table> {
         let file = File::open(path).map_err(|e| Error::io(path, "open", e))?;
-        let size = file
-            .metadata()
-            .map_err(|e| Error::io(path, "stat", e))?
-            .len();
+        let size = file.metadata().map_err(|e| Error::io(path, "stat", e))?.len();
         let corrupt = |d: String| Error::corrupt(path, d);
         if size < FOOTER_LEN as u64 {
             return Err(corrupt(format!("{size} bytes is shorter than the footer")));
         }
         let mut footer = [0u8; FOOTER_LEN];
-        file.read_exact_at(&mut footer, size - FOOTER_LEN as u64)
-            .map_err(|e| Error::io(path, "read", e))?;
+        file.read_exact_at(&mut footer, size - FOOTER_LEN as u64).map_err(|e| Error::io(path, "read", e))?;
         let magic = get_u32(&footer, 60).unwrap_or(0);
         if magic != MAGIC {
-            return Err(corrupt(format!(
-                "bad magic {magic:#010x} (not a strata table?)"
-            )));
+            return Err(corrupt(format!("bad magic {magic:#010x} (not a strata table?)")));
         }
         let version = get_u32(&footer, 56).unwrap_or(0);
         if version != FORMAT_VERSION {
-            return Err(corrupt(format!(
-                "unsupported table format version {version}"
-            )));
+            return Err(corrupt(format!("unsupported table format version {version}")));
         }
         let f = |i: usize| get_u64(&footer, i * 8).unwrap_or(u64::MAX);
         let (f_off, f_len, i_off, i_len, p_off, p_len) = (f(0), f(1), f(2), f(3), f(4), f(5));
@@ -269,8 +240,7 @@ impl Table {
                 .filter(|&e| e <= meta_end)
                 .ok_or_else(|| corrupt(format!("{what} block {off}+{len} outside the file")))?;
             let mut b = vec![0u8; (end - off) as usize];
-            file.read_exact_at(&mut b, off)
-                .map_err(|e| Error::io(path, "read", e))?;
+            file.read_exact_at(&mut b, off).map_err(|e| Error::io(path, "read", e))?;
             // Metadata is always verified: it is read once per open.
             decode_block(b, true).map_err(|d| corrupt(format!("{what} block: {d}")))
         };
@@ -278,20 +248,9 @@ impl Table {
         let index = read_meta(i_off, i_len, "index")?;
         let index = Block::new(index).map_err(|d| corrupt(format!("index block: {d}")))?;
         let props = read_meta(p_off, p_len, "properties")?;
-        let props = Properties::decode(&props)
-            .ok_or_else(|| corrupt("properties block does not decode".into()))?;
+        let props = Properties::decode(&props).ok_or_else(|| corrupt("properties block does not decode".into()))?;
         files.insert(cache_id, Arc::new(file));
-        Ok(Table {
-            path: path.to_path_buf(),
-            files,
-            cache_id,
-            cache,
-            index: Arc::new(index),
-            filter,
-            props,
-            data_end: f_off,
-            verify,
-        })
+        Ok(Table { path: path.to_path_buf(), files, cache_id, cache, index: Arc::new(index), filter, props, data_end: f_off, verify })
     }
 
     /// Bytes of memory the table keeps outside the block cache.
@@ -308,10 +267,7 @@ impl Table {
     fn read_block(&self, handle: &[u8], fill_cache: bool) -> Result<Arc<Block>> {
         let mut r = Reader::new(handle);
         let (Some(off), Some(len)) = (r.varint(), r.varint()) else {
-            return Err(Error::corrupt(
-                &self.path,
-                "index entry has a bad block handle",
-            ));
+            return Err(Error::corrupt(&self.path, "index entry has a bad block handle"));
         };
         if let Some(b) = self.cache.get(self.cache_id, off, fill_cache) {
             return Ok(b);
@@ -320,21 +276,11 @@ impl Table {
             .checked_add(len)
             .and_then(|x| x.checked_add(BLOCK_TRAILER as u64))
             .filter(|&e| e <= self.data_end)
-            .ok_or_else(|| {
-                Error::corrupt(
-                    &self.path,
-                    format!("data block {off}+{len} outside the data area"),
-                )
-            })?;
+            .ok_or_else(|| Error::corrupt(&self.path, format!("data block {off}+{len} outside the data area")))?;
         let mut buf = vec![0u8; (end - off) as usize];
-        self.files
-            .get(self.cache_id, &self.path)?
-            .read_exact_at(&mut buf, off)
-            .map_err(|e| Error::io(&self.path, "read", e))?;
-        let raw = decode_block(buf, self.verify)
-            .map_err(|d| Error::corrupt(&self.path, format!("data block at {off}: {d}")))?;
-        let block = Block::new(raw)
-            .map_err(|d| Error::corrupt(&self.path, format!("data block at {off}: {d}")))?;
+        self.files.get(self.cache_id, &self.path)?.read_exact_at(&mut buf, off).map_err(|e| Error::io(&self.path, "read", e))?;
+        let raw = decode_block(buf, self.verify).map_err(|d| Error::corrupt(&self.path, format!("data block at {off}: {d}")))?;
+        let block = Block::new(raw).map_err(|d| Error::corrupt(&self.path, format!("data block at {off}: {d}")))?;
         let block = Arc::new(block);
         if fill_cache {
             self.cache.insert(self.cache_id, off, block.clone());
@@ -344,12 +290,7 @@ impl Table {
 
     /// The newest entry for `user_key` with sequence `<= seq`, if this table has one:
     /// `Some((kind, value))`.
-    pub(crate) fn get(
-        self: &Arc<Self>,
-        user_key: &[u8],
-        seek_key: &[u8],
-        h: u64,
-    ) -> Result<Option<(Kind, Vec<u8>)>> {
+    pub(crate) fn get(self: &Arc<Self>, user_key: &[u8], seek_key: &[u8], h: u64) -> Result<Option<(Kind, Vec<u8>)>> {
         if !self.may_contain(h) {
             return Ok(None);
         }
@@ -372,10 +313,7 @@ impl Table {
                 return match key::parse(it.key()) {
                     Some((uk, _, kind)) if uk == user_key => Ok(Some((kind, it.value().to_vec()))),
                     Some(_) => Ok(None),
-                    None => Err(Error::corrupt(
-                        &self.path,
-                        "malformed internal key in data block",
-                    )),
+                    None => Err(Error::corrupt(&self.path, "malformed internal key in data block")),
                 };
             }
             // The index promised an entry >= seek_key in that block; keep looking
@@ -403,13 +341,7 @@ pub(crate) struct TableIter {
 impl TableIter {
     pub(crate) fn new(table: Arc<Table>, fill_cache: bool) -> Self {
         let index = BlockIter::new(table.index.clone());
-        TableIter {
-            table,
-            index,
-            data: None,
-            fill_cache,
-            err: None,
-        }
+        TableIter { table, index, data: None, fill_cache, err: None }
     }
 
     fn set_err(&mut self, e: Error) {
@@ -556,8 +488,7 @@ mod tests {
         let mut b = TableBuilder::create(&path, opts).unwrap();
         for i in 0..n {
             let k = make_internal(format!("key{i:06}").as_bytes(), i as u64 + 1, 1);
-            b.add(&k, format!("value-{i}").repeat(3).as_bytes())
-                .unwrap();
+            b.add(&k, format!("value-{i}").repeat(3).as_bytes()).unwrap();
         }
         let (size, props) = b.finish().unwrap();
         assert_eq!(props.entries, n as u64);
@@ -568,10 +499,7 @@ mod tests {
     #[test]
     fn write_then_iterate_and_get() {
         let dir = tempfile::tempdir().unwrap();
-        let opts = Options {
-            block_size: 512,
-            ..Options::default()
-        };
+        let opts = Options { block_size: 512, ..Options::default() };
         let n = 3000;
         let path = write_table(dir.path(), n, &opts);
         let cache = Arc::new(BlockCache::new(1 << 20));
@@ -597,13 +525,8 @@ mod tests {
         for i in (0..n).step_by(7) {
             let uk = format!("key{i:06}");
             let sk = make_internal(uk.as_bytes(), key::MAX_SEQ, 0xff);
-            let got = t
-                .get(uk.as_bytes(), &sk, bloom::hash(uk.as_bytes()))
-                .unwrap();
-            assert_eq!(
-                got,
-                Some((Kind::Put, format!("value-{i}").repeat(3).into_bytes()))
-            );
+            let got = t.get(uk.as_bytes(), &sk, bloom::hash(uk.as_bytes())).unwrap();
+            assert_eq!(got, Some((Kind::Put, format!("value-{i}").repeat(3).into_bytes())));
         }
         let uk = b"key0000055";
         let sk = make_internal(uk, key::MAX_SEQ, 0xff);
@@ -622,9 +545,7 @@ mod tests {
         std::fs::write(&path, &data[..data.len() - 10]).unwrap();
         let cache = Arc::new(BlockCache::new(0));
         let files = Arc::new(FileCache::new(10));
-        let e = Table::open(&path, 1, cache.clone(), files.clone(), true)
-            .err()
-            .unwrap();
+        let e = Table::open(&path, 1, cache.clone(), files.clone(), true).err().unwrap();
         assert!(e.to_string().contains("000001.sst"), "{e}");
         let mut d = data.clone();
         d[20] ^= 0xff;
@@ -634,9 +555,6 @@ mod tests {
         it.seek_to_first();
         assert!(!it.valid());
         let e = it.take_err().unwrap();
-        assert!(
-            e.is_corruption() && e.to_string().contains("000001.sst"),
-            "{e}"
-        );
+        assert!(e.is_corruption() && e.to_string().contains("000001.sst"), "{e}");
     }
 }

@@ -23,11 +23,7 @@ pub(crate) struct TableHandle {
 
 impl TableHandle {
     pub(crate) fn new(meta: FileMeta, table: Arc<Table>) -> Self {
-        TableHandle {
-            meta,
-            table,
-            obsolete: AtomicBool::new(false),
-        }
+        TableHandle { meta, table, obsolete: AtomicBool::new(false) }
     }
 
     /// Marks the file for deletion once no version references it.
@@ -67,12 +63,7 @@ pub(crate) struct Version {
 
 impl Version {
     /// Looks `user_key` up at the sequence encoded in `seek_key`, newest level first.
-    pub(crate) fn get(
-        &self,
-        user_key: &[u8],
-        seek_key: &[u8],
-        h: u64,
-    ) -> Result<Option<(Kind, Vec<u8>)>> {
+    pub(crate) fn get(&self, user_key: &[u8], seek_key: &[u8], h: u64) -> Result<Option<(Kind, Vec<u8>)>> {
         for t in &self.levels[0] {
             if t.overlaps(user_key, user_key) {
                 if let Some(r) = t.table.get(user_key, seek_key, h)? {
@@ -100,20 +91,12 @@ impl Version {
 
     /// Files of `level` whose user-key range intersects `[lo, hi]`.
     pub(crate) fn overlapping(&self, level: usize, lo: &[u8], hi: &[u8]) -> Vec<Arc<TableHandle>> {
-        self.levels[level]
-            .iter()
-            .filter(|t| t.overlaps(lo, hi))
-            .cloned()
-            .collect()
+        self.levels[level].iter().filter(|t| t.overlaps(lo, hi)).cloned().collect()
     }
 
     /// Applies deletions and additions, returning the new version and the handles
     /// that left it.
-    pub(crate) fn apply(
-        &self,
-        deleted: &[(usize, u64)],
-        added: Vec<(usize, Arc<TableHandle>)>,
-    ) -> (Version, Vec<Arc<TableHandle>>) {
+    pub(crate) fn apply(&self, deleted: &[(usize, u64)], added: Vec<(usize, Arc<TableHandle>)>) -> (Version, Vec<Arc<TableHandle>>) {
         let mut v = self.clone();
         let mut gone = Vec::new();
         for &(level, n) in deleted {
@@ -136,10 +119,7 @@ impl Version {
         for (l, level) in self.levels.iter().enumerate().skip(1) {
             for w in level.windows(2) {
                 if w[0].largest_user() >= w[1].smallest_user() {
-                    return Err(format!(
-                        "L{l} files {} and {} overlap",
-                        w[0].meta.number, w[1].meta.number
-                    ));
+                    return Err(format!("L{l} files {} and {} overlap", w[0].meta.number, w[1].meta.number));
                 }
             }
         }
@@ -159,13 +139,7 @@ pub(crate) struct LevelIter {
 
 impl LevelIter {
     pub(crate) fn new(files: Vec<Arc<TableHandle>>, fill_cache: bool) -> Self {
-        LevelIter {
-            files,
-            idx: 0,
-            cur: None,
-            fill_cache,
-            err: None,
-        }
+        LevelIter { files, idx: 0, cur: None, fill_cache, err: None }
     }
 
     fn open(&mut self, idx: usize) -> bool {
@@ -233,9 +207,7 @@ impl InternalIterator for LevelIter {
         self.cur.as_ref().map_or(&[][..], |c| c.value())
     }
     fn seek(&mut self, target: &[u8]) {
-        let i = self
-            .files
-            .partition_point(|f| key::compare(&f.meta.largest, target) == std::cmp::Ordering::Less);
+        let i = self.files.partition_point(|f| key::compare(&f.meta.largest, target) == std::cmp::Ordering::Less);
         if self.open(i) {
             if let Some(c) = &mut self.cur {
                 c.seek(target);

@@ -36,25 +36,13 @@ pub(crate) struct WalWriter {
 impl WalWriter {
     /// Creates a new, empty log file.
     pub(crate) fn create(path: &Path) -> Result<Self> {
-        let file = OpenOptions::new()
-            .create_new(true)
-            .write(true)
-            .open(path)
-            .map_err(|e| Error::io(path, "create", e))?;
-        Ok(WalWriter {
-            path: path.to_path_buf(),
-            file: Arc::new(file),
-            buf: Vec::with_capacity(64 << 10),
-            unsynced: false,
-        })
+        let file = OpenOptions::new().create_new(true).write(true).open(path).map_err(|e| Error::io(path, "create", e))?;
+        Ok(WalWriter { path: path.to_path_buf(), file: Arc::new(file), buf: Vec::with_capacity(64 << 10), unsynced: false })
     }
 
     /// Stages one batch record.
     pub(crate) fn add_record(&mut self, seq: u64, count: u32, body: &[u8]) {
-        frame(
-            &mut self.buf,
-            &[&seq.to_le_bytes(), &count.to_le_bytes(), body],
-        );
+        frame(&mut self.buf, &[&seq.to_le_bytes(), &count.to_le_bytes(), body]);
     }
 
     /// Bytes staged in the process.
@@ -67,9 +55,7 @@ impl WalWriter {
         if self.buf.is_empty() {
             return Ok(());
         }
-        (&*self.file)
-            .write_all(&self.buf)
-            .map_err(|e| Error::io(&self.path, "write", e))?;
+        (&*self.file).write_all(&self.buf).map_err(|e| Error::io(&self.path, "write", e))?;
         self.buf.clear();
         self.unsynced = true;
         Ok(())
@@ -79,9 +65,7 @@ impl WalWriter {
     pub(crate) fn sync(&mut self) -> Result<()> {
         self.write_out()?;
         if self.unsynced {
-            self.file
-                .sync_data()
-                .map_err(|e| Error::io(&self.path, "fsync", e))?;
+            self.file.sync_data().map_err(|e| Error::io(&self.path, "fsync", e))?;
             self.unsynced = false;
         }
         Ok(())
@@ -133,10 +117,7 @@ pub(crate) fn read_log(path: &Path) -> Result<(Vec<Vec<u8>>, Option<u64>)> {
                 torn = Some(pos);
                 break;
             }
-            return Err(Error::corrupt(
-                path,
-                format!("record header at offset {pos} fails its checksum"),
-            ));
+            return Err(Error::corrupt(path, format!("record header at offset {pos} fails its checksum")));
         }
         let Some(payload) = rest.get(HEADER..HEADER + len) else {
             torn = Some(pos);
@@ -147,21 +128,14 @@ pub(crate) fn read_log(path: &Path) -> Result<(Vec<Vec<u8>>, Option<u64>)> {
                 torn = Some(pos);
                 break;
             }
-            return Err(Error::corrupt(
-                path,
-                format!("record at offset {pos} ({len} bytes) fails its checksum"),
-            ));
+            return Err(Error::corrupt(path, format!("record at offset {pos} ({len} bytes) fails its checksum")));
         }
         records.push(payload.to_vec());
         pos += HEADER + len;
     }
     if let Some(at) = torn {
-        let f = OpenOptions::new()
-            .write(true)
-            .open(path)
-            .map_err(|e| Error::io(path, "open", e))?;
-        f.set_len(at as u64)
-            .map_err(|e| Error::io(path, "truncate", e))?;
+        let f = OpenOptions::new().write(true).open(path).map_err(|e| Error::io(path, "open", e))?;
+        f.set_len(at as u64).map_err(|e| Error::io(path, "truncate", e))?;
         f.sync_all().map_err(|e| Error::io(path, "fsync", e))?;
     }
     Ok((records, torn.map(|t| t as u64)))
@@ -185,10 +159,7 @@ pub(crate) fn replay(path: &Path) -> Result<Replay> {
         };
         records.push((seq, count, r[12..].to_vec()));
     }
-    Ok(Replay {
-        records,
-        truncated_at,
-    })
+    Ok(Replay { records, truncated_at })
 }
 
 #[cfg(test)]
@@ -245,10 +216,7 @@ mod tests {
             c[at] ^= 0x10;
             std::fs::write(&p, &c).unwrap();
             let e = replay(&p).err().expect("corruption must be reported");
-            assert!(
-                e.is_corruption() && e.to_string().contains("000007.wal"),
-                "{e}"
-            );
+            assert!(e.is_corruption() && e.to_string().contains("000007.wal"), "{e}");
         }
         // The last record's payload damaged: indistinguishable from a torn write.
         let n = d.len();
