@@ -49,7 +49,7 @@ pub const UNBLOCK_TIMEOUT: u8 = 1;
 pub const UNBLOCK_ERROR: u8 = 2;
 
 impl ClientInfo {
-    /// A client with default state (for tests; the server fills the fields itself).
+    /// A newly connected client with default state.
     pub fn new(id: u64, addr: SocketAddr, laddr: SocketAddr, fd: i32, created_ms: u64) -> ClientInfo {
         ClientInfo {
             id,

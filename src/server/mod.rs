@@ -177,32 +177,9 @@ fn admit(shared: &Arc<Shared>, stream: TcpStream, addr: SocketAddr) {
         let _ = socket2::SockRef::from(&stream).set_tcp_keepalive(&settings);
     }
     let now = unix_ms();
-    let info = Arc::new(ClientInfo {
-        id: shared.clients.next_id(),
-        addr,
-        laddr: stream.local_addr().unwrap_or(addr),
-        fd: std::os::fd::AsRawFd::as_raw_fd(&stream),
-        created_ms: now,
-        name: Default::default(),
-        lib_name: Default::default(),
-        lib_ver: Default::default(),
-        db: Default::default(),
-        resp: 2.into(),
-        last_interaction_ms: now.into(),
-        last_command: usize::MAX.into(),
-        query_buffer: Default::default(),
-        monitor: Default::default(),
-        no_evict: Default::default(),
-        no_touch: Default::default(),
-        blocked: Default::default(),
-        unblock: Default::default(),
-        unblock_request: Default::default(),
-        killed: Default::default(),
-        kill: Default::default(),
-        subscriptions: Default::default(),
-        pattern_subscriptions: Default::default(),
-        shard_subscriptions: Default::default(),
-    });
+    let laddr = stream.local_addr().unwrap_or(addr);
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&stream);
+    let info = Arc::new(ClientInfo::new(shared.clients.next_id(), addr, laddr, fd, now));
     shared.clients.register(info.clone());
     let shared = shared.clone();
     tokio::spawn(async move {
