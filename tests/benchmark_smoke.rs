@@ -1,5 +1,5 @@
-//! `redis-benchmark` runs to completion against strata with no error, for the commands strata has
-//! (collections come with the next issue). Not a performance test: throughput is only parsed.
+//! `redis-benchmark` runs its whole default test list against strata to completion with no error.
+//! Not a performance test: throughput is only parsed.
 
 mod common;
 
@@ -38,9 +38,34 @@ fn redis_benchmark_completes_without_errors() {
         return;
     }
     let strata = Server::start();
-    let results = benchmark(strata.port, &["-t", "ping_inline,ping_mbulk,set,get,incr,mset"]);
+    let results = benchmark(strata.port, &[]);
     let names: Vec<&str> = results.iter().map(|(name, _)| name.as_str()).collect();
-    assert_eq!(names, ["PING_INLINE", "PING_MBULK", "SET", "GET", "INCR", "MSET (10 keys)"], "{results:?}");
+    assert_eq!(
+        names,
+        [
+            "PING_INLINE",
+            "PING_MBULK",
+            "SET",
+            "GET",
+            "INCR",
+            "LPUSH",
+            "RPUSH",
+            "LPOP",
+            "RPOP",
+            "SADD",
+            "HSET",
+            "SPOP",
+            "ZADD",
+            "ZPOPMIN",
+            "LPUSH (needed to benchmark LRANGE)",
+            "LRANGE_100 (first 100 elements)",
+            "LRANGE_300 (first 300 elements)",
+            "LRANGE_500 (first 500 elements)",
+            "LRANGE_600 (first 600 elements)",
+            "MSET (10 keys)"
+        ],
+        "{results:?}"
+    );
     assert!(results.iter().all(|(_, rps)| *rps > 0.0), "{results:?}");
     let mut con = strata.con();
     // Without -r every INCR hits the one literal key: all 20000 arrived.
