@@ -315,10 +315,7 @@ pub fn split_inline_args(line: &[u8], out: &mut Vec<u8>, spans: &mut Vec<Range<u
                     continue;
                 }
                 if c == b'"' {
-                    if line.get(i + 1).is_some_and(|n| !n.is_ascii_whitespace()) {
-                        return Err(ProtocolError::UnbalancedQuotes);
-                    }
-                    i += 1;
+                    i = after_closing_quote(line, i)?;
                     break;
                 }
                 out.push(c);
@@ -330,10 +327,7 @@ pub fn split_inline_args(line: &[u8], out: &mut Vec<u8>, spans: &mut Vec<Range<u
                     continue;
                 }
                 if c == b'\'' {
-                    if line.get(i + 1).is_some_and(|n| !n.is_ascii_whitespace()) {
-                        return Err(ProtocolError::UnbalancedQuotes);
-                    }
-                    i += 1;
+                    i = after_closing_quote(line, i)?;
                     break;
                 }
                 out.push(c);
@@ -350,6 +344,14 @@ pub fn split_inline_args(line: &[u8], out: &mut Vec<u8>, spans: &mut Vec<Range<u
         }
         spans.push(start..out.len());
     }
+}
+
+/// The position after a closing quote at `at`, which must end the argument (space or end of line).
+fn after_closing_quote(line: &[u8], at: usize) -> Result<usize, ProtocolError> {
+    if line.get(at + 1).is_some_and(|n| !n.is_ascii_whitespace()) {
+        return Err(ProtocolError::UnbalancedQuotes);
+    }
+    Ok(at + 1)
 }
 
 fn hex_value(c: u8) -> Option<u8> {
