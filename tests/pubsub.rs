@@ -524,36 +524,47 @@ fn a_slow_subscriber_is_disconnected_past_the_hard_limit() {
     );
     let mut slow = Raw::connect(strata.port);
     slow.call(&["SUBSCRIBE", "firehose"], 1);
-    // A subscriber that keeps reading until it sees the last message.
+    // A subscriber that keeps reading until it sees the last message, reporting how many bytes it got.
     let (ready, subscribed) = std::sync::mpsc::channel();
+    let healthy_bytes = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let port = strata.port;
-    let healthy = std::thread::spawn(move || {
-        let mut con = Raw::connect(port);
-        con.call(&["SUBSCRIBE", "firehose"], 1);
-        ready.send(()).unwrap();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while Instant::now() < deadline {
-            if !con.pump(Duration::from_millis(20)) {
-                return false;
+    let healthy = std::thread::spawn({
+        let healthy_bytes = healthy_bytes.clone();
+        move || {
+            let mut con = Raw::connect(port);
+            con.call(&["SUBSCRIBE", "firehose"], 1);
+            ready.send(()).unwrap();
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while Instant::now() < deadline {
+                let before = con.received.len();
+                if !con.pump(Duration::from_millis(20)) {
+                    return false;
+                }
+                healthy_bytes.fetch_add(con.received.len() - before, std::sync::atomic::Ordering::SeqCst);
+                if con.received.windows(10).any(|w| w == b"$4\r\nlast\r\n") {
+                    return true;
+                }
+                let keep = con.received.len().saturating_sub(16);
+                con.received.drain(..keep);
             }
-            if con.received.windows(10).any(|w| w == b"$4\r\nlast\r\n") {
-                return true;
-            }
-            let keep = con.received.len().saturating_sub(16);
-            con.received.drain(..keep);
+            false
         }
-        false
     });
     subscribed.recv().unwrap();
     // `slow` never reads: once the socket buffers are full its queue grows past the limit.
     let payload = "x".repeat(16 * 1024);
     let mut published = 0;
     while cmd(&mut con, &["PUBSUB", "NUMSUB", "firehose"]) != Value::Array(vec![bulk("firehose"), int(1)]) {
-        // Small bursts (128 KiB, half the limit) so the healthy reader, even on a loaded machine,
-        // never falls a whole limit behind.
+        // Bursts of 128 KiB (half the limit), each one read by the healthy subscriber before the
+        // next goes out, so however loaded the machine it never falls a whole limit behind.
         for _ in 0..8 {
             cmd(&mut con, &["PUBLISH", "firehose", &payload]);
             published += 1;
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while healthy_bytes.load(std::sync::atomic::Ordering::SeqCst) < published * payload.len() {
+            assert!(Instant::now() < deadline, "the healthy subscriber stopped reading");
+            std::thread::sleep(Duration::from_millis(1));
         }
         assert!(published < 8192, "the slow subscriber was never disconnected");
     }
