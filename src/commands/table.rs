@@ -30,6 +30,10 @@ pub enum Group {
     Pubsub,
     Transactions,
     Stream,
+    Bitmap,
+    Hyperloglog,
+    Geo,
+    Scripting,
 }
 
 impl Group {
@@ -47,6 +51,10 @@ impl Group {
             Group::Pubsub => "pubsub",
             Group::Transactions => "transactions",
             Group::Stream => "stream",
+            Group::Bitmap => "bitmap",
+            Group::Hyperloglog => "hyperloglog",
+            Group::Geo => "geo",
+            Group::Scripting => "scripting",
         }
     }
 }
