@@ -79,6 +79,7 @@ static SETTINGS: &[Setting] = &[
     setting("client-query-buffer-limit", "1073741824", Kind::Memory { max: i64::MAX }, false),
     setting("slowlog-log-slower-than", "10000", Kind::Int { min: -1, max: i64::MAX }, false),
     setting("slowlog-max-len", "128", Kind::Int { min: 0, max: i64::MAX }, false),
+    setting("busy-reply-threshold", "5000", Kind::Int { min: 0, max: i64::MAX }, false),
     setting("lazyfree-lazy-user-flush", "no", Kind::Bool, false),
     setting("list-max-listpack-size", "-2", Kind::Int { min: i32::MIN as i64, max: i32::MAX as i64 }, false),
     setting("hash-max-listpack-entries", "512", Kind::Int { min: 0, max: i64::MAX }, false),
@@ -97,6 +98,7 @@ static SETTINGS: &[Setting] = &[
 
 /// Old names Redis 7 still accepts, and the settings they stand for.
 static ALIASES: &[(&str, &str)] = &[
+    ("lua-time-limit", "busy-reply-threshold"),
     ("list-max-ziplist-size", "list-max-listpack-size"),
     ("hash-max-ziplist-entries", "hash-max-listpack-entries"),
     ("hash-max-ziplist-value", "hash-max-listpack-value"),
@@ -118,6 +120,8 @@ pub struct Hot {
     pub timeout_secs: AtomicU64,
     pub slowlog_slower_than: AtomicI64,
     pub slowlog_max_len: AtomicUsize,
+    /// Milliseconds a script runs before other clients get BUSY.
+    pub busy_reply_threshold_ms: AtomicU64,
     pub node_id: AtomicU64,
     pub hz: AtomicU64,
     pub list_max_listpack_size: AtomicI64,
@@ -227,6 +231,7 @@ impl Config {
         hot.timeout_secs.store(self.get_i64("timeout") as u64, Ordering::Relaxed);
         hot.slowlog_slower_than.store(self.get_i64("slowlog-log-slower-than"), Ordering::Relaxed);
         hot.slowlog_max_len.store(self.get_i64("slowlog-max-len") as usize, Ordering::Relaxed);
+        hot.busy_reply_threshold_ms.store(self.get_i64("busy-reply-threshold") as u64, Ordering::Relaxed);
         hot.node_id.store(self.get_i64("node-id") as u64, Ordering::Relaxed);
         hot.hz.store(self.get_i64("hz") as u64, Ordering::Relaxed);
         hot.list_max_listpack_size.store(self.get_i64("list-max-listpack-size"), Ordering::Relaxed);

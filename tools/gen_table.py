@@ -18,6 +18,7 @@ COMMANDS = {
     "hashes": "hset hsetnx hget hmset hmget hdel hexists hlen hkeys hvals hgetall hincrby hincrbyfloat hstrlen hrandfield hscan",
     "sets": "sadd srem smembers sismember smismember scard spop srandmember smove sinter sinterstore sunion sunionstore sdiff sdiffstore sintercard sscan",
     "pubsub": "subscribe unsubscribe psubscribe punsubscribe publish pubsub ssubscribe sunsubscribe spublish",
+    "scripting": "eval evalsha eval_ro evalsha_ro script function fcall fcall_ro",
     "zsets": "zadd zincrby zrem zcard zscore zmscore zrank zrevrank zrange zrangebyscore zrevrangebyscore zrangebylex zrevrangebylex zrevrange zrangestore zcount zlexcount zpopmin zpopmax zmpop zremrangebyrank zremrangebyscore zremrangebylex zunion zunionstore zinter zinterstore zdiff zdiffstore zintercard zrandmember zscan",
 }
 # Only print the modules named after the port (all when none are named).
@@ -25,7 +26,7 @@ ONLY = sys.argv[2:]
 FLAGS = {"write": "WRITE", "readonly": "READONLY", "denyoom": "DENYOOM", "admin": "ADMIN", "pubsub": "PUBSUB",
          "noscript": "NOSCRIPT", "blocking": "BLOCKING", "loading": "LOADING", "stale": "STALE",
          "skip_monitor": "SKIP_MONITOR", "skip_slowlog": "SKIP_SLOWLOG", "fast": "FAST", "no_auth": "NO_AUTH",
-         "may_replicate": "MAY_REPLICATE", "allow_busy": "ALLOW_BUSY", "no_multi": "NO_MULTI"}
+         "may_replicate": "MAY_REPLICATE", "no_mandatory_keys": "NO_MANDATORY_KEYS", "allow_busy": "ALLOW_BUSY", "no_multi": "NO_MULTI"}
 
 conn = redis.Connection(port=int(sys.argv[1]), protocol=2)
 conn.connect()

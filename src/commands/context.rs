@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use crate::engine::{Db, StreamId};
 use crate::resp::{OwnedArgs, Protocol, Reply};
+use crate::scripting::Scripting;
 use crate::server::clients::ClientInfo;
 use crate::server::pubsub::Subscriptions;
 use crate::server::shared::Shared;
@@ -120,11 +121,14 @@ pub struct Ctx<'a> {
     pub now_ms: u64,
     pub hits: u64,
     pub misses: u64,
+    /// The Lua VM and script caches, present when the command runs on the exclusive executor
+    /// (EVAL, FCALL, SCRIPT, FUNCTION and EXEC run there).
+    pub scripting: Option<&'a mut Scripting>,
 }
 
 impl<'a> Ctx<'a> {
     pub fn new(shared: &'a Shared, session: &'a mut Session, now_ms: u64) -> Ctx<'a> {
-        Ctx { shared, session, now_ms, hits: 0, misses: 0 }
+        Ctx { shared, session, now_ms, hits: 0, misses: 0, scripting: None }
     }
 
     /// The selected database.

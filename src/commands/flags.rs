@@ -16,6 +16,8 @@ pub const NO_AUTH: u32 = 1 << 12;
 pub const MAY_REPLICATE: u32 = 1 << 13;
 pub const ALLOW_BUSY: u32 = 1 << 14;
 pub const NO_MULTI: u32 = 1 << 15;
+/// The command may be called without any key (EVAL, FCALL with `numkeys` 0).
+pub const NO_MANDATORY_KEYS: u32 = 1 << 17;
 /// Key positions depend on the arguments (a `numkeys` argument); the row has a keys function.
 pub const MOVABLE_KEYS: u32 = 1 << 16;
 
@@ -35,6 +37,7 @@ pub const FLAG_NAMES: &[(u32, &str)] = &[
     (FAST, "fast"),
     (NO_AUTH, "no_auth"),
     (MAY_REPLICATE, "may_replicate"),
+    (NO_MANDATORY_KEYS, "no_mandatory_keys"),
     (ALLOW_BUSY, "allow_busy"),
     (NO_MULTI, "no_multi"),
     (MOVABLE_KEYS, "movablekeys"),

@@ -24,6 +24,7 @@ mod introspection;
 mod keys;
 mod lists;
 mod pubsub;
+mod scripting;
 mod server;
 mod sets;
 mod streams;

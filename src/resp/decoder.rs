@@ -134,6 +134,17 @@ impl OwnedArgs {
     pub fn args(&self) -> Args<'_> {
         Args { data: &self.data, spans: &self.spans }
     }
+
+    /// Appends an argument (scripts build the commands they call this way, reusing one buffer).
+    pub fn push(&mut self, arg: &[u8]) {
+        self.spans.push(self.data.len()..self.data.len() + arg.len());
+        self.data.extend_from_slice(arg);
+    }
+
+    pub fn clear(&mut self) {
+        self.data.clear();
+        self.spans.clear();
+    }
 }
 
 /// Parses one request from the start of `buf`.

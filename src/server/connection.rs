@@ -6,7 +6,7 @@
 //! across an `.await`.
 
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, RwLockReadGuard};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes, BytesMut};
@@ -20,8 +20,11 @@ use super::monitor::MONITOR_QUEUE;
 use super::shared::{stopping, unix_micros, unix_ms, Shared, ShutdownRequest};
 use super::stats::LocalStats;
 use crate::commands::dispatch::resolve;
-use crate::commands::{dispatch, registry, BlockRequest, Ctx, ReplyMode, Session, ADMIN, MAY_REPLICATE, SKIP_MONITOR, SKIP_SLOWLOG, WRITE};
+use crate::commands::{
+    dispatch, registry, BlockRequest, Ctx, ReplyMode, Session, ADMIN, ALLOW_BUSY, MAY_REPLICATE, SKIP_MONITOR, SKIP_SLOWLOG, WRITE,
+};
 use crate::resp::{encode, parse_request, Args, OwnedArgs, ParseLimits, Reply, RequestBuf};
+use crate::scripting::{busy_error, ScriptKind, Scripting};
 
 /// Read buffer headroom kept before each read; large requests grow the buffer as they arrive.
 const READ_CHUNK: usize = 16 * 1024;
@@ -38,6 +41,8 @@ enum Pending {
     Blocked(BlockRequest, OwnedArgs),
     /// MONITOR: start streaming.
     Monitor,
+    /// A command that runs on the exclusive executor (scripts, FUNCTION changes, EXEC).
+    Exclusive(OwnedArgs),
     /// QUIT, a kill of self, SHUTDOWN, or a protocol error.
     Close,
 }
@@ -132,6 +137,25 @@ pub async fn serve(stream: TcpStream, shared: Arc<Shared>, info: Arc<ClientInfo>
                     conn.info.monitor.store(true, Ordering::Relaxed);
                     monitor_feed = Some(receiver);
                 }
+                Pending::Exclusive(args) => {
+                    let shared = conn.shared.clone();
+                    let job = shared.exclusive.run(move |scripting| {
+                        conn.run_exclusive(&args, scripting);
+                        conn
+                    });
+                    conn = tokio::select! {
+                        done = job => match done {
+                            Some(conn) => conn,
+                            None => return,
+                        },
+                        // A runaway script must not hold up SHUTDOWN NOSAVE.
+                        _ = stopping(&mut shutdown) => return,
+                    };
+                    if conn.session.close_after_reply {
+                        close = true;
+                        break;
+                    }
+                }
                 Pending::Blocked(block, args) => {
                     if !conn.flush(&mut writer).await {
                         break 'connection;
@@ -169,7 +193,7 @@ impl Connection {
         // reads anyway for its duration, so a command costs two clock reads, as in Redis.
         let batch_started = Instant::now();
         let batch_unix_ms = unix_ms();
-        let mut gate: Option<RwLockReadGuard<'_, ()>> = None;
+        let mut gate: Option<parking_lot::RwLockReadGuard<'_, ()>> = None;
         let mut consumed = 0;
         loop {
             let rest = &buffer[consumed..];
@@ -196,17 +220,28 @@ impl Connection {
             consumed += length;
             let started = Instant::now();
             let now_ms = batch_unix_ms + started.duration_since(batch_started).as_millis() as u64;
-            if args.get(0).eq_ignore_ascii_case(b"exec") {
-                // EXEC runs alone: no other client's command between its commands.
-                gate = None;
-                let _exclusive = shared.gate.write().unwrap_or_else(|p| p.into_inner());
-                self.execute(args, now_ms, started);
-            } else {
-                if gate.is_none() {
-                    gate = Some(shared.gate.read().unwrap_or_else(|p| p.into_inner()));
+            if runs_exclusively(args) {
+                if let Some(kind) = shared.busy_script() {
+                    self.refuse_busy(kind);
+                    continue;
                 }
-                self.execute(args, now_ms, started);
+                return (consumed, Pending::Exclusive(args.to_owned()));
             }
+            if gate.is_none() {
+                match shared.enter_gate() {
+                    Ok(guard) => gate = Some(guard),
+                    Err(kind) => {
+                        // Past busy-reply-threshold only ALLOW_BUSY commands (SCRIPT KILL, SHUTDOWN...) run.
+                        if resolve(args).is_ok_and(|(_, command)| command.has(ALLOW_BUSY)) {
+                            self.execute(args, now_ms, started, None);
+                        } else {
+                            self.refuse_busy(kind);
+                        }
+                        continue;
+                    }
+                }
+            }
+            self.execute(args, now_ms, started, None);
             if let Some(block) = self.session.block.take() {
                 return (consumed, Pending::Blocked(block, args.to_owned()));
             }
@@ -222,14 +257,30 @@ impl Connection {
         }
     }
 
+    /// Runs a command on the exclusive executor: no other client's command runs until it ends.
+    fn run_exclusive(&mut self, args: &OwnedArgs, scripting: &mut Scripting) {
+        let shared = self.shared.clone();
+        let _exclusive = shared.gate.write();
+        self.execute(args.args(), unix_ms(), Instant::now(), Some(scripting));
+    }
+
+    /// Answers BUSY: a script has run past busy-reply-threshold.
+    fn refuse_busy(&mut self, kind: ScriptKind) {
+        let error = busy_error(kind);
+        self.shared.stats.record_error(error);
+        self.local.errors += 1;
+        encode_reply(&mut self.session, &mut self.output, &Reply::Error(error.into()));
+    }
+
     /// Runs one request and encodes its reply (unless it blocked or CLIENT REPLY says otherwise).
-    fn execute(&mut self, args: Args, now_ms: u64, started: Instant) {
+    fn execute(&mut self, args: Args, now_ms: u64, started: Instant, scripting: Option<&mut Scripting>) {
         // Borrow the fields apart instead of cloning the Arc: a clone per command would bounce its
         // reference count between the threads' caches.
         let Connection { shared, info, session, output, local } = self;
         let shared: &Shared = shared;
         drain_messages(session, output);
         let mut ctx = Ctx::new(shared, session, now_ms);
+        ctx.scripting = scripting;
         let outcome = dispatch(&mut ctx, args);
         let (hits, misses) = (ctx.hits, ctx.misses);
         let elapsed = started.elapsed().as_micros() as u64;
@@ -271,8 +322,8 @@ impl Connection {
     /// Runs a blocked command again; true when it was served (its reply is encoded).
     fn retry_blocked(&mut self, args: &OwnedArgs) -> bool {
         let shared = self.shared.clone();
-        let _gate = shared.gate.read().unwrap_or_else(|p| p.into_inner());
-        self.execute(args.args(), unix_ms(), Instant::now());
+        let _gate = shared.gate.read();
+        self.execute(args.args(), unix_ms(), Instant::now(), None);
         self.session.block.take().is_none()
     }
 
@@ -355,6 +406,25 @@ impl Connection {
         }
         let shared = self.shared.clone();
         self.session.unwatch_all(&shared);
+    }
+}
+
+/// Commands that run on the exclusive executor: EXEC, scripts, and the SCRIPT and FUNCTION
+/// subcommands that use the Lua VM (all but KILL and STATS, which must reach a busy script).
+fn runs_exclusively(args: Args) -> bool {
+    let name = args.get(0);
+    let is = |word: &[u8]| name.eq_ignore_ascii_case(word);
+    match name.len() {
+        4 => is(b"exec") || is(b"eval"),
+        5 => is(b"fcall"),
+        7 => is(b"evalsha") || is(b"eval_ro"),
+        8 if is(b"fcall_ro") => true,
+        10 => is(b"evalsha_ro"),
+        6 | 8 if is(b"script") || is(b"function") => {
+            let sub = args.get(1);
+            !(sub.eq_ignore_ascii_case(b"kill") || sub.eq_ignore_ascii_case(b"stats") || sub.eq_ignore_ascii_case(b"help"))
+        }
+        _ => false,
     }
 }
 

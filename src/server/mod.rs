@@ -3,6 +3,7 @@
 pub mod blocking;
 pub mod clients;
 pub mod connection;
+pub mod exclusive;
 pub mod logging;
 pub mod monitor;
 pub mod notify;

@@ -8,6 +8,7 @@ use tokio::sync::watch;
 
 use super::blocking::Blocked;
 use super::clients::Clients;
+use super::exclusive::Exclusive;
 use super::monitor::Monitors;
 use super::pubsub::PubSub;
 use super::slowlog::SlowLog;
@@ -16,6 +17,7 @@ use super::watch::Watches;
 use crate::config::Config;
 use crate::engine::snowflake::Snowflake;
 use crate::engine::Keyspace;
+use crate::scripting::{ScriptKind, ScriptStatus};
 
 /// How SHUTDOWN or a signal asked the server to stop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,7 +47,11 @@ pub struct Shared {
     /// Commands run under the read side; EXEC takes the write side, so no other client's command
     /// runs between the commands of a transaction. Held only while commands execute, never across
     /// an `.await`.
-    pub gate: std::sync::RwLock<()>,
+    pub gate: parking_lot::RwLock<()>,
+    /// The script running now, if any: read by every loop to answer BUSY.
+    pub scripts: Arc<ScriptStatus>,
+    /// Runs scripts and EXEC with the gate held for writing (see [`Exclusive`]).
+    pub exclusive: Exclusive,
     pub ids: Snowflake,
     pub named_ids: Mutex<std::collections::HashMap<Vec<u8>, std::sync::Arc<Snowflake>>>,
     pub run_id: String,
@@ -66,6 +72,7 @@ impl Shared {
         let pubsub = Arc::new(PubSub::new(config.hot.clone()));
         let mut keyspace = Keyspace::new(databases);
         keyspace.set_events(pubsub.clone());
+        let scripts = Arc::new(ScriptStatus::default());
         let run_id: String = (0..40).map(|_| char::from_digit(rand::random_range(0..16), 16).unwrap_or('0')).collect();
         Shared {
             config,
@@ -77,7 +84,9 @@ impl Shared {
             pubsub,
             blocked: Blocked::default(),
             watches: Watches::default(),
-            gate: std::sync::RwLock::new(()),
+            gate: parking_lot::RwLock::new(()),
+            exclusive: Exclusive::start(scripts.clone()),
+            scripts,
             ids: Snowflake::default(),
             named_ids: Mutex::default(),
             run_id,
@@ -89,6 +98,31 @@ impl Shared {
             paused: AtomicBool::new(false),
             shutdown: watch::channel(ShutdownRequest::Running).0,
         }
+    }
+
+    /// Takes the gate's read side for running commands. While a script holds the write side past
+    /// `busy-reply-threshold`, gives up with the script's kind instead: the caller answers BUSY.
+    pub fn enter_gate(&self) -> Result<parking_lot::RwLockReadGuard<'_, ()>, ScriptKind> {
+        loop {
+            if let Some(guard) = self.gate.try_read() {
+                return Ok(guard);
+            }
+            let threshold = self.config.hot.busy_reply_threshold_ms.load(Ordering::Relaxed);
+            let wait = match self.scripts.running_for_ms() {
+                Some((kind, ran)) if ran >= threshold => return Err(kind),
+                Some((_, ran)) => threshold - ran,
+                // EXEC, or a script about to start.
+                None => 10,
+            };
+            if let Some(guard) = self.gate.try_read_for(Duration::from_millis(wait.max(1))) {
+                return Ok(guard);
+            }
+        }
+    }
+
+    /// The running script's kind once it has run past `busy-reply-threshold`.
+    pub fn busy_script(&self) -> Option<ScriptKind> {
+        self.scripts.busy(self.config.hot.busy_reply_threshold_ms.load(Ordering::Relaxed))
     }
 
     pub fn request_shutdown(&self) {

@@ -1,0 +1,336 @@
+//! Scripting commands: EVAL, EVALSHA and their _RO forms, SCRIPT, FUNCTION, FCALL and FCALL_RO.
+//!
+//! All but SCRIPT KILL, FUNCTION KILL and FUNCTION STATS run on the exclusive executor, which hands
+//! them the Lua VM through [`Ctx::scripting`].
+
+use std::borrow::Cow;
+
+use bytes::Bytes;
+use mlua::Value;
+
+use super::lists::numkeys_positions;
+use super::{CmdError, Ctx};
+use crate::resp::{Args, Reply};
+use crate::scripting::{busy_error, KillRefused, RunOptions, ScriptKind, Scripting};
+
+/// Key positions of EVAL-style commands: `numkeys` at 2, then the keys.
+pub fn eval_keys(args: Args) -> Vec<usize> {
+    numkeys_positions(args, 2)
+}
+
+/// The VM, which only the exclusive executor has.
+fn scripting<'c>(ctx: &'c mut Ctx) -> Result<&'c mut Scripting, CmdError> {
+    ctx.scripting.as_deref_mut().ok_or_else(|| CmdError::err("scripting is only available on the script executor"))
+}
+
+/// The KEYS and ARGV of a script call.
+type KeysAndArgs<'a> = (Vec<&'a [u8]>, Vec<&'a [u8]>);
+
+/// `numkeys key... arg...` from position 2: the keys and the arguments.
+fn keys_and_args<'a>(args: Args<'a>) -> Result<KeysAndArgs<'a>, CmdError> {
+    let numkeys = super::parse_int(args.get(2))?;
+    if numkeys < 0 {
+        return Err(CmdError::err("Number of keys can't be negative"));
+    }
+    let rest: Vec<&[u8]> = args.iter().skip(3).collect();
+    if numkeys as u64 > rest.len() as u64 {
+        return Err(CmdError::err("Number of keys can't be greater than number of args"));
+    }
+    let (keys, argv) = rest.split_at(numkeys as usize);
+    Ok((keys.to_vec(), argv.to_vec()))
+}
+
+/// EVAL script numkeys [key ...] [arg ...]
+pub fn eval(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
+    run_eval(ctx, args, false, false)
+}
+
+/// EVALSHA sha1 numkeys [key ...] [arg ...]
+pub fn evalsha(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
+    run_eval(ctx, args, true, false)
+}
+
+/// EVAL_RO script numkeys [key ...] [arg ...]
+pub fn eval_ro(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
+    run_eval(ctx, args, false, true)
+}
+
+/// EVALSHA_RO sha1 numkeys [key ...] [arg ...]
+pub fn evalsha_ro(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
+    run_eval(ctx, args, true, true)
+}
+
+fn run_eval(ctx: &mut Ctx, args: Args, by_sha: bool, read_only: bool) -> Result<Reply, CmdError> {
+    let (keys, argv) = keys_and_args(args)?;
+    let command: Vec<Vec<u8>> = args.iter().map(<[u8]>::to_vec).collect();
+    let Some(scripting) = ctx.scripting.take() else {
+        return Err(CmdError::err("scripting is only available on the script executor"));
+    };
+    let loaded = if by_sha {
+        scripting
+            .scripts
+            .get(args.get(1))
+            .map(|script| (String::from_utf8_lossy(args.get(1)).to_ascii_lowercase(), script))
+            .ok_or(CmdError::line("NOSCRIPT No matching script. Please use EVAL."))
+    } else {
+        scripting.scripts.load(&scripting.vm, args.get(1)).map_err(|e| CmdError::Other(Cow::Owned(e)))
+    };
+    let reply = loaded.and_then(|(sha, script)| {
+        scripting.vm.set_keys_and_argv(&keys, &argv).map_err(lua_error)?;
+        let options = RunOptions { kind: ScriptKind::Eval, read_only: read_only || script.no_writes, name: &sha, command };
+        Ok(scripting.vm.run(ctx, &script.function, Value::Nil, Value::Nil, options))
+    });
+    ctx.scripting = Some(scripting);
+    reply
+}
+
+fn lua_error(error: mlua::Error) -> CmdError {
+    CmdError::err(error.to_string())
+}
+
+/// SCRIPT LOAD script
+pub fn script_load(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
+    let scripting = scripting(ctx)?;
+    let (sha, _) = scripting.scripts.load(&scripting.vm, args.get(2)).map_err(|e| CmdError::Other(Cow::Owned(e)))?;
+    Ok(Reply::Bulk(Bytes::from(sha)))
+}
+
+/// SCRIPT EXISTS sha1 [sha1 ...]
+pub fn script_exists(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
+    let scripting = scripting(ctx)?;
+    Ok(Reply::Array(args.iter().skip(2).map(|sha| Reply::Int(i64::from(scripting.scripts.contains(sha)))).collect()))
+}
+
+/// SCRIPT FLUSH [ASYNC|SYNC]
+pub fn script_flush(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
+    flush_mode(args, "SCRIPT FLUSH only support SYNC|ASYNC option")?;
+    scripting(ctx)?.scripts.flush();
+    Ok(Reply::Ok)
+}
+
+/// `[ASYNC|SYNC]` after a FLUSH subcommand (both free at once: nothing is left to free lazily).
+fn flush_mode(args: Args, error: &'static str) -> Result<(), CmdError> {
+    match args.len() {
+        2 => Ok(()),
+        3 if args.get(2).eq_ignore_ascii_case(b"async") || args.get(2).eq_ignore_ascii_case(b"sync") => Ok(()),
+        _ => Err(CmdError::err(error)),
+    }
+}
+
+/// SCRIPT DEBUG YES|SYNC|NO: strata has no Lua debugger.
+pub fn script_debug(_ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
+    let mode = args.get(2);
+    if mode.eq_ignore_ascii_case(b"no") {
+        return Ok(Reply::Ok);
+    }
+    if mode.eq_ignore_ascii_case(b"yes") || mode.eq_ignore_ascii_case(b"sync") {
+        return Err(CmdError::err("strata has no Lua debugger: SCRIPT DEBUG YES|SYNC is not supported"));
+    }
+    Err(CmdError::err("Use SCRIPT DEBUG YES/SYNC/NO"))
+}
+
+/// SCRIPT KILL
+pub fn script_kill(ctx: &mut Ctx, _args: Args) -> Result<Reply, CmdError> {
+    kill(ctx, ScriptKind::Eval)
+}
+
+/// FUNCTION KILL
+pub fn function_kill(ctx: &mut Ctx, _args: Args) -> Result<Reply, CmdError> {
+    kill(ctx, ScriptKind::Function)
+}
+
+fn kill(ctx: &mut Ctx, kind: ScriptKind) -> Result<Reply, CmdError> {
+    match ctx.shared.scripts.request_kill(kind) {
+        Ok(()) => Ok(Reply::Ok),
+        Err(KillRefused::NotBusy) => Err(CmdError::line("NOTBUSY No scripts in execution right now.")),
+        Err(KillRefused::OtherKind(running)) => Err(CmdError::line(busy_error(running))),
+        Err(KillRefused::Unkillable) => Err(CmdError::line(
+            "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.",
+        )),
+    }
+}
+
+/// FUNCTION LOAD [REPLACE] function-code
+pub fn function_load(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
+    let replace = match args.len() {
+        3 => false,
+        4 if args.get(2).eq_ignore_ascii_case(b"replace") => true,
+        4 => return Err(CmdError::err(format!("Unknown option given: {}", String::from_utf8_lossy(args.get(2))))),
+        _ => return Err(CmdError::Syntax),
+    };
+    let code = args.get(args.len() - 1);
+    let scripting = scripting(ctx)?;
+    let name = scripting.libraries.load(&scripting.vm, code, replace).map_err(|e| CmdError::Other(Cow::Owned(e)))?;
+    publish_counts(ctx);
+    Ok(Reply::Bulk(Bytes::from(name)))
+}
+
+/// Keeps FUNCTION STATS's counts readable while a function runs (the VM is busy then).
+fn publish_counts(ctx: &mut Ctx) {
+    if let Some(scripting) = ctx.scripting.as_deref() {
+        ctx.shared.scripts.set_library_counts(scripting.libraries.library_count(), scripting.libraries.function_count());
+    }
+}
+
+/// FUNCTION DELETE library-name
+pub fn function_delete(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
+    let name = String::from_utf8_lossy(args.get(2)).into_owned();
+    if !scripting(ctx)?.libraries.delete(&name) {
+        return Err(CmdError::err("Library not found"));
+    }
+    publish_counts(ctx);
+    Ok(Reply::Ok)
+}
+
+/// FUNCTION FLUSH [ASYNC|SYNC]
+pub fn function_flush(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
+    flush_mode(args, "FUNCTION FLUSH only supports SYNC|ASYNC option")?;
+    scripting(ctx)?.libraries.flush();
+    publish_counts(ctx);
+    Ok(Reply::Ok)
+}
+
+/// FUNCTION LIST [LIBRARYNAME pattern] [WITHCODE]
+pub fn function_list(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
+    let mut pattern: Option<&[u8]> = None;
+    let mut with_code = false;
+    let mut i = 2;
+    while i < args.len() {
+        let arg = args.get(i);
+        if arg.eq_ignore_ascii_case(b"withcode") && !with_code {
+            with_code = true;
+        } else if arg.eq_ignore_ascii_case(b"libraryname") && pattern.is_none() {
+            if i + 1 >= args.len() {
+                return Err(CmdError::err("library name argument was not given"));
+            }
+            pattern = Some(args.get(i + 1));
+            i += 1;
+        } else {
+            return Err(CmdError::err(format!("Unknown argument {}", String::from_utf8_lossy(arg))));
+        }
+        i += 1;
+    }
+    let scripting = scripting(ctx)?;
+    let mut libraries = Vec::new();
+    for library in scripting.libraries.libraries() {
+        if pattern.is_some_and(|p| !crate::glob::matches(p, library.name.as_bytes(), false)) {
+            continue;
+        }
+        let functions = library
+            .functions
+            .values()
+            .map(|function| {
+                Reply::Map(vec![
+                    (Reply::bulk(b"name"), Reply::Bulk(Bytes::from(function.name.clone()))),
+                    (Reply::bulk(b"description"), function.description.clone().map_or(Reply::Nil, |d| Reply::Bulk(Bytes::from(d)))),
+                    (Reply::bulk(b"flags"), Reply::Set(function.flags.iter().map(|f| Reply::bulk(f.as_bytes())).collect())),
+                ])
+            })
+            .collect();
+        let mut fields = vec![
+            (Reply::bulk(b"library_name"), Reply::Bulk(Bytes::from(library.name.clone()))),
+            (Reply::bulk(b"engine"), Reply::bulk(b"LUA")),
+            (Reply::bulk(b"functions"), Reply::Array(functions)),
+        ];
+        if with_code {
+            fields.push((Reply::bulk(b"library_code"), Reply::Bulk(Bytes::copy_from_slice(&library.code))));
+        }
+        libraries.push(Reply::Map(fields));
+    }
+    Ok(Reply::Array(libraries))
+}
+
+/// FUNCTION STATS
+pub fn function_stats(ctx: &mut Ctx, _args: Args) -> Result<Reply, CmdError> {
+    let status = &ctx.shared.scripts;
+    let running = match status.running_function() {
+        Some((name, command, ms)) => Reply::Map(vec![
+            (Reply::bulk(b"name"), Reply::Bulk(Bytes::from(name))),
+            (Reply::bulk(b"command"), Reply::Array(command.into_iter().map(|arg| Reply::Bulk(Bytes::from(arg))).collect())),
+            (Reply::bulk(b"duration_ms"), Reply::Int(ms as i64)),
+        ]),
+        None => Reply::Nil,
+    };
+    let (libraries, functions) = status.library_counts();
+    let lua = Reply::Map(vec![
+        (Reply::bulk(b"libraries_count"), Reply::Int(libraries as i64)),
+        (Reply::bulk(b"functions_count"), Reply::Int(functions as i64)),
+    ]);
+    Ok(Reply::Map(vec![(Reply::bulk(b"running_script"), running), (Reply::bulk(b"engines"), Reply::Map(vec![(Reply::bulk(b"LUA"), lua)]))]))
+}
+
+/// FUNCTION DUMP
+pub fn function_dump(ctx: &mut Ctx, _args: Args) -> Result<Reply, CmdError> {
+    let scripting = scripting(ctx)?;
+    let codes: Vec<&[u8]> = scripting.libraries.libraries().map(|library| &library.code[..]).collect();
+    Ok(Reply::Bulk(Bytes::from(crate::scripting::dump::encode(&codes))))
+}
+
+/// FUNCTION RESTORE serialized-value [FLUSH|APPEND|REPLACE]
+pub fn function_restore(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
+    let policy = match args.len() {
+        3 => b"append".as_slice(),
+        4 => args.get(3),
+        _ => return Err(CmdError::Syntax),
+    };
+    let (flush, replace) = if policy.eq_ignore_ascii_case(b"append") {
+        (false, false)
+    } else if policy.eq_ignore_ascii_case(b"replace") {
+        (false, true)
+    } else if policy.eq_ignore_ascii_case(b"flush") {
+        (true, true)
+    } else {
+        return Err(CmdError::err("Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE."));
+    };
+    let codes = crate::scripting::dump::decode(args.get(2)).ok_or(CmdError::err("payload version or checksum are wrong"))?;
+    let scripting = scripting(ctx)?;
+    // Compile everything first so a bad library leaves the loaded ones untouched.
+    let mut compiled = Vec::with_capacity(codes.len());
+    for code in &codes {
+        compiled.push(crate::scripting::functions::compile_library(&scripting.vm, code).map_err(|e| CmdError::Other(Cow::Owned(e)))?);
+    }
+    if !replace {
+        if let Some(existing) = compiled.iter().find(|l| scripting.libraries.libraries().any(|have| have.name == l.name)) {
+            return Err(CmdError::err(format!("Library {} already exists", existing.name)));
+        }
+    }
+    if flush {
+        scripting.libraries.flush();
+    }
+    for library in compiled {
+        scripting.libraries.install(library, true).map_err(|e| CmdError::Other(Cow::Owned(e)))?;
+    }
+    publish_counts(ctx);
+    Ok(Reply::Ok)
+}
+
+/// FCALL function numkeys [key ...] [arg ...]
+pub fn fcall(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
+    run_function(ctx, args, false)
+}
+
+/// FCALL_RO function numkeys [key ...] [arg ...]
+pub fn fcall_ro(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
+    run_function(ctx, args, true)
+}
+
+fn run_function(ctx: &mut Ctx, args: Args, read_only: bool) -> Result<Reply, CmdError> {
+    let (keys, argv) = keys_and_args(args)?;
+    let command: Vec<Vec<u8>> = args.iter().map(<[u8]>::to_vec).collect();
+    let Some(scripting) = ctx.scripting.take() else {
+        return Err(CmdError::err("scripting is only available on the script executor"));
+    };
+    let reply = (|| {
+        let function = scripting.libraries.function(args.get(1)).ok_or(CmdError::err("Function not found"))?;
+        if read_only && !function.no_writes() {
+            return Err(CmdError::err("Can not execute a script with write flag using *_ro command."));
+        }
+        let (callback, name, no_writes) = (function.callback.clone(), function.name.clone(), function.no_writes());
+        let keys = Value::Table(scripting.vm.byte_array(&keys).map_err(lua_error)?);
+        let argv = Value::Table(scripting.vm.byte_array(&argv).map_err(lua_error)?);
+        let options = RunOptions { kind: ScriptKind::Function, read_only: read_only || no_writes, name: &name, command };
+        Ok(scripting.vm.run(ctx, &callback, keys, argv, options))
+    })();
+    ctx.scripting = Some(scripting);
+    reply
+}

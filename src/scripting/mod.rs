@@ -1,0 +1,34 @@
+//! Lua scripting: EVAL scripts and FUNCTION libraries, run atomically in one Lua 5.1 VM (the
+//! version Redis embeds) with Redis's sandbox, `redis` API and reply conversions.
+//!
+//! The VM lives on the exclusive executor thread ([`crate::server::exclusive`]), which runs every
+//! script with the server's gate held for writing.
+
+mod api;
+mod call;
+mod convert;
+pub mod dump;
+pub mod eval;
+pub mod functions;
+pub mod status;
+mod vm;
+
+use std::sync::Arc;
+
+pub use api::sha1_hex;
+pub use convert::ScriptResp;
+pub use status::{busy_error, KillRefused, ScriptKind, ScriptStatus};
+pub use vm::{RunOptions, ScriptVm};
+
+/// Everything scripts need, owned by the executor thread.
+pub struct Scripting {
+    pub vm: ScriptVm,
+    pub scripts: eval::ScriptCache,
+    pub libraries: functions::Libraries,
+}
+
+impl Scripting {
+    pub fn new(status: Arc<ScriptStatus>) -> mlua::Result<Scripting> {
+        Ok(Scripting { vm: ScriptVm::new(status)?, scripts: eval::ScriptCache::default(), libraries: functions::Libraries::default() })
+    }
+}

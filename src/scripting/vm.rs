@@ -1,0 +1,323 @@
+//! The Lua VM scripts run in: Redis's sandbox (an allow-list of globals, read-only globals and
+//! library tables), the `redis` API, the error handler that locates an error in the script, and
+//! one run of a script with its KEYS and ARGV.
+
+use std::cell::RefCell;
+use std::sync::Arc;
+
+use mlua::{Function, HookTriggers, Lua, LuaOptions, MultiValue, StdLib, Table, Value, VmState};
+
+use super::call::{call_from_script, RAW_CALL};
+use super::convert::{error_table, lua_to_reply, sanitize, ScriptResp};
+use super::status::{ScriptKind, ScriptStatus};
+use crate::commands::Ctx;
+use crate::resp::{OwnedArgs, Reply};
+
+/// The chunk name scripts compile under, as Redis names it (errors read `user_script:LINE: ...`).
+pub const SCRIPT_CHUNK: &str = "@user_script";
+/// Instructions between two checks for SCRIPT KILL.
+const KILL_CHECK_INTERVAL: u32 = 100_000;
+const KILLED_MESSAGE: &str = "ERR Script killed by user with SCRIPT KILL...";
+const FUNCTION_KILLED_MESSAGE: &str = "ERR Script killed by user with FUNCTION KILL...";
+
+/// Globals scripts may read, as in Redis 7.0; everything else the base library defines is removed.
+const ALLOWED_GLOBALS: &[&str] = &[
+    "assert",
+    "collectgarbage",
+    "coroutine",
+    "error",
+    "gcinfo",
+    "getmetatable",
+    "ipairs",
+    "load",
+    "loadstring",
+    "math",
+    "next",
+    "pairs",
+    "pcall",
+    "rawequal",
+    "rawget",
+    "rawset",
+    "select",
+    "setmetatable",
+    "string",
+    "table",
+    "tonumber",
+    "tostring",
+    "type",
+    "unpack",
+    "xpcall",
+    "_VERSION",
+    "cjson",
+    "cmsgpack",
+    "bit",
+    "struct",
+];
+/// Library tables scripts may use but not change.
+const READ_ONLY_LIBRARIES: &[&str] = &["coroutine", "math", "string", "table", "cjson", "cmsgpack", "bit", "struct"];
+
+/// Lua helpers defined once: the read-only views and the protected call with its message handler.
+const PRELUDE: &str = r#"
+local error, setmetatable, tostring, xpcall = error, setmetatable, tostring, xpcall
+local function readonly_error() error("Attempt to modify a readonly table", 2) end
+local function readonly(t)
+  return setmetatable({}, {__index = t, __newindex = readonly_error, __metatable = false})
+end
+local function sandbox(globals)
+  return setmetatable({}, {
+    __index = function(_, name)
+      local value = globals[name]
+      if value == nil then
+        error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 2)
+      end
+      return value
+    end,
+    __newindex = readonly_error,
+    __metatable = false,
+  })
+end
+local function run(f, handler, keys, args)
+  return xpcall(function() return f(keys, args) end, handler)
+end
+return readonly, sandbox, run
+"#;
+/// The chunk name of the prelude, so the error handler can skip its frames.
+const PRELUDE_CHUNK: &str = "=strata";
+
+/// What the `redis` functions of one run need to know.
+pub struct RunState {
+    pub resp: ScriptResp,
+    pub read_only: bool,
+    pub status: Arc<ScriptStatus>,
+    /// Reused for the arguments of every `redis.call`.
+    pub args: OwnedArgs,
+}
+
+/// How to run a script.
+pub struct RunOptions<'a> {
+    pub kind: ScriptKind,
+    /// Write commands fail (EVAL_RO, FCALL_RO, `no-writes` scripts).
+    pub read_only: bool,
+    /// What error messages name the script by: its SHA1, or the function's name.
+    pub name: &'a str,
+    /// The command line, for FUNCTION STATS.
+    pub command: Vec<Vec<u8>>,
+}
+
+pub struct ScriptVm {
+    lua: Lua,
+    /// The globals table scripts see: reads of unknown names and all writes fail.
+    env: Table,
+    /// The allowed globals behind `env`; EVAL sets KEYS and ARGV here.
+    globals: Table,
+    /// The `redis` table behind its read-only view.
+    redis: Table,
+    readonly: Function,
+    sandbox: Function,
+    run: Function,
+    handler: Function,
+    status: Arc<ScriptStatus>,
+    /// The argument buffer `redis.call` reuses, kept between runs.
+    call_args: OwnedArgs,
+}
+
+impl ScriptVm {
+    pub fn new(status: Arc<ScriptStatus>) -> mlua::Result<ScriptVm> {
+        let lua = Lua::new_with(StdLib::TABLE | StdLib::STRING | StdLib::MATH, LuaOptions::default())?;
+        // LIBS: super::libs::register(&lua)?;
+        let (readonly, sandbox, run): (Function, Function, Function) = lua.load(PRELUDE).set_name(PRELUDE_CHUNK).call(())?;
+        let globals = lua.globals();
+        let names: Vec<Value> = globals.pairs::<Value, Value>().filter_map(Result::ok).map(|(name, _)| name).collect();
+        for name in names {
+            let allowed = matches!(&name, Value::String(s) if ALLOWED_GLOBALS.iter().any(|a| s.as_bytes().as_ref() == a.as_bytes()));
+            if !allowed {
+                globals.raw_set(name, Value::Nil)?;
+            }
+        }
+        for library in READ_ONLY_LIBRARIES {
+            if let Value::Table(table) = globals.raw_get::<Value>(*library)? {
+                globals.raw_set(*library, readonly.call::<Table>(table)?)?;
+            }
+        }
+        let redis = super::api::redis_table(&lua)?;
+        globals.raw_set("redis", readonly.call::<Table>(redis.clone())?)?;
+        let env: Table = sandbox.call(globals.clone())?;
+        globals.raw_set("_G", env.clone())?;
+        let handler = lua.create_function(locate_error)?;
+        globals.raw_set("__redis__err__handler", handler.clone())?;
+        let hook_status = status.clone();
+        lua.set_hook(HookTriggers::new().every_nth_instruction(KILL_CHECK_INTERVAL), move |_, _| {
+            if hook_status.kill_requested() {
+                return Err(mlua::Error::RuntimeError(KILLED_MESSAGE.to_owned()));
+            }
+            Ok(VmState::Continue)
+        })?;
+        Ok(ScriptVm { lua, env, globals, redis, readonly, sandbox, run, handler, status, call_args: OwnedArgs::default() })
+    }
+
+    pub fn lua(&self) -> &Lua {
+        &self.lua
+    }
+
+    pub fn redis_table(&self) -> &Table {
+        &self.redis
+    }
+
+    /// A read-only view of `table`.
+    pub fn readonly(&self, table: Table) -> mlua::Result<Table> {
+        self.readonly.call(table)
+    }
+
+    /// A fresh sandboxed globals table over `globals` (FUNCTION LOAD runs libraries in one).
+    pub fn sandbox(&self, globals: Table) -> mlua::Result<Table> {
+        self.sandbox.call(globals)
+    }
+
+    /// The allowed globals, for building a library's load-time environment.
+    pub fn globals(&self) -> &Table {
+        &self.globals
+    }
+
+    /// Compiles a script body in the sandbox. The error is Lua's message (`user_script:1: ...`).
+    pub fn compile(&self, body: &[u8], chunk: &str, env: Option<Table>) -> Result<Function, String> {
+        self.lua.load(body).set_name(chunk).set_environment(env.unwrap_or_else(|| self.env.clone())).into_function().map_err(|error| {
+            match error {
+                mlua::Error::SyntaxError { message, .. } => message,
+                other => other.to_string(),
+            }
+        })
+    }
+
+    /// Runs `function()` under the error handler outside any client context (a library's load):
+    /// the error text on failure.
+    pub fn run_protected(&self, function: &Function) -> mlua::Result<Result<(), String>> {
+        let mut values = self.run.call::<MultiValue>((function.clone(), self.handler.clone(), Value::Nil, Value::Nil))?.into_iter();
+        if matches!(values.next(), Some(Value::Boolean(true))) {
+            return Ok(Ok(()));
+        }
+        let message = match values.next() {
+            Some(Value::Table(error)) => error.raw_get::<String>("err").unwrap_or_default(),
+            _ => String::new(),
+        };
+        Ok(Err(sanitize(&message)))
+    }
+
+    /// Sets the KEYS and ARGV globals of an EVAL script.
+    pub fn set_keys_and_argv(&self, keys: &[&[u8]], argv: &[&[u8]]) -> mlua::Result<()> {
+        self.globals.raw_set("KEYS", self.byte_array(keys)?)?;
+        self.globals.raw_set("ARGV", self.byte_array(argv)?)?;
+        Ok(())
+    }
+
+    pub fn byte_array(&self, items: &[&[u8]]) -> mlua::Result<Table> {
+        let table = self.lua.create_table_with_capacity(items.len(), 0)?;
+        for (i, item) in items.iter().enumerate() {
+            table.raw_set(i + 1, self.lua.create_string(item)?)?;
+        }
+        Ok(table)
+    }
+
+    /// Runs `function(keys, args)` as one atomic script for the client of `ctx` and returns its
+    /// reply. Errors carry Redis's `script: NAME, on @user_script:LINE.` suffix.
+    pub fn run(&mut self, ctx: &mut Ctx, function: &Function, keys: Value, args: Value, options: RunOptions) -> Reply {
+        let _running = self.status.begin(options.kind, options.name.to_owned(), options.command);
+        // Scripts read replies in RESP2 unless they ask otherwise, never block, and keep their SELECT to themselves.
+        let (caller_db, caller_protocol, caller_in_exec) = (ctx.session.db, ctx.session.protocol, ctx.session.in_exec);
+        ctx.session.protocol = crate::resp::Protocol::Resp2;
+        ctx.session.in_exec = true;
+        self.lua.set_app_data(RunState {
+            resp: ScriptResp::Resp2,
+            read_only: options.read_only,
+            status: self.status.clone(),
+            args: std::mem::take(&mut self.call_args),
+        });
+        let ctx_cell = RefCell::new(ctx);
+        let outcome = self.lua.scope(|scope| {
+            let raw = scope.create_function(|lua, args: MultiValue| {
+                let mut ctx = ctx_cell.borrow_mut();
+                call_from_script(&mut ctx, lua, args)
+            })?;
+            self.lua.set_named_registry_value(RAW_CALL, raw)?;
+            let result = self.run.call::<MultiValue>((function.clone(), self.handler.clone(), keys, args));
+            self.lua.set_named_registry_value(RAW_CALL, Value::Nil)?;
+            result
+        });
+        let ctx = ctx_cell.into_inner();
+        ctx.session.db = caller_db;
+        ctx.session.protocol = caller_protocol;
+        ctx.session.in_exec = caller_in_exec;
+        let killed = self.status.kill_requested();
+        let mut resp = ScriptResp::Resp2;
+        if let Some(state) = self.lua.remove_app_data::<RunState>() {
+            resp = state.resp;
+            self.call_args = state.args;
+        }
+        let mut values = match outcome {
+            Ok(values) => values.into_iter(),
+            Err(error) => return Reply::Error(format!("ERR {}", sanitize(&error.to_string())).into()),
+        };
+        let ok = matches!(values.next(), Some(Value::Boolean(true)));
+        let value = values.next().unwrap_or(Value::Nil);
+        if ok {
+            return lua_to_reply(&value, resp);
+        }
+        let Value::Table(error) = value else {
+            return Reply::Error("ERR unknown error running the script".into());
+        };
+        let mut message = error.raw_get::<String>("err").unwrap_or_default();
+        if killed {
+            message = match options.kind {
+                ScriptKind::Eval => KILLED_MESSAGE,
+                ScriptKind::Function => FUNCTION_KILLED_MESSAGE,
+            }
+            .to_owned();
+        }
+        let mut text = sanitize(&message);
+        text.push_str(" script: ");
+        text.push_str(options.name);
+        if let (Ok(source), Ok(line)) = (error.raw_get::<String>("source"), error.raw_get::<i64>("line")) {
+            text.push_str(&format!(", on {source}:{line}."));
+        }
+        Reply::Error(text.into())
+    }
+}
+
+/// The message handler of every script run: turns what was raised into an error table
+/// `{err=..., source=..., line=...}` naming the script line that raised it. Lua errors (strings)
+/// get Redis's `ERR ` prefix; error tables (from redis.call or `error({err=...})`) keep their text.
+fn locate_error(lua: &Lua, raised: Value) -> mlua::Result<Table> {
+    let table = match raised {
+        Value::Table(table) if matches!(table.raw_get::<Value>("err"), Ok(Value::String(_))) => table,
+        Value::String(text) => error_table(lua, &format!("ERR {}", text.to_string_lossy()))?,
+        Value::Error(error) => error_table(lua, &innermost_message(&error))?,
+        other => error_table(lua, &format!("ERR {}", other.to_string().unwrap_or_default()))?,
+    };
+    // Level 1 raised the error; C functions (error, redis.call's helpers) and the prelude are skipped
+    // to reach the script's own line.
+    for level in 1..32 {
+        let Some((what, source, line)) = lua.inspect_stack(level, |debug| {
+            let source = debug.source();
+            (source.what, source.source.map(|s| s.into_owned()), debug.current_line())
+        }) else {
+            break;
+        };
+        if what == "C" || source.as_deref() == Some(PRELUDE_CHUNK) {
+            continue;
+        }
+        if let (Some(source), Some(line)) = (source, line) {
+            table.raw_set("source", source)?;
+            table.raw_set("line", line)?;
+        }
+        break;
+    }
+    Ok(table)
+}
+
+/// The message of an error raised from Rust (a callback or the kill hook), without mlua's wrapping.
+fn innermost_message(error: &mlua::Error) -> String {
+    match error {
+        mlua::Error::CallbackError { cause, .. } => innermost_message(cause),
+        mlua::Error::RuntimeError(message) => message.clone(),
+        other => format!("ERR {other}"),
+    }
+}
