@@ -2,7 +2,7 @@
 //! redis-server, in RESP2 and in RESP3, and the raw replies must be byte-identical.
 //!
 //! Scripts hold one command per line (words split on whitespace, `"..."` for empty or spaced
-//! words, `#` comments, `@strata ...` for a setup command sent to strata only); they avoid
+//! words, `\n` inside quotes for a newline, `#` comments, `@strata ...` for a setup command sent to strata only); they avoid
 //! commands whose answers are random or depend on hash-table order. The test is skipped (with a
 //! note) when `redis-server` is not installed.
 
@@ -99,11 +99,17 @@ fn split_words(line: &str) -> Vec<String> {
     let mut words = Vec::new();
     let mut current: Option<String> = None;
     let mut quoted = false;
-    for c in line.chars() {
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
         match c {
             '"' => {
                 quoted = !quoted;
                 current.get_or_insert_with(String::new);
+            }
+            // `\n` inside quotes is a newline (multi-line Lua scripts).
+            '\\' if quoted && chars.peek() == Some(&'n') => {
+                chars.next();
+                current.get_or_insert_with(String::new).push('\n');
             }
             c if c.is_whitespace() && !quoted => words.extend(current.take()),
             c => current.get_or_insert_with(String::new).push(c),

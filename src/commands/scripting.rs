@@ -282,7 +282,7 @@ pub fn function_restore(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     } else {
         return Err(CmdError::err("Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE."));
     };
-    let codes = crate::scripting::dump::decode(args.get(2)).ok_or(CmdError::err("payload version or checksum are wrong"))?;
+    let codes = crate::scripting::dump::decode(args.get(2)).ok_or(CmdError::err("DUMP payload version or checksum are wrong"))?;
     let scripting = scripting(ctx)?;
     // Compile everything first so a bad library leaves the loaded ones untouched.
     let mut compiled = Vec::with_capacity(codes.len());

@@ -65,6 +65,8 @@ pub fn encode(reply: &Reply, proto: Protocol, out: &mut BytesMut) {
             out.put_slice(b"\r\n");
         }
         Reply::Verbatim(text) => bulk(out, text),
+        Reply::BigNumber(digits) if resp3 => line(out, b'(', digits),
+        Reply::BigNumber(digits) => bulk(out, digits),
         Reply::NoReply => {}
         Reply::Multi(replies) => {
             for reply in replies {

@@ -29,6 +29,8 @@ pub enum Reply {
     Double(f64),
     /// A boolean: integer 1/0 in RESP2.
     Bool(bool),
+    /// An integer of any size, as decimal digits: a bulk string in RESP2 (scripts return them).
+    BigNumber(Bytes),
     /// Text with a format hint (`txt`): a bulk string in RESP2.
     Verbatim(Bytes),
     /// Out-of-band data (pub/sub messages, invalidations): an array in RESP2.

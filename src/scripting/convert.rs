@@ -66,6 +66,8 @@ pub fn reply_to_lua(lua: &Lua, reply: &Reply, resp: ScriptResp) -> mlua::Result<
         Reply::Double(value) => single_field(lua, "double", Value::Number(*value))?,
         Reply::Bool(value) if !resp3 => Value::Integer(i64::from(*value)),
         Reply::Bool(value) => Value::Boolean(*value),
+        Reply::BigNumber(digits) if !resp3 => Value::String(lua.create_string(digits)?),
+        Reply::BigNumber(digits) => single_field(lua, "big_number", Value::String(lua.create_string(digits)?))?,
         Reply::NoReply => Value::Nil,
     })
 }
@@ -133,8 +135,7 @@ fn table_to_reply(table: &Table, resp: ScriptResp) -> Reply {
         }
     }
     if let Ok(Value::String(digits)) = table.raw_get::<Value>("big_number") {
-        // No big-number reply type: a bulk string carries the digits, as RESP2 does.
-        return Reply::Bulk(Bytes::copy_from_slice(&digits.as_bytes()));
+        return Reply::BigNumber(Bytes::copy_from_slice(&digits.as_bytes()));
     }
     if let Ok(Value::Table(verbatim)) = table.raw_get::<Value>("verbatim_string") {
         if let Ok(Value::String(text)) = verbatim.raw_get::<Value>("string") {

@@ -64,6 +64,10 @@ impl Libraries {
 
     /// FUNCTION LOAD [REPLACE]: returns the library's name.
     pub fn load(&mut self, vm: &ScriptVm, code: &[u8], replace: bool) -> Result<String, String> {
+        let (name, _) = parse_metadata(code)?;
+        if self.libraries.contains_key(&name) && !replace {
+            return Err(format!("ERR Library '{name}' already exists"));
+        }
         let library = compile_library(vm, code)?;
         self.install(library, replace)
     }
@@ -121,7 +125,7 @@ pub fn compile_library(vm: &ScriptVm, code: &[u8]) -> Result<Library, String> {
             let function = registration(lua, args)?;
             let mut registered = registered.borrow_mut();
             if registered.contains_key(&function.name) {
-                return Err(mlua::Error::RuntimeError("ERR Function already exists in the library".into()));
+                return Err(mlua::Error::RuntimeError("Function already exists in the library".into()));
             }
             registered.insert(function.name.clone(), function);
             Ok(())
@@ -168,10 +172,10 @@ fn registration(_lua: &Lua, args: MultiValue) -> mlua::Result<RegisteredFunction
         (Some(Value::Table(spec)), None, None) => {
             let name = match spec.raw_get::<Value>("function_name")? {
                 Value::String(name) => name.to_string_lossy(),
-                _ => return Err(error("ERR function_name argument given to redis.register_function must be a string")),
+                _ => return Err(error("function_name argument given to redis.register_function must be a string")),
             };
             let Value::Function(callback) = spec.raw_get::<Value>("callback")? else {
-                return Err(error("ERR callback argument given to redis.register_function must be a function"));
+                return Err(error("callback argument given to redis.register_function must be a function"));
             };
             let mut flags = Vec::new();
             match spec.raw_get::<Value>("flags")? {
@@ -179,25 +183,25 @@ fn registration(_lua: &Lua, args: MultiValue) -> mlua::Result<RegisteredFunction
                 Value::Table(list) => {
                     for flag in list.sequence_values::<Value>() {
                         let Value::String(flag) = flag? else {
-                            return Err(error("ERR unknown flag given"));
+                            return Err(error("unknown flag given"));
                         };
                         let flag = flag.to_string_lossy();
                         match FUNCTION_FLAGS.iter().find(|known| **known == flag) {
                             Some(known) => flags.push(*known),
-                            None => return Err(error("ERR unknown flag given")),
+                            None => return Err(error("unknown flag given")),
                         }
                     }
                 }
-                _ => return Err(error("ERR flags argument to redis.register_function must be a table representing function flags")),
+                _ => return Err(error("flags argument to redis.register_function must be a table representing function flags")),
             }
             let description = match spec.raw_get::<Value>("description")? {
                 Value::Nil => None,
                 Value::String(text) => Some(text.to_string_lossy()),
-                _ => return Err(error("ERR description argument given to redis.register_function must be a string")),
+                _ => return Err(error("description argument given to redis.register_function must be a string")),
             };
             (name, callback, flags, description)
         }
-        _ => return Err(error("ERR wrong number of arguments to redis.register_function")),
+        _ => return Err(error("wrong number of arguments to redis.register_function")),
     };
     if !valid_name(&name) {
         return Err(error(NAME_RULE));

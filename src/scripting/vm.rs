@@ -76,10 +76,24 @@ local function sandbox(globals)
     __metatable = false,
   })
 end
+-- Redis's pcall: an error table (raised by redis.call or error{err=...}) reaches the script as its text.
+local raw_pcall, type, rawget = pcall, type, rawget
+local function unwrap(ok, ...)
+  if not ok then
+    local raised = ...
+    if type(raised) == 'table' and type(rawget(raised, 'err')) == 'string' then
+      return false, rawget(raised, 'err')
+    end
+  end
+  return ok, ...
+end
+local function pcall(f, ...)
+  return unwrap(raw_pcall(f, ...))
+end
 local function run(f, handler, keys, args)
   return xpcall(function() return f(keys, args) end, handler)
 end
-return readonly, sandbox, run
+return readonly, sandbox, run, pcall
 "#;
 /// The chunk name of the prelude, so the error handler can skip its frames.
 const PRELUDE_CHUNK: &str = "=strata";
@@ -125,7 +139,8 @@ impl ScriptVm {
     pub fn new(status: Arc<ScriptStatus>) -> mlua::Result<ScriptVm> {
         let lua = Lua::new_with(StdLib::TABLE | StdLib::STRING | StdLib::MATH, LuaOptions::default())?;
         // LIBS: super::libs::register(&lua)?;
-        let (readonly, sandbox, run): (Function, Function, Function) = lua.load(PRELUDE).set_name(PRELUDE_CHUNK).call(())?;
+        let (readonly, sandbox, run, pcall): (Function, Function, Function, Function) =
+            lua.load(PRELUDE).set_name(PRELUDE_CHUNK).call(())?;
         let globals = lua.globals();
         let names: Vec<Value> = globals.pairs::<Value, Value>().filter_map(Result::ok).map(|(name, _)| name).collect();
         for name in names {
@@ -134,6 +149,7 @@ impl ScriptVm {
                 globals.raw_set(name, Value::Nil)?;
             }
         }
+        globals.raw_set("pcall", pcall)?;
         for library in READ_ONLY_LIBRARIES {
             if let Value::Table(table) = globals.raw_get::<Value>(*library)? {
                 globals.raw_set(*library, readonly.call::<Table>(table)?)?;
@@ -317,7 +333,8 @@ fn locate_error(lua: &Lua, raised: Value) -> mlua::Result<Table> {
 fn innermost_message(error: &mlua::Error) -> String {
     match error {
         mlua::Error::CallbackError { cause, .. } => innermost_message(cause),
-        mlua::Error::RuntimeError(message) => message.clone(),
+        mlua::Error::RuntimeError(message) if message.starts_with("ERR ") => message.clone(),
+        mlua::Error::RuntimeError(message) => format!("ERR {message}"),
         other => format!("ERR {other}"),
     }
 }
