@@ -193,3 +193,23 @@ fn lua_time_limit_is_an_alias_of_busy_reply_threshold() {
     ok(&mut con, &["CONFIG", "SET", "lua-time-limit", "1234"]);
     assert_eq!(ok(&mut con, &["CONFIG", "GET", "busy-reply-threshold"]), Value::Array(vec![bulk("busy-reply-threshold"), bulk("1234")]));
 }
+
+#[test]
+fn info_memory_counts_cached_scripts_and_functions() {
+    let server = Server::start();
+    let mut con = server.con();
+    let field = |con: &mut redis::Connection, name: &str| -> String {
+        let Value::BulkString(text) = ok(con, &["INFO", "memory"]) else { panic!("INFO") };
+        let text = String::from_utf8(text).unwrap();
+        let line = text.lines().find(|l| l.starts_with(&format!("{name}:"))).unwrap_or_else(|| panic!("{name} missing"));
+        line.split_once(':').unwrap().1.to_owned()
+    };
+    assert_eq!(field(&mut con, "number_of_cached_scripts"), "0");
+    ok(&mut con, &["SCRIPT", "LOAD", "return 1"]);
+    ok(&mut con, &["EVAL", "return 2", "0"]);
+    ok(&mut con, &["FUNCTION", "LOAD", "#!lua name=l\nredis.register_function('f', function() return 1 end)"]);
+    assert_eq!(field(&mut con, "number_of_cached_scripts"), "2");
+    assert_eq!(field(&mut con, "number_of_functions"), "1");
+    assert!(field(&mut con, "used_memory_vm_eval").parse::<u64>().unwrap() > 0);
+    assert_eq!(field(&mut con, "used_memory_scripts_eval"), "16");
+}

@@ -100,6 +100,22 @@ fn render(ctx: &Ctx, section: &str, out: &mut String) {
             field(out, "total_system_memory", &total_system_memory());
             field(out, "maxmemory", &shared.config.get("maxmemory"));
             field(out, "maxmemory_policy", &shared.config.get("maxmemory-policy"));
+            // One Lua VM serves EVAL scripts and functions alike; its memory is reported under eval.
+            let scripts = shared.scripts.figures();
+            let script_bytes = scripts.script_source_bytes + scripts.library_code_bytes;
+            field(out, "used_memory_lua", &scripts.vm_bytes);
+            field(out, "used_memory_vm_eval", &scripts.vm_bytes);
+            field(out, "used_memory_lua_human", &human(scripts.vm_bytes as u64));
+            field(out, "used_memory_scripts_eval", &scripts.script_source_bytes);
+            field(out, "number_of_cached_scripts", &scripts.cached_scripts);
+            field(out, "number_of_functions", &scripts.functions);
+            field(out, "number_of_libraries", &scripts.libraries);
+            field(out, "used_memory_vm_functions", &0);
+            field(out, "used_memory_vm_total", &scripts.vm_bytes);
+            field(out, "used_memory_vm_total_human", &human(scripts.vm_bytes as u64));
+            field(out, "used_memory_functions", &scripts.library_code_bytes);
+            field(out, "used_memory_scripts", &script_bytes);
+            field(out, "used_memory_scripts_human", &human(script_bytes as u64));
             field(out, "mem_fragmentation_ratio", &format!("{:.2}", rss as f64 / used.max(1) as f64));
             field(out, "mem_allocator", &"jemalloc");
         }

@@ -161,15 +161,7 @@ pub fn function_load(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let code = args.get(args.len() - 1);
     let scripting = scripting(ctx)?;
     let name = scripting.libraries.load(&scripting.vm, code, replace).map_err(|e| CmdError::Other(Cow::Owned(e)))?;
-    publish_counts(ctx);
     Ok(Reply::Bulk(Bytes::from(name)))
-}
-
-/// Keeps FUNCTION STATS's counts readable while a function runs (the VM is busy then).
-fn publish_counts(ctx: &mut Ctx) {
-    if let Some(scripting) = ctx.scripting.as_deref() {
-        ctx.shared.scripts.set_library_counts(scripting.libraries.library_count(), scripting.libraries.function_count());
-    }
 }
 
 /// FUNCTION DELETE library-name
@@ -178,7 +170,6 @@ pub fn function_delete(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     if !scripting(ctx)?.libraries.delete(&name) {
         return Err(CmdError::err("Library not found"));
     }
-    publish_counts(ctx);
     Ok(Reply::Ok)
 }
 
@@ -186,7 +177,6 @@ pub fn function_delete(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
 pub fn function_flush(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     flush_mode(args, "FUNCTION FLUSH only supports SYNC|ASYNC option")?;
     scripting(ctx)?.libraries.flush();
-    publish_counts(ctx);
     Ok(Reply::Ok)
 }
 
@@ -251,10 +241,10 @@ pub fn function_stats(ctx: &mut Ctx, _args: Args) -> Result<Reply, CmdError> {
         ]),
         None => Reply::Nil,
     };
-    let (libraries, functions) = status.library_counts();
+    let figures = status.figures();
     let lua = Reply::Map(vec![
-        (Reply::bulk(b"libraries_count"), Reply::Int(libraries as i64)),
-        (Reply::bulk(b"functions_count"), Reply::Int(functions as i64)),
+        (Reply::bulk(b"libraries_count"), Reply::Int(figures.libraries as i64)),
+        (Reply::bulk(b"functions_count"), Reply::Int(figures.functions as i64)),
     ]);
     Ok(Reply::Map(vec![(Reply::bulk(b"running_script"), running), (Reply::bulk(b"engines"), Reply::Map(vec![(Reply::bulk(b"LUA"), lua)]))]))
 }
@@ -300,7 +290,6 @@ pub fn function_restore(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     for library in compiled {
         scripting.libraries.install(library, true).map_err(|e| CmdError::Other(Cow::Owned(e)))?;
     }
-    publish_counts(ctx);
     Ok(Reply::Ok)
 }
 

@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 pub use api::sha1_hex;
 pub use convert::ScriptResp;
-pub use status::{busy_error, KillRefused, ScriptKind, ScriptStatus};
+pub use status::{busy_error, KillRefused, ScriptFigures, ScriptKind, ScriptStatus};
 pub use vm::{RunOptions, ScriptVm};
 
 /// Everything scripts need, owned by the executor thread.
@@ -30,5 +30,17 @@ pub struct Scripting {
 impl Scripting {
     pub fn new(status: Arc<ScriptStatus>) -> mlua::Result<Scripting> {
         Ok(Scripting { vm: ScriptVm::new(status)?, scripts: eval::ScriptCache::default(), libraries: functions::Libraries::default() })
+    }
+
+    /// Publishes the current sizes and counts for INFO and FUNCTION STATS.
+    pub fn publish(&self) {
+        self.vm.status().publish(ScriptFigures {
+            vm_bytes: self.vm.lua().used_memory(),
+            cached_scripts: self.scripts.len(),
+            script_source_bytes: self.scripts.source_bytes(),
+            libraries: self.libraries.library_count(),
+            functions: self.libraries.function_count(),
+            library_code_bytes: self.libraries.libraries().map(|library| library.code.len()).sum(),
+        });
     }
 }

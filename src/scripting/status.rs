@@ -34,9 +34,20 @@ pub struct ScriptStatus {
     kill: AtomicBool,
     /// For FUNCTION STATS: the running function's name and command line.
     running: parking_lot::Mutex<Option<(String, Vec<Vec<u8>>)>>,
-    /// Libraries and functions loaded, for FUNCTION STATS (which runs while the VM is busy).
-    libraries: AtomicU64,
-    functions: AtomicU64,
+    /// Sizes and counts of the executor's scripting state, for INFO and FUNCTION STATS (which
+    /// run on the event loops, possibly while the VM is busy).
+    figures: parking_lot::Mutex<ScriptFigures>,
+}
+
+/// What the executor publishes after each job.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ScriptFigures {
+    pub vm_bytes: usize,
+    pub cached_scripts: usize,
+    pub script_source_bytes: usize,
+    pub libraries: usize,
+    pub functions: usize,
+    pub library_code_bytes: usize,
 }
 
 impl Default for ScriptStatus {
@@ -48,8 +59,7 @@ impl Default for ScriptStatus {
             wrote: AtomicBool::new(false),
             kill: AtomicBool::new(false),
             running: parking_lot::Mutex::new(None),
-            libraries: AtomicU64::new(0),
-            functions: AtomicU64::new(0),
+            figures: parking_lot::Mutex::new(ScriptFigures::default()),
         }
     }
 }
@@ -94,13 +104,12 @@ impl ScriptStatus {
         self.running.lock().clone().map(|(name, command)| (name, command, ms))
     }
 
-    pub fn set_library_counts(&self, libraries: usize, functions: usize) {
-        self.libraries.store(libraries as u64, Ordering::Relaxed);
-        self.functions.store(functions as u64, Ordering::Relaxed);
+    pub fn publish(&self, figures: ScriptFigures) {
+        *self.figures.lock() = figures;
     }
 
-    pub fn library_counts(&self) -> (u64, u64) {
-        (self.libraries.load(Ordering::Relaxed), self.functions.load(Ordering::Relaxed))
+    pub fn figures(&self) -> ScriptFigures {
+        *self.figures.lock()
     }
 
     pub fn note_write(&self) {

@@ -171,6 +171,10 @@ impl ScriptVm {
         Ok(ScriptVm { lua, env, globals, redis, readonly, sandbox, run, handler, status, call_args: OwnedArgs::default() })
     }
 
+    pub fn status(&self) -> &ScriptStatus {
+        &self.status
+    }
+
     pub fn lua(&self) -> &Lua {
         &self.lua
     }

@@ -31,6 +31,7 @@ impl Exclusive {
                     return;
                 }
             };
+            scripting.publish();
             for job in queue {
                 job(&mut scripting);
             }
@@ -46,7 +47,10 @@ impl Exclusive {
     pub async fn run<T: Send + 'static>(&self, work: impl FnOnce(&mut Scripting) -> T + Send + 'static) -> Option<T> {
         let (done, result) = tokio::sync::oneshot::channel();
         let job: Job = Box::new(move |scripting| {
-            let _ = done.send(work(scripting));
+            let result = work(scripting);
+            // Before the reply goes out, so the client's next INFO sees what its command did.
+            scripting.publish();
+            let _ = done.send(result);
         });
         self.jobs.send(job).ok()?;
         result.await.ok()
