@@ -7,6 +7,8 @@
 # against both servers, one server at a time, and prints ops/s and the ratio strata/redis. Then, each
 # time on freshly started servers, prints both RSS figures after loading 1,000,000 100-byte string keys
 # (DEBUG POPULATE), 1,000,000 hashes of 10 small fields, and one sorted set of 1,000,000 members.
+# Also: EVALSHA of a 3-command script, BITCOUNT over a 1 MB string, PFADD, and GEOSEARCH radius
+# queries over 100,000 points (SKIP_CUSTOM=1 leaves them out).
 # TESTS picks the redis-benchmark tests. Needs redis-server and redis-tools.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,12 +43,42 @@ throughput() {
     | tail -n +2 | tr -d '"' | awk -F, '{gsub(/ /, "_", $1); print $1, $2}'
 }
 
+# The script and data the custom workloads use, loaded into one server.
+script='redis.call("SET", KEYS[1], ARGV[1]) redis.call("INCR", KEYS[2]) return redis.call("GET", KEYS[1])'
+prepare_custom() {
+  sha=$(redis-cli -p "$1" script load "$script")
+  redis-cli -p "$1" setrange bitmap 1048575 x >/dev/null
+  awk 'BEGIN { srand(7); for (b = 0; b < 100; b++) { printf "GEOADD points"; for (i = 0; i < 1000; i++) printf " %.6f %.6f p%d", -10 + rand() * 40, 35 + rand() * 25, b * 1000 + i; printf "\n" } }' |
+    redis-cli -p "$1" --pipe >/dev/null
+}
+# Prints "<name> <ops/s>" for one custom command line.
+custom() {
+  local port=$1 pipeline=$2 name=$3
+  shift 3
+  redis-benchmark -p "$port" -c 50 -n "$requests" -r 1000000 -P "$pipeline" --csv "$@" 2>/dev/null |
+    tail -n 1 | tr -d '"' | awk -F, -v name="$name" '{print name, $2}'
+}
+customs() {
+  custom "$1" "$2" EVALSHA evalsha "$sha" 2 "key:__rand_int__" "counter:__rand_int__" value
+  custom "$1" "$2" BITCOUNT_1MB bitcount bitmap
+  custom "$1" "$2" PFADD pfadd hll "element:__rand_int__"
+  custom "$1" "$2" GEOSEARCH_50KM geosearch points fromlonlat 10 47 byradius 50 km asc count 10
+}
+
 start_servers
+if [[ -z ${SKIP_CUSTOM:-} ]]; then
+  prepare_custom "$strata_port"
+  prepare_custom "$redis_port"
+fi
 printf '%-16s %4s %12s %12s %7s\n' workload P strata redis ratio
 for pipeline in 1 16; do
   # One server at a time: both share this machine's cores with redis-benchmark.
   strata_runs=$(throughput "$strata_port" "$pipeline")
   redis_runs=$(throughput "$redis_port" "$pipeline")
+  if [[ -z ${SKIP_CUSTOM:-} ]]; then
+    strata_runs+=$'\n'$(customs "$strata_port" "$pipeline")
+    redis_runs+=$'\n'$(customs "$redis_port" "$pipeline")
+  fi
   paste <(echo "$strata_runs") <(echo "$redis_runs") |
     while read -r name strata _ redis; do
       printf '%-16s %4s %12.0f %12.0f %7.2f\n' "$name" "$pipeline" "$strata" "$redis" "$(ratio "$strata" "$redis")"

@@ -41,8 +41,9 @@ enum Pending {
     Blocked(BlockRequest, OwnedArgs),
     /// MONITOR: start streaming.
     Monitor,
-    /// A command that runs on the exclusive executor (scripts, FUNCTION changes, EXEC).
-    Exclusive(OwnedArgs),
+    /// The next request runs on the exclusive executor (scripts, FUNCTION changes, EXEC); it is
+    /// not consumed yet.
+    Exclusive,
     /// QUIT, a kill of self, SHUTDOWN, or a protocol error.
     Close,
 }
@@ -137,23 +138,32 @@ pub async fn serve(stream: TcpStream, shared: Arc<Shared>, info: Arc<ClientInfo>
                     conn.info.monitor.store(true, Ordering::Relaxed);
                     monitor_feed = Some(receiver);
                 }
-                Pending::Exclusive(args) => {
+                Pending::Exclusive => {
+                    // The connection, its buffers and its place in them travel to the executor and back.
                     let shared = conn.shared.clone();
                     let job = shared.exclusive.run(move |scripting| {
-                        conn.run_exclusive(&args, scripting);
-                        conn
+                        let used = conn.run_exclusive(&mut request, &input[consumed..], scripting);
+                        (conn, request, input, used)
                     });
-                    conn = tokio::select! {
+                    let used;
+                    (conn, request, input, used) = tokio::select! {
                         done = job => match done {
-                            Some(conn) => conn,
+                            Some(done) => done,
                             None => return,
                         },
                         // A runaway script must not hold up SHUTDOWN NOSAVE.
                         _ = stopping(&mut shutdown) => return,
                     };
+                    consumed += used;
                     if conn.session.close_after_reply {
                         close = true;
                         break;
+                    }
+                    if let Some(delay) = conn.session.delay.take() {
+                        if !conn.flush(&mut writer).await {
+                            break 'connection;
+                        }
+                        tokio::time::sleep(delay).await;
                     }
                 }
                 Pending::Blocked(block, args) => {
@@ -217,16 +227,17 @@ impl Connection {
                     return (consumed, Pending::Paused { write });
                 }
             }
-            consumed += length;
-            let started = Instant::now();
-            let now_ms = batch_unix_ms + started.duration_since(batch_started).as_millis() as u64;
             if runs_exclusively(args) {
                 if let Some(kind) = shared.busy_script() {
+                    consumed += length;
                     self.refuse_busy(kind);
                     continue;
                 }
-                return (consumed, Pending::Exclusive(args.to_owned()));
+                return (consumed, Pending::Exclusive);
             }
+            consumed += length;
+            let started = Instant::now();
+            let now_ms = batch_unix_ms + started.duration_since(batch_started).as_millis() as u64;
             if gate.is_none() {
                 match shared.enter_gate() {
                     Ok(guard) => gate = Some(guard),
@@ -257,11 +268,29 @@ impl Connection {
         }
     }
 
-    /// Runs a command on the exclusive executor: no other client's command runs until it ends.
-    fn run_exclusive(&mut self, args: &OwnedArgs, scripting: &mut Scripting) {
+    /// On the exclusive executor: runs the exclusive requests at the start of `buffer` (a pipeline
+    /// of EVALSHAs costs one trip to the executor), holding the gate so no other client's command
+    /// runs in between. Returns the bytes consumed; the event loop runs whatever follows.
+    fn run_exclusive(&mut self, request: &mut RequestBuf, buffer: &[u8], scripting: &mut Scripting) -> usize {
         let shared = self.shared.clone();
+        let limits = ParseLimits { max_bulk_len: shared.config.hot.proto_max_bulk_len.load(Ordering::Relaxed) };
         let _exclusive = shared.gate.write();
-        self.execute(args.args(), unix_ms(), Instant::now(), Some(scripting));
+        let mut consumed = 0;
+        loop {
+            let rest = &buffer[consumed..];
+            let Ok(Some(length)) = parse_request(rest, request, limits) else {
+                return consumed;
+            };
+            let args = request.args(rest);
+            if !runs_exclusively(args) || (consumed > 0 && shared.paused.load(Ordering::Relaxed)) {
+                return consumed;
+            }
+            consumed += length;
+            self.execute(args, unix_ms(), Instant::now(), Some(&mut *scripting));
+            if self.session.close_after_reply || self.session.delay.is_some() {
+                return consumed;
+            }
+        }
     }
 
     /// Answers BUSY: a script has run past busy-reply-threshold.
