@@ -62,7 +62,6 @@ pub fn evalsha_ro(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
 
 fn run_eval(ctx: &mut Ctx, args: Args, by_sha: bool, read_only: bool) -> Result<Reply, CmdError> {
     let (keys, argv) = keys_and_args(args)?;
-    let command: Vec<Vec<u8>> = args.iter().map(<[u8]>::to_vec).collect();
     let Some(scripting) = ctx.scripting.take() else {
         return Err(CmdError::err("scripting is only available on the script executor"));
     };
@@ -77,7 +76,7 @@ fn run_eval(ctx: &mut Ctx, args: Args, by_sha: bool, read_only: bool) -> Result<
     };
     let reply = loaded.and_then(|(sha, script)| {
         scripting.vm.set_keys_and_argv(&keys, &argv).map_err(lua_error)?;
-        let options = RunOptions { kind: ScriptKind::Eval, read_only: read_only || script.no_writes, name: &sha, command };
+        let options = RunOptions { kind: ScriptKind::Eval, read_only: read_only || script.no_writes, name: &sha, function: None };
         Ok(scripting.vm.run(ctx, &script.function, Value::Nil, Value::Nil, options))
     });
     ctx.scripting = Some(scripting);
@@ -317,7 +316,8 @@ fn run_function(ctx: &mut Ctx, args: Args, read_only: bool) -> Result<Reply, Cmd
         let (callback, name, no_writes) = (function.callback.clone(), function.name.clone(), function.no_writes());
         let keys = Value::Table(scripting.vm.byte_array(&keys).map_err(lua_error)?);
         let argv = Value::Table(scripting.vm.byte_array(&argv).map_err(lua_error)?);
-        let options = RunOptions { kind: ScriptKind::Function, read_only: read_only || no_writes, name: &name, command };
+        let function = Some((name.clone(), command));
+        let options = RunOptions { kind: ScriptKind::Function, read_only: read_only || no_writes, name: &name, function };
         Ok(scripting.vm.run(ctx, &callback, keys, argv, options))
     })();
     ctx.scripting = Some(scripting);

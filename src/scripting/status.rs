@@ -66,10 +66,10 @@ impl Default for ScriptStatus {
 
 impl ScriptStatus {
     /// Marks a script as running until the returned guard drops.
-    pub fn begin(&self, kind: ScriptKind, name: String, command: Vec<Vec<u8>>) -> Running<'_> {
+    pub fn begin(&self, kind: ScriptKind, function: Option<(String, Vec<Vec<u8>>)>) -> Running<'_> {
         self.wrote.store(false, Ordering::Relaxed);
         self.kill.store(false, Ordering::Relaxed);
-        *self.running.lock() = Some((name, command));
+        *self.running.lock() = function;
         self.started_us.store(self.epoch.elapsed().as_micros() as u64, Ordering::Relaxed);
         self.kind.store(if kind == ScriptKind::Eval { EVAL } else { FUNCTION }, Ordering::Release);
         Running { status: self }

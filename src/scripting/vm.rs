@@ -98,7 +98,8 @@ return readonly, sandbox, run, pcall
 /// The chunk name of the prelude, so the error handler can skip its frames.
 const PRELUDE_CHUNK: &str = "=strata";
 
-/// What the `redis` functions of one run need to know.
+/// What the `redis` functions need to know about the current run; kept in the VM's app data for
+/// its whole life and reset at the start of each run.
 pub struct RunState {
     pub resp: ScriptResp,
     pub read_only: bool,
@@ -114,8 +115,8 @@ pub struct RunOptions<'a> {
     pub read_only: bool,
     /// What error messages name the script by: its SHA1, or the function's name.
     pub name: &'a str,
-    /// The command line, for FUNCTION STATS.
-    pub command: Vec<Vec<u8>>,
+    /// A function's name and command line, for FUNCTION STATS (EVAL scripts have none).
+    pub function: Option<(String, Vec<Vec<u8>>)>,
 }
 
 pub struct ScriptVm {
@@ -131,8 +132,6 @@ pub struct ScriptVm {
     run: Function,
     handler: Function,
     status: Arc<ScriptStatus>,
-    /// The argument buffer `redis.call` reuses, kept between runs.
-    call_args: OwnedArgs,
 }
 
 impl ScriptVm {
@@ -168,7 +167,8 @@ impl ScriptVm {
             }
             Ok(VmState::Continue)
         })?;
-        Ok(ScriptVm { lua, env, globals, redis, readonly, sandbox, run, handler, status, call_args: OwnedArgs::default() })
+        lua.set_app_data(RunState { resp: ScriptResp::Resp2, read_only: false, status: status.clone(), args: OwnedArgs::default() });
+        Ok(ScriptVm { lua, env, globals, redis, readonly, sandbox, run, handler, status })
     }
 
     pub fn status(&self) -> &ScriptStatus {
@@ -240,17 +240,15 @@ impl ScriptVm {
     /// Runs `function(keys, args)` as one atomic script for the client of `ctx` and returns its
     /// reply. Errors carry Redis's `script: NAME, on @user_script:LINE.` suffix.
     pub fn run(&mut self, ctx: &mut Ctx, function: &Function, keys: Value, args: Value, options: RunOptions) -> Reply {
-        let _running = self.status.begin(options.kind, options.name.to_owned(), options.command);
+        let _running = self.status.begin(options.kind, options.function);
         // Scripts read replies in RESP2 unless they ask otherwise, never block, and keep their SELECT to themselves.
         let (caller_db, caller_protocol, caller_in_exec) = (ctx.session.db, ctx.session.protocol, ctx.session.in_exec);
         ctx.session.protocol = crate::resp::Protocol::Resp2;
         ctx.session.in_exec = true;
-        self.lua.set_app_data(RunState {
-            resp: ScriptResp::Resp2,
-            read_only: options.read_only,
-            status: self.status.clone(),
-            args: std::mem::take(&mut self.call_args),
-        });
+        if let Some(mut state) = self.lua.app_data_mut::<RunState>() {
+            state.resp = ScriptResp::Resp2;
+            state.read_only = options.read_only;
+        }
         let ctx_cell = RefCell::new(ctx);
         let outcome = self.lua.scope(|scope| {
             let raw = scope.create_function(|lua, args: MultiValue| {
@@ -267,11 +265,7 @@ impl ScriptVm {
         ctx.session.protocol = caller_protocol;
         ctx.session.in_exec = caller_in_exec;
         let killed = self.status.kill_requested();
-        let mut resp = ScriptResp::Resp2;
-        if let Some(state) = self.lua.remove_app_data::<RunState>() {
-            resp = state.resp;
-            self.call_args = state.args;
-        }
+        let resp = self.lua.app_data_ref::<RunState>().map_or(ScriptResp::Resp2, |state| state.resp);
         let mut values = match outcome {
             Ok(values) => values.into_iter(),
             Err(error) => return Reply::Error(format!("ERR {}", sanitize(&error.to_string())).into()),
