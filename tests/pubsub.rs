@@ -686,3 +686,17 @@ fn concurrent_publishers_reach_every_subscriber_exactly_once() {
         assert!(subscriber.received.is_empty(), "{:?}", String::from_utf8_lossy(&subscriber.received));
     }
 }
+
+#[test]
+fn a_blocked_resp3_subscriber_gets_its_messages_while_it_waits() {
+    let strata = Server::start();
+    let mut waiter = Raw::connect(strata.port);
+    waiter.call(&["HELLO", "3"], 1);
+    waiter.call(&["SUBSCRIBE", "news"], 1);
+    waiter.send(&["BLPOP", "jobs", "0"]);
+    let mut con = strata.connect(false);
+    wait_for(|| cmd(&mut con, &["PUBLISH", "news", "hello"]) == int(1));
+    assert_eq!(waiter.frames(1), vec![">3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$5\r\nhello\r\n"]);
+    cmd(&mut con, &["RPUSH", "jobs", "j1"]);
+    assert_eq!(waiter.frames(1), vec!["*2\r\n$4\r\njobs\r\n$2\r\nj1\r\n"]);
+}

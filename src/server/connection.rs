@@ -170,7 +170,7 @@ pub async fn serve(stream: TcpStream, shared: Arc<Shared>, info: Arc<ClientInfo>
                     if !conn.flush(&mut writer).await {
                         break 'connection;
                     }
-                    match conn.wait_blocked(block, args, &mut reader, &mut input, &mut shutdown).await {
+                    match conn.wait_blocked(block, args, &mut reader, &mut writer, &mut input, &mut shutdown).await {
                         Unblocked::Served => {}
                         Unblocked::Close => break 'connection,
                     }
@@ -363,6 +363,7 @@ impl Connection {
         block: BlockRequest,
         args: OwnedArgs,
         reader: &mut OwnedReadHalf,
+        writer: &mut OwnedWriteHalf,
         input: &mut BytesMut,
         shutdown: &mut watch::Receiver<ShutdownRequest>,
     ) -> Unblocked {
@@ -398,6 +399,14 @@ impl Connection {
                 }
                 read = reader.read_buf(input) => {
                     if !matches!(read, Ok(n) if n > 0) {
+                        break Unblocked::Close;
+                    }
+                }
+                // A RESP3 client may be subscribed while it blocks: its messages go out meanwhile.
+                Some(message) = self.session.pubsub.next() => {
+                    encode(&message, self.session.protocol, &mut self.output);
+                    drain_messages(&mut self.session, &mut self.output);
+                    if !self.flush(writer).await {
                         break Unblocked::Close;
                     }
                 }
