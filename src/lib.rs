@@ -9,6 +9,7 @@ pub mod engine;
 pub mod glob;
 pub mod num;
 pub mod resp;
+pub mod scripting;
 pub mod server;
 
 /// strata's own version.
