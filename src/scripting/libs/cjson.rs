@@ -10,7 +10,7 @@
 
 use std::sync::{Arc, Mutex, PoisonError};
 
-use mlua::{LightUserData, Lua, MultiValue, Table, Value};
+use mlua::{Function, LightUserData, Lua, LuaString, MultiValue, Table, Value};
 
 use super::cfunc::{self, Args, Outcome, Raise};
 use super::cnum;
@@ -62,7 +62,8 @@ pub(super) fn module(lua: &Lua) -> mlua::Result<Table> {
     let cfg: Shared = Arc::new(Mutex::new(Config::default()));
     let t = lua.create_table()?;
     let c = cfg.clone();
-    t.set("encode", cfunc::function(lua, move |lua, args| encode(lua, &args, current(&c)))?)?;
+    let next: Function = lua.globals().raw_get("next")?;
+    t.set("encode", cfunc::function(lua, move |lua, args| encode(lua, &args, current(&c), &next))?)?;
     let c = cfg.clone();
     t.set("decode", cfunc::function(lua, move |lua, args| decode(lua, &args, current(&c)))?)?;
     let c = cfg.clone();
@@ -196,18 +197,37 @@ fn encode_sparse_array(lua: &Lua, args: &Args, cfg: &Shared) -> Outcome<MultiVal
 // ===== Encoding =====
 
 /// `cjson.encode(value)`.
-fn encode(lua: &Lua, args: &Args, cfg: Config) -> Outcome<MultiValue> {
+fn encode(lua: &Lua, args: &Args, cfg: Config, next: &Function) -> Outcome<MultiValue> {
     if args.len() != 1 {
         return Err(Raise::arg(1, "expected 1 argument"));
     }
     let mut out = Vec::new();
     let value = args.get(1).cloned().unwrap_or(Value::Nil);
-    Encoder { cfg }.value(&value, 0, &mut out)?;
+    Encoder { cfg, next, out: &mut out }.run(value)?;
     one(Value::String(lua.create_string(out)?))
 }
 
-struct Encoder {
+/// A table being written. The walk keeps these on a heap stack rather than recursing, so deep
+/// nesting costs no Rust stack.
+enum Writing {
+    Array {
+        table: Table,
+        next: i32,
+        len: i32,
+    },
+    /// `key` is the last key written (nil before the first), from which Lua's `next` continues.
+    Object {
+        table: Table,
+        key: Value,
+        first: bool,
+    },
+}
+
+struct Encoder<'a> {
     cfg: Config,
+    /// Lua's `next`: a stateless table walk that needs no borrow of the table across steps.
+    next: &'a Function,
+    out: &'a mut Vec<u8>,
 }
 
 /// "Cannot serialise <type>: <reason>".
@@ -215,64 +235,132 @@ fn cannot_serialise(v: &Value, reason: &str) -> Raise {
     Raise::error(format!("Cannot serialise {}: {reason}", cfunc::type_name(Some(v))))
 }
 
-impl Encoder {
-    fn value(&self, v: &Value, depth: usize, out: &mut Vec<u8>) -> Outcome<()> {
-        match v {
-            Value::String(s) => append_string(&s.as_bytes(), out),
-            Value::Integer(i) => self.number(v, *i as f64, out)?,
-            Value::Number(n) => self.number(v, *n, out)?,
-            Value::Boolean(true) => out.extend_from_slice(b"true"),
-            Value::Boolean(false) => out.extend_from_slice(b"false"),
-            Value::Nil => out.extend_from_slice(b"null"),
-            Value::LightUserData(p) if p.0.is_null() => out.extend_from_slice(b"null"),
-            Value::Table(t) => {
-                let depth = depth + 1;
-                // The ceiling keeps the recursion (and mlua's references, one or two per level)
-                // bounded when a script raises encode_max_depth.
-                if depth > self.cfg.encode_max_depth.max(0) as usize || depth > MAX_NESTING {
-                    return Err(Raise::error(format!("Cannot serialise, excessive nesting ({depth})")));
-                }
-                match self.array_length(v, t)? {
-                    Some(len) if len > 0 => self.array(t, len, depth, out)?,
-                    _ => self.object(t, depth, out)?,
+fn as_number(v: &Value) -> Option<f64> {
+    match v {
+        Value::Integer(i) => Some(*i as f64),
+        Value::Number(n) => Some(*n),
+        _ => None,
+    }
+}
+
+impl Encoder<'_> {
+    fn run(&mut self, root: Value) -> Outcome<()> {
+        let mut stack: Vec<Writing> = Vec::new();
+        let mut pending = Some(root);
+        loop {
+            if let Some(v) = pending.take() {
+                if let Value::Table(table) = v {
+                    let depth = stack.len() + 1;
+                    // MAX_NESTING bounds mlua's references (one or two per level) even when a
+                    // script raises encode_max_depth.
+                    if depth > self.cfg.encode_max_depth.max(0) as usize || depth > MAX_NESTING {
+                        return Err(Raise::error(format!("Cannot serialise, excessive nesting ({depth})")));
+                    }
+                    match self.array_length(&table)? {
+                        Some(len) if len > 0 => {
+                            self.out.push(b'[');
+                            stack.push(Writing::Array { table, next: 1, len });
+                        }
+                        _ => {
+                            self.out.push(b'{');
+                            stack.push(Writing::Object { table, key: Value::Nil, first: true });
+                        }
+                    }
+                } else {
+                    self.scalar(&v)?;
                 }
             }
+            let Some(top) = stack.last_mut() else { return Ok(()) };
+            match top {
+                Writing::Array { table, next, len } => {
+                    if *next > *len {
+                        self.out.push(b']');
+                        stack.pop();
+                    } else {
+                        if *next > 1 {
+                            self.out.push(b',');
+                        }
+                        pending = Some(table.raw_get(*next)?);
+                        *next += 1;
+                    }
+                }
+                Writing::Object { table, key, first } => {
+                    let (k, v): (Value, Value) = self.next.call((table.clone(), key.clone()))?;
+                    if k.is_nil() {
+                        self.out.push(b'}');
+                        stack.pop();
+                    } else {
+                        if !*first {
+                            self.out.push(b',');
+                        }
+                        *first = false;
+                        self.key(&k)?;
+                        *key = k;
+                        pending = Some(v);
+                    }
+                }
+            }
+        }
+    }
+
+    fn scalar(&mut self, v: &Value) -> Outcome<()> {
+        match v {
+            Value::String(s) => append_string(&s.as_bytes(), self.out),
+            Value::Integer(_) | Value::Number(_) => self.number(v)?,
+            Value::Boolean(true) => self.out.extend_from_slice(b"true"),
+            Value::Boolean(false) => self.out.extend_from_slice(b"false"),
+            Value::Nil => self.out.extend_from_slice(b"null"),
+            Value::LightUserData(p) if p.0.is_null() => self.out.extend_from_slice(b"null"),
             _ => return Err(cannot_serialise(v, "type not supported")),
         }
         Ok(())
     }
 
-    fn number(&self, v: &Value, n: f64, out: &mut Vec<u8>) -> Outcome<()> {
+    /// An object key: strings as they are, numbers as their text in quotes.
+    fn key(&mut self, k: &Value) -> Outcome<()> {
+        match k {
+            Value::Integer(_) | Value::Number(_) => {
+                self.out.push(b'"');
+                self.number(k)?;
+                self.out.extend_from_slice(b"\":");
+            }
+            Value::String(s) => {
+                append_string(&s.as_bytes(), self.out);
+                self.out.push(b':');
+            }
+            _ => return Err(cannot_serialise(k, "table key must be a number or string")),
+        }
+        Ok(())
+    }
+
+    fn number(&mut self, v: &Value) -> Outcome<()> {
+        let n = as_number(v).unwrap_or(0.0);
         if !n.is_finite() {
             match self.cfg.encode_invalid_numbers {
                 0 => return Err(cannot_serialise(v, "must not be NaN or Inf")),
                 1 if n.is_nan() => {
-                    out.extend_from_slice(b"nan");
+                    self.out.extend_from_slice(b"nan");
                     return Ok(());
                 }
                 1 => {}
                 _ => {
-                    out.extend_from_slice(b"null");
+                    self.out.extend_from_slice(b"null");
                     return Ok(());
                 }
             }
         }
-        out.extend_from_slice(cnum::format_g(n, self.cfg.encode_number_precision.max(1) as usize).as_bytes());
+        self.out.extend_from_slice(cnum::format_g(n, self.cfg.encode_number_precision.max(1) as usize).as_bytes());
         Ok(())
     }
 
     /// `lua_array_length`: `None` when the table is not an array (a key that is not a positive
     /// integer, or too sparse with sparse conversion on); otherwise the largest key (0 if empty).
-    fn array_length(&self, v: &Value, t: &Table) -> Outcome<Option<i32>> {
+    fn array_length(&self, t: &Table) -> Outcome<Option<i32>> {
         let mut max: i32 = 0;
         let mut items: i64 = 0;
         for pair in t.pairs::<Value, Value>() {
             let (k, _) = pair?;
-            let k = match k {
-                Value::Integer(i) => i as f64,
-                Value::Number(n) => n,
-                _ => return Ok(None),
-            };
+            let Some(k) = as_number(&k) else { return Ok(None) };
             if k == 0.0 || k.floor() != k || k < 1.0 {
                 return Ok(None);
             }
@@ -285,56 +373,11 @@ impl Encoder {
         let cfg = &self.cfg;
         if cfg.sparse_ratio > 0 && i64::from(max) > items * i64::from(cfg.sparse_ratio) && max > cfg.sparse_safe {
             if !cfg.sparse_convert {
-                return Err(cannot_serialise(v, "excessively sparse array"));
+                return Err(cannot_serialise(&Value::Table(t.clone()), "excessively sparse array"));
             }
             return Ok(None);
         }
         Ok(Some(max))
-    }
-
-    fn array(&self, t: &Table, len: i32, depth: usize, out: &mut Vec<u8>) -> Outcome<()> {
-        out.push(b'[');
-        for i in 1..=len {
-            if i > 1 {
-                out.push(b',');
-            }
-            let item: Value = t.raw_get(i)?;
-            self.value(&item, depth, out)?;
-        }
-        out.push(b']');
-        Ok(())
-    }
-
-    fn object(&self, t: &Table, depth: usize, out: &mut Vec<u8>) -> Outcome<()> {
-        out.push(b'{');
-        let mut first = true;
-        for pair in t.pairs::<Value, Value>() {
-            let (k, item) = pair?;
-            if !first {
-                out.push(b',');
-            }
-            first = false;
-            match &k {
-                Value::Integer(_) | Value::Number(_) => {
-                    out.push(b'"');
-                    let n = match k {
-                        Value::Integer(i) => i as f64,
-                        Value::Number(n) => n,
-                        _ => 0.0,
-                    };
-                    self.number(&k, n, out)?;
-                    out.extend_from_slice(b"\":");
-                }
-                Value::String(s) => {
-                    append_string(&s.as_bytes(), out);
-                    out.push(b':');
-                }
-                _ => return Err(cannot_serialise(&k, "table key must be a number or string")),
-            }
-            self.value(&item, depth, out)?;
-        }
-        out.push(b'}');
-        Ok(())
     }
 }
 
@@ -373,9 +416,8 @@ fn decode(lua: &Lua, args: &Args, cfg: Config) -> Outcome<MultiValue> {
     if data.len() >= 2 && (data[0] == 0 || data[1] == 0) {
         return Err(Raise::error("JSON parser does not support UTF-16 or UTF-32"));
     }
-    let mut parser = Parser { lua, data: &data, pos: 0, depth: 0, cfg };
-    let token = parser.next_token();
-    let value = parser.value(token)?;
+    let mut parser = Parser { lua, data: &data, pos: 0, cfg };
+    let value = parser.document()?;
     let token = parser.next_token();
     if !matches!(token.kind, Kind::End) {
         return Err(parse_error("the end", &token));
@@ -427,8 +469,21 @@ struct Parser<'a> {
     lua: &'a Lua,
     data: &'a [u8],
     pos: usize,
-    depth: usize,
     cfg: Config,
+}
+
+/// A container being read; kept on a heap stack rather than recursing, so deep nesting costs no
+/// Rust stack.
+enum Reading {
+    Array {
+        table: Table,
+        next: i64,
+    },
+    /// `key` is the key whose value is being read.
+    Object {
+        table: Table,
+        key: LuaString,
+    },
 }
 
 impl Parser<'_> {
@@ -597,79 +652,94 @@ impl Parser<'_> {
         true
     }
 
-    fn descend(&mut self) -> Outcome<()> {
-        self.depth += 1;
-        if self.depth > self.cfg.decode_max_depth.max(0) as usize || self.depth > MAX_NESTING {
-            return Err(Raise::error(format!("Found too many nested data structures ({}) at character {}", self.depth, self.pos)));
+    /// The key of an object member and its colon, starting at `token`; then the token of its value.
+    fn member_key(&mut self, token: Token) -> Outcome<(LuaString, Token)> {
+        let Kind::String(key) = token.kind else {
+            return Err(parse_error("object key string", &token));
+        };
+        let key = self.lua.create_string(key)?;
+        let colon = self.next_token();
+        if !matches!(colon.kind, Kind::Colon) {
+            return Err(parse_error("colon", &colon));
         }
-        Ok(())
+        Ok((key, self.next_token()))
     }
 
-    fn value(&mut self, token: Token) -> Outcome<Value> {
-        Ok(match token.kind {
-            Kind::String(s) => Value::String(self.lua.create_string(s)?),
-            Kind::Number(n) => Value::Number(n),
-            Kind::Boolean(b) => Value::Boolean(b),
-            Kind::Null => Value::LightUserData(LightUserData(std::ptr::null_mut())),
-            Kind::ObjBegin => Value::Table(self.object()?),
-            Kind::ArrBegin => Value::Table(self.array()?),
-            _ => return Err(parse_error("value", &token)),
-        })
-    }
-
-    fn object(&mut self) -> Outcome<Table> {
-        self.descend()?;
-        let t = self.lua.create_table()?;
+    /// One JSON value, nested containers included.
+    fn document(&mut self) -> Outcome<Value> {
+        let mut stack: Vec<Reading> = Vec::new();
         let mut token = self.next_token();
-        if matches!(token.kind, Kind::ObjEnd) {
-            self.depth -= 1;
-            return Ok(t);
-        }
         loop {
-            let Kind::String(key) = token.kind else {
-                return Err(parse_error("object key string", &token));
+            let mut value = match token.kind {
+                Kind::String(s) => Value::String(self.lua.create_string(s)?),
+                Kind::Number(n) => Value::Number(n),
+                Kind::Boolean(b) => Value::Boolean(b),
+                Kind::Null => Value::LightUserData(LightUserData(std::ptr::null_mut())),
+                Kind::ObjBegin | Kind::ArrBegin => {
+                    let depth = stack.len() + 1;
+                    // MAX_NESTING bounds mlua's references (one or two per level) even when a
+                    // script raises decode_max_depth.
+                    if depth > self.cfg.decode_max_depth.max(0) as usize || depth > MAX_NESTING {
+                        return Err(Raise::error(format!("Found too many nested data structures ({depth}) at character {}", self.pos)));
+                    }
+                    let table = self.lua.create_table()?;
+                    let is_object = matches!(token.kind, Kind::ObjBegin);
+                    let first = self.next_token();
+                    match first.kind {
+                        Kind::ObjEnd if is_object => Value::Table(table),
+                        Kind::ArrEnd if !is_object => Value::Table(table),
+                        _ if is_object => {
+                            let (key, next) = self.member_key(first)?;
+                            stack.push(Reading::Object { table, key });
+                            token = next;
+                            continue;
+                        }
+                        _ => {
+                            stack.push(Reading::Array { table, next: 1 });
+                            token = first;
+                            continue;
+                        }
+                    }
+                }
+                _ => return Err(parse_error("value", &token)),
             };
-            let key = self.lua.create_string(key)?;
-            token = self.next_token();
-            if !matches!(token.kind, Kind::Colon) {
-                return Err(parse_error("colon", &token));
-            }
-            let token_value = self.next_token();
-            let v = self.value(token_value)?;
-            t.raw_set(key, v)?;
-            token = self.next_token();
-            match token.kind {
-                Kind::ObjEnd => {
-                    self.depth -= 1;
-                    return Ok(t);
+            // Store the value in its container; a container that ends is itself a value for the
+            // one around it.
+            loop {
+                let Some(top) = stack.last_mut() else { return Ok(value) };
+                let after = self.next_token();
+                match top {
+                    Reading::Array { table, next } => {
+                        table.raw_set(*next, value)?;
+                        *next += 1;
+                        match after.kind {
+                            Kind::ArrEnd => {}
+                            Kind::Comma => {
+                                token = self.next_token();
+                                break;
+                            }
+                            _ => return Err(parse_error("comma or array end", &after)),
+                        }
+                    }
+                    Reading::Object { table, key } => {
+                        table.raw_set(key.clone(), value)?;
+                        match after.kind {
+                            Kind::ObjEnd => {}
+                            Kind::Comma => {
+                                let first = self.next_token();
+                                let (next_key, next) = self.member_key(first)?;
+                                *key = next_key;
+                                token = next;
+                                break;
+                            }
+                            _ => return Err(parse_error("comma or object end", &after)),
+                        }
+                    }
                 }
-                Kind::Comma => token = self.next_token(),
-                _ => return Err(parse_error("comma or object end", &token)),
-            }
-        }
-    }
-
-    fn array(&mut self) -> Outcome<Table> {
-        self.descend()?;
-        let t = self.lua.create_table()?;
-        let mut token = self.next_token();
-        if matches!(token.kind, Kind::ArrEnd) {
-            self.depth -= 1;
-            return Ok(t);
-        }
-        let mut i: i64 = 1;
-        loop {
-            let v = self.value(token)?;
-            t.raw_set(i, v)?;
-            i += 1;
-            token = self.next_token();
-            match token.kind {
-                Kind::ArrEnd => {
-                    self.depth -= 1;
-                    return Ok(t);
-                }
-                Kind::Comma => token = self.next_token(),
-                _ => return Err(parse_error("comma or array end", &token)),
+                value = match stack.pop() {
+                    Some(Reading::Array { table, .. } | Reading::Object { table, .. }) => Value::Table(table),
+                    None => Value::Nil,
+                };
             }
         }
     }

@@ -221,7 +221,7 @@ fn unpack_full(lua: &Lua, args: &Args, limit: i64, offset: i64) -> Outcome<Multi
     let mut results = Vec::new();
     // The C function holds its argument and then every value it decodes on the Lua stack.
     while d.pos < len && (results.len() as i64) < limit {
-        results.push(d.value(1 + results.len(), 0)?);
+        results.push(d.value(1 + results.len())?);
     }
     if !decode_all {
         let next = if d.pos == len { -1 } else { d.pos as i64 };
@@ -234,6 +234,10 @@ struct Decoder<'a> {
     lua: &'a Lua,
     data: &'a [u8],
     pos: usize,
+}
+
+fn too_many_values() -> Raise {
+    Raise::error("stack overflow (too many return values at once; use unpack_one or unpack_limit instead.)")
 }
 
 fn missing_bytes() -> Raise {
@@ -270,14 +274,80 @@ impl Decoder<'_> {
         Ok(Value::String(self.lua.create_string(&self.data[start..end])?))
     }
 
-    /// One value. `slots` is how many values the C code has on its Lua stack at this point, which
-    /// decides where it runs out of stack; `nesting` counts enclosing arrays and maps.
-    fn value(&mut self, slots: usize, nesting: usize) -> Outcome<Value> {
+    /// One value, nested arrays and maps included. `slots` is how many values the C code holds on
+    /// its Lua stack when it starts on this one: where that reaches the stack limit, it fails.
+    fn value(&mut self, slots: usize) -> Outcome<Value> {
+        // Open arrays and maps, kept on a heap stack rather than recursing, so deep nesting costs
+        // no Rust stack.
+        let mut stack: Vec<Reading> = Vec::new();
+        let mut slots = slots;
+        loop {
+            let mut value = match self.item(slots, stack.len())? {
+                Item::Value(v) => v,
+                Item::Array(table, len) if len > 0 => {
+                    stack.push(Reading::Array { table, next: 1, len, slots });
+                    // The C code keeps the table and the next index on the stack meanwhile.
+                    slots += 2;
+                    continue;
+                }
+                Item::Map(table, len) if len > 0 => {
+                    stack.push(Reading::Map { table, left: len, key: None, slots });
+                    // The table, then also the key while the value is read.
+                    slots += 1;
+                    continue;
+                }
+                Item::Array(table, _) | Item::Map(table, _) => Value::Table(table),
+            };
+            loop {
+                match stack.last_mut() {
+                    None => return Ok(value),
+                    Some(Reading::Array { table, next, len, slots: base }) => {
+                        table.raw_set(*next, value)?;
+                        *next += 1;
+                        if *next <= *len {
+                            slots = *base + 2;
+                            break;
+                        }
+                    }
+                    Some(Reading::Map { table, left, key, slots: base }) => match key.take() {
+                        None => {
+                            *key = Some(value);
+                            slots = *base + 2;
+                            break;
+                        }
+                        Some(k) => {
+                            // lua_settable refuses these keys with the VM's own message.
+                            match k {
+                                Value::Nil => return Err(Raise::Plain(b"table index is nil".to_vec())),
+                                Value::Number(n) if n.is_nan() => {
+                                    return Err(Raise::Plain(b"table index is NaN".to_vec()));
+                                }
+                                k => table.raw_set(k, value)?,
+                            }
+                            *left -= 1;
+                            if *left > 0 {
+                                slots = *base + 1;
+                                break;
+                            }
+                        }
+                    },
+                }
+                value = match stack.pop() {
+                    Some(Reading::Array { table, .. } | Reading::Map { table, .. }) => Value::Table(table),
+                    None => Value::Nil,
+                };
+            }
+        }
+    }
+
+    /// The item at the current position: a value, or the header of an array or map (with its new
+    /// table) whose elements follow. `nesting` counts the enclosing arrays and maps.
+    fn item(&mut self, slots: usize, nesting: usize) -> Outcome<Item> {
         let Some(&c) = self.data.get(self.pos) else { return Err(missing_bytes()) };
         if slots + 1 > LUA_STACK_SLOTS {
-            return Err(Raise::error("stack overflow (too many return values at once; use unpack_one or unpack_limit instead.)"));
+            return Err(too_many_values());
         }
-        let int = |i: i64| Value::Number(i as f64);
+        let int = |i: i64| Item::Value(Value::Number(i as f64));
         Ok(match c {
             0xcc => int(i64::from(self.take(1)?[0])),
             0xd0 => int(i64::from(self.take(1)?[0] as i8)),
@@ -290,25 +360,25 @@ impl Decoder<'_> {
             0xd3 => int(i64::from_be_bytes(self.take_array()?)),
             0xc0 => {
                 self.pos += 1;
-                Value::Nil
+                Item::Value(Value::Nil)
             }
             0xc3 | 0xc2 => {
                 self.pos += 1;
-                Value::Boolean(c == 0xc3)
+                Item::Value(Value::Boolean(c == 0xc3))
             }
-            0xca => Value::Number(f64::from(f32::from_be_bytes(self.take_array()?))),
-            0xcb => Value::Number(f64::from_be_bytes(self.take_array()?)),
+            0xca => Item::Value(Value::Number(f64::from(f32::from_be_bytes(self.take_array()?)))),
+            0xcb => Item::Value(Value::Number(f64::from_be_bytes(self.take_array()?))),
             0xd9 => {
                 let len = self.length::<1>()?;
-                self.bytes(len)?
+                Item::Value(self.bytes(len)?)
             }
             0xda => {
                 let len = self.length::<2>()?;
-                self.bytes(len)?
+                Item::Value(self.bytes(len)?)
             }
             0xdb => {
                 let len = self.length::<4>()?;
-                self.bytes(len)?
+                Item::Value(self.bytes(len)?)
             }
             0xdc => {
                 let len = self.length::<2>()?;
@@ -320,11 +390,11 @@ impl Decoder<'_> {
             }
             0xde => {
                 let len = self.length::<2>()?;
-                self.map(len, slots, nesting)?
+                self.map(len, nesting)?
             }
             0xdf => {
                 let len = self.length::<4>()?;
-                self.map(len, slots, nesting)?
+                self.map(len, nesting)?
             }
             0x00..=0x7f => {
                 self.pos += 1;
@@ -336,7 +406,7 @@ impl Decoder<'_> {
             }
             0xa0..=0xbf => {
                 self.pos += 1;
-                self.bytes(usize::from(c & 0x1f))?
+                Item::Value(self.bytes(usize::from(c & 0x1f))?)
             }
             0x90..=0x9f => {
                 self.pos += 1;
@@ -344,41 +414,37 @@ impl Decoder<'_> {
             }
             0x80..=0x8f => {
                 self.pos += 1;
-                self.map(usize::from(c & 0xf), slots, nesting)?
+                self.map(usize::from(c & 0xf), nesting)?
             }
             _ => return Err(Raise::error("Bad data format in input.")),
         })
     }
 
-    /// The C code keeps the table and the next index on the stack while it decodes an element.
-    fn array(&mut self, len: usize, slots: usize, nesting: usize) -> Outcome<Value> {
+    /// An array's table; the C code checks for room for the table and an index first. Past
+    /// MAX_NESTING this code fails the way the C code fails deeper down.
+    fn array(&mut self, len: usize, slots: usize, nesting: usize) -> Outcome<Item> {
         if slots + 2 > LUA_STACK_SLOTS || nesting >= MAX_NESTING {
             return Err(Raise::error("stack overflow (in function mp_decode_to_lua_array)"));
         }
-        let t = self.lua.create_table()?;
-        for i in 1..=len {
-            let v = self.value(slots + 2, nesting + 1)?;
-            t.set(i, v)?;
-        }
-        Ok(Value::Table(t))
+        Ok(Item::Array(self.lua.create_table()?, len))
     }
 
-    /// The C code keeps the table and the key on the stack while it decodes a value; a nil or NaN
-    /// key fails in lua_settable, with the VM's message.
-    fn map(&mut self, len: usize, slots: usize, nesting: usize) -> Outcome<Value> {
+    fn map(&mut self, len: usize, nesting: usize) -> Outcome<Item> {
         if nesting >= MAX_NESTING {
-            return Err(Raise::error("stack overflow (too many return values at once; use unpack_one or unpack_limit instead.)"));
+            return Err(too_many_values());
         }
-        let t = self.lua.create_table()?;
-        for _ in 0..len {
-            let k = self.value(slots + 1, nesting + 1)?;
-            let v = self.value(slots + 2, nesting + 1)?;
-            match &k {
-                Value::Nil => return Err(Raise::Plain(b"table index is nil".to_vec())),
-                Value::Number(n) if n.is_nan() => return Err(Raise::Plain(b"table index is NaN".to_vec())),
-                _ => t.set(k, v)?,
-            }
-        }
-        Ok(Value::Table(t))
+        Ok(Item::Map(self.lua.create_table()?, len))
     }
+}
+
+enum Item {
+    Value(Value),
+    Array(Table, usize),
+    Map(Table, usize),
+}
+
+/// An array or map being filled; `slots` is the C stack depth where it started.
+enum Reading {
+    Array { table: Table, next: usize, len: usize, slots: usize },
+    Map { table: Table, left: usize, key: Option<Value>, slots: usize },
 }

@@ -188,19 +188,19 @@ fn scale_by_power_of_two(mut value: f64, mut exponent: i64) -> f64 {
 /// `(int64_t)d` (also `(long)d` and `lua_tointeger`) as x86-64 computes it: truncation toward zero,
 /// and 0x8000000000000000 ("integer indefinite") for NaN and values out of range.
 pub(super) fn f64_to_i64(d: f64) -> i64 {
-    if d.is_nan() || d >= TWO_POW_63 || d < -TWO_POW_63 {
-        i64::MIN
-    } else {
+    if (-TWO_POW_63..TWO_POW_63).contains(&d) {
         d as i64
+    } else {
+        i64::MIN
     }
 }
 
 /// `(int)d` as x86-64 computes it, with the same "integer indefinite" for what does not fit.
 pub(super) fn f64_to_i32(d: f64) -> i32 {
-    if d.is_nan() || d >= 2_147_483_648.0 || d < -2_147_483_648.0 {
-        i32::MIN
-    } else {
+    if (-2_147_483_648.0..2_147_483_648.0).contains(&d) {
         d as i32
+    } else {
+        i32::MIN
     }
 }
 
