@@ -53,8 +53,8 @@ fn current(cfg: &Shared) -> Config {
     *cfg.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-fn update(cfg: &Shared, f: impl FnOnce(&mut Config)) {
-    f(&mut cfg.lock().unwrap_or_else(PoisonError::into_inner));
+fn store(cfg: &Shared, c: Config) {
+    *cfg.lock().unwrap_or_else(PoisonError::into_inner) = c;
 }
 
 /// A new module table with its own configuration (`luaopen_cjson`, and `cjson.new()`).
@@ -130,16 +130,16 @@ fn integer_option(lua: &Lua, args: &Args, cfg: &Shared, min: i32, max: i32, fiel
     check_arg_count(args, 1)?;
     let mut c = current(cfg);
     let v = set_integer(lua, args, 1, min, max, field(&mut c))?;
-    update(cfg, |s| *s = c);
+    store(cfg, c);
     one(v)
 }
 
-/// `json_enum_option`: argument `n` is a boolean (when `bool_true` is set) or one of `options`; the
-/// reply is a boolean when the setting is 0 or `bool_true`, else the option's name.
-fn set_enum(args: &Args, lua: &Lua, n: usize, options: &[&str], bool_true: usize, setting: &mut usize) -> Outcome<Value> {
+/// `json_enum_option`: argument `n` is a boolean (false and true are options 0 and 1) or the name
+/// of one of `options`; the reply is a boolean for options 0 and 1, else the option's name.
+fn set_enum(args: &Args, lua: &Lua, n: usize, options: &[&str], setting: &mut usize) -> Outcome<Value> {
     match args.get(n) {
         None | Some(Value::Nil) => {}
-        Some(Value::Boolean(b)) if bool_true != 0 => *setting = usize::from(*b) * bool_true,
+        Some(Value::Boolean(b)) => *setting = usize::from(*b),
         Some(_) => {
             let name = args.check_string(lua, n)?;
             let name = name.as_bytes();
@@ -154,7 +154,7 @@ fn set_enum(args: &Args, lua: &Lua, n: usize, options: &[&str], bool_true: usize
             }
         }
     }
-    if bool_true != 0 && (*setting == 0 || *setting == bool_true) {
+    if *setting <= 1 {
         Ok(Value::Boolean(*setting != 0))
     } else {
         Ok(Value::String(lua.create_string(options.get(*setting).copied().unwrap_or(""))?))
@@ -167,17 +167,17 @@ fn bool_option(lua: &Lua, args: &Args, cfg: &Shared, field: fn(&mut Config) -> &
     check_arg_count(args, 1)?;
     let mut c = current(cfg);
     let mut setting = usize::from(*field(&mut c));
-    let v = set_enum(args, lua, 1, OFF_ON, 1, &mut setting)?;
+    let v = set_enum(args, lua, 1, OFF_ON, &mut setting)?;
     *field(&mut c) = setting != 0;
-    update(cfg, |s| *s = c);
+    store(cfg, c);
     one(v)
 }
 
 fn encode_invalid_numbers(lua: &Lua, args: &Args, cfg: &Shared) -> Outcome<MultiValue> {
     check_arg_count(args, 1)?;
     let mut c = current(cfg);
-    let v = set_enum(args, lua, 1, &["off", "on", "null"], 1, &mut c.encode_invalid_numbers)?;
-    update(cfg, |s| *s = c);
+    let v = set_enum(args, lua, 1, &["off", "on", "null"], &mut c.encode_invalid_numbers)?;
+    store(cfg, c);
     one(v)
 }
 
@@ -186,11 +186,11 @@ fn encode_sparse_array(lua: &Lua, args: &Args, cfg: &Shared) -> Outcome<MultiVal
     check_arg_count(args, 3)?;
     let mut c = current(cfg);
     let mut convert = usize::from(c.sparse_convert);
-    let a = set_enum(args, lua, 1, OFF_ON, 1, &mut convert)?;
+    let a = set_enum(args, lua, 1, OFF_ON, &mut convert)?;
     c.sparse_convert = convert != 0;
     let b = set_integer(lua, args, 2, 0, i32::MAX, &mut c.sparse_ratio)?;
     let s = set_integer(lua, args, 3, 0, i32::MAX, &mut c.sparse_safe)?;
-    update(cfg, |s| *s = c);
+    store(cfg, c);
     Ok(MultiValue::from_vec(vec![a, b, s]))
 }
 
@@ -306,7 +306,8 @@ impl Encoder<'_> {
     fn scalar(&mut self, v: &Value) -> Outcome<()> {
         match v {
             Value::String(s) => append_string(&s.as_bytes(), self.out),
-            Value::Integer(_) | Value::Number(_) => self.number(v)?,
+            Value::Integer(i) => self.number(v, *i as f64)?,
+            Value::Number(n) => self.number(v, *n)?,
             Value::Boolean(true) => self.out.extend_from_slice(b"true"),
             Value::Boolean(false) => self.out.extend_from_slice(b"false"),
             Value::Nil => self.out.extend_from_slice(b"null"),
@@ -318,12 +319,13 @@ impl Encoder<'_> {
 
     /// An object key: strings as they are, numbers as their text in quotes.
     fn key(&mut self, k: &Value) -> Outcome<()> {
+        if let Some(n) = as_number(k) {
+            self.out.push(b'"');
+            self.number(k, n)?;
+            self.out.extend_from_slice(b"\":");
+            return Ok(());
+        }
         match k {
-            Value::Integer(_) | Value::Number(_) => {
-                self.out.push(b'"');
-                self.number(k)?;
-                self.out.extend_from_slice(b"\":");
-            }
             Value::String(s) => {
                 append_string(&s.as_bytes(), self.out);
                 self.out.push(b':');
@@ -333,8 +335,8 @@ impl Encoder<'_> {
         Ok(())
     }
 
-    fn number(&mut self, v: &Value) -> Outcome<()> {
-        let n = as_number(v).unwrap_or(0.0);
+    /// `n` is the number `v` holds; `v` names its type in errors.
+    fn number(&mut self, v: &Value, n: f64) -> Outcome<()> {
         if !n.is_finite() {
             match self.cfg.encode_invalid_numbers {
                 0 => return Err(cannot_serialise(v, "must not be NaN or Inf")),

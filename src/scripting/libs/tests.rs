@@ -639,3 +639,22 @@ fn struct_unpack_and_size() {
         assert_eq!(error(&lua, &format!("struct.size({fmt})")), format!("user_script:1: {want}"), "{fmt}");
     }
 }
+
+#[test]
+fn errors_reach_the_script_runner_as_lua_strings_with_the_line() {
+    let lua = lua();
+    let err = lua.load("local a = 1\n\nreturn cjson.decode('x')").set_name("@user_script").exec().expect_err("fails");
+    match err {
+        // mlua appends a traceback after the message.
+        mlua::Error::RuntimeError(msg) => {
+            assert_eq!(msg.lines().next(), Some("user_script:3: Expected value but found invalid token at character 1"))
+        }
+        other => panic!("expected a runtime error, got {other:?}"),
+    }
+    // Inside a coroutine too.
+    let got = string(
+        &lua,
+        "(function() local co = coroutine.create(function() return cjson.decode('[') end) return select(2, coroutine.resume(co)) end)()",
+    );
+    assert_eq!(got, "user_script:1: Expected value but found T_END at character 2");
+}
