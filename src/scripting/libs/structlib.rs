@@ -154,7 +154,7 @@ fn pack(lua: &Lua, mut args: Args) -> Outcome<MultiValue> {
                 // negative numbers.
                 for b in bytes.iter_mut() {
                     *b = value as u8;
-                    value = value.checked_shr(8).unwrap_or(0);
+                    value >>= 8;
                 }
                 if h.endian == Endian::Big {
                     bytes.reverse();

@@ -100,6 +100,8 @@ fn globals_are_the_redis_module_tables() {
     );
     assert_eq!(names("struct"), "pack=function size=function unpack=function");
     assert_eq!(string(&lua, "tostring(cjson.null)"), "userdata: (nil)");
+    // Like Redis's C functions, they cannot be dumped as Lua bytecode.
+    assert_eq!(string(&lua, "select(2, pcall(string.dump, cjson.encode))"), "unable to dump given function");
     assert_eq!(string(&lua, "cmsgpack._DESCRIPTION"), "MessagePack C implementation for Lua");
 }
 
