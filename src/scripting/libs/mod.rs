@@ -28,7 +28,11 @@ const LUA_STACK_SLOTS: usize = 7800;
 const MAX_NESTING: usize = 1000;
 
 /// Installs the globals `cjson`, `cmsgpack`, `bit` and `struct`, as Redis 7.0's scripting
-/// environment has them.
+/// environment has them. Call it after Lua's base library is loaded (`cjson.encode` keeps the
+/// original `next`) and before the globals are sandboxed.
+///
+/// Errors the functions raise are Lua strings, as with Redis's C libraries; a script runner that
+/// gets one back from mlua sees `Error::RuntimeError` with mlua's traceback after the first line.
 pub fn register(lua: &Lua) -> mlua::Result<()> {
     let globals = lua.globals();
     globals.set("cjson", cjson::module(lua)?)?;
