@@ -10,6 +10,7 @@ mod convert;
 pub mod dump;
 pub mod eval;
 pub mod functions;
+pub mod libs;
 pub mod status;
 mod vm;
 

@@ -137,7 +137,7 @@ pub struct ScriptVm {
 impl ScriptVm {
     pub fn new(status: Arc<ScriptStatus>) -> mlua::Result<ScriptVm> {
         let lua = Lua::new_with(StdLib::TABLE | StdLib::STRING | StdLib::MATH, LuaOptions::default())?;
-        // LIBS: super::libs::register(&lua)?;
+        super::libs::register(&lua)?;
         let (readonly, sandbox, run, pcall): (Function, Function, Function, Function) =
             lua.load(PRELUDE).set_name(PRELUDE_CHUNK).call(())?;
         let globals = lua.globals();
