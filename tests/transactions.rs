@@ -173,3 +173,80 @@ fn exec_is_atomic_to_other_clients() {
     stop.store(true, Ordering::Relaxed);
     assert_eq!(observer.join().unwrap(), 0, "a reader saw a transaction half applied");
 }
+
+/// Whether another client's command breaks a WATCH on `k`, compared with a real redis-server:
+/// writes that change the key do, writes that turn out to change nothing do not.
+#[test]
+fn watch_is_broken_exactly_when_redis_breaks_it() {
+    let scenarios: &[(&[&str], &[&str])] = &[
+        (&["SET k v"], &["SET k w"]),
+        (&["SET k v"], &["SET k w NX"]),
+        (&[], &["SET k w XX"]),
+        (&["SET k v"], &["SETNX k w"]),
+        (&["SET k v"], &["MSETNX k w other x"]),
+        (&[], &["DEL k"]),
+        (&["SET k v"], &["DEL k"]),
+        (&[], &["UNLINK k"]),
+        (&[], &["GETDEL k"]),
+        (&[], &["EXPIRE k 100"]),
+        (&["SET k v"], &["EXPIRE k 100"]),
+        (&["SET k v EX 100"], &["EXPIRE k 50 GT"]),
+        (&["SET k v"], &["PERSIST k"]),
+        (&["SET k v EX 100"], &["PERSIST k"]),
+        (&[], &["LPUSHX k a"]),
+        (&[], &["RPOP k"]),
+        (&["RPUSH k a"], &["RPOP k"]),
+        (&["RPUSH k a"], &["LREM k 0 b"]),
+        (&["RPUSH k a"], &["LINSERT k BEFORE b c"]),
+        (&["HSET k f v"], &["HSETNX k f w"]),
+        (&["HSET k f v"], &["HDEL k g"]),
+        (&["HSET k f v"], &["HSET k f v"]),
+        (&["SADD k a"], &["SADD k a"]),
+        (&["SADD k a"], &["SREM k b"]),
+        (&["SADD k a"], &["SMOVE k other b"]),
+        (&["ZADD k 1 a"], &["ZADD k 1 a"]),
+        (&["ZADD k 1 a"], &["ZADD k NX 2 a"]),
+        (&["ZADD k 1 a"], &["ZADD k 2 a"]),
+        (&["ZADD k 1 a"], &["ZREM k b"]),
+        (&["ZADD k 1 a"], &["ZREMRANGEBYSCORE k 5 10"]),
+        (&[], &["ZPOPMIN k"]),
+        (&["SET k v"], &["RENAMENX other k"]),
+        (&["SET other v"], &["RENAMENX other k"]),
+        (&["SET other v"], &["COPY other k"]),
+        (&["SET k v", "SET other v"], &["COPY other k"]),
+        (&["SET k v"], &["APPEND k x"]),
+        (&["SET k v"], &["SETRANGE k 0 \"\""]),
+        (&["XADD k 1-1 f v"], &["XDEL k 2-2"]),
+        (&["XADD k 1-1 f v"], &["XTRIM k MAXLEN 5"]),
+        (&["SET k 1"], &["INCRBY k 0"]),
+        (&["SET k v"], &["GETEX k"]),
+        (&["SET k v"], &["GETEX k PERSIST"]),
+    ];
+    let strata = Server::start();
+    let redis = Server::start_redis();
+    let mut differences = Vec::new();
+    for (setup, command) in scenarios {
+        let outcome = |server: &Server| {
+            let mut watcher = server.con();
+            let mut other = server.con();
+            ok(&mut watcher, &["FLUSHALL"]);
+            for line in setup.iter() {
+                let words: Vec<&str> = line.split(' ').collect();
+                ok(&mut other, &words);
+            }
+            ok(&mut watcher, &["WATCH", "k"]);
+            for line in command.iter() {
+                let words: Vec<&str> = line.split(' ').map(|w| if w == "\"\"" { "" } else { w }).collect();
+                let _ = common::q(&mut other, &words);
+            }
+            ok(&mut watcher, &["MULTI"]);
+            ok(&mut watcher, &["PING"]);
+            ok(&mut watcher, &["EXEC"]) == Value::Nil
+        };
+        let (ours, theirs) = (outcome(&strata), outcome(&redis));
+        if ours != theirs {
+            differences.push(format!("{setup:?} then {command:?}: strata broke the watch: {ours}, redis: {theirs}"));
+        }
+    }
+    assert!(differences.is_empty(), "{}", differences.join("\n"));
+}

@@ -121,6 +121,9 @@ pub struct Ctx<'a> {
     pub now_ms: u64,
     pub hits: u64,
     pub misses: u64,
+    /// Set by [`Ctx::notify`]: the command changed data. Redis signals a modified key wherever it
+    /// sends a keyspace event, so a write that sent none changed nothing and leaves WATCHes intact.
+    pub changed: std::cell::Cell<bool>,
     /// The Lua VM and script caches, present when the command runs on the exclusive executor
     /// (EVAL, FCALL, SCRIPT, FUNCTION and EXEC run there).
     pub scripting: Option<&'a mut Scripting>,
@@ -128,7 +131,7 @@ pub struct Ctx<'a> {
 
 impl<'a> Ctx<'a> {
     pub fn new(shared: &'a Shared, session: &'a mut Session, now_ms: u64) -> Ctx<'a> {
-        Ctx { shared, session, now_ms, hits: 0, misses: 0, scripting: None }
+        Ctx { shared, session, now_ms, hits: 0, misses: 0, changed: std::cell::Cell::new(false), scripting: None }
     }
 
     /// The selected database.
@@ -159,10 +162,11 @@ impl<'a> Ctx<'a> {
         Reply::NoReply
     }
 
-    /// Publishes a keyspace notification for `key` in the selected database if
-    /// `notify-keyspace-events` enables `class` (a [`crate::server::notify`] flag). Costs one atomic
-    /// load when notifications are off.
+    /// Records that the command changed `key` and publishes a keyspace notification for it in the
+    /// selected database if `notify-keyspace-events` enables `class` (a [`crate::server::notify`]
+    /// flag). Costs one atomic load when notifications are off.
     pub fn notify(&self, class: u32, event: &str, key: &[u8]) {
+        self.changed.set(true);
         if self.shared.pubsub.notify_flags() & class != 0 {
             self.shared.pubsub.notify(class, event, self.session.db, key);
         }

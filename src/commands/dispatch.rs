@@ -59,11 +59,13 @@ fn run(ctx: &mut Ctx, args: Args) -> Dispatched {
         return Dispatched { command: Some(index), reply: Reply::status("QUEUED"), rejected: false };
     }
     ctx.session.info.last_command.store(index, std::sync::atomic::Ordering::Relaxed);
+    ctx.changed.set(false);
     let reply = (command.handler)(ctx, args).unwrap_or_else(Reply::from);
     // A command that blocked wrote nothing (and announcing it would wake itself forever).
     if command.has(WRITE) && !reply.is_error() && ctx.session.block.is_none() {
         announce_write(ctx, command, args);
     }
+    ctx.changed.set(false);
     Dispatched { command: Some(index), reply, rejected: false }
 }
 
@@ -83,10 +85,10 @@ fn refuse(ctx: &mut Ctx, command: Option<usize>, error: CmdError) -> Dispatched 
     Dispatched { command, reply: error.into(), rejected: true }
 }
 
-/// Tells WATCHers and blocked clients that a write command touched its keys. Derived from the
-/// command table's key positions, so every write command takes part without code of its own (a
-/// write that turned out to change nothing still counts, which can only make EXEC abort more
-/// often than Redis would).
+/// Tells WATCHers and blocked clients that a write command touched its keys: all the key positions
+/// of its table row, once the handler reported a change through a keyspace event (a command that
+/// changed one of several keys touches them all, which can only make EXEC abort more often than
+/// Redis would). FLUSHDB, FLUSHALL and SWAPDB touch whole databases.
 fn announce_write(ctx: &mut Ctx, command: &Command, args: Args) {
     let shared = ctx.shared;
     let db = ctx.session.db;
@@ -101,6 +103,7 @@ fn announce_write(ctx: &mut Ctx, command: &Command, args: Args) {
                 }
             }
         }
+        _ if !ctx.changed.get() => {}
         _ => {
             for position in command.keys_in(args) {
                 let key = args.get(position);

@@ -170,6 +170,7 @@ pub fn copy(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let from_db = ctx.session.db;
     let copied = transfer(ctx, from_db, from, to_db, to, replace, true)?.unwrap_or(false);
     if copied {
+        ctx.changed.set(true);
         ctx.shared.pubsub.notify(notify::GENERIC, "copy_to", to_db, to);
     }
     Ok(Reply::from(copied))
@@ -185,6 +186,7 @@ pub fn r#move(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let key = args.get(1);
     let moved = transfer(ctx, from_db, key, to_db, key, false, false)?.unwrap_or(false);
     if moved {
+        ctx.changed.set(true);
         ctx.shared.pubsub.notify(notify::GENERIC, "move_from", from_db, key);
         ctx.shared.pubsub.notify(notify::GENERIC, "move_to", to_db, key);
     }
