@@ -78,37 +78,29 @@ pub fn find_bit(bytes: &[u8], bit: bool, first: u64, last: u64) -> Option<u64> {
     }
 }
 
-/// BITOP over `sources` (missing keys given as empty slices): the result is as long as the
-/// longest source, shorter sources counting as zero-padded.
-pub fn bitop(op: BitOp, sources: &[&[u8]]) -> Vec<u8> {
-    let len = sources.iter().map(|s| s.len()).max().unwrap_or(0);
-    let mut out = vec![0u8; len];
-    let Some((first, others)) = sources.split_first() else {
-        return out;
-    };
-    out[..first.len()].copy_from_slice(first);
+/// Folds one BITOP source into `out`, which is as long as the longest source: the first source is
+/// copied (inverted for NOT, which has no other), later ones combined; bytes past the end of a
+/// source count as zeros.
+pub fn bitop_step(op: BitOp, out: &mut [u8], first: bool, source: &[u8]) {
     // Byte loops over zipped slices: the compiler turns them into vector instructions, so these run
     // many bytes per instruction without hand-written word handling.
-    match op {
-        BitOp::Not => out.iter_mut().for_each(|b| *b = !*b),
-        BitOp::And => {
-            for source in others {
-                out.iter_mut().zip(*source).for_each(|(o, s)| *o &= s);
-                out[source.len()..].fill(0);
-            }
+    if first {
+        out[..source.len()].copy_from_slice(source);
+        out[source.len()..].fill(0);
+        if op == BitOp::Not {
+            out.iter_mut().for_each(|b| *b = !*b);
         }
-        BitOp::Or => {
-            for source in others {
-                out.iter_mut().zip(*source).for_each(|(o, s)| *o |= s);
-            }
-        }
-        BitOp::Xor => {
-            for source in others {
-                out.iter_mut().zip(*source).for_each(|(o, s)| *o ^= s);
-            }
-        }
+        return;
     }
-    out
+    match op {
+        BitOp::And => {
+            out.iter_mut().zip(source).for_each(|(o, s)| *o &= s);
+            out[source.len()..].fill(0);
+        }
+        BitOp::Or => out.iter_mut().zip(source).for_each(|(o, s)| *o |= s),
+        BitOp::Xor => out.iter_mut().zip(source).for_each(|(o, s)| *o ^= s),
+        BitOp::Not => {}
+    }
 }
 
 /// The `bits`-wide unsigned field at bit `offset`; bits past the end of `bytes` read as 0.
@@ -304,6 +296,14 @@ mod tests {
                 }
             }
         }
+    }
+
+    fn bitop(op: BitOp, sources: &[&[u8]]) -> Vec<u8> {
+        let mut out = vec![0u8; sources.iter().map(|s| s.len()).max().unwrap_or(0)];
+        for (i, source) in sources.iter().enumerate() {
+            bitop_step(op, &mut out, i == 0, source);
+        }
+        out
     }
 
     #[test]
