@@ -242,9 +242,11 @@ pub fn bitop(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
             len = len.max(entry.value.with_string(<[u8]>::len).ok_or(CmdError::WrongType)?);
         }
     }
-    let mut out = vec![0u8; len];
+    // The result is built in the string that will be stored, and folded source by source, so
+    // neither the sources nor the result are copied.
+    let mut out = ThinBytes::new(b"");
+    out.resize_zeroed(len);
     if len > 0 {
-        // Folded source by source, so no source is copied.
         for (i, (key, hash)) in sources.iter().enumerate() {
             let source = locked.shard(db, *hash).get(*hash, key, now);
             let folded = source.and_then(|e| e.value.with_string(|bytes| bitmap::bitop_step(op, &mut out, i == 0, bytes)));
@@ -255,7 +257,7 @@ pub fn bitop(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     }
     let shard = locked.shard(db, dest_hash);
     let event = if len > 0 {
-        shard.set(dest_hash, dest, Value::Raw(ThinBytes::new(&out)), None, now);
+        shard.set(dest_hash, dest, Value::Raw(out), None, now);
         Some((notify::STRING, "set"))
     } else {
         shard.remove(dest_hash, dest, now).map(|_| (notify::GENERIC, "del"))

@@ -348,6 +348,6 @@ mod tests {
         i64t.write(&mut wide, 0, i64::MAX, false, Overflow::Wrap);
         assert_eq!(i64t.write(&mut wide, 0, 1, true, Overflow::Wrap).reply, Some(i64::MIN));
         assert_eq!(i64t.write(&mut wide, 0, -1, true, Overflow::Sat).reply, Some(i64::MIN));
-        assert_eq!(i64t.write(&mut wide, 0, 0, true, Overflow::Wrap).changed, false);
+        assert!(!i64t.write(&mut wide, 0, 0, true, Overflow::Wrap).changed);
     }
 }
