@@ -222,6 +222,6 @@ pub fn pfdebug(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
 /// million elements (Redis's self test; it takes a second or so).
 pub fn pfselftest(ctx: &mut Ctx, _args: Args) -> Result<Reply, CmdError> {
     let mut rng = rand::rng();
-    hll::self_test(sparse_max_bytes(ctx), || rand::Rng::random(&mut rng)).map_err(CmdError::err)?;
+    hll::self_test(sparse_max_bytes(ctx), 1000, 10_000_000, || rand::Rng::random(&mut rng)).map_err(CmdError::err)?;
     Ok(Reply::Ok)
 }
