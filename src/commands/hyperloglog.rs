@@ -72,7 +72,9 @@ pub fn pfadd(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
             }
         }
         // Elements added before a corrupt opcode was met stay added, as in Redis.
-        *bytes = ThinBytes::new(&sketch);
+        if updated || failed.is_some() {
+            *bytes = ThinBytes::new(&sketch);
+        }
         if let Some(e) = failed {
             return Err(error(e));
         }
