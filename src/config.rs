@@ -94,6 +94,7 @@ static SETTINGS: &[Setting] = &[
     setting("client-output-buffer-limit", "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60", Kind::BufferLimits, false),
     setting("stream-node-max-bytes", "4096", Kind::Memory { max: i64::MAX }, false),
     setting("stream-node-max-entries", "100", Kind::Int { min: 0, max: i64::MAX }, false),
+    setting("hll-sparse-max-bytes", "3000", Kind::Memory { max: i64::MAX }, false),
 ];
 
 /// Old names Redis 7 still accepts, and the settings they stand for.
@@ -140,6 +141,8 @@ pub struct Hot {
     pub pubsub_soft_seconds: AtomicU64,
     pub stream_node_max_bytes: AtomicUsize,
     pub stream_node_max_entries: AtomicUsize,
+    /// Past this many bytes a sparse HyperLogLog turns dense.
+    pub hll_sparse_max_bytes: AtomicUsize,
 }
 
 impl Hot {
@@ -252,6 +255,7 @@ impl Config {
         hot.pubsub_soft_seconds.store(seconds, Ordering::Relaxed);
         hot.stream_node_max_bytes.store(size("stream-node-max-bytes"), Ordering::Relaxed);
         hot.stream_node_max_entries.store(size("stream-node-max-entries"), Ordering::Relaxed);
+        hot.hll_sparse_max_bytes.store(size("hll-sparse-max-bytes"), Ordering::Relaxed);
     }
 
     /// The text of a setting.

@@ -20,6 +20,8 @@ COMMANDS = {
     "pubsub": "subscribe unsubscribe psubscribe punsubscribe publish pubsub ssubscribe sunsubscribe spublish",
     "scripting": "eval evalsha eval_ro evalsha_ro script function fcall fcall_ro",
     "zsets": "zadd zincrby zrem zcard zscore zmscore zrank zrevrank zrange zrangebyscore zrevrangebyscore zrangebylex zrevrangebylex zrevrange zrangestore zcount zlexcount zpopmin zpopmax zmpop zremrangebyrank zremrangebyscore zremrangebylex zunion zunionstore zinter zinterstore zdiff zdiffstore zintercard zrandmember zscan",
+    "bitmaps": "setbit getbit bitcount bitpos bitop bitfield bitfield_ro",
+    "hyperloglog": "pfadd pfcount pfmerge pfdebug pfselftest",
 }
 # Only print the modules named after the port (all when none are named).
 ONLY = sys.argv[2:]

@@ -11,6 +11,7 @@ mod error;
 mod flags;
 mod table;
 
+mod bitmaps;
 mod blocking;
 mod client;
 mod collection;
@@ -18,6 +19,7 @@ mod config_cmd;
 mod connection;
 mod expiry;
 mod hashes;
+mod hyperloglog;
 mod id;
 mod info;
 mod introspection;

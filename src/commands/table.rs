@@ -10,8 +10,8 @@ use hashbrown::HashMap;
 
 use super::flags::*;
 use super::{
-    blocking, client, config_cmd, connection, hashes, id, info, introspection, keys, lists, pubsub, scripting, server, sets, streams,
-    strings, tx, zsets, Handler,
+    bitmaps, blocking, client, config_cmd, connection, hashes, hyperloglog, id, info, introspection, keys, lists, pubsub, scripting,
+    server, sets, streams, strings, tx, zsets, Handler,
 };
 use crate::resp::Args;
 
@@ -2474,6 +2474,20 @@ static COMMANDS: &[Command] = &[
     cmd("function", -2, 0, (0, 0, 0), Group::Scripting, "7.0.0", "@slow", "A container for function commands", super::dispatch::container).with_subcommands(FUNCTION_SUBCOMMANDS),
     cmd("fcall", -3, NOSCRIPT | STALE | SKIP_MONITOR | NO_MANDATORY_KEYS, (0, 0, 0), Group::Scripting, "7.0.0", "@slow @scripting", "Invoke a function", scripting::fcall).with_keys(scripting::eval_keys),
     cmd("fcall_ro", -3, READONLY | NOSCRIPT | STALE | SKIP_MONITOR | NO_MANDATORY_KEYS, (0, 0, 0), Group::Scripting, "7.0.0", "@slow @scripting", "Invoke a read-only function", scripting::fcall_ro).with_keys(scripting::eval_keys),
+    // Bitmaps
+    cmd("setbit", 4, WRITE | DENYOOM, (1, 1, 1), Group::Bitmap, "2.2.0", "@write @bitmap @slow", "Sets or clears the bit at offset in the string value stored at key", bitmaps::setbit),
+    cmd("getbit", 3, READONLY | FAST, (1, 1, 1), Group::Bitmap, "2.2.0", "@read @bitmap @fast", "Returns the bit value at offset in the string value stored at key", bitmaps::getbit),
+    cmd("bitcount", -2, READONLY, (1, 1, 1), Group::Bitmap, "2.6.0", "@read @bitmap @slow", "Count set bits in a string", bitmaps::bitcount),
+    cmd("bitpos", -3, READONLY, (1, 1, 1), Group::Bitmap, "2.8.7", "@read @bitmap @slow", "Find first bit set or clear in a string", bitmaps::bitpos),
+    cmd("bitop", -4, WRITE | DENYOOM, (2, -1, 1), Group::Bitmap, "2.6.0", "@write @bitmap @slow", "Perform bitwise operations between strings", bitmaps::bitop),
+    cmd("bitfield", -2, WRITE | DENYOOM, (1, 1, 1), Group::Bitmap, "3.2.0", "@write @bitmap @slow", "Perform arbitrary bitfield integer operations on strings", bitmaps::bitfield),
+    cmd("bitfield_ro", -2, READONLY | FAST, (1, 1, 1), Group::Bitmap, "6.0.0", "@read @bitmap @fast", "Perform arbitrary bitfield integer operations on strings. Read-only variant of BITFIELD", bitmaps::bitfield_ro),
+    // HyperLogLog
+    cmd("pfadd", -2, WRITE | DENYOOM | FAST, (1, 1, 1), Group::Hyperloglog, "2.8.9", "@write @hyperloglog @fast", "Adds the specified elements to the specified HyperLogLog.", hyperloglog::pfadd),
+    cmd("pfcount", -2, READONLY, (1, -1, 1), Group::Hyperloglog, "2.8.9", "@read @hyperloglog @slow", "Return the approximated cardinality of the set(s) observed by the HyperLogLog at key(s).", hyperloglog::pfcount),
+    cmd("pfmerge", -2, WRITE | DENYOOM, (1, -1, 1), Group::Hyperloglog, "2.8.9", "@write @hyperloglog @slow", "Merge N different HyperLogLogs into a single one.", hyperloglog::pfmerge),
+    cmd("pfdebug", 3, WRITE | DENYOOM | ADMIN, (2, 2, 1), Group::Hyperloglog, "2.8.9", "@write @hyperloglog @admin @slow @dangerous", "Internal commands for debugging HyperLogLog values", hyperloglog::pfdebug),
+    cmd("pfselftest", 1, ADMIN, (0, 0, 0), Group::Hyperloglog, "2.8.9", "@hyperloglog @admin @slow @dangerous", "An internal command for testing HyperLogLog values", hyperloglog::pfselftest),
 ];
 
 /// The table indexed for lookups. Every command and subcommand gets an index for per-command stats.

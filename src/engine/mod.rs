@@ -1,7 +1,9 @@
 //! Data ownership and durability. Knows nothing of RESP or connections.
 
+pub mod bitmap;
 pub mod compact;
 pub mod hash;
+pub mod hyperloglog;
 pub mod keyspace;
 pub mod lazyfree;
 pub mod list;

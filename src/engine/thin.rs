@@ -1,10 +1,10 @@
-//! `ThinBytes`: an immutable byte string behind one 8-byte pointer, its length stored in the same
+//! `ThinBytes`: a byte string behind one 8-byte pointer, its length stored in the same
 //! allocation. `Box<[u8]>` is a 16-byte fat pointer; halving it lets a keyspace entry fit jemalloc's
 //! 48-byte size class instead of the 64-byte one, which is most of a small key's memory.
 
 use std::alloc::{self, Layout};
 use std::fmt;
-use std::ops::Deref;
+use std::ops::{Deref, DerefMut};
 use std::ptr::NonNull;
 
 /// Bytes of the length header.
@@ -15,10 +15,10 @@ pub struct ThinBytes {
     ptr: NonNull<u8>,
 }
 
-// SAFETY: ThinBytes owns its allocation exclusively and never mutates it after construction, like a
-// Box<[u8]>.
+// SAFETY: ThinBytes owns its allocation exclusively, like a Box<[u8]>; it is mutated only through
+// `&mut self`.
 unsafe impl Send for ThinBytes {}
-// SAFETY: shared access only reads immutable bytes.
+// SAFETY: shared access only reads.
 unsafe impl Sync for ThinBytes {}
 
 impl ThinBytes {
@@ -49,6 +49,33 @@ impl ThinBytes {
         // SAFETY: the header was written in `new` and the allocation lives as long as self.
         unsafe { self.ptr.as_ptr().cast::<u32>().read() as usize }
     }
+
+    /// Changes the length to `new_len` in place where the allocator can (bitmaps and HyperLogLogs
+    /// edit their strings in place: copying a 1 MB bitmap per SETBIT would make it O(n)); bytes
+    /// added at the end are zero. Same length limit as [`ThinBytes::new`].
+    pub fn resize_zeroed(&mut self, new_len: usize) {
+        let old_len = self.len();
+        if new_len == old_len {
+            return;
+        }
+        let len = u32::try_from(new_len).unwrap_or_else(|_| panic!("ThinBytes of {new_len} bytes exceeds 4 GiB"));
+        let new_layout = Self::layout(new_len);
+        // SAFETY: the block was allocated with `layout(old_len)`; the new size is non-zero (at least
+        // HEADER bytes) and, being a valid layout, does not overflow isize.
+        let raw = unsafe { alloc::realloc(self.ptr.as_ptr(), Self::layout(old_len), new_layout.size()) };
+        let Some(ptr) = NonNull::new(raw) else {
+            alloc::handle_alloc_error(new_layout);
+        };
+        self.ptr = ptr;
+        // SAFETY: the block now holds HEADER + new_len bytes, aligned for u32 (realloc keeps the
+        // alignment); the zeroed range lies inside it.
+        unsafe {
+            ptr.as_ptr().cast::<u32>().write(len);
+            if new_len > old_len {
+                std::ptr::write_bytes(ptr.as_ptr().add(HEADER + old_len), 0, new_len - old_len);
+            }
+        }
+    }
 }
 
 impl Deref for ThinBytes {
@@ -57,6 +84,14 @@ impl Deref for ThinBytes {
     fn deref(&self) -> &[u8] {
         // SAFETY: `len` bytes follow the header inside the live allocation.
         unsafe { std::slice::from_raw_parts(self.ptr.as_ptr().add(HEADER), self.len()) }
+    }
+}
+
+impl DerefMut for ThinBytes {
+    fn deref_mut(&mut self) -> &mut [u8] {
+        // SAFETY: `len` bytes follow the header inside the live allocation, which `&mut self`
+        // borrows exclusively.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr().add(HEADER), self.len()) }
     }
 }
 
@@ -112,5 +147,18 @@ mod tests {
             assert_eq!(&*thin, &bytes[..]);
             assert_eq!(&*thin.clone(), &bytes[..]);
         }
+    }
+
+    #[test]
+    fn resizes_in_place_with_zero_padding() {
+        let mut thin = ThinBytes::new(b"abc");
+        thin[1] = b'X';
+        thin.resize_zeroed(5000);
+        assert_eq!(&thin[..3], b"aXc");
+        assert!(thin[3..].iter().all(|b| *b == 0) && thin.len() == 5000);
+        thin.resize_zeroed(2);
+        assert_eq!(&*thin, b"aX");
+        thin.resize_zeroed(4);
+        assert_eq!(&*thin, b"aX\0\0");
     }
 }
