@@ -19,6 +19,8 @@ COMMANDS = {
     "sets": "sadd srem smembers sismember smismember scard spop srandmember smove sinter sinterstore sunion sunionstore sdiff sdiffstore sintercard sscan",
     "pubsub": "subscribe unsubscribe psubscribe punsubscribe publish pubsub ssubscribe sunsubscribe spublish",
     "zsets": "zadd zincrby zrem zcard zscore zmscore zrank zrevrank zrange zrangebyscore zrevrangebyscore zrangebylex zrevrangebylex zrevrange zrangestore zcount zlexcount zpopmin zpopmax zmpop zremrangebyrank zremrangebyscore zremrangebylex zunion zunionstore zinter zinterstore zdiff zdiffstore zintercard zrandmember zscan",
+    "geo": "geoadd geodist geohash geopos georadius georadius_ro georadiusbymember georadiusbymember_ro geosearch geosearchstore",
+    "sort": "sort sort_ro",
 }
 # Only print the modules named after the port (all when none are named).
 ONLY = sys.argv[2:]

@@ -1,6 +1,8 @@
 //! Data ownership and durability. Knows nothing of RESP or connections.
 
 pub mod compact;
+pub mod csort;
+pub mod geohash;
 pub mod hash;
 pub mod keyspace;
 pub mod lazyfree;
