@@ -65,9 +65,28 @@ fn member_position(zset: &ZSet, member: &[u8]) -> Result<(f64, f64), CmdError> {
     zset.score(member).map(geohash::decode_score).ok_or_else(|| CmdError::err("could not decode requested zset member"))
 }
 
-/// Formats a distance as Redis does (`%.4f`, as a bulk string in both protocols).
-fn distance_reply(meters: f64) -> Reply {
-    Reply::bulk_string(format!("{meters:.4}"))
+/// `(long long)x` on x86-64: NaN and out-of-range values become i64::MIN, where `as` would saturate.
+fn c_long_long(x: f64) -> i64 {
+    if (-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&x) {
+        x as i64
+    } else {
+        i64::MIN
+    }
+}
+
+/// A distance with 4 decimals, as a bulk string in both protocols. Redis 7.0.15 formats it with
+/// `fixedpoint_d2string`, not `%.4f`: the value times 10^4 is rounded as a double (ties to even)
+/// and then printed, which differs from `%.4f` in the last digit when the product lands on .5.
+fn distance_reply(distance: f64) -> Reply {
+    if distance == 0.0 {
+        return Reply::bulk(b"0.0000");
+    }
+    let scaled = (distance * 10_000.0).round_ties_even();
+    // llrint gives LLONG_MIN for NaN and out-of-range values, as the conversion does.
+    let fixed = c_long_long(scaled);
+    let sign = if fixed < 0 { "-" } else { "" };
+    let magnitude = fixed.unsigned_abs();
+    Reply::bulk_string(format!("{sign}{}.{:04}", magnitude / 10_000, magnitude % 10_000))
 }
 
 /// GEOADD key [NX | XX] [CH] longitude latitude member [longitude latitude member ...]
@@ -356,15 +375,6 @@ fn find_points(zset: &ZSet, shape: &Shape, limit: usize) -> Vec<Point> {
         }
     }
     found
-}
-
-/// `(long long)score` on x86-64: out-of-range values become i64::MIN, where `as` would saturate.
-fn c_long_long(score: f64) -> i64 {
-    if (-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&score) {
-        score as i64
-    } else {
-        i64::MIN
-    }
 }
 
 /// The positions of the first `returned` results in reply order, sorted as Redis sorts them: glibc's
