@@ -318,3 +318,20 @@ fn a_search_store_breaks_a_watch_on_its_destination() {
     cmd(&mut con, &["PING"]);
     assert_eq!(cmd(&mut con, &["EXEC"]), Value::Nil);
 }
+
+#[test]
+fn a_repeated_store_option_writes_and_announces_the_last_destination() {
+    let server = Server::start();
+    let mut con = server.connect(false);
+    let mut other = server.connect(false);
+    sicily(&mut con);
+    cmd(&mut con, &["WATCH", "second"]);
+    assert_eq!(cmd(&mut other, &["GEORADIUS", "Sicily", "15", "37", "200", "km", "STORE", "first", "STORE", "second"]), int(2));
+    assert_eq!(cmd(&mut other, &["EXISTS", "first", "second"]), int(1));
+    cmd(&mut con, &["MULTI"]);
+    cmd(&mut con, &["PING"]);
+    assert_eq!(cmd(&mut con, &["EXEC"]), Value::Nil);
+    // Redis's key specs name only the first STORE; strata adds the key actually written.
+    let keys = cmd(&mut con, &["COMMAND", "GETKEYS", "GEORADIUS", "k", "1", "2", "3", "m", "STORE", "x", "STORE", "y"]);
+    assert_eq!(keys, bulks(&["k", "x", "y"]));
+}

@@ -419,10 +419,7 @@ fn search_generic(ctx: &mut Ctx, args: Args, variant: Variant) -> Result<Reply, 
     if variant.search_store {
         keys.push(args.get(1));
     } else if variant.store_option {
-        let base = variant.base_args();
-        keys.extend(
-            (base + 1..args.len()).filter(|&i| is(args.get(i - 1), "STORE") || is(args.get(i - 1), "STOREDIST")).map(|i| args.get(i)),
-        );
+        keys.extend(radius_destination(args, variant.base_args()).map(|i| args.get(i)));
     }
     let shared = ctx.shared;
     let mut locked = shared.keyspace.lock_keys(keys.iter().map(|k| (db, KeyHash::of(k))));
@@ -534,14 +531,38 @@ pub fn geosearchstore(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     search_generic(ctx, args, Variant { form: Form::Search, store_option: false, search_store: true })
 }
 
-/// The keys of GEORADIUS as Redis 7.0's key specs find them: the source, then the first STORE and
-/// the first STOREDIST destination at or after `start`.
+/// The position of the destination GEORADIUS(BYMEMBER) writes: the last STORE or STOREDIST, found
+/// by skipping options as [`parse_query`] does (when the options do not parse, nothing is written).
+fn radius_destination(args: Args, base: usize) -> Option<usize> {
+    let mut destination = None;
+    let mut i = base;
+    while i + 1 < args.len() {
+        let word = args.get(i);
+        if is(word, "STORE") || is(word, "STOREDIST") {
+            destination = Some(i + 1);
+            i += 1;
+        } else if is(word, "COUNT") {
+            i += 1;
+        }
+        i += 1;
+    }
+    destination
+}
+
+/// The keys of GEORADIUS(BYMEMBER): the source, then the first STORE and the first STOREDIST
+/// destination at or after `start`, as Redis 7.0's key specs find them (COMMAND GETKEYS), then the
+/// destination actually written when repeated options make it another one.
 fn radius_keys(args: Args, start: usize) -> Vec<usize> {
     let mut keys = vec![1];
     for word in ["STORE", "STOREDIST"] {
         // The keyword search stops before the last argument: a keyword there names no key.
         if let Some(i) = (start..args.len().saturating_sub(1)).find(|&i| is(args.get(i), word)) {
             keys.push(i + 1);
+        }
+    }
+    if let Some(written) = radius_destination(args, start) {
+        if !keys.contains(&written) {
+            keys.push(written);
         }
     }
     keys
