@@ -57,7 +57,7 @@ fn normalise(score: f64) -> f64 {
     }
 }
 
-pub(super) fn resp3(ctx: &Ctx) -> bool {
+fn resp3(ctx: &Ctx) -> bool {
     ctx.session.protocol == Protocol::Resp3
 }
 
