@@ -577,3 +577,35 @@ pub fn georadius_keys(args: Args) -> Vec<usize> {
 pub fn georadiusbymember_keys(args: Args) -> Vec<usize> {
     radius_keys(args, 5)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+
+    /// The destination locked before parsing must be the one the parser picks, or the store would
+    /// touch a shard that is not locked.
+    #[test]
+    fn the_locked_destination_is_the_parsed_one() {
+        let words = ["WITHDIST", "ASC", "ANY", "COUNT", "2", "STORE", "STOREDIST", "a", "b", "store"];
+        let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+        let mut stored = 0;
+        for _ in 0..3000 {
+            let mut line = String::from("GEORADIUS k 1 2 3 m");
+            for _ in 0..rng.random_range(0..7) {
+                line.push(' ');
+                line.push_str(words[rng.random_range(0..words.len())]);
+            }
+            line.push_str("\r\n");
+            let mut request = crate::resp::RequestBuf::default();
+            crate::resp::parse_request(line.as_bytes(), &mut request, crate::resp::ParseLimits { max_bulk_len: 1 << 20 }).expect("request");
+            let args = request.args(line.as_bytes());
+            let variant = Variant { form: Form::Radius, store_option: true, search_store: false };
+            if let Ok(Query { store: Some((dest, _)), .. }) = parse_query(args, variant, None) {
+                stored += 1;
+                assert_eq!(radius_destination(args, 6).map(|i| args.get(i)), Some(dest), "{line}");
+            }
+        }
+        assert!(stored > 100);
+    }
+}
