@@ -22,6 +22,8 @@ COMMANDS = {
     "zsets": "zadd zincrby zrem zcard zscore zmscore zrank zrevrank zrange zrangebyscore zrevrangebyscore zrangebylex zrevrangebylex zrevrange zrangestore zcount zlexcount zpopmin zpopmax zmpop zremrangebyrank zremrangebyscore zremrangebylex zunion zunionstore zinter zinterstore zdiff zdiffstore zintercard zrandmember zscan",
     "bitmaps": "setbit getbit bitcount bitpos bitop bitfield bitfield_ro",
     "hyperloglog": "pfadd pfcount pfmerge pfdebug pfselftest",
+    "geo": "geoadd geodist geohash geopos georadius georadius_ro georadiusbymember georadiusbymember_ro geosearch geosearchstore",
+    "sort": "sort sort_ro",
 }
 # Only print the modules named after the port (all when none are named).
 ONLY = sys.argv[2:]

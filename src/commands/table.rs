@@ -10,8 +10,8 @@ use hashbrown::HashMap;
 
 use super::flags::*;
 use super::{
-    bitmaps, blocking, client, config_cmd, connection, hashes, hyperloglog, id, info, introspection, keys, lists, pubsub, scripting,
-    server, sets, streams, strings, tx, zsets, Handler,
+    bitmaps, blocking, client, config_cmd, connection, geo, hashes, hyperloglog, id, info, introspection, keys, lists, pubsub, scripting,
+    server, sets, sort, streams, strings, tx, zsets, Handler,
 };
 use crate::resp::Args;
 
@@ -2488,6 +2488,21 @@ static COMMANDS: &[Command] = &[
     cmd("pfmerge", -2, WRITE | DENYOOM, (1, -1, 1), Group::Hyperloglog, "2.8.9", "@write @hyperloglog @slow", "Merge N different HyperLogLogs into a single one.", hyperloglog::pfmerge),
     cmd("pfdebug", 3, WRITE | DENYOOM | ADMIN, (2, 2, 1), Group::Hyperloglog, "2.8.9", "@write @hyperloglog @admin @slow @dangerous", "Internal commands for debugging HyperLogLog values", hyperloglog::pfdebug),
     cmd("pfselftest", 1, ADMIN, (0, 0, 0), Group::Hyperloglog, "2.8.9", "@hyperloglog @admin @slow @dangerous", "An internal command for testing HyperLogLog values", hyperloglog::pfselftest),
+    // GEO
+    cmd("geoadd", -5, WRITE | DENYOOM, (1, 1, 1), Group::Geo, "3.2.0", "@write @geo @slow", "Add one or more geospatial items in the geospatial index represented using a sorted set", geo::geoadd),
+    cmd("geodist", -4, READONLY, (1, 1, 1), Group::Geo, "3.2.0", "@read @geo @slow", "Returns the distance between two members of a geospatial index", geo::geodist),
+    cmd("geohash", -2, READONLY, (1, 1, 1), Group::Geo, "3.2.0", "@read @geo @slow", "Returns members of a geospatial index as standard geohash strings", geo::geohash),
+    cmd("geopos", -2, READONLY, (1, 1, 1), Group::Geo, "3.2.0", "@read @geo @slow", "Returns longitude and latitude of members of a geospatial index", geo::geopos),
+    cmd("georadius", -6, WRITE | DENYOOM, (1, 1, 1), Group::Geo, "3.2.0", "@write @geo @slow", "Query a sorted set representing a geospatial index to fetch members matching a given maximum distance from a point", geo::georadius).with_keys(geo::georadius_keys),
+    cmd("georadius_ro", -6, READONLY, (1, 1, 1), Group::Geo, "3.2.10", "@read @geo @slow", "A read-only variant for GEORADIUS", geo::georadius_ro),
+    cmd("georadiusbymember", -5, WRITE | DENYOOM, (1, 1, 1), Group::Geo, "3.2.0", "@write @geo @slow", "Query a sorted set representing a geospatial index to fetch members matching a given maximum distance from a member", geo::georadiusbymember).with_keys(geo::georadiusbymember_keys),
+    cmd("georadiusbymember_ro", -5, READONLY, (1, 1, 1), Group::Geo, "3.2.10", "@read @geo @slow", "A read-only variant for GEORADIUSBYMEMBER", geo::georadiusbymember_ro),
+    cmd("geosearch", -7, READONLY, (1, 1, 1), Group::Geo, "6.2.0", "@read @geo @slow", "Query a sorted set representing a geospatial index to fetch members inside an area of a box or a circle.", geo::geosearch),
+    cmd("geosearchstore", -8, WRITE | DENYOOM, (1, 2, 1), Group::Geo, "6.2.0", "@write @geo @slow", "Query a sorted set representing a geospatial index to fetch members inside an area of a box or a circle, and store the result in another key.", geo::geosearchstore),
+    // SORT
+    cmd("sort", -2, WRITE | DENYOOM, (1, 1, 1), Group::Generic, "1.0.0", "@write @set @sortedset @list @slow @dangerous", "Sort the elements in a list, set or sorted set", sort::sort).with_keys(sort::sort_keys),
+    // Redis flags SORT_RO movablekeys for its BY/GET key spec, though only the source is a key.
+    cmd("sort_ro", -2, READONLY, (1, 1, 1), Group::Generic, "7.0.0", "@read @set @sortedset @list @slow @dangerous", "Sort the elements in a list, set or sorted set. Read-only variant of SORT.", sort::sort_ro).with_keys(sort::sort_ro_keys),
 ];
 
 /// The table indexed for lookups. Every command and subcommand gets an index for per-command stats.

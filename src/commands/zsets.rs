@@ -21,7 +21,7 @@ use crate::server::notify;
 
 /// A score or weight argument, as Redis's `string2d`: strtod syntax without surrounding spaces,
 /// no NaN, and no overflow to infinity or underflow to zero (spelled-out infinities are fine).
-fn parse_score(arg: &[u8]) -> Option<f64> {
+pub(super) fn parse_score(arg: &[u8]) -> Option<f64> {
     let value = parse_f64(arg)?;
     let text = std::str::from_utf8(arg).ok()?.to_ascii_lowercase();
     if value.is_infinite() && !text.contains("inf") {
@@ -79,7 +79,7 @@ fn scored_reply<M: AsRef<[u8]>>(items: impl IntoIterator<Item = (M, f64)>, with_
 }
 
 /// Runs `f` on the sorted set at `key` (None when missing) and records the lookup.
-fn read<R>(ctx: &mut Ctx, key: &[u8], f: impl FnOnce(Option<&mut ZSet>) -> R) -> Result<R, CmdError> {
+pub(super) fn read<R>(ctx: &mut Ctx, key: &[u8], f: impl FnOnce(Option<&mut ZSet>) -> R) -> Result<R, CmdError> {
     let hash = KeyHash::of(key);
     let mut shard = ctx.db().lock(hash);
     let zset = get::<ZSet>(&mut shard, hash, key, ctx.now_ms, ctx.touches())?;
@@ -528,7 +528,14 @@ pub fn zrevrangebylex(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
 
 /// Replaces `key` with `zset` (deleting it when empty); returns the size stored and the event to
 /// report: `event` when something was stored, `del` when an existing key was deleted.
-fn store(shard: &mut Shard, hash: KeyHash, key: &[u8], zset: ZSet, now_ms: u64, event: &'static str) -> (usize, Option<&'static str>) {
+pub(super) fn store(
+    shard: &mut Shard,
+    hash: KeyHash,
+    key: &[u8],
+    zset: ZSet,
+    now_ms: u64,
+    event: &'static str,
+) -> (usize, Option<&'static str>) {
     let len = zset.len();
     if len == 0 {
         (0, shard.remove(hash, key, now_ms).map(|_| "del"))
@@ -539,7 +546,7 @@ fn store(shard: &mut Shard, hash: KeyHash, key: &[u8], zset: ZSet, now_ms: u64, 
 }
 
 /// Reports what [`store`] did.
-fn notify_store(ctx: &Ctx, key: &[u8], event: Option<&'static str>) {
+pub(super) fn notify_store(ctx: &Ctx, key: &[u8], event: Option<&'static str>) {
     match event {
         Some("del") => ctx.notify(notify::GENERIC, "del", key),
         Some(event) => ctx.notify(notify::ZSET, event, key),

@@ -2,6 +2,8 @@
 
 pub mod bitmap;
 pub mod compact;
+pub mod csort;
+pub mod geohash;
 pub mod hash;
 pub mod hyperloglog;
 pub mod keyspace;

@@ -48,14 +48,8 @@ pub fn encode(reply: &Reply, proto: Protocol, out: &mut BytesMut) {
                 encode(value, proto, out);
             }
         }
-        Reply::Double(value) => {
-            let text = format_double(*value);
-            if resp3 {
-                line(out, b',', text.as_bytes());
-            } else {
-                bulk(out, text.as_bytes());
-            }
-        }
+        Reply::Double(value) => double(out, &format_double(*value), resp3),
+        Reply::HumanDouble(value) => double(out, &format_human_double(*value), resp3),
         Reply::Bool(value) if resp3 => out.put_slice(if *value { b"#t\r\n" } else { b"#f\r\n" }),
         Reply::Bool(value) => int_line(out, b':', i64::from(*value)),
         Reply::Verbatim(text) if resp3 => {
@@ -93,6 +87,15 @@ fn line(out: &mut BytesMut, marker: u8, text: &[u8]) {
     out.put_slice(b"\r\n");
 }
 
+/// A double's text: `,` in RESP3, a bulk string in RESP2.
+fn double(out: &mut BytesMut, text: &str, resp3: bool) {
+    if resp3 {
+        line(out, b',', text.as_bytes());
+    } else {
+        bulk(out, text.as_bytes());
+    }
+}
+
 fn int_line(out: &mut BytesMut, marker: u8, n: i64) {
     let mut digits = itoa::Buffer::new();
     let text = digits.format(n);
@@ -118,6 +121,21 @@ pub fn format_double(value: f64) -> String {
         return if value > 0.0 { "inf".to_owned() } else { "-inf".to_owned() };
     }
     format_g(value, 17)
+}
+
+/// Redis's `ld2string(..., LD_STR_HUMAN)`: 17 decimals, trailing zeros (and a bare point) removed,
+/// `-0` shown as `0`.
+pub fn format_human_double(value: f64) -> String {
+    if value.is_infinite() {
+        return if value > 0.0 { "inf".to_owned() } else { "-inf".to_owned() };
+    }
+    let text = format!("{value:.17}");
+    let trimmed = trim_fraction(&text);
+    if trimmed == "-0" {
+        "0".to_owned()
+    } else {
+        trimmed.to_owned()
+    }
 }
 
 /// C's `%.{precision}g`.
@@ -180,6 +198,9 @@ mod tests {
         assert_eq!(enc(Reply::Nil, Protocol::Resp3), "_\r\n");
         assert_eq!(enc(Reply::Double(2.5), Protocol::Resp2), "$3\r\n2.5\r\n");
         assert_eq!(enc(Reply::Double(2.5), Protocol::Resp3), ",2.5\r\n");
+        assert_eq!(enc(Reply::HumanDouble(13.361389338970184), Protocol::Resp3), ",13.36138933897018433\r\n");
+        assert_eq!(enc(Reply::HumanDouble(-0.0), Protocol::Resp2), "$1\r\n0\r\n");
+        assert_eq!(enc(Reply::HumanDouble(180.0), Protocol::Resp2), "$3\r\n180\r\n");
         assert_eq!(enc(Reply::Bool(true), Protocol::Resp3), "#t\r\n");
         assert_eq!(enc(Reply::Verbatim(Bytes::from_static(b"hi")), Protocol::Resp3), "=6\r\ntxt:hi\r\n");
         let confirmations = Reply::Multi(vec![

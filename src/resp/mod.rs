@@ -8,5 +8,5 @@ mod encoder;
 mod reply;
 
 pub use decoder::{parse_request, split_inline_args, Args, OwnedArgs, ParseLimits, ProtocolError, RequestBuf};
-pub use encoder::{encode, format_double, Protocol};
+pub use encoder::{encode, format_double, format_human_double, Protocol};
 pub use reply::Reply;

@@ -27,6 +27,9 @@ pub enum Reply {
     Set(Vec<Reply>),
     /// A floating point number: a bulk string in RESP2.
     Double(f64),
+    /// A double written as Redis's `addReplyHumanLongDouble` writes it (`%.17Lf` without trailing
+    /// zeros, e.g. GEOPOS coordinates): a bulk string in RESP2.
+    HumanDouble(f64),
     /// A boolean: integer 1/0 in RESP2.
     Bool(bool),
     /// An integer of any size, as decimal digits: a bulk string in RESP2 (scripts return them).

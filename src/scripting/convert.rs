@@ -5,7 +5,7 @@
 use bytes::Bytes;
 use mlua::{Lua, Table, Value};
 
-use crate::resp::{format_double, Reply};
+use crate::resp::{format_double, format_human_double, Reply};
 
 /// The protocol a script reads replies in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,6 +64,8 @@ pub fn reply_to_lua(lua: &Lua, reply: &Reply, resp: ScriptResp) -> mlua::Result<
         }
         Reply::Double(value) if !resp3 => Value::String(lua.create_string(format_double(*value))?),
         Reply::Double(value) => single_field(lua, "double", Value::Number(*value))?,
+        Reply::HumanDouble(value) if !resp3 => Value::String(lua.create_string(format_human_double(*value))?),
+        Reply::HumanDouble(value) => single_field(lua, "double", Value::Number(*value))?,
         Reply::Bool(value) if !resp3 => Value::Integer(i64::from(*value)),
         Reply::Bool(value) => Value::Boolean(*value),
         Reply::BigNumber(digits) if !resp3 => Value::String(lua.create_string(digits)?),
