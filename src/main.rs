@@ -7,6 +7,7 @@ use clap::Parser;
 
 use strata::commands::registry;
 use strata::config::Config;
+use strata::server::spare::{self, LoopActivity};
 use strata::server::{self, logging, shared::Shared};
 
 /// jemalloc, as Redis uses: no per-allocation header and fine size classes (a 48-byte entry costs 48
@@ -86,15 +87,23 @@ fn main() -> std::process::ExitCode {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
         n => n as usize,
     };
-    let mut listener_sets = match server::bind(&bind, port, backlog, threads) {
-        Ok(sets) => sets.into_iter(),
+    let listener_sets = match server::bind(&bind, port, backlog, threads) {
+        Ok(sets) => sets,
         Err(error) => {
             tracing::error!(%error, "could not listen on {bind} port {port}");
             eprintln!("strata-server: could not listen on {bind} port {port}: {error}");
             return std::process::ExitCode::FAILURE;
         }
     };
-    let Some(main_listeners) = listener_sets.next() else {
+    // Each loop's activity, and duplicates of its listeners for the spare loop (server::spare).
+    let activities: Vec<Arc<LoopActivity>> = listener_sets.iter().map(|_| Arc::default()).collect();
+    let stand_ins: Vec<_> = listener_sets
+        .iter()
+        .zip(&activities)
+        .map(|(listeners, activity)| (activity.clone(), listeners.iter().filter_map(|l| l.try_clone().ok()).collect()))
+        .collect();
+    let mut loops = listener_sets.into_iter().zip(activities);
+    let Some((main_listeners, main_activity)) = loops.next() else {
         return std::process::ExitCode::FAILURE;
     };
     let bound = main_listeners[0].local_addr().map(|a| a.port()).unwrap_or(port);
@@ -105,10 +114,21 @@ fn main() -> std::process::ExitCode {
     // spreads them over the SO_REUSEPORT listeners): no task ever migrates between threads, so a
     // request costs no cross-thread wake-up, as in Redis's event loop.
     let mut workers = Vec::new();
-    for (index, listeners) in listener_sets.enumerate() {
+    let spare = {
+        let shared = shared.clone();
+        std::thread::Builder::new().name("strata-spare".into()).spawn(move || match event_loop() {
+            Ok(runtime) => runtime.block_on(spare::run(shared, stand_ins)),
+            Err(error) => tracing::error!(%error, "can't start the spare loop"),
+        })
+    };
+    match spare {
+        Ok(handle) => workers.push(handle),
+        Err(error) => tracing::error!(%error, "can't start the spare loop thread"),
+    }
+    for (index, (listeners, activity)) in loops.enumerate() {
         let shared = shared.clone();
         let spawned = std::thread::Builder::new().name(format!("strata-loop-{}", index + 1)).spawn(move || match event_loop() {
-            Ok(runtime) => runtime.block_on(server::run(shared, listeners, false)),
+            Ok(runtime) => runtime.block_on(server::run(shared, listeners, false, activity)),
             Err(error) => {
                 tracing::error!(%error, "can't start an event loop");
                 shared.request_shutdown();
@@ -131,7 +151,7 @@ fn main() -> std::process::ExitCode {
         tracing::info!(port = bound, threads, version = strata::VERSION, "Ready to accept connections");
         // One machine-readable line for scripts and tests that start the server on port 0.
         println!("ready port={bound}");
-        server::run(shared.clone(), main_listeners, true).await;
+        server::run(shared.clone(), main_listeners, true, main_activity).await;
         tracing::info!("User requested shutdown...");
     });
     for worker in workers {

@@ -1,6 +1,9 @@
 //! Lua scripting through a real client: EVAL/EVALSHA with the redis crate's Script helper,
 //! RESP3 conversions, undeclared keys, COMMAND GETKEYS, atomicity against a concurrent client,
 //! BUSY and SCRIPT KILL / FUNCTION KILL from a second connection, and FUNCTION libraries.
+//!
+//! The BUSY tests run strata with one event loop: the script holds it, so the clients that
+//! connect meanwhile are served by the spare loop, which is what they exercise.
 
 mod common;
 
@@ -95,7 +98,17 @@ fn run_in_background(server: &Server, command: &[&str]) -> thread::JoinHandle<Re
     })
 }
 
-/// Polls `command` until it answers BUSY (the script has passed busy-reply-threshold).
+/// A connection made while a script holds the only event loop, once it answers BUSY (the script
+/// has passed busy-reply-threshold), with that BUSY line.
+fn connect_while_busy(server: &Server) -> (redis::Connection, String) {
+    // Let the script start first.
+    thread::sleep(Duration::from_millis(100));
+    let mut con = server.con();
+    let busy = wait_for_busy(&mut con);
+    (con, busy)
+}
+
+/// Polls until a command answers BUSY.
 fn wait_for_busy(con: &mut redis::Connection) -> String {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
@@ -113,8 +126,10 @@ fn a_busy_script_is_killed_by_script_kill_from_another_connection() {
     let server = Server::start_with(&["--busy-reply-threshold", "100", "--threads", "1"]);
     let mut con = server.con();
     assert_eq!(err(&mut con, &["SCRIPT", "KILL"]), "NOTBUSY No scripts in execution right now.");
+    drop(con);
     let script = run_in_background(&server, &["EVAL", "local i = 0 while true do i = i + 1 end", "0"]);
-    assert_eq!(wait_for_busy(&mut con), "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.");
+    let (mut con, busy) = connect_while_busy(&server);
+    assert_eq!(busy, "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.");
     assert!(err(&mut con, &["FUNCTION", "KILL"]).starts_with("BUSY"));
     assert_eq!(ok(&mut con, &["SCRIPT", "KILL"]), Value::Okay);
     let reply = script.join().unwrap().unwrap_err();
@@ -124,13 +139,12 @@ fn a_busy_script_is_killed_by_script_kill_from_another_connection() {
 
 #[test]
 fn a_script_that_wrote_cannot_be_killed() {
-    let server = Server::start_with(&["--busy-reply-threshold", "100"]);
-    let mut con = server.con();
+    let server = Server::start_with(&["--busy-reply-threshold", "100", "--threads", "1"]);
     // Runs for one to two seconds of server time.
     let body = "redis.call('SET', 'written', '1') local stop = tonumber(redis.call('TIME')[1]) + 2 \
                 while tonumber(redis.call('TIME')[1]) < stop do end return 'done'";
     let script = run_in_background(&server, &["EVAL", body, "0"]);
-    wait_for_busy(&mut con);
+    let (mut con, _) = connect_while_busy(&server);
     assert!(err(&mut con, &["SCRIPT", "KILL"]).starts_with("UNKILLABLE Sorry the script already executed write commands"));
     // It runs to completion; its write stays.
     assert_eq!(script.join().unwrap().unwrap(), bulk("done"));
@@ -139,12 +153,14 @@ fn a_script_that_wrote_cannot_be_killed() {
 
 #[test]
 fn a_busy_function_is_killed_by_function_kill_and_shows_in_function_stats() {
-    let server = Server::start_with(&["--busy-reply-threshold", "100"]);
+    let server = Server::start_with(&["--busy-reply-threshold", "100", "--threads", "1"]);
     let mut con = server.con();
     let library = "#!lua name=spin\nredis.register_function('spin', function(keys, args) while true do end end)";
     assert_eq!(ok(&mut con, &["FUNCTION", "LOAD", library]), bulk("spin"));
+    drop(con);
     let function = run_in_background(&server, &["FCALL", "spin", "0"]);
-    assert_eq!(wait_for_busy(&mut con), "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.");
+    let (mut con, busy) = connect_while_busy(&server);
+    assert_eq!(busy, "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.");
     let Value::Array(stats) = ok(&mut con, &["FUNCTION", "STATS"]) else { panic!("FUNCTION STATS") };
     let Value::Array(running) = &stats[1] else { panic!("running_script: {stats:?}") };
     assert_eq!(running[..4], [bulk("name"), bulk("spin"), bulk("command"), Value::Array(vec![bulk("FCALL"), bulk("spin"), bulk("0")])]);
@@ -212,4 +228,14 @@ fn info_memory_counts_cached_scripts_and_functions() {
     assert_eq!(field(&mut con, "number_of_functions"), "1");
     assert!(field(&mut con, "used_memory_vm_eval").parse::<u64>().unwrap() > 0);
     assert_eq!(field(&mut con, "used_memory_scripts_eval"), "16");
+}
+
+#[test]
+fn shutdown_nosave_ends_a_server_stuck_in_a_script() {
+    let mut server = Server::start_with(&["--busy-reply-threshold", "100", "--threads", "1"]);
+    let _script = run_in_background(&server, &["EVAL", "redis.call('SET', 'x', 1) while true do end", "0"]);
+    let (mut con, _) = connect_while_busy(&server);
+    assert!(err(&mut con, &["SHUTDOWN"]).starts_with("BUSY"));
+    let _ = q(&mut con, &["SHUTDOWN", "NOSAVE"]);
+    assert!(server.wait_exit(Duration::from_secs(10)).is_some(), "the server is still running");
 }

@@ -195,6 +195,15 @@ pub fn shutdown(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     if given("abort") {
         return Err(CmdError::err("No shutdown in progress."));
     }
+    // A script past busy-reply-threshold holds its event loop, so an orderly stop would wait for it
+    // forever: as Redis, only NOSAVE is accepted then, and the process exits at once.
+    if let Some(kind) = ctx.shared.busy_script() {
+        if !given("nosave") {
+            return Err(CmdError::line(crate::scripting::busy_error(kind)));
+        }
+        tracing::warn!("SHUTDOWN NOSAVE while a script runs: exiting now");
+        std::process::exit(0);
+    }
     ctx.shared.request_shutdown();
     ctx.session.close_after_reply = true;
     Ok(Reply::NoReply)

@@ -2,10 +2,9 @@
 
 use mlua::{Lua, MultiValue, Table, Value};
 
-use super::call::{redis_call, redis_pcall};
+use super::call::{redis_call, redis_pcall, redis_setresp};
 
-use super::convert::{error_table, ScriptResp};
-use super::vm::RunState;
+use super::convert::error_table;
 
 pub fn redis_table(lua: &Lua) -> mlua::Result<Table> {
     let redis = lua.create_table()?;
@@ -24,7 +23,8 @@ pub fn redis_table(lua: &Lua) -> mlua::Result<Table> {
         })?,
     )?;
     redis.raw_set("log", lua.create_function(log)?)?;
-    redis.raw_set("setresp", lua.create_function(set_resp)?)?;
+    // SAFETY: follows the Lua C API's calling convention (see its documentation).
+    redis.raw_set("setresp", unsafe { lua.create_c_function(redis_setresp)? })?;
     // Scripts replicate by their effects; the old switches are accepted and change nothing.
     redis.raw_set("set_repl", lua.create_function(|_, _: MultiValue| Ok(()))?)?;
     redis.raw_set("replicate_commands", lua.create_function(|_, _: MultiValue| Ok(true))?)?;
@@ -74,19 +74,6 @@ fn log(_: &Lua, args: MultiValue) -> mlua::Result<()> {
         1 | 2 => tracing::info!(target: "script", "{message}"),
         3 => tracing::warn!(target: "script", "{message}"),
         _ => return Err(mlua::Error::RuntimeError("Invalid debug level.".into())),
-    }
-    Ok(())
-}
-
-/// redis.setresp(2|3): the protocol the script reads replies in.
-fn set_resp(lua: &Lua, version: Value) -> mlua::Result<()> {
-    let resp = match version {
-        Value::Integer(2) => ScriptResp::Resp2,
-        Value::Integer(3) => ScriptResp::Resp3,
-        _ => return Err(mlua::Error::RuntimeError("RESP version must be 2 or 3.".into())),
-    };
-    if let Some(mut state) = lua.app_data_mut::<RunState>() {
-        state.resp = resp;
     }
     Ok(())
 }

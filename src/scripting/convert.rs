@@ -1,95 +1,17 @@
-//! The conversions between command replies and Lua values, as Redis documents them: replies reach
-//! scripts shaped by the script's protocol (`redis.setresp`, RESP2 unless changed), and a script's
-//! return value becomes the reply of EVAL or FCALL.
+//! A script's return value as the reply of EVAL or FCALL, by Redis's conversion rules (the other
+//! direction, replies reaching scripts, is pushed straight onto the Lua stack by
+//! [`super::call`]).
 
 use bytes::Bytes;
 use mlua::{Lua, Table, Value};
 
-use crate::resp::{format_double, format_human_double, Reply};
+use crate::resp::Reply;
 
 /// The protocol a script reads replies in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ScriptResp {
     Resp2,
     Resp3,
-}
-
-/// A command's reply as the script sees it. Error replies never get here: redis.call raises them
-/// and redis.pcall returns them as `{err=...}` tables (see [`error_table`]).
-pub fn reply_to_lua(lua: &Lua, reply: &Reply, resp: ScriptResp) -> mlua::Result<Value> {
-    let resp3 = resp == ScriptResp::Resp3;
-    Ok(match reply {
-        Reply::Ok => status_table(lua, "OK")?,
-        Reply::Status(text) => status_table(lua, text)?,
-        Reply::Error(text) => Value::Table(error_table(lua, text)?),
-        Reply::Int(n) => Value::Integer(*n),
-        Reply::Bulk(bytes) => Value::String(lua.create_string(bytes)?),
-        Reply::Verbatim(bytes) if !resp3 => Value::String(lua.create_string(bytes)?),
-        Reply::Verbatim(bytes) => {
-            let inner = lua.create_table()?;
-            inner.raw_set("format", "txt")?;
-            inner.raw_set("string", lua.create_string(bytes)?)?;
-            single_field(lua, "verbatim_string", Value::Table(inner))?
-        }
-        Reply::Nil | Reply::NilArray => {
-            if resp3 {
-                Value::Nil
-            } else {
-                Value::Boolean(false)
-            }
-        }
-        Reply::Array(items) | Reply::Push(items) | Reply::Multi(items) => Value::Table(array(lua, items, resp)?),
-        Reply::Set(items) if !resp3 => Value::Table(array(lua, items, resp)?),
-        Reply::Set(items) => {
-            let set = lua.create_table()?;
-            for item in items {
-                set.raw_set(reply_to_lua(lua, item, resp)?, true)?;
-            }
-            single_field(lua, "set", Value::Table(set))?
-        }
-        Reply::Map(pairs) if !resp3 => {
-            let flat = lua.create_table_with_capacity(pairs.len() * 2, 0)?;
-            for (i, (key, value)) in pairs.iter().enumerate() {
-                flat.raw_set(2 * i + 1, reply_to_lua(lua, key, resp)?)?;
-                flat.raw_set(2 * i + 2, reply_to_lua(lua, value, resp)?)?;
-            }
-            Value::Table(flat)
-        }
-        Reply::Map(pairs) => {
-            let map = lua.create_table()?;
-            for (key, value) in pairs {
-                map.raw_set(reply_to_lua(lua, key, resp)?, reply_to_lua(lua, value, resp)?)?;
-            }
-            single_field(lua, "map", Value::Table(map))?
-        }
-        Reply::Double(value) if !resp3 => Value::String(lua.create_string(format_double(*value))?),
-        Reply::Double(value) => single_field(lua, "double", Value::Number(*value))?,
-        Reply::HumanDouble(value) if !resp3 => Value::String(lua.create_string(format_human_double(*value))?),
-        Reply::HumanDouble(value) => single_field(lua, "double", Value::Number(*value))?,
-        Reply::Bool(value) if !resp3 => Value::Integer(i64::from(*value)),
-        Reply::Bool(value) => Value::Boolean(*value),
-        Reply::BigNumber(digits) if !resp3 => Value::String(lua.create_string(digits)?),
-        Reply::BigNumber(digits) => single_field(lua, "big_number", Value::String(lua.create_string(digits)?))?,
-        Reply::NoReply => Value::Nil,
-    })
-}
-
-fn array(lua: &Lua, items: &[Reply], resp: ScriptResp) -> mlua::Result<Table> {
-    let table = lua.create_table_with_capacity(items.len(), 0)?;
-    for (i, item) in items.iter().enumerate() {
-        table.raw_set(i + 1, reply_to_lua(lua, item, resp)?)?;
-    }
-    Ok(table)
-}
-
-fn single_field(lua: &Lua, name: &str, value: Value) -> mlua::Result<Value> {
-    let table = lua.create_table_with_capacity(0, 1)?;
-    table.raw_set(name, value)?;
-    Ok(Value::Table(table))
-}
-
-fn status_table(lua: &Lua, text: &str) -> mlua::Result<Value> {
-    single_field(lua, "ok", Value::String(lua.create_string(text)?))
 }
 
 /// `{err = text}`: how scripts see an error reply.

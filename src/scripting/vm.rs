@@ -2,12 +2,11 @@
 //! library tables), the `redis` API, the error handler that locates an error in the script, and
 //! one run of a script with its KEYS and ARGV.
 
-use std::cell::RefCell;
 use std::sync::Arc;
 
 use mlua::{Function, HookTriggers, Lua, LuaOptions, MultiValue, StdLib, Table, Value, VmState};
 
-use super::call::{call_from_script, RAW_CALL};
+use super::call::{lend, CallEnv};
 use super::convert::{error_table, lua_to_reply, sanitize, ScriptResp};
 use super::status::{ScriptKind, ScriptStatus};
 use crate::commands::Ctx;
@@ -98,16 +97,6 @@ return readonly, sandbox, run, pcall
 /// The chunk name of the prelude, so the error handler can skip its frames.
 const PRELUDE_CHUNK: &str = "=strata";
 
-/// What the `redis` functions need to know about the current run; kept in the VM's app data for
-/// its whole life and reset at the start of each run.
-pub struct RunState {
-    pub resp: ScriptResp,
-    pub read_only: bool,
-    pub status: Arc<ScriptStatus>,
-    /// Reused for the arguments of every `redis.call`.
-    pub args: OwnedArgs,
-}
-
 /// How to run a script.
 pub struct RunOptions<'a> {
     pub kind: ScriptKind,
@@ -132,6 +121,8 @@ pub struct ScriptVm {
     run: Function,
     handler: Function,
     status: Arc<ScriptStatus>,
+    /// The argument buffer `redis.call` reuses.
+    call_args: OwnedArgs,
 }
 
 impl ScriptVm {
@@ -167,8 +158,7 @@ impl ScriptVm {
             }
             Ok(VmState::Continue)
         })?;
-        lua.set_app_data(RunState { resp: ScriptResp::Resp2, read_only: false, status: status.clone(), args: OwnedArgs::default() });
-        Ok(ScriptVm { lua, env, globals, redis, readonly, sandbox, run, handler, status })
+        Ok(ScriptVm { lua, env, globals, redis, readonly, sandbox, run, handler, status, call_args: OwnedArgs::default() })
     }
 
     pub fn status(&self) -> &ScriptStatus {
@@ -245,27 +235,15 @@ impl ScriptVm {
         let (caller_db, caller_protocol, caller_in_exec) = (ctx.session.db, ctx.session.protocol, ctx.session.in_exec);
         ctx.session.protocol = crate::resp::Protocol::Resp2;
         ctx.session.in_exec = true;
-        if let Some(mut state) = self.lua.app_data_mut::<RunState>() {
-            state.resp = ScriptResp::Resp2;
-            state.read_only = options.read_only;
-        }
-        let ctx_cell = RefCell::new(ctx);
-        let outcome = self.lua.scope(|scope| {
-            let raw = scope.create_function(|lua, args: MultiValue| {
-                let mut ctx = ctx_cell.borrow_mut();
-                call_from_script(&mut ctx, lua, args)
-            })?;
-            self.lua.set_named_registry_value(RAW_CALL, raw)?;
-            let result = self.run.call::<MultiValue>((function.clone(), self.handler.clone(), keys, args));
-            self.lua.set_named_registry_value(RAW_CALL, Value::Nil)?;
-            result
-        });
-        let ctx = ctx_cell.into_inner();
+        let mut env =
+            CallEnv { ctx, resp: ScriptResp::Resp2, read_only: options.read_only, status: &self.status, args: &mut self.call_args };
+        let outcome = lend(&self.lua, &mut env).and_then(|_lent| self.run.call::<MultiValue>((function, &self.handler, keys, args)));
+        let resp = env.resp;
+        let ctx = env.ctx;
         ctx.session.db = caller_db;
         ctx.session.protocol = caller_protocol;
         ctx.session.in_exec = caller_in_exec;
         let killed = self.status.kill_requested();
-        let resp = self.lua.app_data_ref::<RunState>().map_or(ScriptResp::Resp2, |state| state.resp);
         let mut values = match outcome {
             Ok(values) => values.into_iter(),
             Err(error) => return Reply::Error(format!("ERR {}", sanitize(&error.to_string())).into()),

@@ -41,9 +41,6 @@ enum Pending {
     Blocked(BlockRequest, OwnedArgs),
     /// MONITOR: start streaming.
     Monitor,
-    /// The next request runs on the exclusive executor (scripts, FUNCTION changes, EXEC); it is
-    /// not consumed yet.
-    Exclusive,
     /// QUIT, a kill of self, SHUTDOWN, or a protocol error.
     Close,
 }
@@ -138,34 +135,6 @@ pub async fn serve(stream: TcpStream, shared: Arc<Shared>, info: Arc<ClientInfo>
                     conn.info.monitor.store(true, Ordering::Relaxed);
                     monitor_feed = Some(receiver);
                 }
-                Pending::Exclusive => {
-                    // The connection, its buffers and its place in them travel to the executor and back.
-                    let shared = conn.shared.clone();
-                    let job = shared.exclusive.run(move |scripting| {
-                        let used = conn.run_exclusive(&mut request, &input[consumed..], scripting);
-                        (conn, request, input, used)
-                    });
-                    let used;
-                    (conn, request, input, used) = tokio::select! {
-                        done = job => match done {
-                            Some(done) => done,
-                            None => return,
-                        },
-                        // A runaway script must not hold up SHUTDOWN NOSAVE.
-                        _ = stopping(&mut shutdown) => return,
-                    };
-                    consumed += used;
-                    if conn.session.close_after_reply {
-                        close = true;
-                        break;
-                    }
-                    if let Some(delay) = conn.session.delay.take() {
-                        if !conn.flush(&mut writer).await {
-                            break 'connection;
-                        }
-                        tokio::time::sleep(delay).await;
-                    }
-                }
                 Pending::Blocked(block, args) => {
                     if !conn.flush(&mut writer).await {
                         break 'connection;
@@ -204,6 +173,8 @@ impl Connection {
         let batch_started = Instant::now();
         let batch_unix_ms = unix_ms();
         let mut gate: Option<parking_lot::RwLockReadGuard<'_, ()>> = None;
+        // Held across consecutive exclusive requests: a pipeline of EVALSHAs takes it once.
+        let mut exclusive: Option<parking_lot::RwLockWriteGuard<'_, ()>> = None;
         let mut consumed = 0;
         loop {
             let rest = &buffer[consumed..];
@@ -227,17 +198,37 @@ impl Connection {
                     return (consumed, Pending::Paused { write });
                 }
             }
-            if runs_exclusively(args) {
-                if let Some(kind) = shared.busy_script() {
-                    consumed += length;
-                    self.refuse_busy(kind);
-                    continue;
-                }
-                return (consumed, Pending::Exclusive);
-            }
             consumed += length;
             let started = Instant::now();
             let now_ms = batch_unix_ms + started.duration_since(batch_started).as_millis() as u64;
+            if runs_exclusively(args) {
+                // Alone: no other client's command between a script's or a transaction's commands.
+                gate = None;
+                if exclusive.is_none() {
+                    match shared.enter_exclusive() {
+                        Ok(guard) => exclusive = Some(guard),
+                        Err(kind) => {
+                            self.refuse_busy(kind);
+                            continue;
+                        }
+                    }
+                }
+                let _in_script = super::spare::running_here();
+                let mut scripting = shared.scripting.lock();
+                self.execute(args, now_ms, started, scripting.as_mut());
+                // INFO and FUNCTION STATS read these without the VM, which a script may hold.
+                if let Some(scripting) = scripting.as_ref() {
+                    scripting.publish();
+                }
+                if self.session.close_after_reply {
+                    return (consumed, Pending::Close);
+                }
+                if let Some(delay) = self.session.delay.take() {
+                    return (consumed, Pending::Sleep(delay));
+                }
+                continue;
+            }
+            exclusive = None;
             if gate.is_none() {
                 match shared.enter_gate() {
                     Ok(guard) => gate = Some(guard),
@@ -264,31 +255,6 @@ impl Connection {
             }
             if self.session.close_after_reply {
                 return (consumed, Pending::Close);
-            }
-        }
-    }
-
-    /// On the exclusive executor: runs the exclusive requests at the start of `buffer` (a pipeline
-    /// of EVALSHAs costs one trip to the executor), holding the gate so no other client's command
-    /// runs in between. Returns the bytes consumed; the event loop runs whatever follows.
-    fn run_exclusive(&mut self, request: &mut RequestBuf, buffer: &[u8], scripting: &mut Scripting) -> usize {
-        let shared = self.shared.clone();
-        let limits = ParseLimits { max_bulk_len: shared.config.hot.proto_max_bulk_len.load(Ordering::Relaxed) };
-        let _exclusive = shared.gate.write();
-        let mut consumed = 0;
-        loop {
-            let rest = &buffer[consumed..];
-            let Ok(Some(length)) = parse_request(rest, request, limits) else {
-                return consumed;
-            };
-            let args = request.args(rest);
-            if !runs_exclusively(args) || (consumed > 0 && shared.paused.load(Ordering::Relaxed)) {
-                return consumed;
-            }
-            consumed += length;
-            self.execute(args, unix_ms(), Instant::now(), Some(&mut *scripting));
-            if self.session.close_after_reply || self.session.delay.is_some() {
-                return consumed;
             }
         }
     }
@@ -447,8 +413,9 @@ impl Connection {
     }
 }
 
-/// Commands that run on the exclusive executor: EXEC, scripts, and the SCRIPT and FUNCTION
-/// subcommands that use the Lua VM (all but KILL and STATS, which must reach a busy script).
+/// Commands that run with the gate held for writing and the Lua VM at hand: EXEC, scripts, and the
+/// SCRIPT and FUNCTION subcommands that use the VM (all but KILL and STATS, which must reach a busy
+/// script).
 fn runs_exclusively(args: Args) -> bool {
     let name = args.get(0);
     let is = |word: &[u8]| name.eq_ignore_ascii_case(word);

@@ -3,13 +3,13 @@
 pub mod blocking;
 pub mod clients;
 pub mod connection;
-pub mod exclusive;
 pub mod logging;
 pub mod monitor;
 pub mod notify;
 pub mod pubsub;
 pub mod shared;
 pub mod slowlog;
+pub mod spare;
 pub mod stats;
 pub mod watch;
 
@@ -79,7 +79,8 @@ pub fn bind(bind: &str, port: u16, backlog: u32, copies: usize) -> std::io::Resu
 
 /// Serves one event-loop thread's listeners until SHUTDOWN or a signal; returns once its
 /// connections have been told to close. One thread (`with_cron`) also runs the background cron.
-pub async fn run(shared: Arc<Shared>, listeners: Vec<std::net::TcpListener>, with_cron: bool) {
+pub async fn run(shared: Arc<Shared>, listeners: Vec<std::net::TcpListener>, with_cron: bool, activity: Arc<spare::LoopActivity>) {
+    spare::enter_loop(activity);
     let mut tasks = Vec::new();
     for listener in listeners {
         match TcpListener::from_std(listener) {
@@ -159,7 +160,7 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
     }
 }
 
-fn admit(shared: &Arc<Shared>, stream: TcpStream, addr: SocketAddr) {
+pub(crate) fn admit(shared: &Arc<Shared>, stream: TcpStream, addr: SocketAddr) {
     shared.stats.connections_received.fetch_add(1, Ordering::Relaxed);
     if shared.clients.len() >= shared.config.hot.maxclients.load(Ordering::Relaxed) {
         shared.stats.rejected_connections.fetch_add(1, Ordering::Relaxed);

@@ -8,7 +8,6 @@ use tokio::sync::watch;
 
 use super::blocking::Blocked;
 use super::clients::Clients;
-use super::exclusive::Exclusive;
 use super::monitor::Monitors;
 use super::pubsub::PubSub;
 use super::slowlog::SlowLog;
@@ -17,7 +16,7 @@ use super::watch::Watches;
 use crate::config::Config;
 use crate::engine::snowflake::Snowflake;
 use crate::engine::Keyspace;
-use crate::scripting::{ScriptKind, ScriptStatus};
+use crate::scripting::{ScriptKind, ScriptStatus, Scripting};
 
 /// How SHUTDOWN or a signal asked the server to stop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,8 +49,9 @@ pub struct Shared {
     pub gate: parking_lot::RwLock<()>,
     /// The script running now, if any: read by every loop to answer BUSY.
     pub scripts: Arc<ScriptStatus>,
-    /// Runs scripts and EXEC with the gate held for writing (see [`Exclusive`]).
-    pub exclusive: Exclusive,
+    /// The Lua VM and the script caches, used with the gate held for writing (so never contended).
+    /// `None` if the VM could not be created.
+    pub scripting: parking_lot::Mutex<Option<Scripting>>,
     pub ids: Snowflake,
     pub named_ids: Mutex<std::collections::HashMap<Vec<u8>, std::sync::Arc<Snowflake>>>,
     pub run_id: String,
@@ -85,7 +85,9 @@ impl Shared {
             blocked: Blocked::default(),
             watches: Watches::default(),
             gate: parking_lot::RwLock::new(()),
-            exclusive: Exclusive::start(scripts.clone()),
+            scripting: parking_lot::Mutex::new(
+                Scripting::new(scripts.clone()).inspect_err(|error| tracing::error!(%error, "cannot create the Lua VM")).ok(),
+            ),
             scripts,
             ids: Snowflake::default(),
             named_ids: Mutex::default(),
@@ -115,6 +117,25 @@ impl Shared {
                 None => 10,
             };
             if let Some(guard) = self.gate.try_read_for(Duration::from_millis(wait.max(1))) {
+                return Ok(guard);
+            }
+        }
+    }
+
+    /// Takes the gate's write side for a script or EXEC; like [`Shared::enter_gate`], gives up with
+    /// the running script's kind once it has run past `busy-reply-threshold`.
+    pub fn enter_exclusive(&self) -> Result<parking_lot::RwLockWriteGuard<'_, ()>, ScriptKind> {
+        loop {
+            if let Some(guard) = self.gate.try_write() {
+                return Ok(guard);
+            }
+            let threshold = self.config.hot.busy_reply_threshold_ms.load(Ordering::Relaxed);
+            let wait = match self.scripts.running_for_ms() {
+                Some((kind, ran)) if ran >= threshold => return Err(kind),
+                Some((_, ran)) => threshold - ran,
+                None => 10,
+            };
+            if let Some(guard) = self.gate.try_write_for(Duration::from_millis(wait.max(1))) {
                 return Ok(guard);
             }
         }
