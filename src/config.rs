@@ -213,9 +213,19 @@ impl Config {
     /// Sets a value at start-up, where immutable settings are allowed.
     fn apply(&self, name: &str, value: &str) -> Result<(), String> {
         let setting = find(name).ok_or_else(|| format!("Bad directive or wrong number of arguments for '{name}'"))?;
-        let value = normalise(setting, value, &self.get(setting.name))?;
-        self.write_values().insert(setting.name, value);
+        let normalised = normalise(setting, value, &self.get(setting.name))?;
+        self.write_values().insert(setting.name, normalised);
+        self.note_events(setting.name, value);
         Ok(())
+    }
+
+    /// Keyspace-event flags come from the letters given, not from the normalised text: Redis shows
+    /// `KEAn` as `AKE` yet still sends `new` events.
+    fn note_events(&self, name: &str, given: &str) {
+        if name == "notify-keyspace-events" {
+            let events = crate::server::notify::parse(given).unwrap_or(0);
+            self.hot.notify_keyspace_events.store(crate::server::notify::effective(events), Ordering::Relaxed);
+        }
     }
 
     fn read_values(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<&'static str, String>> {
@@ -246,8 +256,6 @@ impl Config {
         hot.set_max_listpack_value.store(size("set-max-listpack-value"), Ordering::Relaxed);
         hot.zset_max_listpack_entries.store(size("zset-max-listpack-entries"), Ordering::Relaxed);
         hot.zset_max_listpack_value.store(size("zset-max-listpack-value"), Ordering::Relaxed);
-        let events = crate::server::notify::parse(&self.get("notify-keyspace-events")).unwrap_or(0);
-        hot.notify_keyspace_events.store(crate::server::notify::effective(events), Ordering::Relaxed);
         let limits = parse_buffer_limits(&self.get("client-output-buffer-limit")).unwrap_or_default();
         let [hard, soft, seconds] = limits.iter().find(|(c, _)| *c == "pubsub").map_or([0; 3], |(_, l)| *l);
         hot.pubsub_hard_limit.store(hard, Ordering::Relaxed);
@@ -295,18 +303,20 @@ impl Config {
             if setting.immutable {
                 return Err(format!("ERR CONFIG SET failed (possibly related to argument '{name}') - can't set immutable config"));
             }
-            if validated.iter().any(|(n, _): &(&str, String)| *n == setting.name) {
+            if validated.iter().any(|(n, _, _): &(&str, String, &str)| *n == setting.name) {
                 return Err(format!("ERR CONFIG SET failed (possibly related to argument '{name}') - duplicate parameter"));
             }
-            let current = validated.iter().find(|(n, _)| *n == setting.name).map_or_else(|| self.get(setting.name), |(_, v)| v.clone());
-            let value = normalise(setting, value, &current)
+            let current =
+                validated.iter().find(|(n, _, _)| *n == setting.name).map_or_else(|| self.get(setting.name), |(_, v, _)| v.clone());
+            let normalised = normalise(setting, value, &current)
                 .map_err(|e| format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {e}"))?;
-            validated.push((setting.name, value));
+            validated.push((setting.name, normalised, value.as_str()));
         }
         {
             let mut values = self.write_values();
-            for (name, value) in validated {
-                values.insert(name, value);
+            for (name, normalised, given) in validated {
+                values.insert(name, normalised);
+                self.note_events(name, given);
             }
         }
         self.refresh_hot();

@@ -700,3 +700,19 @@ fn a_blocked_resp3_subscriber_gets_its_messages_while_it_waits() {
     cmd(&mut con, &["RPUSH", "jobs", "j1"]);
     assert_eq!(waiter.frames(1), vec!["*2\r\n$4\r\njobs\r\n$2\r\nj1\r\n"]);
 }
+
+#[test]
+fn new_key_events_survive_the_a_shorthand() {
+    let strata = Server::start();
+    let mut con = strata.connect(false);
+    // Shown as AKE, as Redis shows it, but `n` still holds.
+    cmd(&mut con, &["CONFIG", "SET", "notify-keyspace-events", "KEAn"]);
+    assert_eq!(
+        cmd(&mut con, &["CONFIG", "GET", "notify-keyspace-events"]),
+        Value::Array(vec![bulk("notify-keyspace-events"), bulk("AKE")])
+    );
+    let mut listener = Raw::connect(strata.port);
+    listener.call(&["SUBSCRIBE", "__keyevent@0__:new"], 1);
+    cmd(&mut con, &["SET", "fresh", "1"]);
+    assert_eq!(listener.frames(1), vec!["*3\r\n$7\r\nmessage\r\n$18\r\n__keyevent@0__:new\r\n$5\r\nfresh\r\n"]);
+}
