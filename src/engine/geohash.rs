@@ -206,9 +206,16 @@ impl Shape {
     pub fn distance_if_inside(&self, lon: f64, lat: f64) -> Option<f64> {
         match self.extent {
             Extent::Radius(radius) => {
+                let radius = radius * self.conversion;
+                // A cheap rejection first (most candidates of a box search are outside the circle): the
+                // great-circle distance is never less than the distance along the meridian. The margin
+                // keeps rounding from rejecting a point the full formula would accept.
+                if lat_distance(self.lat, lat) > radius * (1.0 + 1e-9) {
+                    return None;
+                }
                 let d = distance(self.lon, self.lat, lon, lat);
                 // Only "farther than the radius" excludes, as in Redis: a NaN distance (antipodes) counts as inside.
-                match d.partial_cmp(&(radius * self.conversion)) {
+                match d.partial_cmp(&radius) {
                     Some(Ordering::Greater) => None,
                     _ => Some(d),
                 }
