@@ -124,8 +124,8 @@ pub struct Ctx<'a> {
     /// Set by [`Ctx::notify`]: the command changed data. Redis signals a modified key wherever it
     /// sends a keyspace event, so a write that sent none changed nothing and leaves WATCHes intact.
     pub changed: std::cell::Cell<bool>,
-    /// The Lua VM and script caches, present when the command runs on the exclusive executor
-    /// (EVAL, FCALL, SCRIPT, FUNCTION and EXEC run there).
+    /// The Lua VM and script caches, present for the commands that run with the gate held for writing
+    /// (EVAL, FCALL, SCRIPT, FUNCTION and EXEC).
     pub scripting: Option<&'a mut Scripting>,
 }
 

@@ -1,7 +1,7 @@
 //! Scripting commands: EVAL, EVALSHA and their _RO forms, SCRIPT, FUNCTION, FCALL and FCALL_RO.
 //!
-//! All but SCRIPT KILL, FUNCTION KILL and FUNCTION STATS run on the exclusive executor, which hands
-//! them the Lua VM through [`Ctx::scripting`].
+//! All but SCRIPT KILL, FUNCTION KILL and FUNCTION STATS run with the gate held for writing and
+//! the Lua VM in [`Ctx::scripting`].
 
 use std::borrow::Cow;
 
@@ -18,9 +18,9 @@ pub fn eval_keys(args: Args) -> Vec<usize> {
     numkeys_positions(args, 2)
 }
 
-/// The VM, which only the exclusive executor has.
+/// The VM, which the connection hands to exclusive commands.
 fn scripting<'c>(ctx: &'c mut Ctx) -> Result<&'c mut Scripting, CmdError> {
-    ctx.scripting.as_deref_mut().ok_or_else(|| CmdError::err("scripting is only available on the script executor"))
+    ctx.scripting.as_deref_mut().ok_or_else(|| CmdError::err("the Lua VM is unavailable"))
 }
 
 /// The KEYS and ARGV of a script call.
@@ -63,7 +63,7 @@ pub fn evalsha_ro(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
 fn run_eval(ctx: &mut Ctx, args: Args, by_sha: bool, read_only: bool) -> Result<Reply, CmdError> {
     let (keys, argv) = keys_and_args(args)?;
     let Some(scripting) = ctx.scripting.take() else {
-        return Err(CmdError::err("scripting is only available on the script executor"));
+        return Err(CmdError::err("the Lua VM is unavailable"));
     };
     let loaded = if by_sha {
         scripting
@@ -306,7 +306,7 @@ fn run_function(ctx: &mut Ctx, args: Args, read_only: bool) -> Result<Reply, Cmd
     let (keys, argv) = keys_and_args(args)?;
     let command: Vec<Vec<u8>> = args.iter().map(<[u8]>::to_vec).collect();
     let Some(scripting) = ctx.scripting.take() else {
-        return Err(CmdError::err("scripting is only available on the script executor"));
+        return Err(CmdError::err("the Lua VM is unavailable"));
     };
     let reply = (|| {
         let function = scripting.libraries.function(args.get(1)).ok_or(CmdError::err("Function not found"))?;

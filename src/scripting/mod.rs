@@ -1,8 +1,8 @@
 //! Lua scripting: EVAL scripts and FUNCTION libraries, run atomically in one Lua 5.1 VM (the
 //! version Redis embeds) with Redis's sandbox, `redis` API and reply conversions.
 //!
-//! The VM lives on the exclusive executor thread ([`crate::server::exclusive`]), which runs every
-//! script with the server's gate held for writing.
+//! Scripts run on the event loop that received them, with the server's gate held for writing and
+//! the VM (`Shared::scripting`) taken for the duration.
 
 mod api;
 mod call;
@@ -21,7 +21,7 @@ pub use convert::ScriptResp;
 pub use status::{busy_error, KillRefused, ScriptFigures, ScriptKind, ScriptStatus};
 pub use vm::{RunOptions, ScriptVm};
 
-/// Everything scripts need, owned by the executor thread.
+/// Everything scripts need: the VM and its caches.
 pub struct Scripting {
     pub vm: ScriptVm,
     pub scripts: eval::ScriptCache,

@@ -34,12 +34,12 @@ pub struct ScriptStatus {
     kill: AtomicBool,
     /// For FUNCTION STATS: the running function's name and command line.
     running: parking_lot::Mutex<Option<(String, Vec<Vec<u8>>)>>,
-    /// Sizes and counts of the executor's scripting state, for INFO and FUNCTION STATS (which
+    /// Sizes and counts of the scripting state, for INFO and FUNCTION STATS (which
     /// run on the event loops, possibly while the VM is busy).
     figures: parking_lot::Mutex<ScriptFigures>,
 }
 
-/// What the executor publishes after each job.
+/// What is published after each script or FUNCTION command.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ScriptFigures {
     pub vm_bytes: usize,
