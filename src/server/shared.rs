@@ -105,39 +105,29 @@ impl Shared {
     /// Takes the gate's read side for running commands. While a script holds the write side past
     /// `busy-reply-threshold`, gives up with the script's kind instead: the caller answers BUSY.
     pub fn enter_gate(&self) -> Result<parking_lot::RwLockReadGuard<'_, ()>, ScriptKind> {
-        loop {
-            if let Some(guard) = self.gate.try_read() {
-                return Ok(guard);
-            }
-            let threshold = self.config.hot.busy_reply_threshold_ms.load(Ordering::Relaxed);
-            let wait = match self.scripts.running_for_ms() {
-                Some((kind, ran)) if ran >= threshold => return Err(kind),
-                Some((_, ran)) => threshold - ran,
-                // EXEC, or a script about to start.
-                None => 10,
-            };
-            if let Some(guard) = self.gate.try_read_for(Duration::from_millis(wait.max(1))) {
-                return Ok(guard);
-            }
-        }
+        self.wait_for_gate(|wait| self.gate.try_read_for(wait))
     }
 
-    /// Takes the gate's write side for a script or EXEC; like [`Shared::enter_gate`], gives up with
-    /// the running script's kind once it has run past `busy-reply-threshold`.
+    /// Takes the gate's write side for a script or EXEC, giving up as [`Shared::enter_gate`] does.
     pub fn enter_exclusive(&self) -> Result<parking_lot::RwLockWriteGuard<'_, ()>, ScriptKind> {
+        self.wait_for_gate(|wait| self.gate.try_write_for(wait))
+    }
+
+    /// Tries `take` (a timed lock attempt) until it succeeds, waiting no longer than until the
+    /// running script reaches `busy-reply-threshold`; then gives up with the script's kind.
+    fn wait_for_gate<G>(&self, take: impl Fn(Duration) -> Option<G>) -> Result<G, ScriptKind> {
+        let mut wait = Duration::ZERO;
         loop {
-            if let Some(guard) = self.gate.try_write() {
+            if let Some(guard) = take(wait) {
                 return Ok(guard);
             }
             let threshold = self.config.hot.busy_reply_threshold_ms.load(Ordering::Relaxed);
-            let wait = match self.scripts.running_for_ms() {
+            wait = Duration::from_millis(match self.scripts.running_for_ms() {
                 Some((kind, ran)) if ran >= threshold => return Err(kind),
-                Some((_, ran)) => threshold - ran,
+                Some((_, ran)) => (threshold - ran).max(1),
+                // EXEC, or a script about to start.
                 None => 10,
-            };
-            if let Some(guard) = self.gate.try_write_for(Duration::from_millis(wait.max(1))) {
-                return Ok(guard);
-            }
+            });
         }
     }
 
