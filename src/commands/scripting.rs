@@ -314,8 +314,8 @@ fn run_function(ctx: &mut Ctx, args: Args, read_only: bool) -> Result<Reply, Cmd
             return Err(CmdError::err("Can not execute a script with write flag using *_ro command."));
         }
         let (callback, name, no_writes) = (function.callback.clone(), function.name.clone(), function.no_writes());
-        let keys = Value::Table(scripting.vm.byte_array(&keys).map_err(lua_error)?);
-        let argv = Value::Table(scripting.vm.byte_array(&argv).map_err(lua_error)?);
+        let (keys, argv) = scripting.vm.byte_arrays(&keys, &argv).map_err(lua_error)?;
+        let (keys, argv) = (Value::Table(keys), Value::Table(argv));
         let function = Some((name.clone(), command));
         let options = RunOptions { kind: ScriptKind::Function, read_only: read_only || no_writes, name: &name, function };
         Ok(scripting.vm.run(ctx, &callback, keys, argv, options))

@@ -159,7 +159,7 @@ fn load_time_redis(vm: &ScriptVm, register: Function) -> mlua::Result<Table> {
     for name in ["LOG_DEBUG", "LOG_VERBOSE", "LOG_NOTICE", "LOG_WARNING", "REDIS_VERSION", "REDIS_VERSION_NUM"] {
         api.raw_set(name, vm.redis_table().raw_get::<Value>(name)?)?;
     }
-    vm.sandbox(api)
+    vm.sandbox(vm.strict(api)?)
 }
 
 /// `redis.register_function(name, callback)` or `redis.register_function{function_name=...,

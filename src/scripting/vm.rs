@@ -4,7 +4,9 @@
 
 use std::sync::Arc;
 
-use mlua::{Function, HookTriggers, Lua, LuaOptions, MultiValue, StdLib, Table, Value, VmState};
+use std::ffi::c_int;
+
+use mlua::{ffi, Function, HookTriggers, Lua, LuaOptions, MultiValue, StdLib, Table, Value, VmState};
 
 use super::call::{lend, CallEnv};
 use super::convert::{error_table, lua_to_reply, sanitize, ScriptResp};
@@ -62,18 +64,16 @@ local function readonly_error() error("Attempt to modify a readonly table", 2) e
 local function readonly(t)
   return setmetatable({}, {__index = t, __newindex = readonly_error, __metatable = false})
 end
+local function missing(_, name)
+  error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 2)
+end
+-- Reading a name `t` lacks is an error. Tables chain by __index, so a hit costs no function call.
+local function strict(t)
+  return setmetatable(t, {__index = missing})
+end
+-- The globals scripts see: reads fall through to `globals` (strict), writes fail.
 local function sandbox(globals)
-  return setmetatable({}, {
-    __index = function(_, name)
-      local value = globals[name]
-      if value == nil then
-        error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 2)
-      end
-      return value
-    end,
-    __newindex = readonly_error,
-    __metatable = false,
-  })
+  return setmetatable({}, {__index = globals, __newindex = readonly_error, __metatable = false})
 end
 -- Redis's pcall: an error table (raised by redis.call or error{err=...}) reaches the script as its text.
 local raw_pcall, type, rawget = pcall, type, rawget
@@ -92,7 +92,7 @@ end
 local function run(f, handler, keys, args)
   return xpcall(function() return f(keys, args) end, handler)
 end
-return readonly, sandbox, run, pcall
+return readonly, strict, sandbox, run, pcall
 "#;
 /// The chunk name of the prelude, so the error handler can skip its frames.
 const PRELUDE_CHUNK: &str = "=strata";
@@ -118,6 +118,7 @@ pub struct ScriptVm {
     redis: Table,
     readonly: Function,
     sandbox: Function,
+    strict: Function,
     run: Function,
     handler: Function,
     status: Arc<ScriptStatus>,
@@ -129,7 +130,7 @@ impl ScriptVm {
     pub fn new(status: Arc<ScriptStatus>) -> mlua::Result<ScriptVm> {
         let lua = Lua::new_with(StdLib::TABLE | StdLib::STRING | StdLib::MATH, LuaOptions::default())?;
         super::libs::register(&lua)?;
-        let (readonly, sandbox, run, pcall): (Function, Function, Function, Function) =
+        let (readonly, strict, sandbox, run, pcall): (Function, Function, Function, Function, Function) =
             lua.load(PRELUDE).set_name(PRELUDE_CHUNK).call(())?;
         let globals = lua.globals();
         let names: Vec<Value> = globals.pairs::<Value, Value>().filter_map(Result::ok).map(|(name, _)| name).collect();
@@ -147,6 +148,7 @@ impl ScriptVm {
         }
         let redis = super::api::redis_table(&lua)?;
         globals.raw_set("redis", readonly.call::<Table>(redis.clone())?)?;
+        let globals: Table = strict.call(globals)?;
         let env: Table = sandbox.call(globals.clone())?;
         globals.raw_set("_G", env.clone())?;
         let handler = lua.create_function(locate_error)?;
@@ -158,7 +160,7 @@ impl ScriptVm {
             }
             Ok(VmState::Continue)
         })?;
-        Ok(ScriptVm { lua, env, globals, redis, readonly, sandbox, run, handler, status, call_args: OwnedArgs::default() })
+        Ok(ScriptVm { lua, env, globals, redis, readonly, sandbox, strict, run, handler, status, call_args: OwnedArgs::default() })
     }
 
     pub fn status(&self) -> &ScriptStatus {
@@ -176,6 +178,11 @@ impl ScriptVm {
     /// A read-only view of `table`.
     pub fn readonly(&self, table: Table) -> mlua::Result<Table> {
         self.readonly.call(table)
+    }
+
+    /// `table`, made to fail on reads of names it lacks (and of names none of its `__index` chain has).
+    pub fn strict(&self, table: Table) -> mlua::Result<Table> {
+        self.strict.call(table)
     }
 
     /// A fresh sandboxed globals table over `globals` (FUNCTION LOAD runs libraries in one).
@@ -214,17 +221,28 @@ impl ScriptVm {
 
     /// Sets the KEYS and ARGV globals of an EVAL script.
     pub fn set_keys_and_argv(&self, keys: &[&[u8]], argv: &[&[u8]]) -> mlua::Result<()> {
-        self.globals.raw_set("KEYS", self.byte_array(keys)?)?;
-        self.globals.raw_set("ARGV", self.byte_array(argv)?)?;
+        let (keys, argv) = self.byte_arrays(keys, argv)?;
+        self.globals.raw_set("KEYS", keys)?;
+        self.globals.raw_set("ARGV", argv)?;
         Ok(())
     }
 
-    pub fn byte_array(&self, items: &[&[u8]]) -> mlua::Result<Table> {
-        let table = self.lua.create_table_with_capacity(items.len(), 0)?;
-        for (i, item) in items.iter().enumerate() {
-            table.raw_set(i + 1, self.lua.create_string(item)?)?;
+    /// Two Lua arrays of strings (a script's keys and arguments), built in one protected call on
+    /// the Lua stack rather than one mlua call per element.
+    pub fn byte_arrays(&self, keys: &[&[u8]], argv: &[&[u8]]) -> mlua::Result<(Table, Table)> {
+        // SAFETY: the closure only pushes strings and tables within the room it checks for, and
+        // leaves exactly the two tables on the stack.
+        unsafe {
+            self.lua.exec_raw((), |state| {
+                for items in [keys, argv] {
+                    ffi::lua_createtable(state, items.len().min(i32::MAX as usize) as c_int, 0);
+                    for (i, item) in items.iter().enumerate() {
+                        ffi::lua_pushlstring(state, item.as_ptr() as *const _, item.len());
+                        ffi::lua_rawseti(state, -2, (i + 1) as ffi::lua_Integer);
+                    }
+                }
+            })
         }
-        Ok(table)
     }
 
     /// Runs `function(keys, args)` as one atomic script for the client of `ctx` and returns its
