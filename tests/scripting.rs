@@ -140,8 +140,8 @@ fn a_busy_script_is_killed_by_script_kill_from_another_connection() {
 #[test]
 fn a_script_that_wrote_cannot_be_killed() {
     let server = Server::start_with(&["--busy-reply-threshold", "100", "--threads", "1"]);
-    // Runs for one to two seconds of server time.
-    let body = "redis.call('SET', 'written', '1') local stop = tonumber(redis.call('TIME')[1]) + 2 \
+    // Runs for two to three seconds of server time.
+    let body = "redis.call('SET', 'written', '1') local stop = tonumber(redis.call('TIME')[1]) + 3 \
                 while tonumber(redis.call('TIME')[1]) < stop do end return 'done'";
     let script = run_in_background(&server, &["EVAL", body, "0"]);
     let (mut con, _) = connect_while_busy(&server);
