@@ -65,19 +65,16 @@ fn run_eval(ctx: &mut Ctx, args: Args, by_sha: bool, read_only: bool) -> Result<
     let Some(scripting) = ctx.scripting.take() else {
         return Err(CmdError::err("the Lua VM is unavailable"));
     };
+    let Scripting { vm, scripts, .. } = &mut *scripting;
     let loaded = if by_sha {
-        scripting
-            .scripts
-            .get(args.get(1))
-            .map(|script| (String::from_utf8_lossy(args.get(1)).to_ascii_lowercase(), script))
-            .ok_or(CmdError::line("NOSCRIPT No matching script. Please use EVAL."))
+        scripts.get(args.get(1)).ok_or(CmdError::line("NOSCRIPT No matching script. Please use EVAL."))
     } else {
-        scripting.scripts.load(&scripting.vm, args.get(1)).map_err(|e| CmdError::Other(Cow::Owned(e)))
+        scripts.load(vm, args.get(1)).map_err(|e| CmdError::Other(Cow::Owned(e)))
     };
     let reply = loaded.and_then(|(sha, script)| {
-        scripting.vm.set_keys_and_argv(&keys, &argv).map_err(lua_error)?;
-        let options = RunOptions { kind: ScriptKind::Eval, read_only: read_only || script.no_writes, name: &sha, function: None };
-        Ok(scripting.vm.run(ctx, &script.function, Value::Nil, Value::Nil, options))
+        vm.set_keys_and_argv(&keys, &argv).map_err(lua_error)?;
+        let options = RunOptions { kind: ScriptKind::Eval, read_only: read_only || script.no_writes, name: sha, function: None };
+        Ok(vm.run(ctx, &script.function, Value::Nil, Value::Nil, options))
     });
     ctx.scripting = Some(scripting);
     reply
@@ -91,7 +88,7 @@ fn lua_error(error: mlua::Error) -> CmdError {
 pub fn script_load(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let scripting = scripting(ctx)?;
     let (sha, _) = scripting.scripts.load(&scripting.vm, args.get(2)).map_err(|e| CmdError::Other(Cow::Owned(e)))?;
-    Ok(Reply::Bulk(Bytes::from(sha)))
+    Ok(Reply::bulk(sha.as_bytes()))
 }
 
 /// SCRIPT EXISTS sha1 [sha1 ...]

@@ -27,27 +27,24 @@ const SHEBANG_FLAGS: &[&str] = &["no-writes", "allow-oom", "allow-stale", "no-cl
 
 impl ScriptCache {
     /// Compiles and caches `body` unless cached already; returns its SHA1 and the script.
-    pub fn load(&mut self, vm: &ScriptVm, body: &[u8]) -> Result<(String, Script), String> {
+    pub fn load(&mut self, vm: &ScriptVm, body: &[u8]) -> Result<(&str, &Script), String> {
         let sha = sha1_hex(body);
-        if let Some(script) = self.scripts.get(&sha) {
-            return Ok((sha, script.clone()));
+        if !self.scripts.contains_key(&sha) {
+            let (no_writes, code) = parse_shebang(body)?;
+            let function =
+                vm.compile(code, SCRIPT_CHUNK, None).map_err(|message| format!("ERR Error compiling script (new function): {message}"))?;
+            self.source_bytes += body.len();
+            self.scripts.insert(sha.clone(), Script { function, no_writes });
         }
-        let (no_writes, code) = parse_shebang(body)?;
-        let function =
-            vm.compile(code, SCRIPT_CHUNK, None).map_err(|message| format!("ERR Error compiling script (new function): {message}"))?;
-        let script = Script { function, no_writes };
-        self.source_bytes += body.len();
-        self.scripts.insert(sha.clone(), script.clone());
-        Ok((sha, script))
+        self.scripts.get_key_value(&sha).map(|(sha, script)| (sha.as_str(), script)).ok_or_else(|| "ERR script cache".to_owned())
     }
 
-    /// A cached script by SHA1 (either case, as Redis accepts).
-    pub fn get(&self, sha: &[u8]) -> Option<Script> {
-        if sha.len() != 40 {
-            return None;
-        }
-        let sha = std::str::from_utf8(sha).ok()?.to_ascii_lowercase();
-        self.scripts.get(&sha).cloned()
+    /// A cached script by SHA1 (either case, as Redis accepts), with its SHA1 in lower case.
+    pub fn get(&self, sha: &[u8]) -> Option<(&str, &Script)> {
+        let mut lower: [u8; 40] = sha.try_into().ok()?;
+        lower.make_ascii_lowercase();
+        let lower = std::str::from_utf8(&lower).ok()?;
+        self.scripts.get_key_value(lower).map(|(sha, script)| (sha.as_str(), script))
     }
 
     pub fn contains(&self, sha: &[u8]) -> bool {
