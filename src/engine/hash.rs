@@ -10,12 +10,18 @@ use super::value::{dense_scan, DenseHasher, Limits};
 /// One HSCAN step's result: the next cursor and the pairs.
 pub type ScanStep<'a> = (u64, Vec<(&'a [u8], &'a [u8])>);
 
+/// The `hashtable` encoding.
+type Table = IndexMap<Box<[u8]>, Box<[u8]>, DenseHasher>;
+
 /// A map of fields to values.
+///
+/// The table is boxed so that the packed form, by far the most common, sits in a 32-byte block
+/// (the value's box) instead of a 64-byte one.
 #[derive(Clone, Debug)]
 pub enum Hash {
     /// Fields and values alternate: field0, value0, field1, value1, ...
     Pack(Pack),
-    Table(IndexMap<Box<[u8]>, Box<[u8]>, DenseHasher>),
+    Table(Box<Table>),
 }
 
 impl Default for Hash {
@@ -57,7 +63,8 @@ impl Hash {
         match self {
             Hash::Pack(pack) => pack.heap_size(),
             Hash::Table(table) => {
-                table.capacity() * (2 * std::mem::size_of::<Box<[u8]>>() + 16)
+                std::mem::size_of::<Table>()
+                    + table.capacity() * (2 * std::mem::size_of::<Box<[u8]>>() + 16)
                     + super::list::estimate(table.len(), table.iter().map(|(f, v)| f.len() + v.len()))
             }
         }
@@ -89,12 +96,12 @@ impl Hash {
 
     fn convert(&mut self) {
         if let Hash::Pack(pack) = self {
-            let mut table = IndexMap::with_capacity_and_hasher(pack.len() / 2 + 1, DenseHasher::default());
+            let mut table = Table::with_capacity_and_hasher(pack.len() / 2 + 1, DenseHasher::default());
             let mut it = pack.iter();
             while let (Some(f), Some(v)) = (it.next(), it.next()) {
                 table.insert(Box::from(f), Box::from(v));
             }
-            *self = Hash::Table(table);
+            *self = Hash::Table(Box::new(table));
         }
     }
 
@@ -174,6 +181,8 @@ mod tests {
 
     #[test]
     fn converts_on_entries_and_value_size() {
+        // The value's box of a small hash is one 32-byte jemalloc block (see `Hash`).
+        assert!(std::mem::size_of::<Hash>() <= 32);
         let limits = Limits { hash_max_entries: 2, hash_max_value: 8, ..Limits::default() };
         let mut hash = Hash::new();
         assert!(hash.set(b"a", b"1", &limits));

@@ -4,11 +4,18 @@
 //! Each entry is its length as a LEB128 varint followed by its bytes, so a short string costs one
 //! byte of overhead and the whole collection one allocation. Access by position walks the buffer,
 //! which is why only small collections (bounded by the `*-max-listpack-*` settings) use it.
+//!
+//! The buffer is kept at exactly its used size. Millions of small packs are the common case (one per
+//! small hash, list or sorted set) and a growable buffer's slack is most of their memory: building a
+//! 190-byte hash with `Vec`'s doubling leaves a 320-byte block. Growing by the exact amount calls
+//! `realloc` per edit, which jemalloc answers in place while the size stays in its size class (16
+//! bytes apart up to 128, 4 classes per doubling above), so edits still copy the buffer only
+//! O(log n) times as it grows.
 
-/// Entries laid end to end in one buffer.
+/// Entries laid end to end in one exact-size buffer.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Pack {
-    buf: Vec<u8>,
+    buf: Box<[u8]>,
     len: u32,
 }
 
@@ -26,6 +33,17 @@ fn entry_at(buf: &[u8], pos: usize) -> (usize, usize) {
         shift += 7;
     }
     (at, at + len)
+}
+
+/// Bytes `encode_entry` writes for `item`.
+fn encoded_len(item: &[u8]) -> usize {
+    let mut len = item.len() >> 7;
+    let mut prefix = 1;
+    while len != 0 {
+        len >>= 7;
+        prefix += 1;
+    }
+    prefix + item.len()
 }
 
 fn encode_entry(item: &[u8], out: &mut Vec<u8>) {
@@ -61,7 +79,15 @@ impl Pack {
     }
 
     pub fn heap_size(&self) -> usize {
-        self.buf.capacity()
+        self.buf.len()
+    }
+
+    /// Runs `edit` on the buffer as a `Vec` and stores it back at its exact length. `edit` reserves
+    /// exactly what it adds, so the buffer is reallocated at most once and never shrunk afterwards.
+    fn edit(&mut self, edit: impl FnOnce(&mut Vec<u8>)) {
+        let mut buf = std::mem::take(&mut self.buf).into_vec();
+        edit(&mut buf);
+        self.buf = buf.into_boxed_slice();
     }
 
     pub fn iter(&self) -> PackIter<'_> {
@@ -86,7 +112,10 @@ impl Pack {
     }
 
     pub fn push_back(&mut self, item: &[u8]) {
-        encode_entry(item, &mut self.buf);
+        self.edit(|buf| {
+            buf.reserve_exact(encoded_len(item));
+            encode_entry(item, buf);
+        });
         self.len += 1;
     }
 
@@ -97,9 +126,7 @@ impl Pack {
     /// Inserts `item` so that it becomes entry `index` (`index <= len`).
     pub fn insert(&mut self, index: usize, item: &[u8]) {
         let at = self.offset(index.min(self.len()));
-        let mut encoded = Vec::with_capacity(item.len() + 5);
-        encode_entry(item, &mut encoded);
-        self.buf.splice(at..at, encoded);
+        self.splice(at, at, item);
         self.len += 1;
     }
 
@@ -114,7 +141,10 @@ impl Pack {
         for _ in start..end {
             to = entry_at(&self.buf, to).1;
         }
-        self.buf.drain(from..to);
+        // `drain` leaves the capacity, `edit` then shrinks the block to the remaining bytes.
+        self.edit(|buf| {
+            buf.drain(from..to);
+        });
         self.len -= (end - start) as u32;
     }
 
@@ -129,20 +159,23 @@ impl Pack {
         }
         let from = self.offset(index);
         let to = entry_at(&self.buf, from).1;
-        let mut encoded = Vec::with_capacity(item.len() + 5);
+        self.splice(from, to, item);
+    }
+
+    /// Replaces the bytes `from..to` with `item` encoded as an entry.
+    fn splice(&mut self, from: usize, to: usize, item: &[u8]) {
+        let mut encoded = Vec::with_capacity(encoded_len(item));
         encode_entry(item, &mut encoded);
-        self.buf.splice(from..to, encoded);
+        self.edit(|buf| {
+            buf.reserve_exact(encoded.len().saturating_sub(to - from));
+            buf.splice(from..to, encoded);
+        });
     }
 
     /// Keeps the entries for which `keep(index, entry)` is true, in order.
     pub fn retain(&mut self, mut keep: impl FnMut(usize, &[u8]) -> bool) {
-        let mut out = Pack::new();
-        for (i, item) in self.iter().enumerate() {
-            if keep(i, item) {
-                out.push_back(item);
-            }
-        }
-        *self = out;
+        let pack = self.iter().enumerate().filter_map(|(i, item)| keep(i, item).then_some(item)).collect();
+        *self = pack;
     }
 }
 
@@ -153,12 +186,15 @@ impl std::fmt::Debug for Pack {
 }
 
 impl<'a> FromIterator<&'a [u8]> for Pack {
+    /// Builds the buffer with `Vec`'s growth and trims it once, rather than reallocating per entry.
     fn from_iter<I: IntoIterator<Item = &'a [u8]>>(items: I) -> Pack {
-        let mut pack = Pack::new();
+        let mut buf = Vec::new();
+        let mut len = 0;
         for item in items {
-            pack.push_back(item);
+            encode_entry(item, &mut buf);
+            len += 1;
         }
-        pack
+        Pack { buf: buf.into_boxed_slice(), len }
     }
 }
 
@@ -215,5 +251,15 @@ mod tests {
         assert_eq!(pack.bytes(), 0);
         pack.push_back(b"");
         assert_eq!(pack.get(0), Some(&b""[..]));
+    }
+
+    #[test]
+    fn encoded_len_matches_the_encoding() {
+        for len in [0, 1, 127, 128, 16383, 16384] {
+            let item = vec![b'x'; len];
+            let mut out = Vec::new();
+            encode_entry(&item, &mut out);
+            assert_eq!(encoded_len(&item), out.len(), "item of {len} bytes");
+        }
     }
 }
