@@ -6,12 +6,11 @@
 use std::borrow::Cow;
 
 use bytes::Bytes;
-use mlua::Value;
 
 use super::lists::numkeys_positions;
 use super::{CmdError, Ctx};
 use crate::resp::{Args, Reply};
-use crate::scripting::{busy_error, KillRefused, RunOptions, ScriptKind, Scripting};
+use crate::scripting::{busy_error, Inputs, KillRefused, RunOptions, ScriptKind, Scripting};
 
 /// Key positions of EVAL-style commands: `numkeys` at 2, then the keys.
 pub fn eval_keys(args: Args) -> Vec<usize> {
@@ -23,11 +22,8 @@ fn scripting<'c>(ctx: &'c mut Ctx) -> Result<&'c mut Scripting, CmdError> {
     ctx.scripting.as_deref_mut().ok_or_else(|| CmdError::err("the Lua VM is unavailable"))
 }
 
-/// The KEYS and ARGV of a script call.
-type KeysAndArgs<'a> = (Vec<&'a [u8]>, Vec<&'a [u8]>);
-
-/// `numkeys key... arg...` from position 2: the keys and the arguments.
-fn keys_and_args<'a>(args: Args<'a>) -> Result<KeysAndArgs<'a>, CmdError> {
+/// `numkeys key... arg...` from position 2: the keys and arguments, and how many of them are keys.
+fn keys_and_args<'a>(args: Args<'a>) -> Result<(Vec<&'a [u8]>, usize), CmdError> {
     let numkeys = super::parse_int(args.get(2))?;
     if numkeys < 0 {
         return Err(CmdError::err("Number of keys can't be negative"));
@@ -36,8 +32,7 @@ fn keys_and_args<'a>(args: Args<'a>) -> Result<KeysAndArgs<'a>, CmdError> {
     if numkeys as u64 > rest.len() as u64 {
         return Err(CmdError::err("Number of keys can't be greater than number of args"));
     }
-    let (keys, argv) = rest.split_at(numkeys as usize);
-    Ok((keys.to_vec(), argv.to_vec()))
+    Ok((rest, numkeys as usize))
 }
 
 /// EVAL script numkeys [key ...] [arg ...]
@@ -61,7 +56,8 @@ pub fn evalsha_ro(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
 }
 
 fn run_eval(ctx: &mut Ctx, args: Args, by_sha: bool, read_only: bool) -> Result<Reply, CmdError> {
-    let (keys, argv) = keys_and_args(args)?;
+    let (inputs, numkeys) = keys_and_args(args)?;
+    let (keys, argv) = inputs.split_at(numkeys);
     let Some(scripting) = ctx.scripting.take() else {
         return Err(CmdError::err("the Lua VM is unavailable"));
     };
@@ -71,17 +67,12 @@ fn run_eval(ctx: &mut Ctx, args: Args, by_sha: bool, read_only: bool) -> Result<
     } else {
         scripts.load(vm, args.get(1)).map_err(|e| CmdError::Other(Cow::Owned(e)))
     };
-    let reply = loaded.and_then(|(sha, script)| {
-        vm.set_keys_and_argv(&keys, &argv).map_err(lua_error)?;
+    let reply = loaded.map(|(sha, script)| {
         let options = RunOptions { kind: ScriptKind::Eval, read_only: read_only || script.no_writes, name: sha, function: None };
-        Ok(vm.run(ctx, &script.function, Value::Nil, Value::Nil, options))
+        vm.run(ctx, &script.function, Inputs::Globals { keys, argv }, options)
     });
     ctx.scripting = Some(scripting);
     reply
-}
-
-fn lua_error(error: mlua::Error) -> CmdError {
-    CmdError::err(error.to_string())
 }
 
 /// SCRIPT LOAD script
@@ -300,7 +291,8 @@ pub fn fcall_ro(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
 }
 
 fn run_function(ctx: &mut Ctx, args: Args, read_only: bool) -> Result<Reply, CmdError> {
-    let (keys, argv) = keys_and_args(args)?;
+    let (inputs, numkeys) = keys_and_args(args)?;
+    let (keys, argv) = inputs.split_at(numkeys);
     let command: Vec<Vec<u8>> = args.iter().map(<[u8]>::to_vec).collect();
     let Some(scripting) = ctx.scripting.take() else {
         return Err(CmdError::err("the Lua VM is unavailable"));
@@ -311,11 +303,9 @@ fn run_function(ctx: &mut Ctx, args: Args, read_only: bool) -> Result<Reply, Cmd
             return Err(CmdError::err("Can not execute a script with write flag using *_ro command."));
         }
         let (callback, name, no_writes) = (function.callback.clone(), function.name.clone(), function.no_writes());
-        let (keys, argv) = scripting.vm.byte_arrays(&keys, &argv).map_err(lua_error)?;
-        let (keys, argv) = (Value::Table(keys), Value::Table(argv));
         let function = Some((name.clone(), command));
         let options = RunOptions { kind: ScriptKind::Function, read_only: read_only || no_writes, name: &name, function };
-        Ok(scripting.vm.run(ctx, &callback, keys, argv, options))
+        Ok(scripting.vm.run(ctx, &callback, Inputs::Arguments { keys, argv }, options))
     })();
     ctx.scripting = Some(scripting);
     reply

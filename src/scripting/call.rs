@@ -7,11 +7,12 @@
 //! line; only C can raise an error table; and reading the arguments and pushing the reply without
 //! going through mlua's value handles keeps a call cheap. What a run needs (the client's context,
 //! the script's protocol and flags) is a [`CallEnv`] that [`super::vm::ScriptVm::run`] lends
-//! through a registry pointer for the duration of the run.
+//! through a thread-local pointer for the duration of the run.
 
+use std::cell::Cell;
 use std::ffi::{c_int, c_void, CStr};
 
-use mlua::{ffi, LightUserData, Lua, Value};
+use mlua::ffi;
 
 use super::convert::ScriptResp;
 use super::status::ScriptStatus;
@@ -19,9 +20,6 @@ use crate::commands::dispatch::{dispatch, resolve};
 use crate::commands::{Ctx, NOSCRIPT, WRITE};
 use crate::resp::{format_double, format_human_double, OwnedArgs, Reply};
 
-/// The registry key of the current run's [`CallEnv`] pointer.
-const CALL_ENV: &CStr = c"strata.call_env";
-const CALL_ENV_NAME: &str = "strata.call_env";
 /// Reply nesting deeper than this is cut (Lua's C stack is limited).
 const MAX_DEPTH: usize = 200;
 
@@ -35,20 +33,26 @@ pub struct CallEnv<'r, 'c> {
     pub args: &'r mut OwnedArgs,
 }
 
+thread_local! {
+    /// The [`CallEnv`] of the run in progress on this thread (scripts run on the thread that
+    /// called [`super::vm::ScriptVm::run`]), null between runs.
+    static CALL_ENV: Cell<*mut c_void> = const { Cell::new(std::ptr::null_mut()) };
+}
+
 /// Lends `env` to the C functions until the returned guard drops (the pointer is cleared then, so
 /// a call outside a run finds none). `env` must not be used otherwise while the guard lives.
-pub fn lend<'l>(lua: &'l Lua, env: &mut CallEnv) -> mlua::Result<Lent<'l>> {
-    lua.set_named_registry_value(CALL_ENV_NAME, LightUserData(env as *mut CallEnv as *mut c_void))?;
-    Ok(Lent { lua })
+pub fn lend(env: &mut CallEnv) -> Lent {
+    let previous = CALL_ENV.replace(env as *mut CallEnv as *mut c_void);
+    Lent { previous }
 }
 
-pub struct Lent<'l> {
-    lua: &'l Lua,
+pub struct Lent {
+    previous: *mut c_void,
 }
 
-impl Drop for Lent<'_> {
+impl Drop for Lent {
     fn drop(&mut self) {
-        let _ = self.lua.set_named_registry_value(CALL_ENV_NAME, Value::Nil);
+        CALL_ENV.set(self.previous);
     }
 }
 
@@ -56,11 +60,8 @@ impl Drop for Lent<'_> {
 ///
 /// # Safety
 /// Only from a C function called by a script while [`lend`]'s guard lives.
-unsafe fn env<'e>(state: *mut ffi::lua_State) -> Option<&'e mut CallEnv<'e, 'e>> {
-    ffi::lua_getfield(state, ffi::LUA_REGISTRYINDEX, CALL_ENV.as_ptr());
-    let pointer = ffi::lua_touserdata(state, -1) as *mut CallEnv;
-    ffi::lua_pop(state, 1);
-    pointer.as_mut()
+unsafe fn env<'e>() -> Option<&'e mut CallEnv<'e, 'e>> {
+    (CALL_ENV.get() as *mut CallEnv).as_mut()
 }
 
 /// redis.call: the reply, or raises the error table.
@@ -100,7 +101,7 @@ pub unsafe extern "C-unwind" fn redis_setresp(state: *mut ffi::lua_State) -> c_i
         ffi::lua_pushstring(state, c"RESP version must be 2 or 3.".as_ptr());
         ffi::lua_error(state);
     };
-    if let Some(env) = env(state) {
+    if let Some(env) = env() {
         env.resp = resp;
     }
     0
@@ -131,7 +132,7 @@ unsafe fn call(state: *mut ffi::lua_State) -> bool {
 
 /// The checks Redis makes for a command called from a script, then the command itself.
 unsafe fn run_command(state: *mut ffi::lua_State) -> Result<(Reply, ScriptResp), &'static str> {
-    let env = env(state).ok_or("ERR redis.call is only available while a script runs")?;
+    let env = env().ok_or("ERR redis.call is only available while a script runs")?;
     let count = ffi::lua_gettop(state);
     if count == 0 {
         return Err("ERR Please specify at least one argument for this redis lib call");

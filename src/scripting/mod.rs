@@ -19,7 +19,7 @@ use std::sync::Arc;
 pub use api::sha1_hex;
 pub use convert::ScriptResp;
 pub use status::{busy_error, KillRefused, ScriptFigures, ScriptKind, ScriptStatus};
-pub use vm::{RunOptions, ScriptVm};
+pub use vm::{Inputs, RunOptions, ScriptVm};
 
 /// Everything scripts need: the VM and its caches.
 pub struct Scripting {

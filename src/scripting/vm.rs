@@ -4,9 +4,9 @@
 
 use std::sync::Arc;
 
-use std::ffi::c_int;
+use std::ffi::{c_int, c_void};
 
-use mlua::{ffi, Function, HookTriggers, Lua, LuaOptions, MultiValue, StdLib, Table, Value, VmState};
+use mlua::{ffi, Function, HookTriggers, Lua, LuaOptions, StdLib, Table, Value, VmState};
 
 use super::call::{lend, CallEnv};
 use super::convert::{error_table, lua_to_reply, sanitize, ScriptResp};
@@ -57,7 +57,7 @@ const ALLOWED_GLOBALS: &[&str] = &[
 /// Library tables scripts may use but not change.
 const READ_ONLY_LIBRARIES: &[&str] = &["coroutine", "math", "string", "table", "cjson", "cmsgpack", "bit", "struct"];
 
-/// Lua helpers defined once: the read-only views and the protected call with its message handler.
+/// Lua helpers defined once: the read-only views and Redis's `pcall`.
 const PRELUDE: &str = r#"
 local error, setmetatable, tostring, xpcall = error, setmetatable, tostring, xpcall
 local function readonly_error() error("Attempt to modify a readonly table", 2) end
@@ -89,10 +89,7 @@ end
 local function pcall(f, ...)
   return unwrap(raw_pcall(f, ...))
 end
-local function run(f, handler, keys, args)
-  return xpcall(function() return f(keys, args) end, handler)
-end
-return readonly, strict, sandbox, run, pcall
+return readonly, strict, sandbox, pcall
 "#;
 /// The chunk name of the prelude, so the error handler can skip its frames.
 const PRELUDE_CHUNK: &str = "=strata";
@@ -119,7 +116,8 @@ pub struct ScriptVm {
     readonly: Function,
     sandbox: Function,
     strict: Function,
-    run: Function,
+    /// [`invoke`], the C function every run enters through.
+    invoke: Function,
     handler: Function,
     status: Arc<ScriptStatus>,
     /// The argument buffer `redis.call` reuses.
@@ -130,7 +128,7 @@ impl ScriptVm {
     pub fn new(status: Arc<ScriptStatus>) -> mlua::Result<ScriptVm> {
         let lua = Lua::new_with(StdLib::TABLE | StdLib::STRING | StdLib::MATH, LuaOptions::default())?;
         super::libs::register(&lua)?;
-        let (readonly, strict, sandbox, run, pcall): (Function, Function, Function, Function, Function) =
+        let (readonly, strict, sandbox, pcall): (Function, Function, Function, Function) =
             lua.load(PRELUDE).set_name(PRELUDE_CHUNK).call(())?;
         let globals = lua.globals();
         let names: Vec<Value> = globals.pairs::<Value, Value>().filter_map(Result::ok).map(|(name, _)| name).collect();
@@ -160,7 +158,9 @@ impl ScriptVm {
             }
             Ok(VmState::Continue)
         })?;
-        Ok(ScriptVm { lua, env, globals, redis, readonly, sandbox, strict, run, handler, status, call_args: OwnedArgs::default() })
+        // SAFETY: `invoke` follows the C function protocol and is only called by `ScriptVm::call`.
+        let invoke = unsafe { lua.create_c_function(invoke) }?;
+        Ok(ScriptVm { lua, env, globals, redis, readonly, sandbox, strict, invoke, handler, status, call_args: OwnedArgs::default() })
     }
 
     pub fn status(&self) -> &ScriptStatus {
@@ -208,70 +208,77 @@ impl ScriptVm {
     /// Runs `function()` under the error handler outside any client context (a library's load):
     /// the error text on failure.
     pub fn run_protected(&self, function: &Function) -> mlua::Result<Result<(), String>> {
-        let mut values = self.run.call::<MultiValue>((function.clone(), self.handler.clone(), Value::Nil, Value::Nil))?.into_iter();
-        if matches!(values.next(), Some(Value::Boolean(true))) {
-            return Ok(Ok(()));
+        match self.call(function, Inputs::Nothing)? {
+            Ok(_) => Ok(Ok(())),
+            Err(Value::Table(error)) => Ok(Err(sanitize(&error.raw_get::<String>("err").unwrap_or_default()))),
+            Err(_) => Ok(Err(String::new())),
         }
-        let message = match values.next() {
-            Some(Value::Table(error)) => error.raw_get::<String>("err").unwrap_or_default(),
-            _ => String::new(),
-        };
-        Ok(Err(sanitize(&message)))
     }
 
-    /// Sets the KEYS and ARGV globals of an EVAL script.
-    pub fn set_keys_and_argv(&self, keys: &[&[u8]], argv: &[&[u8]]) -> mlua::Result<()> {
-        let (keys, argv) = self.byte_arrays(keys, argv)?;
-        self.globals.raw_set("KEYS", keys)?;
-        self.globals.raw_set("ARGV", argv)?;
-        Ok(())
-    }
-
-    /// Two Lua arrays of strings (a script's keys and arguments), built in one protected call on
-    /// the Lua stack rather than one mlua call per element.
-    pub fn byte_arrays(&self, keys: &[&[u8]], argv: &[&[u8]]) -> mlua::Result<(Table, Table)> {
-        // SAFETY: the closure only pushes strings and tables within the room it checks for, and
-        // leaves exactly the two tables on the stack.
-        unsafe {
-            self.lua.exec_raw((), |state| {
-                for items in [keys, argv] {
-                    ffi::lua_createtable(state, items.len().min(i32::MAX as usize) as c_int, 0);
-                    for (i, item) in items.iter().enumerate() {
-                        ffi::lua_pushlstring(state, item.as_ptr() as *const _, item.len());
-                        ffi::lua_rawseti(state, -2, (i + 1) as ffi::lua_Integer);
-                    }
+    /// Calls `function` with `inputs` under the error handler, in one protected call on the Lua
+    /// stack: no closure, argument table or value handle is made on the way in, which is most of
+    /// what a short script costs. `Ok` holds the function's first result, `Err` what it raised
+    /// (an error table, once the handler has located it).
+    fn call(&self, function: &Function, inputs: Inputs) -> mlua::Result<Result<Value, Value>> {
+        self.lua.exec_raw_lua(|raw| {
+            // SAFETY: the stack has room for the five values pushed before the call (checked);
+            // `invoke` reads the lightuserdata as the `Inputs` that outlives the call; the stack
+            // is restored to `top` on every path.
+            unsafe {
+                let state = raw.state();
+                let top = ffi::lua_gettop(state);
+                if ffi::lua_checkstack(state, 5) == 0 {
+                    return Err(mlua::Error::StackError);
                 }
-            })
-        }
+                raw.push(&self.invoke)?;
+                ffi::lua_pushlightuserdata(state, &inputs as *const Inputs as *mut c_void);
+                raw.push(&self.globals)?;
+                raw.push(&self.handler)?;
+                raw.push(function)?;
+                let status = ffi::lua_pcall(state, 4, 2, 0);
+                let outcome = if status != ffi::LUA_OK {
+                    // Only running out of memory gets here: `invoke` catches the script's errors.
+                    let message = raw.pop_value();
+                    Err(mlua::Error::RuntimeError(message.to_string().unwrap_or_default()))
+                } else {
+                    let value = raw.pop_value();
+                    let ok = ffi::lua_toboolean(state, -1) != 0;
+                    Ok(if ok { Ok(value) } else { Err(value) })
+                };
+                ffi::lua_settop(state, top);
+                outcome
+            }
+        })
     }
 
-    /// Runs `function(keys, args)` as one atomic script for the client of `ctx` and returns its
-    /// reply. Errors carry Redis's `script: NAME, on @user_script:LINE.` suffix.
-    pub fn run(&mut self, ctx: &mut Ctx, function: &Function, keys: Value, args: Value, options: RunOptions) -> Reply {
+    /// Runs `function` as one atomic script for the client of `ctx` and returns its reply. EVAL
+    /// scripts find `keys` and `argv` in the KEYS and ARGV globals, functions as their two
+    /// arguments. Errors carry Redis's `script: NAME, on @user_script:LINE.` suffix.
+    pub fn run(&mut self, ctx: &mut Ctx, function: &Function, inputs: Inputs, options: RunOptions) -> Reply {
         let _running = self.status.begin(options.kind, options.function);
         // Scripts read replies in RESP2 unless they ask otherwise, never block, and keep their SELECT to themselves.
         let (caller_db, caller_protocol, caller_in_exec) = (ctx.session.db, ctx.session.protocol, ctx.session.in_exec);
         ctx.session.protocol = crate::resp::Protocol::Resp2;
         ctx.session.in_exec = true;
-        let mut env =
-            CallEnv { ctx, resp: ScriptResp::Resp2, read_only: options.read_only, status: &self.status, args: &mut self.call_args };
-        let outcome = lend(&self.lua, &mut env).and_then(|_lent| self.run.call::<MultiValue>((function, &self.handler, keys, args)));
+        let mut call_args = std::mem::take(&mut self.call_args);
+        let mut env = CallEnv { ctx, resp: ScriptResp::Resp2, read_only: options.read_only, status: &self.status, args: &mut call_args };
+        let outcome = {
+            let _lent = lend(&mut env);
+            self.call(function, inputs)
+        };
         let resp = env.resp;
         let ctx = env.ctx;
         ctx.session.db = caller_db;
         ctx.session.protocol = caller_protocol;
         ctx.session.in_exec = caller_in_exec;
+        self.call_args = call_args;
         let killed = self.status.kill_requested();
-        let mut values = match outcome {
-            Ok(values) => values.into_iter(),
+        let raised = match outcome {
+            Ok(Ok(value)) => return lua_to_reply(&value, resp),
+            Ok(Err(raised)) => raised,
             Err(error) => return Reply::Error(format!("ERR {}", sanitize(&error.to_string())).into()),
         };
-        let ok = matches!(values.next(), Some(Value::Boolean(true)));
-        let value = values.next().unwrap_or(Value::Nil);
-        if ok {
-            return lua_to_reply(&value, resp);
-        }
-        let Value::Table(error) = value else {
+        let Value::Table(error) = raised else {
             return Reply::Error("ERR unknown error running the script".into());
         };
         let mut message = error.raw_get::<String>("err").unwrap_or_default();
@@ -289,6 +296,58 @@ impl ScriptVm {
             text.push_str(&format!(", on {source}:{line}."));
         }
         Reply::Error(text.into())
+    }
+}
+
+/// What a script is called with.
+pub enum Inputs<'a> {
+    /// An EVAL script: KEYS and ARGV are globals.
+    Globals { keys: &'a [&'a [u8]], argv: &'a [&'a [u8]] },
+    /// A function: `function(keys, args)`.
+    Arguments { keys: &'a [&'a [u8]], argv: &'a [&'a [u8]] },
+    /// A library's body at load time: no arguments.
+    Nothing,
+}
+
+/// The C function a run enters through, called with (inputs, globals, handler, function): builds
+/// the KEYS and ARGV tables, calls the function under the handler (so no Lua closure has to wrap
+/// it, as `xpcall` would need) and returns (ok, first result or error).
+///
+/// # Safety
+/// Called by Lua as a C function, from [`ScriptVm::call`] only, whose lightuserdata argument
+/// points at live [`Inputs`].
+unsafe extern "C-unwind" fn invoke(state: *mut ffi::lua_State) -> c_int {
+    const GLOBALS: c_int = 2;
+    const HANDLER: c_int = 3;
+    let inputs = &*(ffi::lua_touserdata(state, 1) as *const Inputs);
+    let nargs = match *inputs {
+        Inputs::Globals { keys, argv } => {
+            push_array(state, keys);
+            ffi::lua_setfield(state, GLOBALS, c"KEYS".as_ptr());
+            push_array(state, argv);
+            ffi::lua_setfield(state, GLOBALS, c"ARGV".as_ptr());
+            0
+        }
+        Inputs::Arguments { keys, argv } => {
+            push_array(state, keys);
+            push_array(state, argv);
+            2
+        }
+        Inputs::Nothing => 0,
+    };
+    let ok = ffi::lua_pcall(state, nargs, 1, HANDLER) == ffi::LUA_OK;
+    ffi::lua_pushboolean(state, c_int::from(ok));
+    ffi::lua_insert(state, -2);
+    2
+}
+
+/// Pushes a Lua array of the strings in `items` (a C function starts with LUA_MINSTACK free
+/// slots, more than `invoke` uses).
+unsafe fn push_array(state: *mut ffi::lua_State, items: &[&[u8]]) {
+    ffi::lua_createtable(state, items.len().min(i32::MAX as usize) as c_int, 0);
+    for (i, item) in items.iter().enumerate() {
+        ffi::lua_pushlstring(state, item.as_ptr() as *const _, item.len());
+        ffi::lua_rawseti(state, -2, (i + 1) as ffi::lua_Integer);
     }
 }
 
