@@ -440,3 +440,28 @@ fn stats_count_commands_and_errors() {
     assert_eq!(field("errorstat_ERR"), "count=2");
     assert!(field("cmdstat_incr").contains("failed_calls=1"), "{}", field("cmdstat_incr"));
 }
+
+#[test]
+fn commands_run_by_exec_and_scripts_count_once_each_as_in_redis() {
+    let strata = Server::start();
+    let mut con = strata.con();
+    ok(&mut con, &["CONFIG", "RESETSTAT"]);
+    ok(&mut con, &["MULTI"]);
+    ok(&mut con, &["SET", "a", "1"]);
+    ok(&mut con, &["INCR", "a"]);
+    ok(&mut con, &["EXEC"]);
+    ok(&mut con, &["EVAL", "redis.call('set', 'b', 1) return redis.call('get', 'b')", "0"]);
+    let _ = q(&mut con, &["EVAL", "return redis.pcall('incr', 'b', 'c')", "0"]);
+    let info = as_text(&ok(&mut con, &["INFO", "all"]));
+    let calls = |name: &str| -> String {
+        let line = info.split("\r\n").find_map(|l| l.strip_prefix(&format!("cmdstat_{name}:"))).unwrap_or_default();
+        line.split(',').filter(|part| part.starts_with("calls=") || part.starts_with("rejected_calls=")).collect::<Vec<_>>().join(",")
+    };
+    // Queued commands count when EXEC runs them, not when they are queued.
+    assert_eq!(calls("set"), "calls=2,rejected_calls=0");
+    assert_eq!(calls("incr"), "calls=1,rejected_calls=1");
+    assert_eq!(calls("get"), "calls=1,rejected_calls=0");
+    assert_eq!(calls("eval"), "calls=2,rejected_calls=0");
+    // CONFIG RESETSTAT itself, then eight commands; the refused INCR is not processed.
+    assert!(info.contains("\r\ntotal_commands_processed:9\r\n"), "{info}");
+}

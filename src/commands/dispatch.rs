@@ -1,6 +1,7 @@
 //! The checks every command passes, in Redis's order: lookup, arity, authentication; then the handler.
 
 use std::borrow::Cow;
+use std::time::Instant;
 
 use super::error::truncate;
 use super::flags::{NO_AUTH, NO_MULTI, WRITE};
@@ -15,6 +16,8 @@ pub struct Dispatched {
     pub reply: Reply,
     /// Refused before the handler ran (unknown, arity, auth): counts as `rejected_calls`.
     pub rejected: bool,
+    /// Queued in a transaction: it counts when EXEC runs it, as in Redis.
+    pub queued: bool,
 }
 
 /// Runs one request.
@@ -22,6 +25,18 @@ pub fn dispatch(ctx: &mut Ctx, args: Args) -> Dispatched {
     let dispatched = run(ctx, args);
     if let Reply::Error(line) = &dispatched.reply {
         ctx.shared.stats.record_error(line);
+    }
+    dispatched
+}
+
+/// Runs a command for EXEC or a script. It counts in commandstats and total_commands_processed on
+/// its own, as Redis counts it, besides the EXEC or EVAL that ran it.
+pub fn dispatch_inner(ctx: &mut Ctx, args: Args) -> Dispatched {
+    let started = Instant::now();
+    let dispatched = dispatch(ctx, args);
+    if let Some(index) = dispatched.command {
+        let failed = dispatched.reply.is_error() && !dispatched.rejected;
+        ctx.shared.stats.record(index, started.elapsed().as_micros() as u64, dispatched.rejected, failed);
     }
     dispatched
 }
@@ -56,7 +71,7 @@ fn run(ctx: &mut Ctx, args: Args) -> Dispatched {
         if let Some(queue) = ctx.session.multi.as_mut() {
             queue.push(args.to_owned());
         }
-        return Dispatched { command: Some(index), reply: Reply::status("QUEUED"), rejected: false };
+        return Dispatched { command: Some(index), reply: Reply::status("QUEUED"), rejected: false, queued: true };
     }
     ctx.session.info.last_command.store(index, std::sync::atomic::Ordering::Relaxed);
     ctx.changed.set(false);
@@ -66,7 +81,7 @@ fn run(ctx: &mut Ctx, args: Args) -> Dispatched {
         announce_write(ctx, command, args);
     }
     ctx.changed.set(false);
-    Dispatched { command: Some(index), reply, rejected: false }
+    Dispatched { command: Some(index), reply, rejected: false, queued: false }
 }
 
 /// The commands a RESP2 client in subscribed mode may run.
@@ -82,7 +97,7 @@ fn refuse(ctx: &mut Ctx, command: Option<usize>, error: CmdError) -> Dispatched 
     if ctx.session.multi.is_some() {
         ctx.session.multi_failed = true;
     }
-    Dispatched { command, reply: error.into(), rejected: true }
+    Dispatched { command, reply: error.into(), rejected: true, queued: false }
 }
 
 /// Tells WATCHers and blocked clients that a write command touched its keys: all the key positions

@@ -6,7 +6,7 @@
 
 use std::sync::atomic::Ordering;
 
-use super::dispatch::dispatch;
+use super::dispatch::dispatch_inner;
 use super::{CmdError, Ctx};
 use crate::engine::KeyHash;
 use crate::resp::{Args, Reply};
@@ -42,7 +42,7 @@ pub fn exec(ctx: &mut Ctx, _args: Args) -> Result<Reply, CmdError> {
         return Ok(Reply::NilArray);
     }
     ctx.session.in_exec = true;
-    let replies = queued.iter().map(|request| dispatch(ctx, request.args()).reply).collect();
+    let replies = queued.iter().map(|request| dispatch_inner(ctx, request.args()).reply).collect();
     ctx.session.in_exec = false;
     Ok(Reply::Array(replies))
 }

@@ -16,7 +16,7 @@ use mlua::ffi;
 
 use super::convert::ScriptResp;
 use super::status::ScriptStatus;
-use crate::commands::dispatch::{dispatch, resolve};
+use crate::commands::dispatch::{dispatch_inner, resolve};
 use crate::commands::{Ctx, NOSCRIPT, WRITE};
 use crate::resp::{format_double, format_human_double, OwnedArgs, Reply};
 
@@ -151,8 +151,9 @@ unsafe fn run_command(state: *mut ffi::lua_State) -> Result<(Reply, ScriptResp),
         }
     }
     let request = env.args.args();
-    let command = resolve(request).map_err(|_| "ERR Unknown Redis command called from script")?.1;
+    let (index, command) = resolve(request).map_err(|_| "ERR Unknown Redis command called from script")?;
     if !command.arity_ok(request.len()) {
+        env.ctx.shared.stats.record(index, 0, true, false);
         return Err("ERR Wrong number of args calling Redis command from script");
     }
     if command.has(NOSCRIPT) {
@@ -164,7 +165,7 @@ unsafe fn run_command(state: *mut ffi::lua_State) -> Result<(Reply, ScriptResp),
         }
         env.status.note_write();
     }
-    Ok((dispatch(env.ctx, request).reply, env.resp))
+    Ok((dispatch_inner(env.ctx, request).reply, env.resp))
 }
 
 unsafe fn push_bytes(state: *mut ffi::lua_State, bytes: &[u8]) {

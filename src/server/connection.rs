@@ -289,7 +289,9 @@ impl Connection {
         let is_error = outcome.reply.is_error();
         local.errors += u64::from(is_error);
         if let Some(index) = outcome.command {
-            local.record(&shared.stats, index, elapsed, outcome.rejected, is_error && !outcome.rejected);
+            if !outcome.queued {
+                local.record(&shared.stats, index, elapsed, outcome.rejected, is_error && !outcome.rejected);
+            }
             let command = registry().all[index];
             let slower_than = shared.config.hot.slowlog_slower_than.load(Ordering::Relaxed);
             if slower_than >= 0 && elapsed >= slower_than as u64 && !command.has(SKIP_SLOWLOG) {

@@ -62,6 +62,18 @@ impl Stats {
         }
     }
 
+    /// Counts one call of a command straight into the shared counters (commands run by EXEC or a
+    /// script, which hold the server exclusively, so nothing contends for these lines).
+    pub fn record(&self, command: usize, usec: u64, rejected: bool, failed: bool) {
+        if let Some(stat) = self.per_command.get(command) {
+            stat.calls.fetch_add(u64::from(!rejected), Ordering::Relaxed);
+            stat.usec.fetch_add(usec, Ordering::Relaxed);
+            stat.rejected.fetch_add(u64::from(rejected), Ordering::Relaxed);
+            stat.failed.fetch_add(u64::from(failed), Ordering::Relaxed);
+        }
+        self.commands_processed.fetch_add(u64::from(!rejected), Ordering::Relaxed);
+    }
+
     /// Counts an error reply under its code, the first word of `line`. Errors are rare, so a lock is fine.
     pub fn record_error(&self, line: &str) {
         let code = line.split(' ').next().unwrap_or_default();
