@@ -77,6 +77,18 @@ fn size_class(size: usize) -> usize {
     }
 }
 
+/// The mean block size of a node with a member of `member_len` bytes over the level distribution
+/// (`random_level`: one level with probability 3/4, each further one 1/4 as likely; nodes past six
+/// levels, one in 1024, are left out).
+fn expected_block_size(member_len: usize) -> usize {
+    let (mut total, mut share) = (0usize, 3 * 4usize.pow(5));
+    for levels in 1..=6 {
+        total += share * size_class(NodeRef::layout(levels, member_len).size());
+        share /= 4;
+    }
+    total / 4usize.pow(6)
+}
+
 /// A pointer to a node, compared by address.
 ///
 /// Invariant (upheld by this module, the only place that creates one): a `NodeRef` is held only by
@@ -445,8 +457,8 @@ impl Default for SkipList {
 
 impl Drop for SkipList {
     fn drop(&mut self) {
-        // Drop the index's pointers before the nodes they point to.
-        self.index = IndexMap::default();
+        // Clear the index's pointers before freeing the nodes they point to.
+        self.index.clear();
         let mut x = Some(self.list.head);
         while let Some(node) = x {
             x = node.next(0);
@@ -503,10 +515,10 @@ impl SkipList {
         self.list.len == 0
     }
 
-    /// Bytes of the nodes (members included, sampled as in `list::estimate`), the header node and
-    /// the index.
+    /// Bytes of the nodes (their member lengths sampled as in `list::estimate`), the header node
+    /// and the index.
     pub fn heap_size(&self) -> usize {
-        let nodes = super::list::estimate(self.len(), self.index.keys().map(|key| key.0.block_size()));
+        let nodes = super::list::estimate(self.len(), self.index.keys().map(|key| expected_block_size(key.0.member_len())));
         // Index: a 16-byte entry (hash, pointer) per slot, and a hash table of `usize` positions
         // plus a control byte per bucket, kept at most 7/8 full.
         let index = self.index.capacity() * (std::mem::size_of::<(usize, MemberKey)>() + (std::mem::size_of::<usize>() + 1) * 8 / 7);
@@ -573,8 +585,10 @@ impl SkipList {
         for _ in start..end {
             let Some(node) = update[0].next(0) else { break };
             let hash = self.index.hasher().hash_one(self.list.member(node));
-            if let RawEntryMut::Occupied(entry) = self.index.raw_entry_mut_v1().from_hash(hash, |key| key.0 == node) {
-                entry.swap_remove();
+            match self.index.raw_entry_mut_v1().from_hash(hash, |key| key.0 == node) {
+                RawEntryMut::Occupied(entry) => entry.swap_remove(),
+                // Freeing it would leave a dangling key behind: stop before touching the list.
+                RawEntryMut::Vacant(_) => unreachable!("a linked node is missing from the index"),
             }
             self.list.unlink(node, &update);
             // SAFETY: the node is out of the index and unlinked; `node` is not used again.
@@ -824,6 +838,10 @@ mod tests {
         }
         let per_member = list.heap_size() / list.len();
         assert!((60..110).contains(&per_member), "{per_member} bytes per member");
+        // The node estimate against the blocks actually allocated.
+        let actual: usize = list.index.keys().map(|key| key.0.block_size()).sum();
+        let estimate = super::super::list::estimate(list.len(), list.index.keys().map(|key| expected_block_size(key.0.member_len())));
+        assert!(estimate.abs_diff(actual) * 20 < actual, "estimated {estimate}, allocated {actual}");
         let long = vec![b'x'; 1000];
         list.insert(&long, 0.5);
         assert_eq!(list.score(&long), Some(0.5));
