@@ -129,17 +129,13 @@ pub fn geoadd(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let zset = get_or_create::<ZSet>(&mut shard, hash, key, ctx.now_ms, ctx.touches())?;
     let (mut added, mut changed) = (0, 0);
     for (score, member) in items {
-        match zset.score(member) {
-            Some(current) if !nx && current != score => {
-                zset.insert(member, score, &limits);
-                changed += 1;
-            }
-            None if !xx => {
-                zset.insert(member, score, &limits);
-                added += 1;
-            }
-            _ => {}
-        }
+        let (new, updated) = zset.upsert(member, &limits, |current| match current {
+            Some(current) if !nx && current != score => (Some(score), (0, 1)),
+            None if !xx => (Some(score), (1, 0)),
+            _ => (None, (0, 0)),
+        });
+        added += new;
+        changed += updated;
     }
     drop(shard);
     if added + changed > 0 {

@@ -103,39 +103,34 @@ struct AddFlags {
 
 /// What one ZADD element did.
 enum Added {
-    New,
+    New(f64),
     Updated(f64),
     Unchanged(f64),
     Skipped,
 }
 
-/// Adds or updates one member under ZADD's rules.
+/// Adds or updates one member under ZADD's rules, with one lookup of the member.
 fn add_one(zset: &mut ZSet, member: &[u8], score: f64, flags: AddFlags, limits: &Limits) -> Result<Added, CmdError> {
-    match zset.score(member) {
-        Some(current) => {
-            if flags.nx {
-                return Ok(Added::Skipped);
-            }
-            let score = if flags.incr { current + score } else { score };
-            if score.is_nan() {
-                return Err(CmdError::err("resulting score is not a number (NaN)"));
-            }
-            if (flags.lt && score >= current) || (flags.gt && score <= current) {
-                return Ok(Added::Skipped);
-            }
-            let score = normalise(score);
-            if score == current {
-                return Ok(Added::Unchanged(score));
-            }
-            zset.insert(member, score, limits);
-            Ok(Added::Updated(score))
+    zset.upsert(member, limits, |current| {
+        let Some(current) = current else {
+            return if flags.xx { (None, Ok(Added::Skipped)) } else { (Some(normalise(score)), Ok(Added::New(normalise(score)))) };
+        };
+        if flags.nx {
+            return (None, Ok(Added::Skipped));
         }
-        None if flags.xx => Ok(Added::Skipped),
-        None => {
-            zset.insert(member, normalise(score), limits);
-            Ok(Added::New)
+        let score = if flags.incr { current + score } else { score };
+        if score.is_nan() {
+            return (None, Err(CmdError::err("resulting score is not a number (NaN)")));
         }
-    }
+        if (flags.lt && score >= current) || (flags.gt && score <= current) {
+            return (None, Ok(Added::Skipped));
+        }
+        let score = normalise(score);
+        if score == current {
+            return (None, Ok(Added::Unchanged(score)));
+        }
+        (Some(score), Ok(Added::Updated(score)))
+    })
 }
 
 /// ZADD key [NX | XX] [GT | LT] [CH] [INCR] score member [score member ...]
@@ -192,9 +187,9 @@ fn zadd_generic(ctx: &mut Ctx, args: Args, incr: bool) -> Result<Reply, CmdError
     let mut failure = None;
     for (score, member) in pairs {
         match add_one(zset, member, score, flags, &limits) {
-            Ok(Added::New) => {
+            Ok(Added::New(score)) => {
                 added += 1;
-                last = zset.score(member);
+                last = Some(score);
             }
             Ok(Added::Updated(score)) => {
                 updated += 1;

@@ -1,30 +1,23 @@
 //! Sorted set values: (member, score) pairs packed in score order while small (`listpack`); past
-//! `zset-max-listpack-entries` / `zset-max-listpack-value` a member→score table plus an indexable
-//! skiplist (`skiplist`), so rank and range queries take O(log n). Like Redis 7.0, a sorted set never
-//! converts back.
+//! `zset-max-listpack-entries` / `zset-max-listpack-value` an indexable skiplist with a member index
+//! ([`SkipList`], `skiplist`), so lookups by member take O(1) and rank and range queries O(log n).
+//! There every element is one heap block holding its score, links and member bytes, and the member
+//! index points at those blocks instead of keeping a second copy of the member (see
+//! `engine::skiplist`). Like Redis 7.0, a sorted set never converts back.
 //!
 //! All range operations are expressed through ranks: a score or lex bound becomes "how many elements
 //! come before it" ([`ZSet::count_before`]), and ranges are read or removed by rank.
 
-use indexmap::IndexMap;
-
 use super::pack::Pack;
 use super::skiplist::SkipList;
-use super::value::{dense_scan, DenseHasher, Limits};
-
-/// The large encoding: lookups by member and order by (score, member).
-#[derive(Clone, Debug, Default)]
-pub struct SkipSet {
-    dict: IndexMap<Box<[u8]>, f64, DenseHasher>,
-    list: SkipList,
-}
+use super::value::{dense_scan, Limits};
 
 /// A sorted set.
 #[derive(Clone, Debug)]
 pub enum ZSet {
     /// member0, score0, member1, score1, ... sorted by (score, member); scores as 8 little-endian bytes.
     Pack(Pack),
-    Skip(SkipSet),
+    Skip(SkipList),
 }
 
 impl Default for ZSet {
@@ -60,7 +53,7 @@ impl ZSet {
     pub fn len(&self) -> usize {
         match self {
             ZSet::Pack(pack) => pack.len() / 2,
-            ZSet::Skip(skip) => skip.dict.len(),
+            ZSet::Skip(skip) => skip.len(),
         }
     }
 
@@ -78,11 +71,7 @@ impl ZSet {
     pub fn heap_size(&self) -> usize {
         match self {
             ZSet::Pack(pack) => pack.heap_size(),
-            ZSet::Skip(skip) => {
-                let members = super::list::estimate(skip.dict.len(), skip.dict.keys().map(|m| m.len()));
-                // The dict and the skiplist each own a copy of every member.
-                skip.dict.capacity() * (std::mem::size_of::<Box<[u8]>>() + 24) + 2 * members + skip.list.heap_size()
-            }
+            ZSet::Skip(skip) => skip.heap_size(),
         }
     }
 
@@ -95,16 +84,15 @@ impl ZSet {
     pub fn score(&self, member: &[u8]) -> Option<f64> {
         match self {
             ZSet::Pack(pack) => Self::pack_entries(pack).find(|(m, _)| *m == member).map(|(_, s)| s),
-            ZSet::Skip(skip) => skip.dict.get(member).copied(),
+            ZSet::Skip(skip) => skip.score(member),
         }
     }
 
     fn convert(&mut self) {
         if let ZSet::Pack(pack) = self {
-            let mut skip = SkipSet::default();
+            let mut skip = SkipList::default();
             for (member, score) in Self::pack_entries(pack) {
-                skip.dict.insert(Box::from(member), score);
-                skip.list.insert(score, member);
+                skip.insert(member, score);
             }
             *self = ZSet::Skip(skip);
         }
@@ -112,43 +100,40 @@ impl ZSet {
 
     /// Sets the score of `member`; returns its previous score, `None` when it is new.
     pub fn insert(&mut self, member: &[u8], score: f64, limits: &Limits) -> Option<f64> {
-        if matches!(self, ZSet::Pack(_)) && member.len() > limits.zset_max_value {
-            self.convert();
-        }
-        let old = match self {
-            ZSet::Pack(pack) => {
-                let found = Self::pack_entries(pack).position(|(m, _)| m == member);
-                let old = found.map(|pair| {
-                    let old = decode_score(pack.get(2 * pair + 1).unwrap_or_default());
-                    pack.remove_range(2 * pair, 2 * pair + 2);
-                    old
-                });
-                let at = Self::pack_entries(pack).take_while(|(m, s)| sorts_before(*s, m, score, member)).count();
-                pack.insert(2 * at, member);
-                pack.insert(2 * at + 1, &score.to_le_bytes());
-                old
-            }
-            ZSet::Skip(skip) => match skip.dict.get_mut(member) {
-                Some(current) => {
-                    let old = *current;
-                    if old != score {
-                        *current = score;
-                        skip.list.remove(old, member);
-                        skip.list.insert(score, member);
-                    }
-                    Some(old)
-                }
-                None => {
-                    skip.dict.insert(Box::from(member), score);
-                    skip.list.insert(score, member);
-                    None
-                }
-            },
+        self.upsert(member, limits, |current| (Some(score), current))
+    }
+
+    /// Looks `member` up once: `decide` gets its current score (`None` when absent) and returns the
+    /// score to give it (`None` leaves the set as it is) and a result passed back. ZADD's flags
+    /// (NX, XX, GT, LT, INCR) are decisions of this kind.
+    pub fn upsert<R>(&mut self, member: &[u8], limits: &Limits, decide: impl FnOnce(Option<f64>) -> (Option<f64>, R)) -> R {
+        let pack = match self {
+            ZSet::Skip(skip) => return skip.upsert(member, decide),
+            ZSet::Pack(pack) => pack,
         };
+        let found = Self::pack_entries(pack).position(|(m, _)| m == member);
+        let current = found.map(|pair| decode_score(pack.get(2 * pair + 1).unwrap_or_default()));
+        let (score, result) = decide(current);
+        let Some(score) = score.filter(|s| Some(*s) != current) else {
+            return result;
+        };
+        if member.len() > limits.zset_max_value {
+            self.convert();
+            if let ZSet::Skip(skip) = self {
+                skip.insert(member, score);
+            }
+            return result;
+        }
+        if let Some(pair) = found {
+            pack.remove_range(2 * pair, 2 * pair + 2);
+        }
+        let at = Self::pack_entries(pack).take_while(|(m, s)| sorts_before(*s, m, score, member)).count();
+        pack.insert(2 * at, member);
+        pack.insert(2 * at + 1, &score.to_le_bytes());
         if self.len() > limits.zset_max_entries {
             self.convert();
         }
-        old
+        result
     }
 
     /// Removes `member`; returns whether it was there.
@@ -164,10 +149,7 @@ impl ZSet {
                     None => false,
                 }
             }
-            ZSet::Skip(skip) => match skip.dict.swap_remove(member) {
-                Some(score) => skip.list.remove(score, member),
-                None => false,
-            },
+            ZSet::Skip(skip) => skip.remove(member).is_some(),
         }
     }
 
@@ -175,7 +157,7 @@ impl ZSet {
     pub fn rank(&self, member: &[u8]) -> Option<(usize, f64)> {
         match self {
             ZSet::Pack(pack) => Self::pack_entries(pack).enumerate().find(|(_, (m, _))| *m == member).map(|(i, (_, s))| (i, s)),
-            ZSet::Skip(skip) => skip.dict.get(member).map(|score| (skip.list.rank(*score, member), *score)),
+            ZSet::Skip(skip) => skip.rank(member),
         }
     }
 
@@ -183,7 +165,7 @@ impl ZSet {
     pub fn count_before(&self, is_before: impl Fn(f64, &[u8]) -> bool) -> usize {
         match self {
             ZSet::Pack(pack) => Self::pack_entries(pack).take_while(|(m, s)| is_before(*s, m)).count(),
-            ZSet::Skip(skip) => skip.list.count_before(is_before),
+            ZSet::Skip(skip) => skip.count_before(is_before),
         }
     }
 
@@ -192,7 +174,7 @@ impl ZSet {
         let take = end.min(self.len()).saturating_sub(start);
         match self {
             ZSet::Pack(pack) => Self::pack_entries(pack).skip(start).take(take).collect(),
-            ZSet::Skip(skip) => skip.list.iter_from(start).take(take).collect(),
+            ZSet::Skip(skip) => skip.iter_from(start).take(take).collect(),
         }
     }
 
@@ -206,7 +188,7 @@ impl ZSet {
                 items.reverse();
                 items
             }
-            ZSet::Skip(skip) => skip.list.iter_back_from(end.saturating_sub(1)).take(take).collect(),
+            ZSet::Skip(skip) => skip.iter_back_from(end.saturating_sub(1)).take(take).collect(),
         }
     }
 
@@ -219,11 +201,7 @@ impl ZSet {
         match self {
             ZSet::Pack(pack) => pack.remove_range(2 * start, 2 * end),
             ZSet::Skip(skip) => {
-                let doomed: Vec<(Box<[u8]>, f64)> = skip.list.iter_from(start).take(end - start).map(|(m, s)| (Box::from(m), s)).collect();
-                for (member, score) in doomed {
-                    skip.dict.swap_remove(&member);
-                    skip.list.remove(score, &member);
-                }
+                skip.remove_range(start, end);
             }
         }
         end - start
@@ -234,7 +212,7 @@ impl ZSet {
     pub fn get_index(&self, index: usize) -> Option<(&[u8], f64)> {
         match self {
             ZSet::Pack(pack) => Self::pack_entries(pack).nth(index),
-            ZSet::Skip(skip) => skip.dict.get_index(index).map(|(m, s)| (&m[..], *s)),
+            ZSet::Skip(skip) => skip.get_index(index),
         }
     }
 
@@ -243,8 +221,8 @@ impl ZSet {
         match self {
             ZSet::Pack(_) => (0, self.range(0, self.len())),
             ZSet::Skip(skip) => {
-                let (range, next) = dense_scan(skip.dict.len(), cursor, count);
-                (next, range.rev().filter_map(|i| skip.dict.get_index(i)).map(|(m, s)| (&m[..], *s)).collect())
+                let (range, next) = dense_scan(skip.len(), cursor, count);
+                (next, range.rev().filter_map(|i| skip.get_index(i)).collect())
             }
         }
     }
@@ -290,5 +268,33 @@ mod tests {
         assert_eq!(b.encoding(), "skiplist");
         let removed = b.remove_range(1, 3);
         assert_eq!(b.len(), a.len() - removed);
+    }
+
+    #[test]
+    fn zset_upsert_decides_once_and_converts() {
+        let limits = Limits { zset_max_entries: 3, ..Limits::default() };
+        let mut z = ZSet::new();
+        for (i, member) in [&b"a"[..], b"", b"c"].into_iter().enumerate() {
+            assert_eq!(z.upsert(member, &limits, |old| (Some(i as f64), old)), None);
+        }
+        assert_eq!(z.encoding(), "listpack");
+        // No write: nothing changes, no conversion.
+        assert_eq!(z.upsert(b"d", &limits, |old| (None, old)), None);
+        assert_eq!((z.len(), z.encoding()), (3, "listpack"));
+        assert_eq!(z.upsert(b"a", &limits, |old| (old.map(|s| s + 10.0), old)), Some(0.0));
+        assert_eq!(z.rank(b"a"), Some((2, 10.0)));
+        // A member longer than zset-max-listpack-value converts.
+        let long = vec![b'x'; 65];
+        assert_eq!(z.upsert(&long, &limits, |old| (Some(-1.0), old)), None);
+        assert_eq!((z.len(), z.encoding()), (4, "skiplist"));
+        assert_eq!(z.rank(&long), Some((0, -1.0)));
+        assert_eq!(z.upsert(b"", &limits, |old| (Some(7.0), old)), Some(1.0));
+        let all: Vec<(Vec<u8>, f64)> = z.range(0, 10).into_iter().map(|(m, s)| (m.to_vec(), s)).collect();
+        assert_eq!(all, vec![(long.clone(), -1.0), (b"c".to_vec(), 2.0), (b"".to_vec(), 7.0), (b"a".to_vec(), 10.0)]);
+        let copy = z.clone();
+        assert_eq!(z.remove_range(1, 3), 2);
+        assert_eq!(copy.len(), 4);
+        assert_eq!(z.range(0, 10), vec![(&long[..], -1.0), (&b"a"[..], 10.0)]);
+        assert!(format!("{z:?}").contains("10.0"));
     }
 }
