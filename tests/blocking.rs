@@ -139,3 +139,47 @@ fn a_vanished_waiter_loses_nothing() {
     let Value::BulkString(info) = ok(&mut con, &["INFO", "clients"]) else { panic!() };
     assert!(String::from_utf8(info).unwrap().contains("blocked_clients:0\r\n"));
 }
+
+/// Blocks a new connection on `BLPOP key 5` and waits until the server counts it blocked.
+fn blocked_blpop(server: &Server, admin: &mut redis::Connection, key: &str) -> thread::JoinHandle<Value> {
+    let port = server.port;
+    let key = key.to_owned();
+    let waiter = thread::spawn(move || {
+        let mut con = redis::Client::open(format!("redis://127.0.0.1:{port}/")).unwrap().get_connection().unwrap();
+        ok(&mut con, &["BLPOP", &key, "5"])
+    });
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let Value::BulkString(info) = ok(admin, &["INFO", "clients"]) else { panic!() };
+        if String::from_utf8(info).unwrap().contains("blocked_clients:1\r\n") {
+            return waiter;
+        }
+        assert!(Instant::now() < deadline, "client never blocked");
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// The waiter gets the element before the pusher's next command runs, as in Redis: a pipelined
+/// LPOP right after the push finds nothing.
+#[test]
+fn a_waiter_is_served_before_the_pushers_next_command() {
+    let server = Server::start();
+    let mut pusher = server.con();
+    let waiter = blocked_blpop(&server, &mut pusher, "q");
+    let replies: Vec<Value> = redis::pipe().cmd("RPUSH").arg("q").arg("x").cmd("LPOP").arg("q").query(&mut pusher).unwrap();
+    assert_eq!(replies, vec![Value::Int(1), Value::Nil]);
+    assert_eq!(waiter.join().unwrap(), Value::Array(vec![bulk("q"), bulk("x")]));
+}
+
+/// Inside a transaction the waiter is served only after EXEC, so the transaction's own pop wins.
+#[test]
+fn a_waiter_is_served_after_the_pushing_transaction() {
+    let server = Server::start();
+    let mut pusher = server.con();
+    let waiter = blocked_blpop(&server, &mut pusher, "q");
+    let replies: Vec<Value> =
+        redis::pipe().atomic().cmd("RPUSH").arg("q").arg("x").arg("y").cmd("LPOP").arg("q").query(&mut pusher).unwrap();
+    assert_eq!(replies, vec![Value::Int(2), bulk("x")]);
+    assert_eq!(waiter.join().unwrap(), Value::Array(vec![bulk("q"), bulk("y")]));
+    assert_eq!(ok(&mut pusher, &["EXISTS", "q"]), Value::Int(0));
+}

@@ -50,10 +50,9 @@ pub struct Session {
     /// Set by any write to a watched key.
     pub watch_dirty: Arc<AtomicBool>,
     /// What a blocked XREAD / XREADGROUP resolved on its first run (the IDs `$` stood for, and the
-    /// deadline), so the re-run after a wake-up reads after the same IDs and keeps the original
-    /// deadline. Set by the command when it blocks, cleared when it completes. It is only read while the loop re-runs a blocked
-    /// command (`ClientInfo::blocked` is set) for the same arguments and before the deadline, so a
-    /// value left behind by a timeout or CLIENT UNBLOCK never leaks into a new command.
+    /// deadline), so its runs on behalf of the waiting client read after the same IDs and keep the
+    /// original deadline. Set by the command when it blocks; the waiter takes it along
+    /// (`server::blocking`), so a new command of the client never sees it.
     pub block_state: Option<BlockState>,
 }
 
@@ -68,7 +67,7 @@ pub struct BlockState {
 }
 
 /// A blocking command waiting for data: the connection parks the client on `keys` (in the current
-/// database) until a write touches one of them, then runs the same command again; at the deadline it
+/// database) until a write touches one of them, then the writer runs the same command on its behalf; at the deadline it
 /// answers `timeout_reply` instead.
 #[derive(Debug, Clone)]
 pub struct BlockRequest {

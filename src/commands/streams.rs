@@ -484,11 +484,6 @@ fn read_reply(ctx: &Ctx, served: Vec<(Reply, Reply)>) -> Reply {
 /// The IDs `$` resolved to on the first run of a blocked XREAD (none for XREADGROUP) and its
 /// deadline, if this run is that command's re-run.
 fn resumed_ids(ctx: &Ctx, args: Args) -> Option<(Vec<StreamId>, Option<Instant>)> {
-    // The connection loop marks a client blocked while it re-runs the command; a new command
-    // (after a timeout or CLIENT UNBLOCK) resolves `$` afresh.
-    if !ctx.session.info.blocked.load(std::sync::atomic::Ordering::Relaxed) {
-        return None;
-    }
     let state = ctx.session.block_state.as_ref()?;
     let same_args = state.args.len() == args.len() && state.args.iter().enumerate().all(|(i, a)| a.as_slice() == args.get(i));
     let live = state.deadline.is_none_or(|d| Instant::now() < d);
@@ -1527,9 +1522,8 @@ mod blocking_tests {
         assert_eq!(request.keys, vec![b"s".to_vec(), b"other".to_vec()]);
         assert_eq!((request.deadline, request.timeout_reply), (None, Reply::NilArray));
         assert_eq!(reader.block_state.as_ref().map(|s| s.ids.clone()), Some(vec![StreamId::new(1, 1), StreamId::MIN]));
-        // A write that adds nothing readable: the re-run (the loop marks the client blocked
-        // meanwhile) blocks again, still after 1-1.
-        reader.info.blocked.store(true, std::sync::atomic::Ordering::Relaxed);
+        // A write that adds nothing readable: the run on the waiter's behalf blocks again, still
+        // after 1-1.
         run(&shared, &mut writer, 3, &["XDEL", "s", "9-9"]);
         assert_eq!(run(&shared, &mut reader, 4, &read), Reply::NoReply);
         assert!(reader.block.take().is_some());
@@ -1538,13 +1532,6 @@ mod blocking_tests {
         let entry = entry_reply(StreamId::new(2, 1), &["b", "2"].into_iter().collect());
         assert_eq!(served, Reply::Array(vec![Reply::Array(vec![Reply::bulk(b"s"), Reply::Array(vec![entry])])]));
         assert!(reader.block_state.is_none(), "cleared once served");
-        reader.info.blocked.store(false, std::sync::atomic::Ordering::Relaxed);
-        // A fresh XREAD with the same words resolves `$` again, even over a state left behind by a
-        // wait that ended without a re-run (CLIENT UNBLOCK).
-        reader.block_state =
-            Some(BlockState { args: read.iter().map(|w| w.as_bytes().to_vec()).collect(), ids: vec![StreamId::MIN; 2], deadline: None });
-        assert_eq!(run(&shared, &mut reader, 7, &read), Reply::NoReply);
-        assert_eq!(reader.block_state.as_ref().map(|s| s.ids[0]), Some(StreamId::new(2, 1)));
     }
 
     #[test]
@@ -1556,11 +1543,9 @@ mod blocking_tests {
             &["XREADGROUP", "GROUP", "g", "c", "BLOCK", "60000", "STREAMS", "s", ">"][..],
             &["XREAD", "BLOCK", "60000", "STREAMS", "s", "$"][..],
         ] {
-            reader.info.blocked.store(false, std::sync::atomic::Ordering::Relaxed);
             assert_eq!(run(&shared, &mut reader, 2, read), Reply::NoReply);
             let first = reader.block.take().and_then(|b| b.deadline).expect("deadline");
             std::thread::sleep(Duration::from_millis(5));
-            reader.info.blocked.store(true, std::sync::atomic::Ordering::Relaxed);
             assert_eq!(run(&shared, &mut reader, 3, read), Reply::NoReply);
             let again = reader.block.take().and_then(|b| b.deadline).expect("deadline");
             assert!(again.duration_since(first) < Duration::from_millis(2), "{read:?}: the re-run moved the deadline");

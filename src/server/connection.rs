@@ -15,6 +15,7 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 
+use super::blocking::{serve_ready, Waiter};
 use super::clients::{ClientInfo, UNBLOCK_ERROR, UNBLOCK_NONE};
 use super::monitor::MONITOR_QUEUE;
 use super::shared::{stopping, unix_micros, unix_ms, Shared, ShutdownRequest};
@@ -23,7 +24,7 @@ use crate::commands::dispatch::resolve;
 use crate::commands::{
     dispatch, registry, BlockRequest, Ctx, ReplyMode, Session, ADMIN, ALLOW_BUSY, MAY_REPLICATE, SKIP_MONITOR, SKIP_SLOWLOG, WRITE,
 };
-use crate::resp::{encode, parse_request, Args, OwnedArgs, ParseLimits, Reply, RequestBuf};
+use crate::resp::{encode, parse_request, Args, ParseLimits, Reply, RequestBuf};
 use crate::scripting::{busy_error, ScriptKind, Scripting};
 
 /// Read buffer headroom kept before each read; large requests grow the buffer as they arrive.
@@ -37,8 +38,8 @@ enum Pending {
     Sleep(Duration),
     /// CLIENT PAUSE holds the next request (not yet consumed).
     Paused { write: bool },
-    /// A blocking command found nothing to serve.
-    Blocked(BlockRequest, OwnedArgs),
+    /// A blocking command found nothing to serve: the client waits in line.
+    Blocked(BlockRequest, Arc<Waiter>),
     /// MONITOR: start streaming.
     Monitor,
     /// QUIT, a kill of self, SHUTDOWN, or a protocol error.
@@ -135,11 +136,12 @@ pub async fn serve(stream: TcpStream, shared: Arc<Shared>, info: Arc<ClientInfo>
                     conn.info.monitor.store(true, Ordering::Relaxed);
                     monitor_feed = Some(receiver);
                 }
-                Pending::Blocked(block, args) => {
+                Pending::Blocked(block, waiter) => {
                     if !conn.flush(&mut writer).await {
+                        conn.shared.blocked.leave(&waiter);
                         break 'connection;
                     }
-                    match conn.wait_blocked(block, args, &mut reader, &mut writer, &mut input, &mut shutdown).await {
+                    match conn.wait_blocked(block, waiter, &mut reader, &mut writer, &mut input, &mut shutdown).await {
                         Unblocked::Served => {}
                         Unblocked::Close => break 'connection,
                     }
@@ -249,8 +251,11 @@ impl Connection {
                 }
             }
             self.execute(args, now_ms, started, None);
-            if let Some(block) = self.session.block.take() {
-                return (consumed, Pending::Blocked(block, args.to_owned()));
+            if let Some(mut block) = self.session.block.take() {
+                let keys = std::mem::take(&mut block.keys);
+                let waiter = shared.blocked.register(&mut self.session, keys, args.to_owned());
+                serve_ready(&shared);
+                return (consumed, Pending::Blocked(block, waiter));
             }
             if let Some(delay) = self.session.delay.take() {
                 return (consumed, Pending::Sleep(delay));
@@ -314,6 +319,9 @@ impl Connection {
             drain_messages(session, output);
         }
         encode_reply(session, output, &outcome.reply);
+        if shared.blocked.count() > 0 {
+            serve_ready(shared);
+        }
     }
 
     /// Encodes a reply, honouring CLIENT REPLY OFF|SKIP.
@@ -321,58 +329,41 @@ impl Connection {
         encode_reply(&mut self.session, &mut self.output, reply);
     }
 
-    /// Runs a blocked command again; true when it was served (its reply is encoded).
-    fn retry_blocked(&mut self, args: &OwnedArgs) -> bool {
-        let shared = self.shared.clone();
-        let _gate = shared.gate.read();
-        self.execute(args.args(), unix_ms(), Instant::now(), None);
-        self.session.block.take().is_none()
-    }
-
-    /// Parks the client until its command can be served, times out, is unblocked, or the
+    /// Parks the client until a writer serves its command, it times out, is unblocked, or the
     /// connection ends. Data the client sends meanwhile waits in `input`, as Redis leaves it unread.
     async fn wait_blocked(
         &mut self,
         block: BlockRequest,
-        args: OwnedArgs,
+        waiter: Arc<Waiter>,
         reader: &mut OwnedReadHalf,
         writer: &mut OwnedWriteHalf,
         input: &mut BytesMut,
         shutdown: &mut watch::Receiver<ShutdownRequest>,
     ) -> Unblocked {
-        let db = self.session.db;
-        let notify = self.shared.blocked.register(self.info.id, db, &block.keys);
-        // Forget a request aimed at an earlier wait before CLIENT UNBLOCK can see this one.
-        self.info.unblock_request.store(UNBLOCK_NONE, Ordering::Relaxed);
-        self.info.blocked.store(true, Ordering::Relaxed);
         let deadline = block.deadline.map(tokio::time::Instant::from_std);
-        let outcome = loop {
+        // The reply to send when the wait ends without a writer serving the command.
+        let ending = loop {
             tokio::select! {
                 // An unblock or a disconnect wins over data that arrives at the same moment.
                 biased;
-                _ = self.info.kill.notified() => break Unblocked::Close,
-                _ = stopping(shutdown) => break Unblocked::Close,
+                _ = self.info.kill.notified() => break None,
+                _ = stopping(shutdown) => break None,
                 _ = self.info.unblock.notified() => {
-                    let reply = match self.info.unblock_request.swap(UNBLOCK_NONE, Ordering::Relaxed) {
+                    match self.info.unblock_request.swap(UNBLOCK_NONE, Ordering::Relaxed) {
                         UNBLOCK_NONE => continue,
-                        UNBLOCK_ERROR => Reply::Error("UNBLOCKED client unblocked via CLIENT UNBLOCK".into()),
-                        _ => block.timeout_reply.clone(),
-                    };
-                    self.reply(&reply);
-                    break Unblocked::Served;
-                }
-                _ = notify.notified() => {
-                    if self.retry_blocked(&args) {
-                        break Unblocked::Served;
+                        UNBLOCK_ERROR => break Some(Reply::Error("UNBLOCKED client unblocked via CLIENT UNBLOCK".into())),
+                        _ => break Some(block.timeout_reply.clone()),
                     }
                 }
-                _ = sleep_until(deadline) => {
-                    self.reply(&block.timeout_reply);
-                    break Unblocked::Served;
+                reply = waiter.served() => {
+                    self.info.blocked.store(false, Ordering::Relaxed);
+                    self.reply(&reply);
+                    return Unblocked::Served;
                 }
+                _ = sleep_until(deadline) => break Some(block.timeout_reply.clone()),
                 read = reader.read_buf(input) => {
                     if !matches!(read, Ok(n) if n > 0) {
-                        break Unblocked::Close;
+                        break None;
                     }
                 }
                 // A RESP3 client may be subscribed while it blocks: its messages go out meanwhile.
@@ -380,18 +371,21 @@ impl Connection {
                     encode(&message, self.session.protocol, &mut self.output);
                     drain_messages(&mut self.session, &mut self.output);
                     if !self.flush(writer).await {
-                        break Unblocked::Close;
+                        break None;
                     }
                 }
             }
         };
+        // A writer may have served the command at the same moment: then its reply is the answer.
+        let served = self.shared.blocked.leave(&waiter);
         self.info.blocked.store(false, Ordering::Relaxed);
-        self.shared.blocked.unregister(self.info.id, db, &block.keys);
-        // Whatever this client left behind may serve the next one in line.
-        for key in &block.keys {
-            self.shared.blocked.signal(db, key);
+        match (served, ending) {
+            (_, None) => Unblocked::Close,
+            (Some(reply), Some(_)) | (None, Some(reply)) => {
+                self.reply(&reply);
+                Unblocked::Served
+            }
         }
-        outcome
     }
 
     /// Writes and clears the output buffer; false when the peer is gone.
