@@ -7,8 +7,8 @@
 //! multi-key command, so it sees (and STORE writes) one consistent state, as Redis's single thread
 //! does; a plain SORT locks only its source and destination.
 
+use parking_lot::MutexGuard;
 use std::cmp::Ordering;
-use std::sync::MutexGuard;
 
 use super::args::{is, parse_int};
 use super::collection::{limits, Collection};
