@@ -9,7 +9,7 @@
 # (DEBUG POPULATE), 1,000,000 hashes of 10 small fields, and one sorted set of 1,000,000 members.
 # Also: EVALSHA of a 3-command script, BITCOUNT over a 1 MB string, PFADD, and GEOSEARCH radius
 # queries over 100,000 points (SKIP_CUSTOM=1 leaves them out).
-# TESTS picks the redis-benchmark tests. Needs redis-server and redis-tools.
+# TESTS picks the redis-benchmark tests; STRATA_ARGS adds server options (e.g. "--threads 1"). Needs redis-server and redis-tools.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 requests=${1:-200000}
@@ -21,7 +21,8 @@ cargo build --release --bin strata-server >/dev/null 2>&1
 strata_pid=""
 redis_pid=""
 start_servers() {
-  ./target/release/strata-server --port "$strata_port" --bind 127.0.0.1 --loglevel warning >/dev/null &
+  # shellcheck disable=SC2086 # STRATA_ARGS is a list of options.
+  ./target/release/strata-server --port "$strata_port" --bind 127.0.0.1 --loglevel warning ${STRATA_ARGS:-} >/dev/null &
   strata_pid=$!
   redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no --enable-debug-command yes --loglevel warning >/dev/null &
   redis_pid=$!

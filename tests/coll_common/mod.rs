@@ -17,7 +17,8 @@ pub struct Server {
 impl Server {
     pub fn start() -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_strata-server"))
-            .args(["--port", "0"])
+            // Two event loops whatever the machine's cores, as tests/common does.
+            .args(["--port", "0", "--threads", "2"])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()

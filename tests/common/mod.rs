@@ -42,6 +42,11 @@ impl Server {
         if !args.contains(&"--bind") {
             command.args(["--bind", "127.0.0.1"]);
         }
+        // Two event loops whatever the machine's cores, so what crosses loops (the gate, blocked
+        // clients served by another loop, contended shards) is always exercised.
+        if !args.contains(&"--threads") {
+            command.args(["--threads", "2"]);
+        }
         command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
         limit_memory(&mut command);
         let mut child = command.spawn().expect("spawn strata-server");
