@@ -1,4 +1,5 @@
-//! Blocking pops served across connections, timeouts, CLIENT UNBLOCK, and behaviour inside MULTI.
+//! Blocking pops and stream reads served across connections, timeouts, CLIENT UNBLOCK and KILL,
+//! and behaviour inside MULTI.
 
 mod common;
 
@@ -140,23 +141,35 @@ fn a_vanished_waiter_loses_nothing() {
     assert!(String::from_utf8(info).unwrap().contains("blocked_clients:0\r\n"));
 }
 
-/// Blocks a new connection on `BLPOP key 5` and waits until the server counts it blocked.
-fn blocked_blpop(server: &Server, admin: &mut redis::Connection, key: &str) -> thread::JoinHandle<Value> {
+/// Runs `command` on a new connection (selecting `db` first) and returns once the server counts
+/// `blocked` clients; the handle yields the command's reply or error.
+fn blocked_in(
+    server: &Server,
+    admin: &mut redis::Connection,
+    db: u32,
+    command: &[&str],
+    blocked: usize,
+) -> thread::JoinHandle<Result<Value, String>> {
     let port = server.port;
-    let key = key.to_owned();
+    let command: Vec<String> = command.iter().map(|word| word.to_string()).collect();
     let waiter = thread::spawn(move || {
-        let mut con = redis::Client::open(format!("redis://127.0.0.1:{port}/")).unwrap().get_connection().unwrap();
-        ok(&mut con, &["BLPOP", &key, "5"])
+        let mut con = redis::Client::open(format!("redis://127.0.0.1:{port}/{db}")).unwrap().get_connection().unwrap();
+        let words: Vec<&str> = command.iter().map(String::as_str).collect();
+        common::q(&mut con, &words)
     });
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         let Value::BulkString(info) = ok(admin, &["INFO", "clients"]) else { panic!() };
-        if String::from_utf8(info).unwrap().contains("blocked_clients:1\r\n") {
+        if String::from_utf8(info).unwrap().contains(&format!("blocked_clients:{blocked}\r\n")) {
             return waiter;
         }
         assert!(Instant::now() < deadline, "client never blocked");
         thread::sleep(Duration::from_millis(10));
     }
+}
+
+fn blocked_blpop(server: &Server, admin: &mut redis::Connection, key: &str) -> thread::JoinHandle<Result<Value, String>> {
+    blocked_in(server, admin, 0, &["BLPOP", key, "5"], 1)
 }
 
 /// The waiter gets the element before the pusher's next command runs, as in Redis: a pipelined
@@ -168,7 +181,7 @@ fn a_waiter_is_served_before_the_pushers_next_command() {
     let waiter = blocked_blpop(&server, &mut pusher, "q");
     let replies: Vec<Value> = redis::pipe().cmd("RPUSH").arg("q").arg("x").cmd("LPOP").arg("q").query(&mut pusher).unwrap();
     assert_eq!(replies, vec![Value::Int(1), Value::Nil]);
-    assert_eq!(waiter.join().unwrap(), Value::Array(vec![bulk("q"), bulk("x")]));
+    assert_eq!(waiter.join().unwrap(), Ok(Value::Array(vec![bulk("q"), bulk("x")])));
 }
 
 /// Inside a transaction the waiter is served only after EXEC, so the transaction's own pop wins.
@@ -180,6 +193,96 @@ fn a_waiter_is_served_after_the_pushing_transaction() {
     let replies: Vec<Value> =
         redis::pipe().atomic().cmd("RPUSH").arg("q").arg("x").arg("y").cmd("LPOP").arg("q").query(&mut pusher).unwrap();
     assert_eq!(replies, vec![Value::Int(2), bulk("x")]);
-    assert_eq!(waiter.join().unwrap(), Value::Array(vec![bulk("q"), bulk("y")]));
+    assert_eq!(waiter.join().unwrap(), Ok(Value::Array(vec![bulk("q"), bulk("y")])));
     assert_eq!(ok(&mut pusher, &["EXISTS", "q"]), Value::Int(0));
+}
+
+/// The id of the client blocked in `command`, from CLIENT LIST (which flags it `b`).
+fn blocked_client_id(admin: &mut redis::Connection, command: &str) -> String {
+    let Value::BulkString(list) = ok(admin, &["CLIENT", "LIST"]) else { panic!() };
+    let list = String::from_utf8(list).unwrap();
+    let line = list.lines().find(|line| line.contains(&format!(" cmd={command} "))).expect("blocked client listed");
+    assert!(line.contains(" flags=b "), "{line}");
+    line.split(' ').find_map(|field| field.strip_prefix("id=")).unwrap().to_owned()
+}
+
+/// CLIENT UNBLOCK and CLIENT KILL end the wait at once: a push right after them (same pipeline)
+/// stays in the list, as in Redis.
+#[test]
+fn unblocked_or_killed_waiters_take_nothing_pushed_after() {
+    let server = Server::start();
+    let mut admin = server.con();
+    let waiter = blocked_blpop(&server, &mut admin, "q");
+    let id = blocked_client_id(&mut admin, "blpop");
+    let replies: Vec<Value> =
+        redis::pipe().cmd("CLIENT").arg("UNBLOCK").arg(&id).arg("ERROR").cmd("RPUSH").arg("q").arg("x").query(&mut admin).unwrap();
+    assert_eq!(replies, vec![Value::Int(1), Value::Int(1)]);
+    assert_eq!(waiter.join().unwrap(), Err("UNBLOCKED client unblocked via CLIENT UNBLOCK".to_owned()));
+    assert_eq!(ok(&mut admin, &["CLIENT", "UNBLOCK", &id]), Value::Int(0), "no longer blocked");
+
+    ok(&mut admin, &["DEL", "q"]);
+    let waiter = blocked_blpop(&server, &mut admin, "q");
+    let id = blocked_client_id(&mut admin, "blpop");
+    let replies: Vec<Value> =
+        redis::pipe().cmd("CLIENT").arg("KILL").arg("ID").arg(&id).cmd("RPUSH").arg("q").arg("x").query(&mut admin).unwrap();
+    assert_eq!(replies, vec![Value::Int(1), Value::Int(1)]);
+    assert!(waiter.join().unwrap().is_err(), "the killed client's connection closed");
+    assert_eq!(ok(&mut admin, &["LRANGE", "q", "0", "-1"]), Value::Array(vec![bulk("x")]));
+}
+
+/// A key of another type does not serve a waiter (it stays blocked), as in Redis.
+#[test]
+fn a_key_of_another_type_leaves_the_waiter_blocked() {
+    let server = Server::start();
+    let mut admin = server.con();
+    let list_waiter = blocked_in(&server, &mut admin, 0, &["BLPOP", "k", "5"], 1);
+    let stream_waiter = blocked_in(&server, &mut admin, 0, &["XREAD", "BLOCK", "5000", "STREAMS", "s", "$"], 2);
+    ok(&mut admin, &["SET", "k", "string"]);
+    ok(&mut admin, &["SET", "s", "string"]);
+    thread::sleep(Duration::from_millis(50));
+    ok(&mut admin, &["DEL", "k", "s"]);
+    ok(&mut admin, &["RPUSH", "k", "a"]);
+    ok(&mut admin, &["XADD", "s", "1-1", "f", "v"]);
+    assert_eq!(list_waiter.join().unwrap(), Ok(Value::Array(vec![bulk("k"), bulk("a")])));
+    let entry = Value::Array(vec![bulk("1-1"), Value::Array(vec![bulk("f"), bulk("v")])]);
+    assert_eq!(stream_waiter.join().unwrap(), Ok(Value::Array(vec![Value::Array(vec![bulk("s"), Value::Array(vec![entry])])])));
+}
+
+/// A consumer-group read ends when its stream or group goes away, with Redis 7.0's errors.
+#[test]
+fn xreadgroup_waiters_end_when_the_stream_or_group_goes() {
+    let server = Server::start();
+    let mut admin = server.con();
+    let read = ["XREADGROUP", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", "s", ">"];
+    let gone = Err("UNBLOCKED the stream key no longer exists".to_owned());
+    for removal in [&["DEL", "s"][..], &["FLUSHALL"], &["SET", "s", "x"]] {
+        ok(&mut admin, &["DEL", "s"]);
+        ok(&mut admin, &["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"]);
+        let waiter = blocked_in(&server, &mut admin, 0, &read, 1);
+        if removal[0] == "SET" {
+            ok(&mut admin, &["DEL", "s"]);
+        }
+        ok(&mut admin, removal);
+        assert_eq!(waiter.join().unwrap(), gone, "{removal:?}");
+    }
+    ok(&mut admin, &["DEL", "s"]);
+    ok(&mut admin, &["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"]);
+    let waiter = blocked_in(&server, &mut admin, 0, &read, 1);
+    ok(&mut admin, &["XGROUP", "DESTROY", "s", "g"]);
+    assert_eq!(waiter.join().unwrap(), Err("NOGROUP the consumer group this client was blocked on no longer exists".to_owned()));
+}
+
+/// A served BLMOVE's push serves the next waiter in the chain; waiters in another database are
+/// served by writes there.
+#[test]
+fn served_moves_serve_further_waiters_in_any_database() {
+    let server = Server::start();
+    let mut admin = server.con();
+    ok(&mut admin, &["SELECT", "1"]);
+    let mover = blocked_in(&server, &mut admin, 1, &["BLMOVE", "src", "dst", "LEFT", "RIGHT", "5"], 1);
+    let popper = blocked_in(&server, &mut admin, 1, &["BLPOP", "dst", "5"], 2);
+    ok(&mut admin, &["RPUSH", "src", "item"]);
+    assert_eq!(mover.join().unwrap(), Ok(bulk("item")));
+    assert_eq!(popper.join().unwrap(), Ok(Value::Array(vec![bulk("dst"), bulk("item")])));
+    assert_eq!(ok(&mut admin, &["EXISTS", "src", "dst"]), Value::Int(0));
 }

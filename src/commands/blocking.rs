@@ -3,7 +3,7 @@
 //! (see [`Ctx::block`]) and is run again when a write touches one of its keys.
 
 use super::args::parse_timeout_secs;
-use super::{lists, zsets, CmdError, Ctx};
+use super::{lists, zsets, BlockedOn, CmdError, Ctx};
 use crate::resp::{Args, Reply};
 
 /// The keys of `key [key ...] timeout` requests.
@@ -12,34 +12,39 @@ fn keys_before_timeout(args: Args) -> Vec<Vec<u8>> {
 }
 
 /// BLPOP/BRPOP/BZPOPMIN/BZPOPMAX: the first non-empty key wins.
-fn pop_first(ctx: &mut Ctx, args: Args, pop: fn(&mut Ctx, &[u8]) -> Result<Option<Reply>, CmdError>) -> Result<Reply, CmdError> {
+fn pop_first(
+    ctx: &mut Ctx,
+    args: Args,
+    on: BlockedOn,
+    pop: fn(&mut Ctx, &[u8]) -> Result<Option<Reply>, CmdError>,
+) -> Result<Reply, CmdError> {
     let timeout = parse_timeout_secs(args.get(args.len() - 1))?;
     for i in 1..args.len() - 1 {
         if let Some(reply) = pop(ctx, args.get(i))? {
             return Ok(reply);
         }
     }
-    Ok(ctx.block(keys_before_timeout(args), timeout, Reply::NilArray))
+    Ok(ctx.block(keys_before_timeout(args), on, timeout, Reply::NilArray))
 }
 
 /// BLPOP key [key ...] timeout
 pub fn blpop(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
-    pop_first(ctx, args, |ctx, key| lists::pop_keyed(ctx, key, lists::End::Left))
+    pop_first(ctx, args, BlockedOn::List, |ctx, key| lists::pop_keyed(ctx, key, lists::End::Left))
 }
 
 /// BRPOP key [key ...] timeout
 pub fn brpop(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
-    pop_first(ctx, args, |ctx, key| lists::pop_keyed(ctx, key, lists::End::Right))
+    pop_first(ctx, args, BlockedOn::List, |ctx, key| lists::pop_keyed(ctx, key, lists::End::Right))
 }
 
 /// BZPOPMIN key [key ...] timeout
 pub fn bzpopmin(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
-    pop_first(ctx, args, |ctx, key| zsets::pop_keyed(ctx, key, false))
+    pop_first(ctx, args, BlockedOn::SortedSet, |ctx, key| zsets::pop_keyed(ctx, key, false))
 }
 
 /// BZPOPMAX key [key ...] timeout
 pub fn bzpopmax(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
-    pop_first(ctx, args, |ctx, key| zsets::pop_keyed(ctx, key, true))
+    pop_first(ctx, args, BlockedOn::SortedSet, |ctx, key| zsets::pop_keyed(ctx, key, true))
 }
 
 /// BLMOVE source destination LEFT|RIGHT LEFT|RIGHT timeout
@@ -47,7 +52,7 @@ pub fn blmove(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let (from_end, to_end) = (lists::parse_end(args.get(3))?, lists::parse_end(args.get(4))?);
     let timeout = parse_timeout_secs(args.get(5))?;
     match lists::move_generic(ctx, args.get(1), args.get(2), from_end, to_end)? {
-        Reply::Nil => Ok(ctx.block(vec![args.get(1).to_vec()], timeout, Reply::Nil)),
+        Reply::Nil => Ok(ctx.block(vec![args.get(1).to_vec()], BlockedOn::List, timeout, Reply::Nil)),
         reply => Ok(reply),
     }
 }
@@ -56,19 +61,19 @@ pub fn blmove(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
 pub fn brpoplpush(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let timeout = parse_timeout_secs(args.get(3))?;
     match lists::move_generic(ctx, args.get(1), args.get(2), lists::End::Right, lists::End::Left)? {
-        Reply::Nil => Ok(ctx.block(vec![args.get(1).to_vec()], timeout, Reply::Nil)),
+        Reply::Nil => Ok(ctx.block(vec![args.get(1).to_vec()], BlockedOn::List, timeout, Reply::Nil)),
         reply => Ok(reply),
     }
 }
 
 /// BLMPOP/BZMPOP: `timeout numkeys key [key ...] ...` is the non-blocking form after the timeout.
-fn mpop(ctx: &mut Ctx, args: Args, pop: fn(&mut Ctx, Args) -> Result<Reply, CmdError>) -> Result<Reply, CmdError> {
+fn mpop(ctx: &mut Ctx, args: Args, on: BlockedOn, pop: fn(&mut Ctx, Args) -> Result<Reply, CmdError>) -> Result<Reply, CmdError> {
     let timeout = parse_timeout_secs(args.get(1))?;
     let rest = Args::sub_args(args, 1);
     match pop(ctx, rest)? {
         Reply::NilArray => {
             let keys = lists::numkeys_positions(rest, 1).into_iter().map(|i| rest.get(i).to_vec()).collect();
-            Ok(ctx.block(keys, timeout, Reply::NilArray))
+            Ok(ctx.block(keys, on, timeout, Reply::NilArray))
         }
         reply => Ok(reply),
     }
@@ -76,12 +81,12 @@ fn mpop(ctx: &mut Ctx, args: Args, pop: fn(&mut Ctx, Args) -> Result<Reply, CmdE
 
 /// BLMPOP timeout numkeys key [key ...] LEFT|RIGHT [COUNT count]
 pub fn blmpop(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
-    mpop(ctx, args, lists::lmpop)
+    mpop(ctx, args, BlockedOn::List, lists::lmpop)
 }
 
 /// BZMPOP timeout numkeys key [key ...] MIN|MAX [COUNT count]
 pub fn bzmpop(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
-    mpop(ctx, args, zsets::zmpop)
+    mpop(ctx, args, BlockedOn::SortedSet, zsets::zmpop)
 }
 
 /// The keys of BLMPOP/BZMPOP requests: after `timeout numkeys`.

@@ -70,6 +70,9 @@ pub fn describe(info: &ClientInfo, now_ms: u64) -> String {
     if info.subscribed() {
         flags.push('P');
     }
+    if info.blocked.load(Ordering::Relaxed) {
+        flags.push('b');
+    }
     if info.no_evict.load(Ordering::Relaxed) {
         flags.push('e');
     }
@@ -220,6 +223,7 @@ fn kill_client(ctx: &mut Ctx, client: &ClientInfo) {
         ctx.session.close_after_reply = true;
     } else {
         client.kill();
+        ctx.shared.blocked.cancel(client.id);
     }
 }
 
@@ -295,14 +299,6 @@ pub fn unblock(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
         4 if is(args.get(3), "error") => true,
         _ => return Err(CmdError::err("CLIENT UNBLOCK reason should be TIMEOUT or ERROR")),
     };
-    let Some(client) = u64::try_from(id).ok().and_then(|id| ctx.shared.clients.get(id)) else {
-        return Ok(Reply::Int(0));
-    };
-    if !client.blocked.load(Ordering::Relaxed) {
-        return Ok(Reply::Int(0));
-    }
-    let request = if with_error { crate::server::clients::UNBLOCK_ERROR } else { crate::server::clients::UNBLOCK_TIMEOUT };
-    client.unblock_request.store(request, Ordering::Relaxed);
-    client.unblock.notify_one();
-    Ok(Reply::Int(1))
+    let unblocked = u64::try_from(id).is_ok_and(|id| ctx.shared.blocked.unblock(id, with_error));
+    Ok(Reply::Int(i64::from(unblocked)))
 }

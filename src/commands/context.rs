@@ -49,29 +49,29 @@ pub struct Session {
     pub watched: Vec<(usize, Vec<u8>, Option<u64>)>,
     /// Set by any write to a watched key.
     pub watch_dirty: Arc<AtomicBool>,
-    /// What a blocked XREAD / XREADGROUP resolved on its first run (the IDs `$` stood for, and the
-    /// deadline), so its runs on behalf of the waiting client read after the same IDs and keep the
-    /// original deadline. Set by the command when it blocks; the waiter takes it along
-    /// (`server::blocking`), so a new command of the client never sees it.
-    pub block_state: Option<BlockState>,
+    /// The IDs a blocked XREAD's `$` stood for on its first run, so the runs on the waiting
+    /// client's behalf read after the same IDs. Set when the command blocks; the waiter takes it
+    /// along (`server::blocking`), so a new command of the client never sees it.
+    pub blocked_read_ids: Option<Vec<StreamId>>,
 }
 
-/// See [`Session::block_state`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BlockState {
-    /// The arguments of the blocked command, to recognise its re-run.
-    pub args: Vec<Vec<u8>>,
-    /// One resolved ID per stream key.
-    pub ids: Vec<StreamId>,
-    pub deadline: Option<Instant>,
+/// What a blocked command waits for, as Redis's blocking types: only a key of that type serves it,
+/// except that a consumer-group read also ends when its stream is gone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlockedOn {
+    List,
+    SortedSet,
+    Stream,
+    StreamGroup,
 }
 
 /// A blocking command waiting for data: the connection parks the client on `keys` (in the current
-/// database) until a write touches one of them, then the writer runs the same command on its behalf; at the deadline it
-/// answers `timeout_reply` instead.
+/// database) until a write touches one of them, then the writer runs the same command on its
+/// behalf; at the deadline it answers `timeout_reply` instead.
 #[derive(Debug, Clone)]
 pub struct BlockRequest {
     pub keys: Vec<Vec<u8>>,
+    pub on: BlockedOn,
     /// `None` waits forever (a timeout of 0).
     pub deadline: Option<Instant>,
     pub timeout_reply: Reply,
@@ -95,7 +95,7 @@ impl Session {
             multi_failed: false,
             watched: Vec::new(),
             watch_dirty: Arc::new(AtomicBool::new(false)),
-            block_state: None,
+            blocked_read_ids: None,
         }
     }
 
@@ -152,12 +152,12 @@ impl<'a> Ctx<'a> {
     /// blocking command does not block: it answers `timeout_reply` at once, as Redis does.
     ///
     /// Handlers call this only after finding nothing to serve, and return its result.
-    pub fn block(&mut self, keys: Vec<Vec<u8>>, timeout: Option<Duration>, timeout_reply: Reply) -> Reply {
+    pub fn block(&mut self, keys: Vec<Vec<u8>>, on: BlockedOn, timeout: Option<Duration>, timeout_reply: Reply) -> Reply {
         if self.session.in_exec {
             return timeout_reply;
         }
         let deadline = timeout.map(|t| Instant::now() + t);
-        self.session.block = Some(BlockRequest { keys, deadline, timeout_reply });
+        self.session.block = Some(BlockRequest { keys, on, deadline, timeout_reply });
         Reply::NoReply
     }
 

@@ -108,8 +108,14 @@ fn announce_write(ctx: &mut Ctx, command: &Command, args: Args) {
     let shared = ctx.shared;
     let db = ctx.session.db;
     match command.name {
-        "flushall" => shared.watches.touch_db(None),
-        "flushdb" => shared.watches.touch_db(Some(db)),
+        "flushall" => {
+            shared.watches.touch_db(None);
+            (0..shared.keyspace.databases()).for_each(|db| shared.blocked.signal_db(db));
+        }
+        "flushdb" => {
+            shared.watches.touch_db(Some(db));
+            shared.blocked.signal_db(db);
+        }
         "swapdb" => {
             for arg in [args.get(1), args.get(2)] {
                 if let Some(db) = crate::num::parse_i64(arg).and_then(|n| usize::try_from(n).ok()) {

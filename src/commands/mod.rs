@@ -37,7 +37,7 @@ mod tx;
 mod zsets;
 
 pub use args::{is, parse_float, parse_int, parse_timeout_secs, ArgCursor};
-pub use context::{BlockRequest, BlockState, Ctx, ReplyMode, Session};
+pub use context::{BlockRequest, BlockedOn, Ctx, ReplyMode, Session};
 pub use dispatch::{dispatch, Dispatched};
 pub use error::CmdError;
 pub use flags::*;

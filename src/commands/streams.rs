@@ -4,14 +4,13 @@
 //! Argument order, error texts and reply shapes follow Redis 7.0's `t_stream.c`: arguments are
 //! checked in the order Redis checks them, so the first error reported is the same.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 
 use super::args::parse_int;
 use super::collection::get;
-use super::context::BlockState;
-use super::{CmdError, Ctx};
+use super::{BlockedOn, CmdError, Ctx};
 use crate::engine::stream::{default_trim_limit, AddError, Fields, ParsedId, Trim, TrimStrategy};
 use crate::engine::stream_group::Group;
 use crate::engine::Limits;
@@ -481,15 +480,6 @@ fn read_reply(ctx: &Ctx, served: Vec<(Reply, Reply)>) -> Reply {
     }
 }
 
-/// The IDs `$` resolved to on the first run of a blocked XREAD (none for XREADGROUP) and its
-/// deadline, if this run is that command's re-run.
-fn resumed_ids(ctx: &Ctx, args: Args) -> Option<(Vec<StreamId>, Option<Instant>)> {
-    let state = ctx.session.block_state.as_ref()?;
-    let same_args = state.args.len() == args.len() && state.args.iter().enumerate().all(|(i, a)| a.as_slice() == args.get(i));
-    let live = state.deadline.is_none_or(|d| Instant::now() < d);
-    (same_args && live).then(|| (state.ids.clone(), state.deadline))
-}
-
 /// XREAD [COUNT count] [BLOCK milliseconds] STREAMS key [key ...] id [id ...]
 ///
 /// # Returns
@@ -497,7 +487,8 @@ fn resumed_ids(ctx: &Ctx, args: Args) -> Option<(Vec<StreamId>, Option<Instant>)
 /// RESP2, a map in RESP3); a null array when there are none (and BLOCK timed out).
 pub fn xread(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let parsed = parse_read(args, false)?;
-    let resumed = resumed_ids(ctx, args);
+    // Run on a blocked client's behalf: `$` means what it meant when the client blocked.
+    let resumed = ctx.session.blocked_read_ids.take();
     // Resolve the IDs; `$` is the last ID when the command was first issued.
     let mut ids = Vec::with_capacity(parsed.keys.len());
     for (n, (key, arg)) in parsed.keys.iter().zip(&parsed.ids).enumerate() {
@@ -506,7 +497,7 @@ pub fn xread(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
         let stream = read_stream(&mut shard, hash, key, ctx)?;
         let id = if *arg == b"$" {
             match &resumed {
-                Some((saved, _)) => saved[n],
+                Some(saved) => saved[n],
                 None => stream.map_or(StreamId::MIN, |s| s.last_id),
             }
         } else if *arg == b">" {
@@ -531,38 +522,23 @@ pub fn xread(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
         served.push((Reply::bulk(key), entries));
     }
     if !served.is_empty() {
-        ctx.session.block_state = None;
         return Ok(read_reply(ctx, served));
     }
     match parsed.block {
-        None => {
-            ctx.session.block_state = None;
-            Ok(Reply::NilArray)
+        None => Ok(Reply::NilArray),
+        Some(timeout) => {
+            if !ctx.session.in_exec {
+                ctx.session.blocked_read_ids = Some(ids);
+            }
+            Ok(block_read(ctx, &parsed.keys, BlockedOn::Stream, timeout))
         }
-        Some(timeout) => Ok(block_read(ctx, args, &parsed.keys, timeout, ids, resumed.map(|(_, deadline)| deadline))),
     }
 }
 
-/// Blocks a read that found nothing, remembering its resolved IDs and deadline for the re-run; a
-/// re-run keeps the deadline of the first run (`resumed`).
-fn block_read(
-    ctx: &mut Ctx,
-    args: Args,
-    keys: &[&[u8]],
-    timeout: Option<Duration>,
-    ids: Vec<StreamId>,
-    resumed: Option<Option<Instant>>,
-) -> Reply {
-    let (timeout, deadline) = match resumed {
-        Some(deadline) => (deadline.map(|d| d.saturating_duration_since(Instant::now())), deadline),
-        None => (timeout, timeout.map(|t| Instant::now() + t)),
-    };
-    if !ctx.session.in_exec {
-        let args_copy = args.iter().map(<[u8]>::to_vec).collect();
-        ctx.session.block_state = Some(BlockState { args: args_copy, ids, deadline });
-    }
+/// Blocks a read that found nothing.
+fn block_read(ctx: &mut Ctx, keys: &[&[u8]], on: BlockedOn, timeout: Option<Duration>) -> Reply {
     let keys = keys.iter().map(|k| k.to_vec()).collect();
-    ctx.block(keys, timeout, Reply::NilArray)
+    ctx.block(keys, on, timeout, Reply::NilArray)
 }
 
 /// XREADGROUP GROUP group consumer [COUNT count] [BLOCK milliseconds] [NOACK] STREAMS key [key ...]
@@ -636,19 +612,11 @@ pub fn xreadgroup(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
         served.push((Reply::bulk(key), entries));
     }
     if !served.is_empty() {
-        ctx.session.block_state = None;
         return Ok(read_reply(ctx, served));
     }
     match parsed.block {
-        None => {
-            ctx.session.block_state = None;
-            Ok(Reply::NilArray)
-        }
-        Some(timeout) => {
-            // `>` needs no saved IDs; the state keeps the first run's deadline.
-            let resumed = resumed_ids(ctx, args).map(|(_, deadline)| deadline);
-            Ok(block_read(ctx, args, &parsed.keys, timeout, Vec::new(), resumed))
-        }
+        None => Ok(Reply::NilArray),
+        Some(timeout) => Ok(block_read(ctx, &parsed.keys, BlockedOn::StreamGroup, timeout)),
     }
 }
 
@@ -1491,8 +1459,6 @@ mod blocking_tests {
             killed: Default::default(),
             kill: Default::default(),
             blocked: Default::default(),
-            unblock: Default::default(),
-            unblock_request: Default::default(),
             subscriptions: Default::default(),
             pattern_subscriptions: Default::default(),
             shard_subscriptions: Default::default(),
@@ -1521,35 +1487,18 @@ mod blocking_tests {
         let request = reader.block.take().expect("block request");
         assert_eq!(request.keys, vec![b"s".to_vec(), b"other".to_vec()]);
         assert_eq!((request.deadline, request.timeout_reply), (None, Reply::NilArray));
-        assert_eq!(reader.block_state.as_ref().map(|s| s.ids.clone()), Some(vec![StreamId::new(1, 1), StreamId::MIN]));
-        // A write that adds nothing readable: the run on the waiter's behalf blocks again, still
-        // after 1-1.
+        assert_eq!(reader.blocked_read_ids, Some(vec![StreamId::new(1, 1), StreamId::MIN]));
+        // A write that adds nothing readable: the run on the waiter's behalf (given the saved IDs)
+        // blocks again, still after 1-1.
         run(&shared, &mut writer, 3, &["XDEL", "s", "9-9"]);
         assert_eq!(run(&shared, &mut reader, 4, &read), Reply::NoReply);
         assert!(reader.block.take().is_some());
+        assert_eq!(reader.blocked_read_ids, Some(vec![StreamId::new(1, 1), StreamId::MIN]));
         run(&shared, &mut writer, 5, &["XADD", "s", "2-1", "b", "2"]);
         let served = run(&shared, &mut reader, 6, &read);
         let entry = entry_reply(StreamId::new(2, 1), &["b", "2"].into_iter().collect());
         assert_eq!(served, Reply::Array(vec![Reply::Array(vec![Reply::bulk(b"s"), Reply::Array(vec![entry])])]));
-        assert!(reader.block_state.is_none(), "cleared once served");
-    }
-
-    #[test]
-    fn re_runs_keep_the_first_deadline() {
-        let shared = Shared::new(Config::load(None, &[]).expect("config"), registry().all.len());
-        let mut reader = session();
-        run(&shared, &mut reader, 1, &["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"]);
-        for read in [
-            &["XREADGROUP", "GROUP", "g", "c", "BLOCK", "60000", "STREAMS", "s", ">"][..],
-            &["XREAD", "BLOCK", "60000", "STREAMS", "s", "$"][..],
-        ] {
-            assert_eq!(run(&shared, &mut reader, 2, read), Reply::NoReply);
-            let first = reader.block.take().and_then(|b| b.deadline).expect("deadline");
-            std::thread::sleep(Duration::from_millis(5));
-            assert_eq!(run(&shared, &mut reader, 3, read), Reply::NoReply);
-            let again = reader.block.take().and_then(|b| b.deadline).expect("deadline");
-            assert!(again.duration_since(first) < Duration::from_millis(2), "{read:?}: the re-run moved the deadline");
-        }
+        assert!(reader.blocked_read_ids.is_none(), "used up once served");
     }
 
     #[test]
@@ -1560,6 +1509,6 @@ mod blocking_tests {
         assert_eq!(run(&shared, &mut reader, 1, &["XREAD", "BLOCK", "0", "STREAMS", "s", "$"]), Reply::NilArray);
         run(&shared, &mut reader, 1, &["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"]);
         assert_eq!(run(&shared, &mut reader, 1, &["XREADGROUP", "GROUP", "g", "c", "BLOCK", "10", "STREAMS", "s", ">"]), Reply::NilArray);
-        assert!(reader.block.is_none() && reader.block_state.is_none());
+        assert!(reader.block.is_none() && reader.blocked_read_ids.is_none());
     }
 }

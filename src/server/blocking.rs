@@ -4,9 +4,10 @@
 //! A write to a key someone waits on marks the key ready on the writer's thread. When the writing
 //! command (or the whole EXEC, or the script) has finished, and before the writer's loop runs
 //! anything else, [`serve_ready`] runs each ready key's waiters' commands in the order they blocked,
-//! on their behalf. So no other client's pop can take an element between the push and the waiter.
-//! A served waiter's reply reaches its own connection through its [`Waiter`]; a waiter whose command
-//! still finds nothing stays parked. Serving runs under the writer's gate, like its commands.
+//! on their behalf. So no other pop on the writer's loop can take an element between the push and
+//! the waiter. A served waiter's reply reaches its own connection through its [`Waiter`]; a waiter
+//! whose command still finds nothing stays parked. Serving runs under the writer's gate, like its
+//! commands.
 
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
@@ -15,10 +16,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::Notify;
 
-use super::clients::{ClientInfo, UNBLOCK_NONE};
+use super::clients::ClientInfo;
 use super::shared::{unix_ms, Shared};
-use crate::commands::{dispatch, BlockState, Ctx, Session};
-use crate::engine::KeyHash;
+use crate::commands::{dispatch, BlockRequest, BlockedOn, Ctx, Session};
+use crate::engine::{KeyHash, StreamId, ValueType};
 use crate::resp::{OwnedArgs, Protocol, Reply};
 
 type WaitKey = (usize, Vec<u8>);
@@ -29,10 +30,12 @@ thread_local! {
 }
 
 /// Where a blocked client's wait stands. Only one side moves it out of `Waiting`: a writer that
-/// served the command, or the client itself when it times out, is unblocked, or goes away.
+/// served the command, CLIENT UNBLOCK or CLIENT KILL, or the client itself when it times out or
+/// goes away.
 enum WaitState {
-    /// Still parked; holds what a blocked XREAD resolved on its first run.
-    Waiting(Option<BlockState>),
+    /// Still parked; holds the IDs a blocked XREAD's `$` stood for.
+    Waiting(Option<Vec<StreamId>>),
+    /// The reply to send: the served command's, or CLIENT UNBLOCK's.
     Served(Reply),
     Left,
 }
@@ -44,8 +47,10 @@ pub struct Waiter {
     protocol: Protocol,
     keys: Vec<Vec<u8>>,
     args: OwnedArgs,
+    on: BlockedOn,
+    timeout_reply: Reply,
     state: Mutex<WaitState>,
-    /// Fired once the command was served.
+    /// Fired once the state became `Served`.
     served: Notify,
 }
 
@@ -54,76 +59,110 @@ impl Waiter {
         self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Waits until a writer served the command; its reply.
+    pub fn timeout_reply(&self) -> &Reply {
+        &self.timeout_reply
+    }
+
+    /// Waits until a writer served the command (or CLIENT UNBLOCK ended it); the reply to send.
     pub async fn served(&self) -> Reply {
         loop {
             self.served.notified().await;
             let mut state = self.state();
-            if matches!(*state, WaitState::Served(_)) {
-                if let WaitState::Served(reply) = std::mem::replace(&mut *state, WaitState::Left) {
-                    return reply;
-                }
+            match std::mem::replace(&mut *state, WaitState::Left) {
+                WaitState::Served(reply) => return reply,
+                other => *state = other,
             }
+        }
+    }
+
+    /// Whether a key of type `found` (`None`: no such key) may serve this waiter, as Redis decides:
+    /// only a key of the type the command pops, except that a consumer-group read also ends when
+    /// its stream is gone.
+    fn may_be_served_by(&self, found: Option<ValueType>) -> bool {
+        match (self.on, found) {
+            (BlockedOn::StreamGroup, _) => true,
+            (_, None) => false,
+            (BlockedOn::List, Some(found)) => found == ValueType::List,
+            (BlockedOn::SortedSet, Some(found)) => found == ValueType::ZSet,
+            (BlockedOn::Stream, Some(found)) => found == ValueType::Stream,
         }
     }
 
     /// Runs the command on the waiter's behalf (its database, protocol and client); true when it
     /// was served. The state stays locked meanwhile, so the client cannot leave halfway.
-    fn try_serve(&self, shared: &Shared) -> bool {
+    fn try_serve(&self, shared: &Shared, stream_gone: bool) -> bool {
         let mut state = self.state();
-        let WaitState::Waiting(block_state) = &mut *state else {
+        let WaitState::Waiting(read_ids) = &mut *state else {
             return false;
         };
-        let mut session = Session::new(self.info.clone(), true);
-        session.db = self.db;
-        session.protocol = self.protocol;
-        session.block_state = block_state.take();
-        let mut ctx = Ctx::new(shared, &mut session, unix_ms());
-        // Not counted again in commandstats: the blocking call was, once, as Redis counts it.
-        let reply = dispatch(&mut ctx, self.args.args()).reply;
-        if session.block.take().is_some() {
-            *state = WaitState::Waiting(session.block_state.take());
-            return false;
-        }
+        let reply = if stream_gone {
+            Reply::Error("UNBLOCKED the stream key no longer exists".into())
+        } else {
+            let mut session = Session::new(self.info.clone(), true);
+            session.db = self.db;
+            session.protocol = self.protocol;
+            session.blocked_read_ids = read_ids.take();
+            let mut ctx = Ctx::new(shared, &mut session, unix_ms());
+            // Not counted again in commandstats: the blocking call was, once, as Redis counts it.
+            let reply = dispatch(&mut ctx, self.args.args()).reply;
+            if session.block.take().is_some() {
+                *state = WaitState::Waiting(session.blocked_read_ids.take());
+                return false;
+            }
+            match reply {
+                Reply::Error(line) if self.on == BlockedOn::StreamGroup && line.starts_with("NOGROUP") => {
+                    Reply::Error("NOGROUP the consumer group this client was blocked on no longer exists".into())
+                }
+                reply => reply,
+            }
+        };
         *state = WaitState::Served(reply);
+        self.info.blocked.store(false, Ordering::Relaxed);
         true
     }
+}
+
+#[derive(Default)]
+struct Waiters {
+    /// Per key, its waiters longest-waiting first.
+    by_key: HashMap<WaitKey, VecDeque<Arc<Waiter>>>,
+    by_client: HashMap<u64, Arc<Waiter>>,
 }
 
 #[derive(Default)]
 pub struct Blocked {
     /// Clients currently blocked (INFO blocked_clients); also the fast "nobody waits" check.
     clients: AtomicUsize,
-    /// Per key, its waiters longest-waiting first.
-    waiters: Mutex<HashMap<WaitKey, VecDeque<Arc<Waiter>>>>,
+    waiters: Mutex<Waiters>,
 }
 
 impl Blocked {
-    fn waiters(&self) -> MutexGuard<'_, HashMap<WaitKey, VecDeque<Arc<Waiter>>>> {
+    fn waiters(&self) -> MutexGuard<'_, Waiters> {
         self.waiters.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Parks the client of `session` on `keys` until `args` can be served. Data that arrived after
-    /// the command looked is noticed: its keys count as ready, so the caller's [`serve_ready`]
-    /// serves it at once if it can.
-    pub fn register(&self, session: &mut Session, keys: Vec<Vec<u8>>, args: OwnedArgs) -> Arc<Waiter> {
+    /// Parks the client of `session` until `args` can be served. Data that arrived after the
+    /// command looked is noticed: its keys count as ready, so the caller's [`serve_ready`] serves it
+    /// at once if it can.
+    pub fn register(&self, session: &mut Session, request: BlockRequest, args: OwnedArgs) -> Arc<Waiter> {
         let waiter = Arc::new(Waiter {
             info: session.info.clone(),
             db: session.db,
             protocol: session.protocol,
-            keys,
+            keys: request.keys,
             args,
-            state: Mutex::new(WaitState::Waiting(session.block_state.take())),
+            on: request.on,
+            timeout_reply: request.timeout_reply,
+            state: Mutex::new(WaitState::Waiting(session.blocked_read_ids.take())),
             served: Notify::new(),
         });
         let mut waiters = self.waiters();
         for key in &waiter.keys {
-            waiters.entry((waiter.db, key.clone())).or_default().push_back(waiter.clone());
+            waiters.by_key.entry((waiter.db, key.clone())).or_default().push_back(waiter.clone());
         }
+        waiters.by_client.insert(waiter.info.id, waiter.clone());
         self.clients.fetch_add(1, Ordering::Relaxed);
         drop(waiters);
-        // Forget a request aimed at an earlier wait before CLIENT UNBLOCK can see this one.
-        session.info.unblock_request.store(UNBLOCK_NONE, Ordering::Relaxed);
         session.info.blocked.store(true, Ordering::Relaxed);
         for key in &waiter.keys {
             mark_ready(waiter.db, key);
@@ -131,10 +170,11 @@ impl Blocked {
         waiter
     }
 
-    /// The client stops waiting (timeout, CLIENT UNBLOCK, disconnect): the reply of a command a
-    /// writer served meanwhile, which the client must still answer with.
+    /// The client stops waiting (timeout, disconnect): the reply a writer or CLIENT UNBLOCK left
+    /// for it meanwhile, which the client must still answer with.
     pub fn leave(&self, waiter: &Arc<Waiter>) -> Option<Reply> {
         let previous = std::mem::replace(&mut *waiter.state(), WaitState::Left);
+        waiter.info.blocked.store(false, Ordering::Relaxed);
         match previous {
             WaitState::Waiting(_) => {
                 self.remove(waiter);
@@ -145,17 +185,56 @@ impl Blocked {
         }
     }
 
+    /// CLIENT UNBLOCK: ends `client`'s wait at once with its timeout reply, or with an error; false
+    /// if it was not waiting. Elements pushed after this are not served to it.
+    pub fn unblock(&self, client: u64, with_error: bool) -> bool {
+        let Some(waiter) = self.waiters().by_client.get(&client).cloned() else {
+            return false;
+        };
+        let mut state = waiter.state();
+        if !matches!(*state, WaitState::Waiting(_)) {
+            return false;
+        }
+        *state = WaitState::Served(if with_error {
+            Reply::Error("UNBLOCKED client unblocked via CLIENT UNBLOCK".into())
+        } else {
+            waiter.timeout_reply.clone()
+        });
+        drop(state);
+        waiter.info.blocked.store(false, Ordering::Relaxed);
+        self.remove(&waiter);
+        waiter.served.notify_one();
+        true
+    }
+
+    /// CLIENT KILL: `client` stops waiting at once, so nothing is served to a connection that is
+    /// about to close.
+    pub fn cancel(&self, client: u64) {
+        let Some(waiter) = self.waiters().by_client.get(&client).cloned() else {
+            return;
+        };
+        let mut state = waiter.state();
+        if matches!(*state, WaitState::Waiting(_)) {
+            *state = WaitState::Left;
+            drop(state);
+            self.remove(&waiter);
+        }
+    }
+
     /// Takes a waiter that left `Waiting` out of every queue.
     fn remove(&self, waiter: &Arc<Waiter>) {
         let mut waiters = self.waiters();
         for key in &waiter.keys {
             let wait_key = (waiter.db, key.clone());
-            if let Some(queue) = waiters.get_mut(&wait_key) {
+            if let Some(queue) = waiters.by_key.get_mut(&wait_key) {
                 queue.retain(|other| !Arc::ptr_eq(other, waiter));
                 if queue.is_empty() {
-                    waiters.remove(&wait_key);
+                    waiters.by_key.remove(&wait_key);
                 }
             }
+        }
+        if waiters.by_client.get(&waiter.info.id).is_some_and(|w| Arc::ptr_eq(w, waiter)) {
+            waiters.by_client.remove(&waiter.info.id);
         }
         self.clients.fetch_sub(1, Ordering::Relaxed);
     }
@@ -165,22 +244,18 @@ impl Blocked {
         if self.clients.load(Ordering::Relaxed) == 0 {
             return;
         }
-        let wait_key = (db, key.to_vec());
-        if self.waiters().contains_key(&wait_key) {
-            READY.with_borrow_mut(|ready| {
-                if !ready.contains(&wait_key) {
-                    ready.push_back(wait_key);
-                }
-            });
+        let waited = self.waiters().by_key.contains_key(&(db, key.to_vec()));
+        if waited {
+            mark_ready(db, key);
         }
     }
 
-    /// Every key of `db` may have changed (SWAPDB): every key waited on there is ready.
+    /// Every key of `db` may have changed (FLUSHDB, SWAPDB): every key waited on there is ready.
     pub fn signal_db(&self, db: usize) {
         if self.clients.load(Ordering::Relaxed) == 0 {
             return;
         }
-        let keys: Vec<Vec<u8>> = self.waiters().keys().filter(|(key_db, _)| *key_db == db).map(|(_, key)| key.clone()).collect();
+        let keys: Vec<Vec<u8>> = self.waiters().by_key.keys().filter(|(key_db, _)| *key_db == db).map(|(_, key)| key.clone()).collect();
         for key in keys {
             mark_ready(db, &key);
         }
@@ -192,7 +267,7 @@ impl Blocked {
 
     /// The waiters of one key, longest-waiting first.
     fn queue(&self, key: &WaitKey) -> Vec<Arc<Waiter>> {
-        self.waiters().get(key).map(|queue| queue.iter().cloned().collect()).unwrap_or_default()
+        self.waiters().by_key.get(key).map(|queue| queue.iter().cloned().collect()).unwrap_or_default()
     }
 }
 
@@ -209,14 +284,15 @@ fn mark_ready(db: usize, key: &[u8]) {
 /// after each command, holding the gate as the command did.
 pub fn serve_ready(shared: &Shared) {
     while let Some(key) = READY.with_borrow_mut(VecDeque::pop_front) {
-        let (db, name) = (&key.0, key.1.as_slice());
+        let (db, name) = (key.0, key.1.as_slice());
         let hash = KeyHash::of(name);
         for waiter in shared.blocked.queue(&key) {
-            // Once the key is gone nobody else in line can be served from it.
-            if !shared.keyspace.db(*db).lock(hash).contains(hash, name, unix_ms()) {
-                break;
+            let found = shared.keyspace.db(db).lock(hash).get(hash, name, unix_ms()).map(|entry| entry.value.value_type());
+            if !waiter.may_be_served_by(found) {
+                continue;
             }
-            if waiter.try_serve(shared) {
+            let stream_gone = waiter.on == BlockedOn::StreamGroup && found != Some(ValueType::Stream);
+            if waiter.try_serve(shared, stream_gone) {
                 shared.blocked.remove(&waiter);
                 waiter.served.notify_one();
             }

@@ -27,13 +27,8 @@ pub struct ClientInfo {
     pub monitor: AtomicBool,
     pub no_evict: AtomicBool,
     pub no_touch: AtomicBool,
-    /// Set while the client waits in a blocking command (CLIENT UNBLOCK, `flags=b`).
+    /// Set while the client waits in a blocking command (`flags=b`).
     pub blocked: AtomicBool,
-    /// CLIENT UNBLOCK: the request (one of the `UNBLOCK_*` values) and the wake-up; with
-    /// `UNBLOCK_ERROR` the client answers an error instead of
-    /// its timeout reply.
-    pub unblock: Notify,
-    pub unblock_request: AtomicU8,
     /// Set by CLIENT KILL; the connection closes at its next chance.
     pub killed: AtomicBool,
     pub kill: Notify,
@@ -42,11 +37,6 @@ pub struct ClientInfo {
     pub pattern_subscriptions: AtomicUsize,
     pub shard_subscriptions: AtomicUsize,
 }
-
-/// No CLIENT UNBLOCK pending (a Notify permit left from an earlier wait is ignored).
-pub const UNBLOCK_NONE: u8 = 0;
-pub const UNBLOCK_TIMEOUT: u8 = 1;
-pub const UNBLOCK_ERROR: u8 = 2;
 
 impl ClientInfo {
     /// A newly connected client with default state.
@@ -69,8 +59,6 @@ impl ClientInfo {
             no_evict: Default::default(),
             no_touch: Default::default(),
             blocked: Default::default(),
-            unblock: Default::default(),
-            unblock_request: Default::default(),
             killed: Default::default(),
             kill: Default::default(),
             subscriptions: Default::default(),

@@ -16,14 +16,12 @@ use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 
 use super::blocking::{serve_ready, Waiter};
-use super::clients::{ClientInfo, UNBLOCK_ERROR, UNBLOCK_NONE};
+use super::clients::ClientInfo;
 use super::monitor::MONITOR_QUEUE;
 use super::shared::{stopping, unix_micros, unix_ms, Shared, ShutdownRequest};
 use super::stats::LocalStats;
 use crate::commands::dispatch::resolve;
-use crate::commands::{
-    dispatch, registry, BlockRequest, Ctx, ReplyMode, Session, ADMIN, ALLOW_BUSY, MAY_REPLICATE, SKIP_MONITOR, SKIP_SLOWLOG, WRITE,
-};
+use crate::commands::{dispatch, registry, Ctx, ReplyMode, Session, ADMIN, ALLOW_BUSY, MAY_REPLICATE, SKIP_MONITOR, SKIP_SLOWLOG, WRITE};
 use crate::resp::{encode, parse_request, Args, ParseLimits, Reply, RequestBuf};
 use crate::scripting::{busy_error, ScriptKind, Scripting};
 
@@ -38,8 +36,9 @@ enum Pending {
     Sleep(Duration),
     /// CLIENT PAUSE holds the next request (not yet consumed).
     Paused { write: bool },
-    /// A blocking command found nothing to serve: the client waits in line.
-    Blocked(BlockRequest, Arc<Waiter>),
+    /// A blocking command found nothing to serve: the client waits in line until the deadline
+    /// (`None`: forever).
+    Blocked(Option<Instant>, Arc<Waiter>),
     /// MONITOR: start streaming.
     Monitor,
     /// QUIT, a kill of self, SHUTDOWN, or a protocol error.
@@ -136,12 +135,12 @@ pub async fn serve(stream: TcpStream, shared: Arc<Shared>, info: Arc<ClientInfo>
                     conn.info.monitor.store(true, Ordering::Relaxed);
                     monitor_feed = Some(receiver);
                 }
-                Pending::Blocked(block, waiter) => {
+                Pending::Blocked(deadline, waiter) => {
                     if !conn.flush(&mut writer).await {
                         conn.shared.blocked.leave(&waiter);
                         break 'connection;
                     }
-                    match conn.wait_blocked(block, waiter, &mut reader, &mut writer, &mut input, &mut shutdown).await {
+                    match conn.wait_blocked(deadline, waiter, &mut reader, &mut writer, &mut input, &mut shutdown).await {
                         Unblocked::Served => {}
                         Unblocked::Close => break 'connection,
                     }
@@ -227,6 +226,7 @@ impl Connection {
                 if let Some(scripting) = scripting.as_ref() {
                     scripting.publish();
                 }
+                serve_ready(&shared);
                 if self.session.close_after_reply {
                     return (consumed, Pending::Close);
                 }
@@ -251,11 +251,14 @@ impl Connection {
                 }
             }
             self.execute(args, now_ms, started, None);
-            if let Some(mut block) = self.session.block.take() {
-                let keys = std::mem::take(&mut block.keys);
-                let waiter = shared.blocked.register(&mut self.session, keys, args.to_owned());
+            // Still under the gate: clients blocked on what the command wrote are served before
+            // anything else runs.
+            serve_ready(&shared);
+            if let Some(block) = self.session.block.take() {
+                let deadline = block.deadline;
+                let waiter = shared.blocked.register(&mut self.session, block, args.to_owned());
                 serve_ready(&shared);
-                return (consumed, Pending::Blocked(block, waiter));
+                return (consumed, Pending::Blocked(deadline, waiter));
             }
             if let Some(delay) = self.session.delay.take() {
                 return (consumed, Pending::Sleep(delay));
@@ -319,9 +322,6 @@ impl Connection {
             drain_messages(session, output);
         }
         encode_reply(session, output, &outcome.reply);
-        if shared.blocked.count() > 0 {
-            serve_ready(shared);
-        }
     }
 
     /// Encodes a reply, honouring CLIENT REPLY OFF|SKIP.
@@ -333,37 +333,30 @@ impl Connection {
     /// connection ends. Data the client sends meanwhile waits in `input`, as Redis leaves it unread.
     async fn wait_blocked(
         &mut self,
-        block: BlockRequest,
+        deadline: Option<Instant>,
         waiter: Arc<Waiter>,
         reader: &mut OwnedReadHalf,
         writer: &mut OwnedWriteHalf,
         input: &mut BytesMut,
         shutdown: &mut watch::Receiver<ShutdownRequest>,
     ) -> Unblocked {
-        let deadline = block.deadline.map(tokio::time::Instant::from_std);
-        // The reply to send when the wait ends without a writer serving the command.
-        let ending = loop {
+        let deadline = deadline.map(tokio::time::Instant::from_std);
+        // Whether the wait ended in a timeout (true) or with the connection (false), unless a
+        // writer or CLIENT UNBLOCK answered.
+        let timed_out = loop {
             tokio::select! {
-                // An unblock or a disconnect wins over data that arrives at the same moment.
+                // A disconnect wins over data that arrives at the same moment.
                 biased;
-                _ = self.info.kill.notified() => break None,
-                _ = stopping(shutdown) => break None,
-                _ = self.info.unblock.notified() => {
-                    match self.info.unblock_request.swap(UNBLOCK_NONE, Ordering::Relaxed) {
-                        UNBLOCK_NONE => continue,
-                        UNBLOCK_ERROR => break Some(Reply::Error("UNBLOCKED client unblocked via CLIENT UNBLOCK".into())),
-                        _ => break Some(block.timeout_reply.clone()),
-                    }
-                }
+                _ = self.info.kill.notified() => break false,
+                _ = stopping(shutdown) => break false,
                 reply = waiter.served() => {
-                    self.info.blocked.store(false, Ordering::Relaxed);
                     self.reply(&reply);
                     return Unblocked::Served;
                 }
-                _ = sleep_until(deadline) => break Some(block.timeout_reply.clone()),
+                _ = sleep_until(deadline) => break true,
                 read = reader.read_buf(input) => {
                     if !matches!(read, Ok(n) if n > 0) {
-                        break None;
+                        break false;
                     }
                 }
                 // A RESP3 client may be subscribed while it blocks: its messages go out meanwhile.
@@ -371,21 +364,18 @@ impl Connection {
                     encode(&message, self.session.protocol, &mut self.output);
                     drain_messages(&mut self.session, &mut self.output);
                     if !self.flush(writer).await {
-                        break None;
+                        break false;
                     }
                 }
             }
         };
         // A writer may have served the command at the same moment: then its reply is the answer.
         let served = self.shared.blocked.leave(&waiter);
-        self.info.blocked.store(false, Ordering::Relaxed);
-        match (served, ending) {
-            (_, None) => Unblocked::Close,
-            (Some(reply), Some(_)) | (None, Some(reply)) => {
-                self.reply(&reply);
-                Unblocked::Served
-            }
+        if !timed_out {
+            return Unblocked::Close;
         }
+        self.reply(&served.unwrap_or_else(|| waiter.timeout_reply().clone()));
+        Unblocked::Served
     }
 
     /// Writes and clears the output buffer; false when the peer is gone.
