@@ -285,4 +285,11 @@ fn served_moves_serve_further_waiters_in_any_database() {
     assert_eq!(mover.join().unwrap(), Ok(bulk("item")));
     assert_eq!(popper.join().unwrap(), Ok(Value::Array(vec![bulk("dst"), bulk("item")])));
     assert_eq!(ok(&mut admin, &["EXISTS", "src", "dst"]), Value::Int(0));
+
+    // MOVE brings a list into database 1, where a client waits on it.
+    let popper = blocked_in(&server, &mut admin, 1, &["BLPOP", "moved", "5"], 1);
+    ok(&mut admin, &["SELECT", "0"]);
+    ok(&mut admin, &["RPUSH", "moved", "m"]);
+    assert_eq!(ok(&mut admin, &["MOVE", "moved", "1"]), Value::Int(1));
+    assert_eq!(popper.join().unwrap(), Ok(Value::Array(vec![bulk("moved"), bulk("m")])));
 }

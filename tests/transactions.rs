@@ -85,6 +85,24 @@ fn watch_is_broken_by_another_clients_write() {
     assert_eq!(ok(&mut watcher, &["EXEC"]), Value::Array(vec![Value::Int(1)]));
 }
 
+/// MOVE and COPY ... DB write a key of another database: its WATCHers there see it, as in Redis.
+#[test]
+fn watch_is_broken_by_a_move_or_copy_into_its_database() {
+    let server = Server::start();
+    let mut watcher = server.con();
+    let mut other = server.con();
+    ok(&mut watcher, &["SELECT", "1"]);
+    for write in [&["MOVE", "k", "1"][..], &["COPY", "k", "k", "DB", "1"]] {
+        ok(&mut watcher, &["DEL", "k"]);
+        ok(&mut other, &["SET", "k", "v"]);
+        ok(&mut watcher, &["WATCH", "k"]);
+        assert_eq!(ok(&mut other, write), Value::Int(1));
+        ok(&mut watcher, &["MULTI"]);
+        ok(&mut watcher, &["GET", "k"]);
+        assert_eq!(ok(&mut watcher, &["EXEC"]), Value::Nil, "{write:?}");
+    }
+}
+
 #[test]
 fn watch_is_broken_by_expiry_and_flushall_but_not_by_unwatch() {
     let server = Server::start();

@@ -171,6 +171,13 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// Tells WATCHers and blocked clients of another database that `key` changed there (COPY ... DB,
+    /// MOVE); the selected database's keys are announced by `dispatch`.
+    pub fn touch_in(&self, db: usize, key: &[u8]) {
+        self.shared.watches.touch(db, key);
+        self.shared.blocked.signal(db, key);
+    }
+
     pub fn touches(&self) -> bool {
         !self.session.info.no_touch.load(std::sync::atomic::Ordering::Relaxed)
     }

@@ -172,6 +172,9 @@ pub fn copy(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     if copied {
         ctx.changed.set(true);
         ctx.shared.pubsub.notify(notify::GENERIC, "copy_to", to_db, to);
+        if to_db != from_db {
+            ctx.touch_in(to_db, to);
+        }
     }
     Ok(Reply::from(copied))
 }
@@ -189,6 +192,7 @@ pub fn r#move(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
         ctx.changed.set(true);
         ctx.shared.pubsub.notify(notify::GENERIC, "move_from", from_db, key);
         ctx.shared.pubsub.notify(notify::GENERIC, "move_to", to_db, key);
+        ctx.touch_in(to_db, key);
     }
     Ok(Reply::from(moved))
 }
