@@ -293,3 +293,41 @@ fn served_moves_serve_further_waiters_in_any_database() {
     assert_eq!(ok(&mut admin, &["MOVE", "moved", "1"]), Value::Int(1));
     assert_eq!(popper.join().unwrap(), Ok(Value::Array(vec![bulk("moved"), bulk("m")])));
 }
+
+/// With two event loops, clients popping on the other loop at the moment of a push never take the
+/// element from a blocked client: pushes to awaited keys run exclusively and serve the waiters
+/// before anything else runs. (Racy by nature: without that guarantee some rounds fail.)
+#[test]
+fn pops_on_other_loops_never_overtake_a_waiter() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    let server = Server::start_with(&["--threads", "2"]);
+    let mut admin = server.con();
+    let stop = Arc::new(AtomicBool::new(false));
+    // Several connections, so some land on the loop the pusher is not on.
+    let poppers: Vec<_> = (0..4)
+        .map(|_| {
+            let mut con = server.con();
+            let stop = stop.clone();
+            thread::spawn(move || {
+                let mut stolen = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    if ok(&mut con, &["LPOP", "q"]) != Value::Nil {
+                        stolen += 1;
+                    }
+                }
+                stolen
+            })
+        })
+        .collect();
+    let mut pusher = server.con();
+    for round in 0..100 {
+        let waiter = blocked_blpop(&server, &mut admin, "q");
+        ok(&mut pusher, &["RPUSH", "q", &round.to_string()]);
+        assert_eq!(waiter.join().unwrap(), Ok(Value::Array(vec![bulk("q"), bulk(&round.to_string())])), "round {round}");
+    }
+    stop.store(true, Ordering::Relaxed);
+    let stolen: usize = poppers.into_iter().map(|p| p.join().unwrap()).sum();
+    assert_eq!(stolen, 0);
+}

@@ -4,10 +4,10 @@
 //! A write to a key someone waits on marks the key ready on the writer's thread. When the writing
 //! command (or the whole EXEC, or the script) has finished, and before the writer's loop runs
 //! anything else, [`serve_ready`] runs each ready key's waiters' commands in the order they blocked,
-//! on their behalf. So no other pop on the writer's loop can take an element between the push and
-//! the waiter. A served waiter's reply reaches its own connection through its [`Waiter`]; a waiter
-//! whose command still finds nothing stays parked. Serving runs under the writer's gate, like its
-//! commands.
+//! on their behalf. A write to an awaited key runs with the gate's write side, and the serving under
+//! it, so no other client, on any loop, can take an element between the push and the waiter. A
+//! served waiter's reply reaches its own connection through its [`Waiter`]; a waiter whose command
+//! still finds nothing stays parked.
 
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
@@ -259,6 +259,12 @@ impl Blocked {
         for key in keys {
             mark_ready(db, &key);
         }
+    }
+
+    /// Whether a client waits on any of `keys` of `db`.
+    pub fn waits_on_any<'k>(&self, db: usize, mut keys: impl Iterator<Item = &'k [u8]>) -> bool {
+        let waiters = self.waiters();
+        keys.any(|key| waiters.by_key.contains_key(&(db, key.to_vec())))
     }
 
     pub fn count(&self) -> usize {

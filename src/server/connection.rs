@@ -207,8 +207,9 @@ impl Connection {
             consumed += length;
             let started = Instant::now();
             let now_ms = batch_unix_ms + started.duration_since(batch_started).as_millis() as u64;
-            if runs_exclusively(args) {
-                // Alone: no other client's command between a script's or a transaction's commands.
+            if runs_exclusively(args) || writes_to_awaited_key(&shared, self.session.db, args) {
+                // Alone: no other client's command between a script's or a transaction's commands,
+                // nor between a push and the serving of the clients blocked on its key.
                 gate = None;
                 if exclusive.is_none() {
                     match shared.enter_exclusive() {
@@ -226,50 +227,49 @@ impl Connection {
                 if let Some(scripting) = scripting.as_ref() {
                     scripting.publish();
                 }
-                serve_ready(&shared);
-                if self.session.close_after_reply {
-                    return (consumed, Pending::Close);
-                }
-                if let Some(delay) = self.session.delay.take() {
-                    return (consumed, Pending::Sleep(delay));
-                }
-                continue;
-            }
-            exclusive = None;
-            if gate.is_none() {
-                match shared.enter_gate() {
-                    Ok(guard) => gate = Some(guard),
-                    Err(kind) => {
-                        // Past busy-reply-threshold only ALLOW_BUSY commands (SCRIPT KILL, SHUTDOWN...) run.
-                        if resolve(args).is_ok_and(|(_, command)| command.has(ALLOW_BUSY)) {
-                            self.execute(args, now_ms, started, None);
-                        } else {
-                            self.refuse_busy(kind);
+            } else {
+                exclusive = None;
+                if gate.is_none() {
+                    match shared.enter_gate() {
+                        Ok(guard) => gate = Some(guard),
+                        Err(kind) => {
+                            // Past busy-reply-threshold only ALLOW_BUSY commands (SCRIPT KILL, SHUTDOWN...) run.
+                            if resolve(args).is_ok_and(|(_, command)| command.has(ALLOW_BUSY)) {
+                                self.execute(args, now_ms, started, None);
+                            } else {
+                                self.refuse_busy(kind);
+                            }
+                            continue;
                         }
-                        continue;
                     }
                 }
+                self.execute(args, now_ms, started, None);
             }
-            self.execute(args, now_ms, started, None);
             // Still under the gate: clients blocked on what the command wrote are served before
             // anything else runs.
             serve_ready(&shared);
-            if let Some(block) = self.session.block.take() {
-                let deadline = block.deadline;
-                let waiter = shared.blocked.register(&mut self.session, block, args.to_owned());
-                serve_ready(&shared);
-                return (consumed, Pending::Blocked(deadline, waiter));
-            }
-            if let Some(delay) = self.session.delay.take() {
-                return (consumed, Pending::Sleep(delay));
-            }
-            if std::mem::take(&mut self.session.become_monitor) {
-                return (consumed, Pending::Monitor);
-            }
-            if self.session.close_after_reply {
-                return (consumed, Pending::Close);
+            if let Some(pending) = self.pending_after(args) {
+                return (consumed, pending);
             }
         }
+    }
+
+    /// What the command just run asks the connection to wait for, if anything. Called under the
+    /// gate: a command that blocked is registered (and served at once if data came meanwhile).
+    fn pending_after(&mut self, args: Args) -> Option<Pending> {
+        if let Some(block) = self.session.block.take() {
+            let deadline = block.deadline;
+            let waiter = self.shared.blocked.register(&mut self.session, block, args.to_owned());
+            serve_ready(&self.shared);
+            return Some(Pending::Blocked(deadline, waiter));
+        }
+        if let Some(delay) = self.session.delay.take() {
+            return Some(Pending::Sleep(delay));
+        }
+        if std::mem::take(&mut self.session.become_monitor) {
+            return Some(Pending::Monitor);
+        }
+        self.session.close_after_reply.then_some(Pending::Close)
     }
 
     /// Answers BUSY: a script has run past busy-reply-threshold.
@@ -422,6 +422,21 @@ fn runs_exclusively(args: Args) -> bool {
         }
         _ => false,
     }
+}
+
+/// Whether `args` writes a key some client is blocked on. Such a write runs exclusively, so with
+/// several loops a pop on another loop cannot take the element before the waiters, whom the writer
+/// serves right after the command (Redis serves them inside the push).
+fn writes_to_awaited_key(shared: &Shared, db: usize, args: Args) -> bool {
+    if shared.blocked.count() == 0 {
+        return false;
+    }
+    let Ok((_, command)) = resolve(args) else {
+        return false;
+    };
+    command.has(WRITE)
+        && command.arity_ok(args.len())
+        && shared.blocked.waits_on_any(db, command.keys_in(args).into_iter().map(|i| args.get(i)))
 }
 
 /// Encodes the pub/sub messages already queued for this client.
