@@ -255,6 +255,7 @@ fn xreadgroup_waiters_end_when_the_stream_or_group_goes() {
     let mut admin = server.con();
     let read = ["XREADGROUP", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", "s", ">"];
     let gone = Err("UNBLOCKED the stream key no longer exists".to_owned());
+    ok(&mut admin, &["CONFIG", "RESETSTAT"]);
     for removal in [&["DEL", "s"][..], &["FLUSHALL"], &["SET", "s", "x"]] {
         ok(&mut admin, &["DEL", "s"]);
         ok(&mut admin, &["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"]);
@@ -265,6 +266,15 @@ fn xreadgroup_waiters_end_when_the_stream_or_group_goes() {
         ok(&mut admin, removal);
         assert_eq!(waiter.join().unwrap(), gone, "{removal:?}");
     }
+    // Counted as Redis counts them: one call each when it blocked, then a failure and an error.
+    let info = |section: &str, admin: &mut redis::Connection| {
+        let Value::BulkString(text) = ok(admin, &["INFO", section]) else { panic!() };
+        String::from_utf8(text).unwrap()
+    };
+    assert!(info("commandstats", &mut admin).contains("cmdstat_xreadgroup:calls=3,"), "{}", info("commandstats", &mut admin));
+    assert!(info("commandstats", &mut admin).contains(",rejected_calls=0,failed_calls=3\r\n"));
+    assert!(info("errorstats", &mut admin).contains("errorstat_UNBLOCKED:count=3\r\n"));
+    assert!(info("stats", &mut admin).contains("total_error_replies:3\r\n"));
     ok(&mut admin, &["DEL", "s"]);
     ok(&mut admin, &["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"]);
     let waiter = blocked_in(&server, &mut admin, 0, &read, 1);

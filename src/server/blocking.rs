@@ -18,6 +18,7 @@ use tokio::sync::Notify;
 
 use super::clients::ClientInfo;
 use super::shared::{unix_ms, Shared};
+use crate::commands::dispatch::resolve;
 use crate::commands::{dispatch, BlockRequest, BlockedOn, Ctx, Session};
 use crate::engine::{KeyHash, StreamId, ValueType};
 use crate::resp::{OwnedArgs, Protocol, Reply};
@@ -96,7 +97,9 @@ impl Waiter {
             return false;
         };
         let reply = if stream_gone {
-            Reply::Error("UNBLOCKED the stream key no longer exists".into())
+            let error = "UNBLOCKED the stream key no longer exists";
+            shared.stats.record_error(error);
+            Reply::Error(error.into())
         } else {
             let mut session = Session::new(self.info.clone(), true);
             session.db = self.db;
@@ -116,6 +119,11 @@ impl Waiter {
                 reply => reply,
             }
         };
+        if reply.is_error() {
+            if let Ok((command, _)) = resolve(self.args.args()) {
+                shared.stats.record_served_error(command);
+            }
+        }
         *state = WaitState::Served(reply);
         self.info.blocked.store(false, Ordering::Relaxed);
         true

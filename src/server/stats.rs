@@ -74,6 +74,15 @@ impl Stats {
         self.commands_processed.fetch_add(u64::from(!rejected), Ordering::Relaxed);
     }
 
+    /// A blocked command answered an error when a writer served it. It counted as a call when it
+    /// blocked, as Redis counts it, so only the failure and the error reply count now.
+    pub fn record_served_error(&self, command: usize) {
+        if let Some(stat) = self.per_command.get(command) {
+            stat.failed.fetch_add(1, Ordering::Relaxed);
+        }
+        self.error_replies.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// Counts an error reply under its code, the first word of `line`. Errors are rare, so a lock is fine.
     pub fn record_error(&self, line: &str) {
         let code = line.split(' ').next().unwrap_or_default();
