@@ -341,3 +341,25 @@ fn pops_on_other_loops_never_overtake_a_waiter() {
     let stolen: usize = poppers.into_iter().map(|p| p.join().unwrap()).sum();
     assert_eq!(stolen, 0);
 }
+
+/// CLIENT REPLY SKIP before a blocking command skips the answer it gets when served, as in Redis.
+#[test]
+fn client_reply_skip_applies_to_the_served_answer() {
+    let server = Server::start();
+    let mut admin = server.con();
+    let mut raw = server.raw();
+    raw.send(b"CLIENT REPLY SKIP\r\nBLPOP q 5\r\n");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let Value::BulkString(info) = ok(&mut admin, &["INFO", "clients"]) else { panic!() };
+        if String::from_utf8(info).unwrap().contains("blocked_clients:1\r\n") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "client never blocked");
+        thread::sleep(Duration::from_millis(10));
+    }
+    ok(&mut admin, &["RPUSH", "q", "x"]);
+    raw.send(b"PING\r\n");
+    assert_eq!(raw.read_line(), "+PONG");
+    assert_eq!(ok(&mut admin, &["EXISTS", "q"]), Value::Int(0), "served all the same");
+}

@@ -321,7 +321,11 @@ impl Connection {
         if !matches!(outcome.reply, Reply::Multi(_)) {
             drain_messages(session, output);
         }
-        encode_reply(session, output, &outcome.reply);
+        // A command that blocked answers when it is served or times out (and a CLIENT REPLY SKIP
+        // applies to that answer).
+        if session.block.is_none() {
+            encode_reply(session, output, &outcome.reply);
+        }
     }
 
     /// Encodes a reply, honouring CLIENT REPLY OFF|SKIP.
