@@ -239,6 +239,27 @@ fn watch_is_broken_exactly_when_redis_breaks_it() {
         (&["SET k 1"], &["INCRBY k 0"]),
         (&["SET k v"], &["GETEX k"]),
         (&["SET k v"], &["GETEX k PERSIST"]),
+        // Multi-key writes break the WATCH only on the keys they changed.
+        (&["SET other v"], &["DEL other k"]),
+        (&["SET k v"], &["DEL other k"]),
+        (&["SET other v"], &["UNLINK k other"]),
+        (&["SET other v"], &["EXISTS k other", "TOUCH k other"]),
+        (&["RPUSH other a"], &["LMOVE other k LEFT LEFT"]),
+        (&["RPUSH k a"], &["LMOVE other k LEFT LEFT"]),
+        (&["RPUSH other a"], &["LMPOP 2 k other LEFT"]),
+        (&["RPUSH k a"], &["LMPOP 2 other k LEFT"]),
+        (&["ZADD other 1 a"], &["ZMPOP 2 k other MIN"]),
+        (&["SADD other a"], &["SMOVE other k a"]),
+        (&["SADD other a"], &["SMOVE k other a"]),
+        (&["SADD other a"], &["SINTERSTORE dst k other"]),
+        (&["SADD other a"], &["SUNIONSTORE k other"]),
+        (&["SET other v"], &["RENAME other k"]),
+        (&["SET k v"], &["COPY k other"]),
+        (&["SET other v"], &["MSET other w k w"]),
+        (&["SET other v"], &["MSETNX other w k w"]),
+        (&["SET other 1"], &["BITOP AND dst k other"]),
+        (&["PFADD other a"], &["PFMERGE dst k other"]),
+        (&["ZADD other 1 a"], &["ZUNIONSTORE dst 2 k other"]),
     ];
     let strata = Server::start();
     let redis = Server::start_redis();

@@ -4,7 +4,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::engine::{Db, StreamId};
+use crate::engine::{Db, KeyHash, StreamId};
 use crate::resp::{OwnedArgs, Protocol, Reply};
 use crate::scripting::Scripting;
 use crate::server::clients::ClientInfo;
@@ -123,6 +123,10 @@ pub struct Ctx<'a> {
     /// Set by [`Ctx::notify`]: the command changed data. Redis signals a modified key wherever it
     /// sends a keyspace event, so a write that sent none changed nothing and leaves WATCHes intact.
     pub changed: std::cell::Cell<bool>,
+    /// The hashes of the keys [`Ctx::notify`] reported, recorded only while the command may name
+    /// several keys (`Some`), so a write that changed one of them leaves WATCHes on the others
+    /// intact, as in Redis (a hash collision only touches one key too many).
+    pub changed_keys: Option<std::cell::RefCell<Vec<KeyHash>>>,
     /// The Lua VM and script caches, present for the commands that run with the gate held for writing
     /// (EVAL, FCALL, SCRIPT, FUNCTION and EXEC).
     pub scripting: Option<&'a mut Scripting>,
@@ -130,7 +134,7 @@ pub struct Ctx<'a> {
 
 impl<'a> Ctx<'a> {
     pub fn new(shared: &'a Shared, session: &'a mut Session, now_ms: u64) -> Ctx<'a> {
-        Ctx { shared, session, now_ms, hits: 0, misses: 0, changed: std::cell::Cell::new(false), scripting: None }
+        Ctx { shared, session, now_ms, hits: 0, misses: 0, changed: std::cell::Cell::new(false), changed_keys: None, scripting: None }
     }
 
     /// The selected database.
@@ -166,6 +170,9 @@ impl<'a> Ctx<'a> {
     /// flag). Costs one atomic load when notifications are off.
     pub fn notify(&self, class: u32, event: &str, key: &[u8]) {
         self.changed.set(true);
+        if let Some(keys) = &self.changed_keys {
+            keys.borrow_mut().push(KeyHash::of(key));
+        }
         if self.shared.pubsub.notify_flags() & class != 0 {
             self.shared.pubsub.notify(class, event, self.session.db, key);
         }

@@ -7,6 +7,7 @@ use super::error::truncate;
 use super::flags::{NO_AUTH, NO_MULTI, WRITE};
 use super::table::{registry, Command};
 use super::{CmdError, Ctx};
+use crate::engine::KeyHash;
 use crate::resp::{Args, Protocol, Reply};
 
 /// The outcome of one request.
@@ -75,12 +76,19 @@ fn run(ctx: &mut Ctx, args: Args) -> Dispatched {
     }
     ctx.session.info.last_command.store(index, std::sync::atomic::Ordering::Relaxed);
     ctx.changed.set(false);
+    // Saved and restored: EXEC and scripts dispatch their commands inside their own.
+    let outer_keys = if command.has(WRITE) && command.may_name_several_keys() {
+        ctx.changed_keys.replace(Default::default())
+    } else {
+        ctx.changed_keys.take()
+    };
     let reply = (command.handler)(ctx, args).unwrap_or_else(Reply::from);
     // A command that blocked wrote nothing (and announcing it would wake itself forever).
     if command.has(WRITE) && !reply.is_error() && ctx.session.block.is_none() {
         announce_write(ctx, command, args);
     }
     ctx.changed.set(false);
+    ctx.changed_keys = outer_keys;
     Dispatched { command: Some(index), reply, rejected: false, queued: false }
 }
 
@@ -100,10 +108,9 @@ fn refuse(ctx: &mut Ctx, command: Option<usize>, error: CmdError) -> Dispatched 
     Dispatched { command, reply: error.into(), rejected: true, queued: false }
 }
 
-/// Tells WATCHers and blocked clients that a write command touched its keys: all the key positions
-/// of its table row, once the handler reported a change through a keyspace event (a command that
-/// changed one of several keys touches them all, which can only make EXEC abort more often than
-/// Redis would). FLUSHDB, FLUSHALL and SWAPDB touch whole databases.
+/// Tells WATCHers and blocked clients that a write command touched its keys, once the handler
+/// reported a change through a keyspace event: of a command that may name several keys, the ones it
+/// reported; of a single-key command, its key. FLUSHDB, FLUSHALL and SWAPDB touch whole databases.
 fn announce_write(ctx: &mut Ctx, command: &Command, args: Args) {
     let shared = ctx.shared;
     let db = ctx.session.db;
@@ -126,8 +133,13 @@ fn announce_write(ctx: &mut Ctx, command: &Command, args: Args) {
         }
         _ if !ctx.changed.get() => {}
         _ => {
+            let changed_keys = ctx.changed_keys.as_ref().map(|keys| keys.take()).unwrap_or_default();
             for position in command.keys_in(args) {
                 let key = args.get(position);
+                // A handler that changed data without naming keys (COPY, MOVE) touches them all.
+                if !changed_keys.is_empty() && !changed_keys.contains(&KeyHash::of(key)) {
+                    continue;
+                }
                 shared.watches.touch(db, key);
                 shared.blocked.signal(db, key);
             }

@@ -169,12 +169,12 @@ pub fn copy(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     }
     let from_db = ctx.session.db;
     let copied = transfer(ctx, from_db, from, to_db, to, replace, true)?.unwrap_or(false);
-    if copied {
+    if copied && to_db == from_db {
+        ctx.notify(notify::GENERIC, "copy_to", to);
+    } else if copied {
         ctx.changed.set(true);
         ctx.shared.pubsub.notify(notify::GENERIC, "copy_to", to_db, to);
-        if to_db != from_db {
-            ctx.touch_in(to_db, to);
-        }
+        ctx.touch_in(to_db, to);
     }
     Ok(Reply::from(copied))
 }

@@ -133,6 +133,11 @@ impl Command {
         }
     }
 
+    /// Whether a request may name more than one key.
+    pub fn may_name_several_keys(&self) -> bool {
+        self.keys_fn.is_some() || self.last_key != self.first_key
+    }
+
     pub fn has(&self, flag: u32) -> bool {
         self.flags & flag != 0
     }
