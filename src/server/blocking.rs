@@ -130,6 +130,30 @@ impl Waiter {
     }
 }
 
+/// A client's wait, ended (as [`Blocked::leave`]) when dropped however the waiting ends, a panic or
+/// a cancelled task included: a waiter left in line would take elements nobody receives.
+pub struct Parked {
+    shared: Arc<Shared>,
+    pub waiter: Arc<Waiter>,
+}
+
+impl Parked {
+    pub fn new(shared: Arc<Shared>, waiter: Arc<Waiter>) -> Parked {
+        Parked { shared, waiter }
+    }
+
+    /// Ends the wait: the reply a writer or CLIENT UNBLOCK left meanwhile, if any.
+    pub fn leave(&self) -> Option<Reply> {
+        self.shared.blocked.leave(&self.waiter)
+    }
+}
+
+impl Drop for Parked {
+    fn drop(&mut self) {
+        self.leave();
+    }
+}
+
 #[derive(Default)]
 struct Waiters {
     /// Per key, its waiters longest-waiting first.

@@ -15,7 +15,7 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 
-use super::blocking::{serve_ready, Waiter};
+use super::blocking::{serve_ready, Parked};
 use super::clients::ClientInfo;
 use super::monitor::MONITOR_QUEUE;
 use super::shared::{stopping, unix_micros, unix_ms, Shared, ShutdownRequest};
@@ -38,7 +38,7 @@ enum Pending {
     Paused { write: bool },
     /// A blocking command found nothing to serve: the client waits in line until the deadline
     /// (`None`: forever).
-    Blocked(Option<Instant>, Arc<Waiter>),
+    Blocked(Option<Instant>, Parked),
     /// MONITOR: start streaming.
     Monitor,
     /// QUIT, a kill of self, SHUTDOWN, or a protocol error.
@@ -135,12 +135,11 @@ pub async fn serve(stream: TcpStream, shared: Arc<Shared>, info: Arc<ClientInfo>
                     conn.info.monitor.store(true, Ordering::Relaxed);
                     monitor_feed = Some(receiver);
                 }
-                Pending::Blocked(deadline, waiter) => {
+                Pending::Blocked(deadline, parked) => {
                     if !conn.flush(&mut writer).await {
-                        conn.shared.blocked.leave(&waiter);
                         break 'connection;
                     }
-                    match conn.wait_blocked(deadline, waiter, &mut reader, &mut writer, &mut input, &mut shutdown).await {
+                    match conn.wait_blocked(deadline, parked, &mut reader, &mut writer, &mut input, &mut shutdown).await {
                         Unblocked::Served => {}
                         Unblocked::Close => break 'connection,
                     }
@@ -261,7 +260,7 @@ impl Connection {
             let deadline = block.deadline;
             let waiter = self.shared.blocked.register(&mut self.session, block, args.to_owned());
             serve_ready(&self.shared);
-            return Some(Pending::Blocked(deadline, waiter));
+            return Some(Pending::Blocked(deadline, Parked::new(self.shared.clone(), waiter)));
         }
         if let Some(delay) = self.session.delay.take() {
             return Some(Pending::Sleep(delay));
@@ -338,7 +337,7 @@ impl Connection {
     async fn wait_blocked(
         &mut self,
         deadline: Option<Instant>,
-        waiter: Arc<Waiter>,
+        parked: Parked,
         reader: &mut OwnedReadHalf,
         writer: &mut OwnedWriteHalf,
         input: &mut BytesMut,
@@ -353,7 +352,7 @@ impl Connection {
                 biased;
                 _ = self.info.kill.notified() => break false,
                 _ = stopping(shutdown) => break false,
-                reply = waiter.served() => {
+                reply = parked.waiter.served() => {
                     self.reply(&reply);
                     return Unblocked::Served;
                 }
@@ -374,11 +373,11 @@ impl Connection {
             }
         };
         // A writer may have served the command at the same moment: then its reply is the answer.
-        let served = self.shared.blocked.leave(&waiter);
+        let served = parked.leave();
         if !timed_out {
             return Unblocked::Close;
         }
-        self.reply(&served.unwrap_or_else(|| waiter.timeout_reply().clone()));
+        self.reply(&served.unwrap_or_else(|| parked.waiter.timeout_reply().clone()));
         Unblocked::Served
     }
 
