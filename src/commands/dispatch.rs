@@ -134,15 +134,14 @@ fn announce_write(ctx: &mut Ctx, command: &Command, args: Args) {
         _ if !ctx.changed.get() => {}
         _ => {
             let changed_keys = ctx.changed_keys.as_ref().map(|keys| keys.take()).unwrap_or_default();
-            for position in command.keys_in(args) {
+            command.for_each_key(args, |position| {
                 let key = args.get(position);
-                // A handler that changed data without naming keys (COPY, MOVE) touches them all.
-                if !changed_keys.is_empty() && !changed_keys.contains(&KeyHash::of(key)) {
-                    continue;
+                // A handler that changed data without naming keys (MOVE) touches them all.
+                if changed_keys.is_empty() || changed_keys.contains(&KeyHash::of(key)) {
+                    shared.watches.touch(db, key);
+                    shared.blocked.signal(db, key);
                 }
-                shared.watches.touch(db, key);
-                shared.blocked.signal(db, key);
-            }
+            });
         }
     }
 }

@@ -133,6 +133,15 @@ impl Command {
         }
     }
 
+    /// Calls `visit` with the position of each key argument of a request. Fixed positions are
+    /// walked without allocating: every write command announces its keys this way.
+    pub fn for_each_key(&self, args: Args, visit: impl FnMut(usize)) {
+        match self.keys_fn {
+            Some(find) => find(args).into_iter().for_each(visit),
+            None => self.key_range(args.len()).for_each(visit),
+        }
+    }
+
     /// Whether a request may name more than one key.
     pub fn may_name_several_keys(&self) -> bool {
         self.keys_fn.is_some() || self.last_key != self.first_key
@@ -155,11 +164,18 @@ impl Command {
 
     /// The positions of the key arguments among `argc` arguments.
     pub fn key_positions(&self, argc: usize) -> Vec<usize> {
-        if self.first_key <= 0 {
-            return Vec::new();
-        }
-        let last = if self.last_key < 0 { argc as i32 + self.last_key } else { self.last_key.min(argc as i32 - 1) };
-        (self.first_key..=last).step_by(self.key_step.max(1) as usize).map(|i| i as usize).collect()
+        self.key_range(argc).collect()
+    }
+
+    /// The fixed key positions (first, last, step) for `argc` arguments.
+    fn key_range(&self, argc: usize) -> std::iter::StepBy<std::ops::RangeInclusive<usize>> {
+        let (first, last) = if self.first_key <= 0 {
+            (1, 0)
+        } else {
+            let last = if self.last_key < 0 { argc as i32 + self.last_key } else { self.last_key.min(argc as i32 - 1) };
+            (self.first_key as usize, last.max(0) as usize)
+        };
+        (first..=last).step_by(self.key_step.max(1) as usize)
     }
 
     /// The name without the container prefix.
