@@ -212,6 +212,7 @@ fn blocked_client_id(admin: &mut redis::Connection, command: &str) -> String {
 fn unblocked_or_killed_waiters_take_nothing_pushed_after() {
     let server = Server::start();
     let mut admin = server.con();
+    ok(&mut admin, &["CONFIG", "RESETSTAT"]);
     let waiter = blocked_blpop(&server, &mut admin, "q");
     let id = blocked_client_id(&mut admin, "blpop");
     let replies: Vec<Value> =
@@ -219,6 +220,11 @@ fn unblocked_or_killed_waiters_take_nothing_pushed_after() {
     assert_eq!(replies, vec![Value::Int(1), Value::Int(1)]);
     assert_eq!(waiter.join().unwrap(), Err("UNBLOCKED client unblocked via CLIENT UNBLOCK".to_owned()));
     assert_eq!(ok(&mut admin, &["CLIENT", "UNBLOCK", &id]), Value::Int(0), "no longer blocked");
+    // Counted as in Redis: the call when it blocked, the failure and the error when unblocked.
+    let Value::BulkString(stats) = ok(&mut admin, &["INFO", "all"]) else { panic!() };
+    let stats = String::from_utf8(stats).unwrap();
+    assert!(stats.contains("cmdstat_blpop:calls=1,") && stats.contains(",rejected_calls=0,failed_calls=1\r\n"), "{stats}");
+    assert!(stats.contains("errorstat_UNBLOCKED:count=1\r\n") && stats.contains("total_error_replies:1\r\n"));
 
     ok(&mut admin, &["DEL", "q"]);
     let waiter = blocked_blpop(&server, &mut admin, "q");

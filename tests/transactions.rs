@@ -251,6 +251,8 @@ fn watch_is_broken_exactly_when_redis_breaks_it() {
         (&["ZADD other 1 a"], &["ZMPOP 2 k other MIN"]),
         (&["SADD other a"], &["SMOVE other k a"]),
         (&["SADD other a"], &["SMOVE k other a"]),
+        (&["SADD other a", "SADD k a"], &["SMOVE other k a"]),
+        (&["SET k v"], &["COPY k other DB 1"]),
         (&["SADD other a"], &["SINTERSTORE dst k other"]),
         (&["SADD other a"], &["SUNIONSTORE k other"]),
         (&["SET other v"], &["RENAME other k"]),

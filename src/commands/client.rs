@@ -299,6 +299,6 @@ pub fn unblock(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
         4 if is(args.get(3), "error") => true,
         _ => return Err(CmdError::err("CLIENT UNBLOCK reason should be TIMEOUT or ERROR")),
     };
-    let unblocked = u64::try_from(id).is_ok_and(|id| ctx.shared.blocked.unblock(id, with_error));
+    let unblocked = u64::try_from(id).is_ok_and(|id| ctx.shared.blocked.unblock(id, with_error, &ctx.shared.stats));
     Ok(Reply::Int(i64::from(unblocked)))
 }

@@ -125,7 +125,8 @@ pub struct Ctx<'a> {
     pub changed: std::cell::Cell<bool>,
     /// The hashes of the keys [`Ctx::notify`] reported, recorded only while the command may name
     /// several keys (`Some`), so a write that changed one of them leaves WATCHes on the others
-    /// intact, as in Redis (a hash collision only touches one key too many).
+    /// intact, as in Redis (a hash collision only touches one key too many). A single-key command
+    /// records nothing (`None`): its key is the one that changed.
     pub changed_keys: Option<std::cell::RefCell<Vec<KeyHash>>>,
     /// The Lua VM and script caches, present for the commands that run with the gate held for writing
     /// (EVAL, FCALL, SCRIPT, FUNCTION and EXEC).

@@ -133,11 +133,13 @@ fn announce_write(ctx: &mut Ctx, command: &Command, args: Args) {
         }
         _ if !ctx.changed.get() => {}
         _ => {
-            let changed_keys = ctx.changed_keys.as_ref().map(|keys| keys.take()).unwrap_or_default();
+            let mut changed_keys = ctx.changed_keys.as_ref().map(|keys| keys.take()).unwrap_or_default();
+            // Sorted for lookups: a DEL of a million keys must not compare every pair.
+            changed_keys.sort_unstable();
             command.for_each_key(args, |position| {
                 let key = args.get(position);
-                // A handler that changed data without naming keys (MOVE) touches them all.
-                if changed_keys.is_empty() || changed_keys.contains(&KeyHash::of(key)) {
+                // Single-key commands record nothing: their key is the one that changed.
+                if changed_keys.is_empty() || changed_keys.binary_search(&KeyHash::of(key)).is_ok() {
                     shared.watches.touch(db, key);
                     shared.blocked.signal(db, key);
                 }

@@ -172,7 +172,7 @@ pub fn copy(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     if copied && to_db == from_db {
         ctx.notify(notify::GENERIC, "copy_to", to);
     } else if copied {
-        ctx.changed.set(true);
+        // Nothing changed in this database: only the copy's key in the other one is announced.
         ctx.shared.pubsub.notify(notify::GENERIC, "copy_to", to_db, to);
         ctx.touch_in(to_db, to);
     }

@@ -183,13 +183,16 @@ pub fn smove(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
         return Ok(Reply::Int(0));
     }
     let deleted = drop_if_empty(locked.shard(db, hf), hf, from, now);
-    get_or_create::<Set>(locked.shard(db, ht), ht, to, now, touch)?.insert(member, &limits);
+    let added = get_or_create::<Set>(locked.shard(db, ht), ht, to, now, touch)?.insert(member, &limits);
     drop(locked);
     ctx.notify(notify::SET, "srem", from);
     if deleted {
         ctx.notify(notify::GENERIC, "del", from);
     }
-    ctx.notify(notify::SET, "sadd", to);
+    // As Redis: the destination changed only if it did not hold the member already.
+    if added {
+        ctx.notify(notify::SET, "sadd", to);
+    }
     Ok(Reply::Int(1))
 }
 

@@ -88,7 +88,7 @@ impl Entry {
 }
 
 /// The hash of a key, computed once per command and reused for shard and table lookups.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct KeyHash(u64);
 
 impl KeyHash {

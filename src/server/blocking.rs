@@ -18,6 +18,7 @@ use tokio::sync::Notify;
 
 use super::clients::ClientInfo;
 use super::shared::{unix_ms, Shared};
+use super::stats::Stats;
 use crate::commands::dispatch::resolve;
 use crate::commands::{dispatch, BlockRequest, BlockedOn, Ctx, Session};
 use crate::engine::{KeyHash, StreamId, ValueType};
@@ -219,7 +220,7 @@ impl Blocked {
 
     /// CLIENT UNBLOCK: ends `client`'s wait at once with its timeout reply, or with an error; false
     /// if it was not waiting. Elements pushed after this are not served to it.
-    pub fn unblock(&self, client: u64, with_error: bool) -> bool {
+    pub fn unblock(&self, client: u64, with_error: bool, stats: &Stats) -> bool {
         let Some(waiter) = self.waiters().by_client.get(&client).cloned() else {
             return false;
         };
@@ -228,7 +229,12 @@ impl Blocked {
             return false;
         }
         *state = WaitState::Served(if with_error {
-            Reply::Error("UNBLOCKED client unblocked via CLIENT UNBLOCK".into())
+            let error = "UNBLOCKED client unblocked via CLIENT UNBLOCK";
+            stats.record_error(error);
+            if let Ok((command, _)) = resolve(waiter.args.args()) {
+                stats.record_served_error(command);
+            }
+            Reply::Error(error.into())
         } else {
             waiter.timeout_reply.clone()
         });
