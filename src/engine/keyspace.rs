@@ -100,6 +100,12 @@ impl KeyHash {
         (self.0 >> SHARD_SHIFT) as usize & (SHARDS - 1)
     }
 
+    /// A slot in a table of `slots` (a power of two) entries for this key in database `db`: the
+    /// low bits, which shard choice doesn't use.
+    pub fn slot_in(self, db: usize, slots: usize) -> usize {
+        (self.0 as usize ^ db.wrapping_mul(0x9E37_79B9)) & (slots - 1)
+    }
+
     /// Position in SCAN order: the shard bits moved to the top, so ascending positions visit shards
     /// in order and each shard's keys by hash.
     pub fn scan_position(self) -> u64 {

@@ -11,7 +11,7 @@
 
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::Notify;
@@ -162,11 +162,27 @@ struct Waiters {
     by_client: HashMap<u64, Arc<Waiter>>,
 }
 
-#[derive(Default)]
+/// Slots of [`Blocked::awaited`].
+const AWAITED_SLOTS: usize = 4096;
+
 pub struct Blocked {
     /// Clients currently blocked (INFO blocked_clients); also the fast "nobody waits" check.
     clients: AtomicUsize,
+    /// Per slot of (database, key hash), how many waits name a key there: the check every write
+    /// makes while someone is blocked, without the lock or a copy of the key (a shared slot only
+    /// costs a look at the queues).
+    awaited: Box<[AtomicU32]>,
     waiters: Mutex<Waiters>,
+}
+
+impl Default for Blocked {
+    fn default() -> Blocked {
+        Blocked {
+            clients: AtomicUsize::new(0),
+            awaited: (0..AWAITED_SLOTS).map(|_| AtomicU32::new(0)).collect(),
+            waiters: Mutex::default(),
+        }
+    }
 }
 
 impl Blocked {
@@ -194,6 +210,9 @@ impl Blocked {
             waiters.by_key.entry((waiter.db, key.clone())).or_default().push_back(waiter.clone());
         }
         waiters.by_client.insert(waiter.info.id, waiter.clone());
+        for key in &waiter.keys {
+            self.awaited_slot(waiter.db, key).fetch_add(1, Ordering::Relaxed);
+        }
         self.clients.fetch_add(1, Ordering::Relaxed);
         drop(waiters);
         session.info.blocked.store(true, Ordering::Relaxed);
@@ -274,16 +293,29 @@ impl Blocked {
         if waiters.by_client.get(&waiter.info.id).is_some_and(|w| Arc::ptr_eq(w, waiter)) {
             waiters.by_client.remove(&waiter.info.id);
         }
+        for key in &waiter.keys {
+            self.awaited_slot(waiter.db, key).fetch_sub(1, Ordering::Relaxed);
+        }
         self.clients.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    fn awaited_slot(&self, db: usize, key: &[u8]) -> &AtomicU32 {
+        &self.awaited[KeyHash::of(key).slot_in(db, AWAITED_SLOTS)]
+    }
+
+    /// Whether some client may wait on `key` of `db`: false for certain, true perhaps.
+    fn may_await(&self, db: usize, key: &[u8]) -> bool {
+        self.clients.load(Ordering::Relaxed) > 0 && self.awaited_slot(db, key).load(Ordering::Relaxed) > 0
+    }
+
+    /// Whether some client waits on `key` of `db`.
+    pub fn awaits(&self, db: usize, key: &[u8]) -> bool {
+        self.may_await(db, key) && self.waiters().by_key.contains_key(&(db, key.to_vec()))
     }
 
     /// A write touched `key`: if someone waits on it, it is ready to be served.
     pub fn signal(&self, db: usize, key: &[u8]) {
-        if self.clients.load(Ordering::Relaxed) == 0 {
-            return;
-        }
-        let waited = self.waiters().by_key.contains_key(&(db, key.to_vec()));
-        if waited {
+        if self.awaits(db, key) {
             mark_ready(db, key);
         }
     }
@@ -297,12 +329,6 @@ impl Blocked {
         for key in keys {
             mark_ready(db, &key);
         }
-    }
-
-    /// Whether a client waits on any of `keys` of `db`.
-    pub fn waits_on_any<'k>(&self, db: usize, mut keys: impl Iterator<Item = &'k [u8]>) -> bool {
-        let waiters = self.waiters();
-        keys.any(|key| waiters.by_key.contains_key(&(db, key.to_vec())))
     }
 
     pub fn count(&self) -> usize {

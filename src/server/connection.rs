@@ -437,9 +437,11 @@ fn writes_to_awaited_key(shared: &Shared, db: usize, args: Args) -> bool {
     let Ok((_, command)) = resolve(args) else {
         return false;
     };
-    command.has(WRITE)
-        && command.arity_ok(args.len())
-        && shared.blocked.waits_on_any(db, command.keys_in(args).into_iter().map(|i| args.get(i)))
+    let mut awaited = false;
+    if command.has(WRITE) && command.arity_ok(args.len()) {
+        command.for_each_key(args, |position| awaited = awaited || shared.blocked.awaits(db, args.get(position)));
+    }
+    awaited
 }
 
 /// Encodes the pub/sub messages already queued for this client.
