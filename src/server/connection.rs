@@ -206,7 +206,8 @@ impl Connection {
             consumed += length;
             let started = Instant::now();
             let now_ms = batch_unix_ms + started.duration_since(batch_started).as_millis() as u64;
-            if runs_exclusively(args) || writes_to_awaited_key(&shared, self.session.db, args) {
+            let scripted = runs_exclusively(args);
+            if scripted || writes_to_awaited_key(&shared, self.session.db, args) {
                 // Alone: no other client's command between a script's or a transaction's commands,
                 // nor between a push and the serving of the clients blocked on its key.
                 gate = None;
@@ -219,12 +220,16 @@ impl Connection {
                         }
                     }
                 }
-                let _in_script = super::spare::running_here();
-                let mut scripting = shared.scripting.lock();
-                self.execute(args, now_ms, started, scripting.as_mut());
-                // INFO and FUNCTION STATS read these without the VM, which a script may hold.
-                if let Some(scripting) = scripting.as_ref() {
-                    scripting.publish();
+                if scripted {
+                    let _in_script = super::spare::running_here();
+                    let mut scripting = shared.scripting.lock();
+                    self.execute(args, now_ms, started, scripting.as_mut());
+                    // INFO and FUNCTION STATS read these without the VM, which a script may hold.
+                    if let Some(scripting) = scripting.as_ref() {
+                        scripting.publish();
+                    }
+                } else {
+                    self.execute(args, now_ms, started, None);
                 }
             } else {
                 exclusive = None;
