@@ -206,8 +206,8 @@ impl Connection {
             consumed += length;
             let started = Instant::now();
             let now_ms = batch_unix_ms + started.duration_since(batch_started).as_millis() as u64;
-            let scripted = runs_exclusively(args);
-            if scripted || writes_to_awaited_key(&shared, self.session.db, args) {
+            let script_or_exec = runs_exclusively(args);
+            if script_or_exec || writes_to_awaited_key(&shared, self.session.db, args) {
                 // Alone: no other client's command between a script's or a transaction's commands,
                 // nor between a push and the serving of the clients blocked on its key.
                 gate = None;
@@ -220,7 +220,7 @@ impl Connection {
                         }
                     }
                 }
-                if scripted {
+                if script_or_exec {
                     let _in_script = super::spare::running_here();
                     let mut scripting = shared.scripting.lock();
                     self.execute(args, now_ms, started, scripting.as_mut());
