@@ -442,6 +442,10 @@ fn writes_to_awaited_key(shared: &Shared, db: usize, args: Args) -> bool {
     let Ok((_, command)) = resolve(args) else {
         return false;
     };
+    // These write into other databases too; rare enough to run alone whenever anyone waits.
+    if matches!(command.name, "move" | "copy" | "swapdb") {
+        return true;
+    }
     let mut awaited = false;
     if command.has(WRITE) && command.arity_ok(args.len()) {
         command.for_each_key(args, |position| awaited = awaited || shared.blocked.awaits(db, args.get(position)));
