@@ -229,6 +229,9 @@ impl Connection {
                         scripting.publish();
                     }
                 } else {
+                    // A push on another loop may have landed before its writer serves the waiters:
+                    // they come first, so this command cannot take what was theirs.
+                    serve_waiters_of(&shared, self.session.db, args);
                     self.execute(args, now_ms, started, None);
                 }
             } else {
@@ -451,6 +454,14 @@ fn writes_to_awaited_key(shared: &Shared, db: usize, args: Args) -> bool {
         command.for_each_key(args, |position| awaited = awaited || shared.blocked.awaits(db, args.get(position)));
     }
     awaited
+}
+
+/// Serves the clients blocked on the keys `args` names (called with the gate's write side held).
+fn serve_waiters_of(shared: &Shared, db: usize, args: Args) {
+    if let Ok((_, command)) = resolve(args) {
+        command.for_each_key(args, |position| shared.blocked.signal(db, args.get(position)));
+        serve_ready(shared);
+    }
 }
 
 /// Encodes the pub/sub messages already queued for this client.
