@@ -335,9 +335,16 @@ impl Blocked {
         self.clients.load(Ordering::Relaxed)
     }
 
-    /// The waiters of one key, longest-waiting first.
-    fn queue(&self, key: &WaitKey) -> Vec<Arc<Waiter>> {
-        self.waiters().by_key.get(key).map(|queue| queue.iter().cloned().collect()).unwrap_or_default()
+    /// The waiter at `place` in the line of one key (0: the longest-waiting).
+    fn in_line(&self, key: &WaitKey, place: usize) -> Option<Arc<Waiter>> {
+        self.waiters().by_key.get(key).and_then(|line| line.get(place).cloned())
+    }
+
+    /// The consumer-group reads waiting on one key from `place` on.
+    fn group_reads(&self, key: &WaitKey, place: usize) -> Vec<Arc<Waiter>> {
+        let waiters = self.waiters();
+        let line = waiters.by_key.get(key).into_iter().flat_map(|line| line.iter().skip(place));
+        line.filter(|waiter| waiter.on == BlockedOn::StreamGroup).cloned().collect()
     }
 }
 
@@ -356,16 +363,32 @@ pub fn serve_ready(shared: &Shared) {
     while let Some(key) = READY.with_borrow_mut(VecDeque::pop_front) {
         let (db, name) = (key.0, key.1.as_slice());
         let hash = KeyHash::of(name);
-        for waiter in shared.blocked.queue(&key) {
+        // Walked one at a time: a served waiter leaves the line, so the next one takes its place.
+        let mut place = 0;
+        while let Some(waiter) = shared.blocked.in_line(&key, place) {
             let found = shared.keyspace.db(db).lock(hash).get(hash, name, unix_ms()).map(|entry| entry.value.value_type());
-            if !waiter.may_be_served_by(found) {
-                continue;
+            if found.is_none() {
+                // Gone (often just emptied by the waiters served before): only consumer-group
+                // reads end now, with their error; nobody else in line can be served.
+                for waiter in shared.blocked.group_reads(&key, place) {
+                    serve(shared, &waiter, true);
+                }
+                break;
             }
             let stream_gone = waiter.on == BlockedOn::StreamGroup && found != Some(ValueType::Stream);
-            if waiter.try_serve(shared, stream_gone) {
-                shared.blocked.remove(&waiter);
-                waiter.served.notify_one();
+            if !(waiter.may_be_served_by(found) && serve(shared, &waiter, stream_gone)) {
+                place += 1;
             }
         }
     }
+}
+
+/// Runs `waiter`'s command for it and, if that served it, hands it the reply; whether it did.
+fn serve(shared: &Shared, waiter: &Arc<Waiter>, stream_gone: bool) -> bool {
+    let served = waiter.try_serve(shared, stream_gone);
+    if served {
+        shared.blocked.remove(waiter);
+        waiter.served.notify_one();
+    }
+    served
 }
