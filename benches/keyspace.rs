@@ -31,7 +31,7 @@ fn keyspace(c: &mut Criterion) {
             let k = key(next());
             let hash = KeyHash::of(&k);
             let mut shard = db.lock(hash);
-            black_box(shard.get(hash, &k, 0).map(|e| e.value.heap_size()))
+            black_box(shard.get(hash, &k, 0).map(|e| e.value().heap_size()))
         })
     });
     c.bench_function("set random key of 1M", |b| {

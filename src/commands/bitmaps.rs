@@ -10,30 +10,12 @@ use super::args::{is, parse_int};
 use super::{CmdError, Ctx};
 use crate::engine::bitmap::{self, BitOp, FieldType, Overflow};
 use crate::engine::thin::ThinBytes;
-use crate::engine::{KeyHash, Shard, Value};
+use crate::engine::{KeyHash, Shard, Tracked, Value};
 use crate::num::parse_i64;
 use crate::resp::{Args, Reply};
 use crate::server::notify;
 
 const OFFSET_ERROR: &str = "bit offset is not an integer or out of range";
-
-/// The bytes of the string in `value`, made editable: small and integer encodings become a `raw`
-/// heap string first. `None` when the value is not a string.
-pub(super) fn editable(value: &mut Value) -> Option<&mut ThinBytes> {
-    if !value.is_string() {
-        return None;
-    }
-    if !matches!(value, Value::Raw(_)) {
-        *value = match std::mem::replace(value, Value::Int(0)) {
-            Value::Heap(bytes) => Value::Raw(bytes),
-            small => Value::Raw(ThinBytes::new(&small.as_string().unwrap_or_default())),
-        };
-    }
-    match value {
-        Value::Raw(bytes) => Some(bytes),
-        _ => None,
-    }
-}
 
 /// Redis's `lookupStringForBitCommand`: the string at `key`, created or zero-padded to at least
 /// `len` bytes, and whether that creation or growth happened (which counts as a change).
@@ -43,17 +25,15 @@ fn string_for_write<'a>(
     key: &[u8],
     len: usize,
     now_ms: u64,
-) -> Result<(&'a mut ThinBytes, bool), CmdError> {
+) -> Result<(Tracked<'a, ThinBytes>, bool), CmdError> {
     let created = !shard.contains(hash, key, now_ms);
     if created {
         shard.set(hash, key, Value::Raw(ThinBytes::new(b"")), None, now_ms);
     }
-    let entry = shard.get(hash, key, now_ms).ok_or(CmdError::NoSuchKey)?;
-    let bytes = editable(&mut entry.value).ok_or(CmdError::WrongType)?;
+    let write = shard.write(hash, key, now_ms, false).ok_or(CmdError::NoSuchKey)?;
+    let mut bytes = write.string_bytes().ok_or(CmdError::WrongType)?;
     let grown = bytes.len() < len;
-    if grown {
-        bytes.resize_zeroed(len);
-    }
+    bytes.grow_zeroed(len);
     Ok((bytes, created || grown))
 }
 
@@ -83,12 +63,12 @@ pub fn setbit(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let key = args.get(1);
     let hash = KeyHash::of(key);
     let mut shard = ctx.db().lock(hash);
-    let (bytes, grown) = string_for_write(&mut shard, hash, key, (offset / 8) as usize + 1, ctx.now_ms)?;
+    let (mut bytes, grown) = string_for_write(&mut shard, hash, key, (offset / 8) as usize + 1, ctx.now_ms)?;
     let (byte, mask) = ((offset / 8) as usize, 0x80u8 >> (offset % 8));
     let old = bytes[byte] & mask != 0;
     let changed = grown || old != (on == 1);
-    if changed {
-        bytes[byte] = if on == 1 { bytes[byte] | mask } else { bytes[byte] & !mask };
+    if old != (on == 1) {
+        bytes.edit(byte, 1, |b| b[0] ^= mask);
     }
     drop(shard);
     if changed {
@@ -107,7 +87,7 @@ fn with_string<R>(ctx: &mut Ctx, key: &[u8], read: impl FnOnce(Option<&[u8]>) ->
     let found = entry.is_some();
     let result = match entry {
         None => read(None),
-        Some(entry) => entry.value.with_string(|bytes| read(Some(bytes))).ok_or(CmdError::WrongType)?,
+        Some(entry) => entry.value().with_string(|bytes| read(Some(bytes))).ok_or(CmdError::WrongType)?,
     };
     drop(shard);
     ctx.record_lookup(found);
@@ -239,7 +219,7 @@ pub fn bitop(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let mut len = 0;
     for (key, hash) in &sources {
         if let Some(entry) = locked.shard(db, *hash).get(*hash, key, now) {
-            len = len.max(entry.value.with_string(<[u8]>::len).ok_or(CmdError::WrongType)?);
+            len = len.max(entry.value().with_string(<[u8]>::len).ok_or(CmdError::WrongType)?);
         }
     }
     // The result is built in the string that will be stored, and folded source by source, so
@@ -249,7 +229,7 @@ pub fn bitop(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     if len > 0 {
         for (i, (key, hash)) in sources.iter().enumerate() {
             let source = locked.shard(db, *hash).get(*hash, key, now);
-            let folded = source.and_then(|e| e.value.with_string(|bytes| bitmap::bitop_step(op, &mut out, i == 0, bytes)));
+            let folded = source.and_then(|e| e.value().with_string(|bytes| bitmap::bitop_step(op, &mut out, i == 0, bytes)));
             if folded.is_none() {
                 bitmap::bitop_step(op, &mut out, i == 0, b"");
             }
@@ -375,7 +355,7 @@ fn bitfield_generic(ctx: &mut Ctx, args: Args, read_only: bool) -> Result<Reply,
     }
     let hash = KeyHash::of(key);
     let mut shard = ctx.db().lock(hash);
-    let (bytes, grown) = string_for_write(&mut shard, hash, key, reach.div_ceil(8) as usize, ctx.now_ms)?;
+    let (mut bytes, grown) = string_for_write(&mut shard, hash, key, reach.div_ceil(8) as usize, ctx.now_ms)?;
     // As Redis: a write that stored something counts as a change when the string was created or
     // grown for it or its bits differ; writes refused by OVERFLOW FAIL never count.
     let mut changed = false;
@@ -383,13 +363,17 @@ fn bitfield_generic(ctx: &mut Ctx, args: Args, read_only: bool) -> Result<Reply,
     for field in &fields {
         let (operand, increment) = match field.op {
             FieldOp::Get => {
-                replies.push(Reply::Int(field.kind.get(bytes, field.offset)));
+                replies.push(Reply::Int(field.kind.get(&bytes, field.offset)));
                 continue;
             }
             FieldOp::Set(value) => (value, false),
             FieldOp::IncrBy(value) => (value, true),
         };
-        let write = field.kind.write(bytes, field.offset, operand, increment, field.overflow);
+        // The bytes the field spans, edited and recorded together.
+        let first = (field.offset / 8) as usize;
+        let last = ((field.offset + u64::from(field.kind.bits) - 1) / 8) as usize;
+        let bit_offset = field.offset - first as u64 * 8;
+        let write = bytes.edit(first, last + 1 - first, |span| field.kind.write(span, bit_offset, operand, increment, field.overflow));
         changed |= write.reply.is_some() && (grown || write.changed);
         replies.push(write.reply.map_or(Reply::Nil, Reply::Int));
     }
@@ -423,17 +407,5 @@ mod tests {
         for bad in [&b"u64"[..], b"i65", b"i0", b"I8", b"u", b"", b"u08", b"u+8"] {
             assert!(parse_field_type(bad).is_err(), "{bad:?}");
         }
-    }
-
-    #[test]
-    fn editable_strings_become_raw() {
-        for mut value in [Value::string(b"123"), Value::string(b"short"), Value::string(&[b'x'; 100])] {
-            let before = value.as_string().unwrap().into_owned();
-            let bytes = editable(&mut value).unwrap();
-            assert_eq!(&bytes[..], &before[..]);
-            bytes[0] = b'!';
-            assert_eq!(value.encoding(), "raw");
-        }
-        assert!(editable(&mut Value::List(Box::default())).is_none());
     }
 }

@@ -3,37 +3,9 @@
 
 use super::args::ArgCursor;
 use super::{CmdError, Ctx};
-use crate::engine::{Hash, KeyHash, Limits, List, Set, Shard, Stream, Value, ZSet};
+pub use crate::engine::Collection;
+use crate::engine::{KeyHash, Limits, Shard, Tracked};
 use crate::resp::{Args, Reply};
-
-/// A collection type that can live in a [`Value`].
-pub trait Collection: Default + Sized {
-    fn of(value: &mut Value) -> Option<&mut Self>;
-    fn into_value(self) -> Value;
-}
-
-macro_rules! collection {
-    ($type:ident) => {
-        impl Collection for $type {
-            fn of(value: &mut Value) -> Option<&mut Self> {
-                match value {
-                    Value::$type(inner) => Some(inner),
-                    _ => None,
-                }
-            }
-
-            fn into_value(self) -> Value {
-                Value::$type(Box::new(self))
-            }
-        }
-    };
-}
-
-collection!(List);
-collection!(Hash);
-collection!(Set);
-collection!(ZSet);
-collection!(Stream);
 
 /// The encoding thresholds in force.
 pub fn limits(ctx: &Ctx) -> Limits {
@@ -48,11 +20,25 @@ pub fn get<'a, T: Collection>(
     key: &[u8],
     now_ms: u64,
     touch: bool,
-) -> Result<Option<&'a mut T>, CmdError> {
+) -> Result<Option<&'a T>, CmdError> {
     let entry = if touch { shard.touch(hash, key, now_ms) } else { shard.get(hash, key, now_ms) };
     match entry {
         None => Ok(None),
-        Some(entry) => T::of(&mut entry.value).map(Some).ok_or(CmdError::WrongType),
+        Some(entry) => T::of(entry.value()).map(Some).ok_or(CmdError::WrongType),
+    }
+}
+
+/// Like [`get`], for writing: the collection's mutators report their changes.
+pub fn get_mut<'a, T: Collection>(
+    shard: &'a mut Shard,
+    hash: KeyHash,
+    key: &[u8],
+    now_ms: u64,
+    touch: bool,
+) -> Result<Option<Tracked<'a, T>>, CmdError> {
+    match shard.write(hash, key, now_ms, touch) {
+        None => Ok(None),
+        Some(write) => write.collection::<T>().map(Some).ok_or(CmdError::WrongType),
     }
 }
 
@@ -64,20 +50,17 @@ pub fn get_or_create<'a, T: Collection>(
     key: &[u8],
     now_ms: u64,
     touch: bool,
-) -> Result<&'a mut T, CmdError> {
+) -> Result<Tracked<'a, T>, CmdError> {
     if get::<T>(shard, hash, key, now_ms, touch)?.is_none() {
         shard.set(hash, key, T::default().into_value(), None, now_ms);
     }
-    match shard.get(hash, key, now_ms) {
-        Some(entry) => T::of(&mut entry.value).ok_or(CmdError::WrongType),
-        None => Err(CmdError::WrongType),
-    }
+    get_mut::<T>(shard, hash, key, now_ms, false)?.ok_or(CmdError::WrongType)
 }
 
 /// Deletes `key` if it holds an empty collection: a key never holds one. Returns whether it did (the
 /// caller then reports `del`).
 pub fn drop_if_empty(shard: &mut Shard, hash: KeyHash, key: &[u8], now_ms: u64) -> bool {
-    if shard.get(hash, key, now_ms).is_some_and(|e| e.value.is_empty_collection()) {
+    if shard.get(hash, key, now_ms).is_some_and(|e| e.value().is_empty_collection()) {
         shard.remove(hash, key, now_ms);
         return true;
     }

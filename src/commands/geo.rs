@@ -126,7 +126,7 @@ pub fn geoadd(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     if xx && get::<ZSet>(&mut shard, hash, key, ctx.now_ms, ctx.touches())?.is_none() {
         return Ok(Reply::Int(0));
     }
-    let zset = get_or_create::<ZSet>(&mut shard, hash, key, ctx.now_ms, ctx.touches())?;
+    let mut zset = get_or_create::<ZSet>(&mut shard, hash, key, ctx.now_ms, ctx.touches())?;
     let (mut added, mut changed) = (0, 0);
     for (score, member) in items {
         let (new, updated) = zset.upsert(member, &limits, |current| match current {
@@ -422,7 +422,7 @@ fn search_generic(ctx: &mut Ctx, args: Args, variant: Variant) -> Result<Reply, 
     let hs = KeyHash::of(src);
     let zset = get::<ZSet>(locked.shard(db, hs), hs, src, now, touch)?;
     ctx.record_lookup(zset.is_some());
-    let query = parse_query(args, variant, zset.as_deref())?;
+    let query = parse_query(args, variant, zset)?;
     let found = match zset {
         Some(zset) => {
             let (Some((lon, lat)), Some((extent, conversion))) = (query.center, query.extent) else {

@@ -1,7 +1,7 @@
 //! Hash commands.
 
 use super::args::parse_int;
-use super::collection::{drop_if_empty, empty_scan, get, get_or_create, limits, parse_cursor, parse_scan_options, scan_reply};
+use super::collection::{drop_if_empty, empty_scan, get, get_mut, get_or_create, limits, parse_cursor, parse_scan_options, scan_reply};
 use super::strings::format_human_float;
 use super::{CmdError, Ctx};
 use crate::engine::{Hash, KeyHash};
@@ -26,7 +26,7 @@ fn set_pairs(ctx: &mut Ctx, args: Args, name: &str) -> Result<usize, CmdError> {
     let hash = KeyHash::of(key);
     let limits = limits(ctx);
     let mut shard = ctx.db().lock(hash);
-    let map = get_or_create::<Hash>(&mut shard, hash, key, ctx.now_ms, ctx.touches())?;
+    let mut map = get_or_create::<Hash>(&mut shard, hash, key, ctx.now_ms, ctx.touches())?;
     let added = pairs.into_iter().filter(|(f, v)| map.set(f, v, &limits)).count();
     drop(shard);
     ctx.notify(notify::HASH, "hset", key);
@@ -52,7 +52,7 @@ pub fn hsetnx(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let hash = KeyHash::of(key);
     let limits = limits(ctx);
     let mut shard = ctx.db().lock(hash);
-    let map = get_or_create::<Hash>(&mut shard, hash, key, ctx.now_ms, ctx.touches())?;
+    let mut map = get_or_create::<Hash>(&mut shard, hash, key, ctx.now_ms, ctx.touches())?;
     if map.contains(field) {
         return Ok(Reply::Int(0));
     }
@@ -63,7 +63,7 @@ pub fn hsetnx(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
 }
 
 /// Runs `f` on the hash at `key` (None when missing) and records the lookup.
-fn read<R>(ctx: &mut Ctx, key: &[u8], f: impl FnOnce(Option<&mut Hash>) -> R) -> Result<R, CmdError> {
+fn read<R>(ctx: &mut Ctx, key: &[u8], f: impl FnOnce(Option<&Hash>) -> R) -> Result<R, CmdError> {
     let hash = KeyHash::of(key);
     let mut shard = ctx.db().lock(hash);
     let map = get::<Hash>(&mut shard, hash, key, ctx.now_ms, ctx.touches())?;
@@ -91,7 +91,7 @@ pub fn hdel(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let key = args.get(1);
     let hash = KeyHash::of(key);
     let mut shard = ctx.db().lock(hash);
-    let Some(map) = get::<Hash>(&mut shard, hash, key, ctx.now_ms, ctx.touches())? else {
+    let Some(mut map) = get_mut::<Hash>(&mut shard, hash, key, ctx.now_ms, ctx.touches())? else {
         return Ok(Reply::Int(0));
     };
     let removed = args.iter().skip(2).filter(|f| map.remove(f)).count();
@@ -149,7 +149,7 @@ pub fn hincrby(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let hash = KeyHash::of(key);
     let limits = limits(ctx);
     let mut shard = ctx.db().lock(hash);
-    let map = get_or_create::<Hash>(&mut shard, hash, key, ctx.now_ms, ctx.touches())?;
+    let mut map = get_or_create::<Hash>(&mut shard, hash, key, ctx.now_ms, ctx.touches())?;
     let current = match map.get(field) {
         None => 0,
         Some(text) => parse_i64(text).ok_or_else(|| CmdError::err("hash value is not an integer"))?,
@@ -181,7 +181,7 @@ pub fn hincrbyfloat(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let hash = KeyHash::of(key);
     let limits = limits(ctx);
     let mut shard = ctx.db().lock(hash);
-    let map = get_or_create::<Hash>(&mut shard, hash, key, ctx.now_ms, ctx.touches())?;
+    let mut map = get_or_create::<Hash>(&mut shard, hash, key, ctx.now_ms, ctx.touches())?;
     let outcome = match map.get(field) {
         None => Ok(increment),
         Some(text) => match parse_f64(text) {

@@ -4,7 +4,6 @@
 use std::sync::atomic::Ordering;
 
 use super::args::is;
-use super::bitmaps::editable;
 use super::{CmdError, Ctx};
 use crate::engine::hyperloglog::{self as hll, Encoding, HllError, Registers};
 use crate::engine::thin::ThinBytes;
@@ -40,7 +39,7 @@ pub fn pfadd(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let hash = KeyHash::of(key);
     let sparse_max = sparse_max_bytes(ctx);
     let mut shard = ctx.db().lock(hash);
-    let Some(entry) = shard.get(hash, key, ctx.now_ms) else {
+    let Some(write) = shard.write(hash, key, ctx.now_ms, false) else {
         let mut sketch = hll::new_sparse();
         for element in args.iter().skip(2) {
             hll::add(&mut sketch, element, sparse_max).map_err(error)?;
@@ -51,9 +50,24 @@ pub fn pfadd(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
         ctx.notify(notify::STRING, "pfadd", key);
         return Ok(Reply::Int(1));
     };
-    let encoding = check(&entry.value)?;
-    let bytes = editable(&mut entry.value).ok_or(CmdError::WrongType)?;
+    let encoding = check(write.value())?;
+    let (updated, failed) = write.rewrite_string(|bytes| add_all(bytes, encoding, args, sparse_max)).ok_or(CmdError::WrongType)?;
+    drop(shard);
+    if let Some(e) = failed {
+        return Err(error(e));
+    }
+    if updated {
+        ctx.notify(notify::STRING, "pfadd", key);
+    }
+    Ok(Reply::Int(i64::from(updated)))
+}
+
+/// Adds PFADD's elements to the sketch in `bytes`: whether a register changed, and the error that
+/// stopped it (elements added before a corrupt opcode was met stay added, as in Redis). The second
+/// field of the pair is whether the stored bytes changed.
+fn add_all(bytes: &mut ThinBytes, encoding: Encoding, args: Args, sparse_max: usize) -> ((bool, Option<HllError>), bool) {
     let mut updated = false;
+    let mut failed = None;
     if encoding == Encoding::Dense {
         // Dense sketches never change size: registers are raised in place.
         for element in args.iter().skip(2) {
@@ -61,7 +75,6 @@ pub fn pfadd(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
         }
     } else {
         let mut sketch = bytes.to_vec();
-        let mut failed = None;
         for element in args.iter().skip(2) {
             match hll::add(&mut sketch, element, sparse_max) {
                 Ok(changed) => updated |= changed,
@@ -71,22 +84,14 @@ pub fn pfadd(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
                 }
             }
         }
-        // Elements added before a corrupt opcode was met stay added, as in Redis.
         if updated || failed.is_some() {
             *bytes = ThinBytes::new(&sketch);
-        }
-        if let Some(e) = failed {
-            return Err(error(e));
         }
     }
     if updated {
         hll::invalidate_cache(bytes);
     }
-    drop(shard);
-    if updated {
-        ctx.notify(notify::STRING, "pfadd", key);
-    }
-    Ok(Reply::Int(i64::from(updated)))
+    ((updated, failed), updated || failed.is_some())
 }
 
 /// PFCOUNT key [key ...]
@@ -103,22 +108,23 @@ pub fn pfcount(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let hash = KeyHash::of(key);
     let touch = ctx.touches();
     let mut shard = ctx.db().lock(hash);
-    let entry = if touch { shard.touch(hash, key, ctx.now_ms) } else { shard.get(hash, key, ctx.now_ms) };
-    let Some(entry) = entry else {
+    let Some(write) = shard.write(hash, key, ctx.now_ms, touch) else {
         drop(shard);
         ctx.record_lookup(false);
         return Ok(Reply::Int(0));
     };
-    check(&entry.value)?;
-    let bytes = editable(&mut entry.value).ok_or(CmdError::WrongType)?;
-    let (card, recomputed) = match hll::cached_count(bytes) {
-        Some(card) => (card, false),
-        None => {
-            let card = hll::count(bytes).map_err(error)?;
-            hll::store_cached_count(bytes, card);
-            (card, true)
-        }
-    };
+    check(write.value())?;
+    let counted = write.rewrite_string(|bytes| match hll::cached_count(bytes) {
+        Some(card) => (Ok((card, false)), false),
+        None => match hll::count(bytes) {
+            Ok(card) => {
+                hll::store_cached_count(bytes, card);
+                (Ok((card, true)), true)
+            }
+            Err(e) => (Err(error(e)), false),
+        },
+    });
+    let (card, recomputed) = counted.ok_or(CmdError::WrongType)??;
     drop(shard);
     ctx.record_lookup(true);
     if recomputed {
@@ -140,8 +146,8 @@ fn pfcount_union(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
             continue;
         };
         hits += 1;
-        check(&entry.value)?;
-        entry.value.with_string(|bytes| union.merge(bytes)).ok_or(CmdError::WrongType)?.map_err(error)?;
+        check(entry.value())?;
+        entry.value().with_string(|bytes| union.merge(bytes)).ok_or(CmdError::WrongType)?.map_err(error)?;
     }
     drop(locked);
     ctx.hits += hits;
@@ -165,19 +171,23 @@ pub fn pfmerge(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
         let Some(entry) = locked.shard(db, *hash).get(*hash, key, now) else {
             continue;
         };
-        dense |= check(&entry.value)? == Encoding::Dense;
-        entry.value.with_string(|bytes| union.merge(bytes)).ok_or(CmdError::WrongType)?.map_err(error)?;
+        dense |= check(entry.value())? == Encoding::Dense;
+        entry.value().with_string(|bytes| union.merge(bytes)).ok_or(CmdError::WrongType)?.map_err(error)?;
     }
     let (dest, dest_hash) = keys[0];
     let shard = locked.shard(db, dest_hash);
     if !shard.contains(dest_hash, dest, now) {
         shard.set(dest_hash, dest, Value::Raw(ThinBytes::new(&hll::new_sparse())), None, now);
     }
-    let entry = shard.get(dest_hash, dest, now).ok_or(CmdError::NoSuchKey)?;
-    let bytes = editable(&mut entry.value).ok_or(CmdError::WrongType)?;
-    let mut sketch = bytes.to_vec();
-    let stored = union.store(&mut sketch, dense, sparse_max);
-    *bytes = ThinBytes::new(&sketch);
+    let write = shard.write(dest_hash, dest, now, false).ok_or(CmdError::NoSuchKey)?;
+    let stored = write
+        .rewrite_string(|bytes| {
+            let mut sketch = bytes.to_vec();
+            let stored = union.store(&mut sketch, dense, sparse_max);
+            *bytes = ThinBytes::new(&sketch);
+            (stored, true)
+        })
+        .ok_or(CmdError::WrongType)?;
     drop(locked);
     stored.map_err(error)?;
     ctx.notify(notify::STRING, "pfadd", dest);
@@ -192,9 +202,14 @@ pub fn pfdebug(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let (sub, key) = (args.get(1), args.get(2));
     let hash = KeyHash::of(key);
     let mut shard = ctx.db().lock(hash);
-    let entry = shard.get(hash, key, ctx.now_ms).ok_or_else(|| CmdError::err("The specified key does not exist"))?;
-    let encoding = check(&entry.value)?;
-    let bytes = editable(&mut entry.value).ok_or(CmdError::WrongType)?;
+    let write = shard.write(hash, key, ctx.now_ms, false).ok_or_else(|| CmdError::err("The specified key does not exist"))?;
+    let encoding = check(write.value())?;
+    write.rewrite_string(|bytes| debug(bytes, sub, encoding)).ok_or(CmdError::WrongType)?
+}
+
+/// Runs a PFDEBUG subcommand on the sketch in `bytes`; the second field of the pair is whether it
+/// converted the sketch to dense.
+fn debug(bytes: &mut ThinBytes, sub: &[u8], encoding: Encoding) -> (Result<Reply, CmdError>, bool) {
     let mut to_dense = || -> Result<bool, CmdError> {
         let mut sketch = bytes.to_vec();
         let converted = hll::make_dense(&mut sketch).map_err(error)?;
@@ -202,19 +217,25 @@ pub fn pfdebug(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
         Ok(converted)
     };
     if is(sub, "getreg") {
-        to_dense()?;
-        Ok(Reply::Array(hll::dense_registers(bytes).into_iter().map(|r| Reply::Int(i64::from(r))).collect()))
+        let converted = match to_dense() {
+            Ok(converted) => converted,
+            Err(e) => return (Err(e), false),
+        };
+        (Ok(Reply::Array(hll::dense_registers(bytes).into_iter().map(|r| Reply::Int(i64::from(r))).collect())), converted)
     } else if is(sub, "decode") {
         if encoding != Encoding::Sparse {
-            return Err(CmdError::err("HLL encoding is not sparse"));
+            return (Err(CmdError::err("HLL encoding is not sparse")), false);
         }
-        Ok(Reply::bulk(hll::decode_sparse(bytes).as_bytes()))
+        (Ok(Reply::bulk(hll::decode_sparse(bytes).as_bytes())), false)
     } else if is(sub, "encoding") {
-        Ok(Reply::Status(if encoding == Encoding::Dense { "dense" } else { "sparse" }.into()))
+        (Ok(Reply::Status(if encoding == Encoding::Dense { "dense" } else { "sparse" }.into())), false)
     } else if is(sub, "todense") {
-        Ok(Reply::Int(i64::from(to_dense()?)))
+        match to_dense() {
+            Ok(converted) => (Ok(Reply::Int(i64::from(converted))), converted),
+            Err(e) => (Err(e), false),
+        }
     } else {
-        Err(CmdError::err(format!("Unknown PFDEBUG subcommand '{}'", String::from_utf8_lossy(sub))))
+        (Err(CmdError::err(format!("Unknown PFDEBUG subcommand '{}'", String::from_utf8_lossy(sub)))), false)
     }
 }
 

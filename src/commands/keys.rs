@@ -37,7 +37,7 @@ pub fn unlink(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
         let mut locked = ctx.shared.keyspace.lock_keys(keys.iter().map(|(_, h)| (db, *h)));
         for (key, hash) in &keys {
             if let Some(entry) = locked.shard(db, *hash).remove(*hash, key, ctx.now_ms) {
-                removed.push(entry.value);
+                removed.push(entry.into_value());
                 ctx.notify(notify::GENERIC, "del", key);
             }
         }
@@ -70,7 +70,7 @@ pub fn r#type(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let key = args.get(1);
     let hash = KeyHash::of(key);
     let mut shard = ctx.db().lock(hash);
-    let name = shard.get(hash, key, ctx.now_ms).map_or("none", |e| e.value.value_type().name());
+    let name = shard.get(hash, key, ctx.now_ms).map_or("none", |e| e.value().value_type().name());
     Ok(Reply::status(name))
 }
 
@@ -90,7 +90,7 @@ fn transfer(
     let mut locked = ctx.shared.keyspace.lock_keys([(from_db, hf), (to_db, ht)]);
     let source = match locked.shard(from_db, hf).get(hf, from, now) {
         None => return Ok(None),
-        Some(entry) => (entry.value.clone(), entry.expire_at()),
+        Some(entry) => (entry.value().clone(), entry.expire_at()),
     };
     if !replace && locked.shard(to_db, ht).contains(ht, to, now) {
         return Ok(Some(false));
@@ -246,7 +246,7 @@ pub fn scan(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
         let mut batch = Vec::new();
         guard.scan_from(position, wanted, ctx.now_ms, &mut batch);
         for (_, entry) in &batch {
-            let type_ok = type_filter.is_none_or(|wanted| Some(entry.value.value_type()) == wanted);
+            let type_ok = type_filter.is_none_or(|wanted| Some(entry.value().value_type()) == wanted);
             if type_ok && pattern.is_none_or(|p| glob::matches(p, entry.key(), false)) {
                 keys.push(Reply::bulk(entry.key()));
             }
@@ -430,7 +430,7 @@ pub fn object_encoding(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let key = args.get(2);
     let hash = KeyHash::of(key);
     let mut shard = ctx.db().lock(hash);
-    Ok(shard.get(hash, key, ctx.now_ms).map_or(Reply::Nil, |e| Reply::bulk(e.value.encoding().as_bytes())))
+    Ok(shard.get(hash, key, ctx.now_ms).map_or(Reply::Nil, |e| Reply::bulk(e.value().encoding().as_bytes())))
 }
 
 /// OBJECT IDLETIME key
@@ -457,8 +457,8 @@ pub fn object_refcount(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let key = args.get(2);
     let hash = KeyHash::of(key);
     let mut shard = ctx.db().lock(hash);
-    Ok(shard.get(hash, key, ctx.now_ms).map_or(Reply::Nil, |e| match e.value {
-        crate::engine::Value::Int(n) if (0..10_000).contains(&n) => Reply::Int(i64::from(i32::MAX)),
+    Ok(shard.get(hash, key, ctx.now_ms).map_or(Reply::Nil, |e| match e.value() {
+        crate::engine::Value::Int(n) if (0..10_000).contains(n) => Reply::Int(i64::from(i32::MAX)),
         _ => Reply::Int(1),
     }))
 }

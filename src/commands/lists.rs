@@ -1,9 +1,9 @@
 //! List commands (blocking forms live with the blocking machinery).
 
 use super::args::{parse_int, ArgCursor};
-use super::collection::{drop_if_empty, get, get_or_create, index_range, limits, positive_count};
+use super::collection::{drop_if_empty, get, get_mut, get_or_create, index_range, limits, positive_count};
 use super::{CmdError, Ctx};
-use crate::engine::{KeyHash, Limits, List};
+use crate::engine::{KeyHash, Limits, List, Tracked};
 use crate::resp::{Args, Reply};
 use crate::server::notify;
 
@@ -47,14 +47,14 @@ fn notify_pop(ctx: &Ctx, end: End, key: &[u8], deleted: bool) {
     }
 }
 
-fn pop(list: &mut List, end: End, limits: &Limits) -> Option<Box<[u8]>> {
+fn pop(list: &mut Tracked<List>, end: End, limits: &Limits) -> Option<Box<[u8]>> {
     match end {
         End::Left => list.pop_front(limits),
         End::Right => list.pop_back(limits),
     }
 }
 
-fn push(list: &mut List, end: End, item: &[u8], limits: &Limits) {
+fn push(list: &mut Tracked<List>, end: End, item: &[u8], limits: &Limits) {
     match end {
         End::Left => list.push_front(item, limits),
         End::Right => list.push_back(item, limits),
@@ -66,8 +66,8 @@ fn push_generic(ctx: &mut Ctx, args: Args, end: End, only_existing: bool) -> Res
     let hash = KeyHash::of(key);
     let limits = limits(ctx);
     let mut shard = ctx.db().lock(hash);
-    let list = if only_existing {
-        match get::<List>(&mut shard, hash, key, ctx.now_ms, ctx.touches())? {
+    let mut list = if only_existing {
+        match get_mut::<List>(&mut shard, hash, key, ctx.now_ms, ctx.touches())? {
             Some(list) => list,
             None => return Ok(Reply::Int(0)),
         }
@@ -75,7 +75,7 @@ fn push_generic(ctx: &mut Ctx, args: Args, end: End, only_existing: bool) -> Res
         get_or_create::<List>(&mut shard, hash, key, ctx.now_ms, ctx.touches())?
     };
     for item in args.iter().skip(2) {
-        push(list, end, item, &limits);
+        push(&mut list, end, item, &limits);
     }
     let len = list.len();
     drop(shard);
@@ -120,15 +120,15 @@ fn pop_generic(ctx: &mut Ctx, args: Args, end: End, name: &str) -> Result<Reply,
     let hash = KeyHash::of(key);
     let limits = limits(ctx);
     let mut shard = ctx.db().lock(hash);
-    let Some(list) = get::<List>(&mut shard, hash, key, ctx.now_ms, ctx.touches())? else {
+    let Some(mut list) = get_mut::<List>(&mut shard, hash, key, ctx.now_ms, ctx.touches())? else {
         return Ok(if count.is_some() { Reply::NilArray } else { Reply::Nil });
     };
     let reply = match count {
-        None => Reply::optional_bulk(pop(list, end, &limits).as_deref()),
+        None => Reply::optional_bulk(pop(&mut list, end, &limits).as_deref()),
         Some(count) => {
             let mut items = Vec::with_capacity(count.min(list.len()));
             while items.len() < count {
-                match pop(list, end, &limits) {
+                match pop(&mut list, end, &limits) {
                     Some(item) => items.push(Reply::bulk(&item)),
                     None => break,
                 }
@@ -151,10 +151,10 @@ pub fn pop_keyed(ctx: &mut Ctx, key: &[u8], end: End) -> Result<Option<Reply>, C
     let hash = KeyHash::of(key);
     let limits = limits(ctx);
     let mut shard = ctx.db().lock(hash);
-    let Some(list) = get::<List>(&mut shard, hash, key, ctx.now_ms, ctx.touches())? else {
+    let Some(mut list) = get_mut::<List>(&mut shard, hash, key, ctx.now_ms, ctx.touches())? else {
         return Ok(None);
     };
-    let Some(item) = pop(list, end, &limits) else {
+    let Some(item) = pop(&mut list, end, &limits) else {
         return Ok(None);
     };
     let deleted = drop_if_empty(&mut shard, hash, key, ctx.now_ms);
@@ -233,7 +233,7 @@ pub fn lset(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let hash = KeyHash::of(key);
     let limits = limits(ctx);
     let mut shard = ctx.db().lock(hash);
-    let list = get::<List>(&mut shard, hash, key, ctx.now_ms, ctx.touches())?.ok_or(CmdError::NoSuchKey)?;
+    let mut list = get_mut::<List>(&mut shard, hash, key, ctx.now_ms, ctx.touches())?.ok_or(CmdError::NoSuchKey)?;
     let index = parse_int(args.get(2))?;
     let at = position(index, list.len()).ok_or_else(|| CmdError::err("index out of range"))?;
     list.set(at, args.get(3), &limits);
@@ -256,7 +256,7 @@ pub fn linsert(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let hash = KeyHash::of(key);
     let limits = limits(ctx);
     let mut shard = ctx.db().lock(hash);
-    let Some(list) = get::<List>(&mut shard, hash, key, ctx.now_ms, ctx.touches())? else {
+    let Some(mut list) = get_mut::<List>(&mut shard, hash, key, ctx.now_ms, ctx.touches())? else {
         return Ok(Reply::Int(0));
     };
     let Some(at) = list.iter().position(|e| e == pivot) else {
@@ -277,7 +277,7 @@ pub fn lrem(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let hash = KeyHash::of(key);
     let limits = limits(ctx);
     let mut shard = ctx.db().lock(hash);
-    let Some(list) = get::<List>(&mut shard, hash, key, ctx.now_ms, ctx.touches())? else {
+    let Some(mut list) = get_mut::<List>(&mut shard, hash, key, ctx.now_ms, ctx.touches())? else {
         return Ok(Reply::Int(0));
     };
     let limit = if count == 0 { usize::MAX } else { count.unsigned_abs().min(usize::MAX as u64) as usize };
@@ -310,12 +310,12 @@ pub fn ltrim(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let hash = KeyHash::of(key);
     let limits = limits(ctx);
     let mut shard = ctx.db().lock(hash);
-    let Some(list) = get::<List>(&mut shard, hash, key, ctx.now_ms, ctx.touches())? else {
+    let Some(mut list) = get_mut::<List>(&mut shard, hash, key, ctx.now_ms, ctx.touches())? else {
         return Ok(Reply::Ok);
     };
     match index_range(start, stop, list.len()) {
         Some((from, to)) => list.trim(from, to, &limits),
-        None => *list = List::new(),
+        None => list.trim(1, 0, &limits),
     }
     let deleted = drop_if_empty(&mut shard, hash, key, ctx.now_ms);
     drop(shard);
@@ -408,14 +408,14 @@ pub fn move_generic(ctx: &mut Ctx, from: &[u8], to: &[u8], from_end: End, to_end
         return Ok(Reply::Nil);
     }
     get::<List>(locked.shard(db, ht), ht, to, now, touch)?;
-    let source = get::<List>(locked.shard(db, hf), hf, from, now, touch)?.ok_or(CmdError::WrongType)?;
-    let Some(item) = pop(source, from_end, &limits) else {
+    let mut source = get_mut::<List>(locked.shard(db, hf), hf, from, now, touch)?.ok_or(CmdError::WrongType)?;
+    let Some(item) = pop(&mut source, from_end, &limits) else {
         return Ok(Reply::Nil);
     };
     // Moving within one list never empties it.
     let deleted = from != to && drop_if_empty(locked.shard(db, hf), hf, from, now);
-    let target = get_or_create::<List>(locked.shard(db, ht), ht, to, now, touch)?;
-    push(target, to_end, &item, &limits);
+    let mut target = get_or_create::<List>(locked.shard(db, ht), ht, to, now, touch)?;
+    push(&mut target, to_end, &item, &limits);
     drop(locked);
     // Redis reports the push before the pop.
     ctx.notify(notify::LIST, push_event(to_end), to);
@@ -494,12 +494,12 @@ pub fn lmpop(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let mut locked = ctx.shared.keyspace.lock_keys(hashes.iter().map(|h| (db, *h)));
     for (key, hash) in keys.iter().zip(&hashes) {
         let shard = locked.shard(db, *hash);
-        let Some(list) = get::<List>(shard, *hash, key, now, touch)? else {
+        let Some(mut list) = get_mut::<List>(shard, *hash, key, now, touch)? else {
             continue;
         };
         let mut items = Vec::new();
         while items.len() < count {
-            match pop(list, end, &limits) {
+            match pop(&mut list, end, &limits) {
                 Some(item) => items.push(Reply::bulk(&item)),
                 None => break,
             }

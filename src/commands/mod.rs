@@ -9,6 +9,7 @@ pub mod context;
 pub mod dispatch;
 mod error;
 mod flags;
+pub mod harness;
 mod table;
 
 mod bitmaps;

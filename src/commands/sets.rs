@@ -2,7 +2,8 @@
 
 use super::args::ArgCursor;
 use super::collection::{
-    drop_if_empty, empty_scan, get, get_or_create, limits, parse_cursor, parse_scan_options, positive_count, scan_reply, Collection,
+    drop_if_empty, empty_scan, get, get_mut, get_or_create, limits, parse_cursor, parse_scan_options, positive_count, scan_reply,
+    Collection,
 };
 use super::hashes::{parse_random_count, random_positions};
 use super::{CmdError, Ctx};
@@ -20,7 +21,7 @@ pub fn sadd(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let hash = KeyHash::of(key);
     let limits = limits(ctx);
     let mut shard = ctx.db().lock(hash);
-    let set = get_or_create::<Set>(&mut shard, hash, key, ctx.now_ms, ctx.touches())?;
+    let mut set = get_or_create::<Set>(&mut shard, hash, key, ctx.now_ms, ctx.touches())?;
     let added = args.iter().skip(2).filter(|m| set.insert(m, &limits)).count();
     drop(shard);
     if added > 0 {
@@ -34,7 +35,7 @@ pub fn srem(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let key = args.get(1);
     let hash = KeyHash::of(key);
     let mut shard = ctx.db().lock(hash);
-    let Some(set) = get::<Set>(&mut shard, hash, key, ctx.now_ms, ctx.touches())? else {
+    let Some(mut set) = get_mut::<Set>(&mut shard, hash, key, ctx.now_ms, ctx.touches())? else {
         return Ok(Reply::Int(0));
     };
     let removed = args.iter().skip(2).filter(|m| set.remove(m)).count();
@@ -50,7 +51,7 @@ pub fn srem(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
 }
 
 /// Runs `f` on the set at `key` (None when missing) and records the lookup.
-fn read<R>(ctx: &mut Ctx, key: &[u8], f: impl FnOnce(Option<&mut Set>) -> R) -> Result<R, CmdError> {
+fn read<R>(ctx: &mut Ctx, key: &[u8], f: impl FnOnce(Option<&Set>) -> R) -> Result<R, CmdError> {
     let hash = KeyHash::of(key);
     let mut shard = ctx.db().lock(hash);
     let set = get::<Set>(&mut shard, hash, key, ctx.now_ms, ctx.touches())?;
@@ -70,7 +71,7 @@ fn members_reply(set: &Set) -> Reply {
 /// # Returns
 /// A set reply (an array in RESP2).
 pub fn smembers(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
-    read(ctx, args.get(1), |set| set.map_or(Reply::Set(Vec::new()), |s| members_reply(s)))
+    read(ctx, args.get(1), |set| set.map_or(Reply::Set(Vec::new()), members_reply))
 }
 
 /// SISMEMBER key member
@@ -102,18 +103,18 @@ pub fn spop(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let key = args.get(1);
     let hash = KeyHash::of(key);
     let mut shard = ctx.db().lock(hash);
-    let Some(set) = get::<Set>(&mut shard, hash, key, ctx.now_ms, ctx.touches())? else {
+    let Some(mut set) = get_mut::<Set>(&mut shard, hash, key, ctx.now_ms, ctx.touches())? else {
         return Ok(if count.is_some() { Reply::Set(Vec::new()) } else { Reply::Nil });
     };
+    let mut whole = false;
     let reply = match count {
         None => {
             let at = rand::random_range(0..set.len().max(1));
             Reply::optional_bulk(set.remove_index(at).as_deref())
         }
         Some(count) if count >= set.len() => {
-            let all = members_reply(set);
-            *set = Set::new();
-            all
+            whole = true;
+            members_reply(&set)
         }
         Some(count) => {
             let mut popped = Vec::with_capacity(count);
@@ -127,7 +128,8 @@ pub fn spop(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
         }
     };
     let popped = !matches!(&reply, Reply::Nil) && !matches!(&reply, Reply::Set(items) if items.is_empty());
-    let deleted = drop_if_empty(&mut shard, hash, key, ctx.now_ms);
+    // Taking every member deletes the key in one step.
+    let deleted = if whole { shard.remove(hash, key, ctx.now_ms).is_some() } else { drop_if_empty(&mut shard, hash, key, ctx.now_ms) };
     drop(shard);
     if popped {
         ctx.notify(notify::SET, "spop", key);
@@ -175,7 +177,7 @@ pub fn smove(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
         return Ok(Reply::Int(0));
     }
     get::<Set>(locked.shard(db, ht), ht, to, now, touch)?;
-    let source = get::<Set>(locked.shard(db, hf), hf, from, now, touch)?.ok_or(CmdError::WrongType)?;
+    let mut source = get_mut::<Set>(locked.shard(db, hf), hf, from, now, touch)?.ok_or(CmdError::WrongType)?;
     if from == to {
         return Ok(Reply::from(source.contains(member)));
     }

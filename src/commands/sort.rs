@@ -7,15 +7,14 @@
 //! multi-key command, so it sees (and STORE writes) one consistent state, as Redis's single thread
 //! does; a plain SORT locks only its source and destination.
 
-use parking_lot::MutexGuard;
 use std::cmp::Ordering;
 
 use super::args::{is, parse_int};
 use super::collection::{limits, Collection};
 use super::{CmdError, Ctx};
 use crate::engine::csort::{msort, pqsort};
-use crate::engine::keyspace::{LockedShards, SHARDS};
-use crate::engine::{KeyHash, List, Shard, Value};
+use crate::engine::keyspace::LockedShards;
+use crate::engine::{KeyHash, List, Shard, ShardGuard, Value};
 use crate::resp::{Args, Reply};
 use crate::server::notify;
 
@@ -124,7 +123,7 @@ fn parse_sort_args(args: Args<'_>, readonly: bool) -> Result<SortArgs<'_>, CmdEr
 /// The shards a SORT holds: those of its keys, or the whole database when patterns may name any key.
 enum Held<'a> {
     Keys(LockedShards<'a>),
-    Whole(Vec<MutexGuard<'a, Shard>>),
+    Whole(Vec<ShardGuard<'a>>),
 }
 
 impl Held<'_> {
@@ -172,7 +171,7 @@ impl Lookup<'_> {
         } else {
             self.misses += 1;
         }
-        match (&entry?.value, field) {
+        match (entry?.value(), field) {
             (Value::Hash(h), Some(field)) => h.get(field).map(<[u8]>::to_vec),
             (value, None) => value.as_string().map(|s| s.into_owned()),
             _ => None,
@@ -208,7 +207,7 @@ fn sort_generic(ctx: &mut Ctx, args: Args, readonly: bool) -> Result<Reply, CmdE
     let patterns = opts.by.is_some_and(|p| c_str(p).contains(&b'*')) || opts.gets.iter().any(|g| c_str(g) != b"#");
     let shared = ctx.shared;
     let held = if patterns {
-        Held::Whole((0..SHARDS).map(|i| shared.keyspace.db(db).lock_index(i)).collect())
+        Held::Whole(shared.keyspace.db(db).lock_all())
     } else {
         Held::Keys(shared.keyspace.lock_keys(std::iter::once(key).chain(opts.store).map(|k| (db, KeyHash::of(k)))))
     };
@@ -219,7 +218,7 @@ fn sort_generic(ctx: &mut Ctx, args: Args, readonly: bool) -> Result<Reply, CmdE
     let shard = lookup.held.shard(db, hash);
     let entry = if touch { shard.touch(hash, key, now) } else { shard.get(hash, key, now) };
     ctx.record_lookup(entry.is_some());
-    let (elements, ordered): (Vec<Vec<u8>>, bool) = match entry.map(|e| &e.value) {
+    let (elements, ordered): (Vec<Vec<u8>>, bool) = match entry.map(|e| e.value()) {
         None => (Vec::new(), true),
         Some(Value::List(list)) => (list.iter().map(<[u8]>::to_vec).collect(), true),
         Some(Value::Set(set)) => (set.iter().map(|m| m.into_owned()).collect(), false),

@@ -9,12 +9,12 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use super::args::parse_int;
-use super::collection::get;
+use super::collection::{get, get_mut, get_or_create};
 use super::{BlockedOn, CmdError, Ctx};
 use crate::engine::stream::{default_trim_limit, AddError, Fields, ParsedId, Trim, TrimStrategy};
 use crate::engine::stream_group::Group;
 use crate::engine::Limits;
-use crate::engine::{KeyHash, Shard, Stream, StreamId, Value};
+use crate::engine::{KeyHash, Shard, Stream, StreamId, Tracked};
 use crate::resp::{Args, Protocol, Reply};
 use crate::server::notify;
 
@@ -86,20 +86,29 @@ fn no_group(key: &[u8], group: &[u8]) -> CmdError {
     )
 }
 
-fn stream_of<'a>(shard: &'a mut Shard, hash: KeyHash, key: &[u8], ctx: &Ctx) -> Result<Option<&'a mut Stream>, CmdError> {
-    get::<Stream>(shard, hash, key, ctx.now_ms, ctx.touches())
+/// The stream at `key` for writing: its mutators record their changes.
+fn stream_of<'a>(shard: &'a mut Shard, hash: KeyHash, key: &[u8], ctx: &Ctx) -> Result<Option<Tracked<'a, Stream>>, CmdError> {
+    get_mut::<Stream>(shard, hash, key, ctx.now_ms, ctx.touches())
 }
 
-/// Like [`stream_of`], counted as a read lookup (keyspace_hits/misses) as Redis's `lookupKeyRead`
-/// counts it; lookups for writing are not counted.
-fn read_stream<'a>(shard: &'a mut Shard, hash: KeyHash, key: &[u8], ctx: &mut Ctx) -> Result<Option<&'a mut Stream>, CmdError> {
+/// The stream at `key` for reading, counted as a read lookup (keyspace_hits/misses) as Redis's
+/// `lookupKeyRead` counts it; lookups for writing are not counted.
+fn read_stream<'a>(shard: &'a mut Shard, hash: KeyHash, key: &[u8], ctx: &mut Ctx) -> Result<Option<&'a Stream>, CmdError> {
     let found = get::<Stream>(shard, hash, key, ctx.now_ms, ctx.touches());
     ctx.record_lookup(!matches!(found, Ok(None)));
     found
 }
 
+/// Like [`read_stream`], for the commands that write but count their lookup as a read (XREADGROUP,
+/// XACK, XCLAIM, XAUTOCLAIM).
+fn read_stream_mut<'a>(shard: &'a mut Shard, hash: KeyHash, key: &[u8], ctx: &mut Ctx) -> Result<Option<Tracked<'a, Stream>>, CmdError> {
+    let found = get_mut::<Stream>(shard, hash, key, ctx.now_ms, ctx.touches());
+    ctx.record_lookup(!matches!(found, Ok(None)));
+    found
+}
+
 /// Runs `f` on the stream at `key` (None when missing) and records the lookup as a read.
-fn with_stream<R>(ctx: &mut Ctx, key: &[u8], f: impl FnOnce(Option<&mut Stream>, &Ctx) -> Result<R, CmdError>) -> Result<R, CmdError> {
+fn with_stream<R>(ctx: &mut Ctx, key: &[u8], f: impl FnOnce(Option<&Stream>, &Ctx) -> Result<R, CmdError>) -> Result<R, CmdError> {
     let hash = KeyHash::of(key);
     let mut shard = ctx.db().lock(hash);
     let stream = read_stream(&mut shard, hash, key, ctx)?;
@@ -210,15 +219,10 @@ pub fn xadd(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let now_ms = ctx.now_ms;
     let touch = ctx.touches();
     let mut shard = ctx.db().lock(hash);
-    if get::<Stream>(&mut shard, hash, key, now_ms, touch)?.is_none() {
-        if parsed.no_mkstream {
-            return Ok(Reply::Nil);
-        }
-        shard.set(hash, key, Value::Stream(Box::default()), None, now_ms);
+    if parsed.no_mkstream && get::<Stream>(&mut shard, hash, key, now_ms, touch)?.is_none() {
+        return Ok(Reply::Nil);
     }
-    let Some(stream) = get::<Stream>(&mut shard, hash, key, now_ms, false)? else {
-        return Err(CmdError::WrongType);
-    };
+    let mut stream = get_or_create::<Stream>(&mut shard, hash, key, now_ms, touch)?;
     let id = match stream.next_id(parsed.id, now_ms) {
         Ok(id) => id,
         Err(AddError::Exhausted) => {
@@ -250,7 +254,7 @@ pub fn xtrim(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let key = args.get(1);
     let hash = KeyHash::of(key);
     let mut shard = ctx.db().lock(hash);
-    let deleted = stream_of(&mut shard, hash, key, ctx)?.map_or(0, |s| s.trim(trim));
+    let deleted = stream_of(&mut shard, hash, key, ctx)?.map_or(0, |mut s| s.trim(trim));
     if deleted > 0 {
         ctx.notify(notify::STREAM, "xtrim", key);
     }
@@ -309,7 +313,7 @@ pub fn xdel(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let key = args.get(1);
     let hash = KeyHash::of(key);
     let mut shard = ctx.db().lock(hash);
-    let Some(stream) = stream_of(&mut shard, hash, key, ctx)? else {
+    let Some(mut stream) = stream_of(&mut shard, hash, key, ctx)? else {
         return Ok(Reply::Int(0));
     };
     let ids = (2..args.len()).map(|i| id_arg(args.get(i), true, 0)).collect::<Result<Vec<_>, _>>()?;
@@ -348,7 +352,7 @@ pub fn xsetid(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let key = args.get(1);
     let hash = KeyHash::of(key);
     let mut shard = ctx.db().lock(hash);
-    let Some(stream) = stream_of(&mut shard, hash, key, ctx)? else {
+    let Some(mut stream) = stream_of(&mut shard, hash, key, ctx)? else {
         return Err(CmdError::NoSuchKey);
     };
     // Redis 7.0 does not compare with the current max deleted ID (7.2 does).
@@ -360,13 +364,7 @@ pub fn xsetid(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
             return Err(CmdError::err("The entries_added specified in XSETID is smaller than the target stream length"));
         }
     }
-    stream.last_id = id;
-    if let Some(n) = entries_added {
-        stream.entries_added = n;
-    }
-    if !max_deleted.is_zero() {
-        stream.max_deleted_id = max_deleted;
-    }
+    stream.set_id(id, entries_added, (!max_deleted.is_zero()).then_some(max_deleted));
     ctx.notify(notify::STREAM, "xsetid", key);
     Ok(Reply::Ok)
 }
@@ -498,7 +496,7 @@ pub fn xread(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
         let id = if *arg == b"$" {
             match &resumed {
                 Some(saved) => saved[n],
-                None => stream.map_or(StreamId::MIN, |s| s.last_id),
+                None => stream.map_or(StreamId::MIN, |s| s.last_id()),
             }
         } else if *arg == b">" {
             return Err(CmdError::err("The > ID can be specified only when calling XREADGROUP using the GROUP <group> <consumer> option."));
@@ -586,23 +584,23 @@ pub fn xreadgroup(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     for (key, id) in parsed.keys.iter().zip(&ids) {
         let hash = KeyHash::of(key);
         let mut shard = ctx.db().lock(hash);
-        let Some(stream) = read_stream(&mut shard, hash, key, ctx)? else {
+        let Some(mut stream) = read_stream_mut(&mut shard, hash, key, ctx)? else {
             continue;
         };
         let entries = match id {
             Some(after) => {
-                let Some(group) = stream.groups.get_mut(group_name) else { continue };
+                let Some(mut group) = stream.group_mut(group_name) else { continue };
                 if group.touch_consumer(&consumer_name, now_ms) {
                     ctx.notify(notify::STREAM, "xgroup-createconsumer", key);
                 }
-                read_history(stream, group_name, &consumer_name, *after, parsed.count, now_ms)
+                read_history(&mut stream, group_name, &consumer_name, *after, parsed.count, now_ms)
             }
             None => {
                 let Some(group) = stream.group(group_name) else { continue };
-                if stream.is_empty() || stream.last_valid_id() <= group.last_id {
+                if stream.is_empty() || stream.last_valid_id() <= group.last_id() {
                     continue;
                 }
-                let (reply, created) = read_new(stream, group_name, &consumer_name, parsed.count, parsed.noack, now_ms);
+                let (reply, created) = read_new(&mut stream, group_name, &consumer_name, parsed.count, parsed.noack, now_ms);
                 if created {
                     ctx.notify(notify::STREAM, "xgroup-createconsumer", key);
                 }
@@ -622,8 +620,8 @@ pub fn xreadgroup(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
 
 /// Serves XREADGROUP `>`: entries after the group's last ID, recorded as delivered. Also says
 /// whether the consumer was created.
-fn read_new(stream: &mut Stream, group_name: &[u8], consumer: &Bytes, count: usize, noack: bool, now_ms: u64) -> (Reply, bool) {
-    let Some(last) = stream.group(group_name).map(|g| g.last_id) else {
+fn read_new(stream: &mut Tracked<Stream>, group_name: &[u8], consumer: &Bytes, count: usize, noack: bool, now_ms: u64) -> (Reply, bool) {
+    let Some(last) = stream.group(group_name).map(|g| g.last_id()) else {
         return (Reply::Array(Vec::new()), false);
     };
     let Some(start) = last.next() else {
@@ -633,22 +631,21 @@ fn read_new(stream: &mut Stream, group_name: &[u8], consumer: &Bytes, count: usi
         stream.range(start, StreamId::MAX, count, false).into_iter().map(|(id, f)| (id, f.clone())).collect();
     // Read counters are computed against the stream as it is, before the group changes.
     let mut counters = Vec::with_capacity(picked.len());
-    let mut read = stream.group(group_name).and_then(|g| g.entries_read);
+    let mut read = stream.group(group_name).and_then(|g| g.entries_read());
     for (id, _) in &picked {
         read = match read {
             Some(n) if !stream.has_tombstones_from(*id) => Some(n + 1),
-            _ if stream.entries_added > 0 => stream.estimate_distance(*id),
+            _ if stream.entries_added() > 0 => stream.estimate_distance(*id),
             other => other,
         };
         counters.push(read);
     }
-    let Some(group) = stream.group_mut(group_name) else {
+    let Some(mut group) = stream.group_mut(group_name) else {
         return (Reply::Array(Vec::new()), false);
     };
     let created = group.touch_consumer(consumer, now_ms);
     if let (Some((id, _)), Some(read)) = (picked.last(), counters.last()) {
-        group.last_id = *id;
-        group.entries_read = *read;
+        group.set_cursor(*id, *read);
     }
     let mut out = Vec::with_capacity(picked.len());
     for (id, fields) in &picked {
@@ -661,14 +658,14 @@ fn read_new(stream: &mut Stream, group_name: &[u8], consumer: &Bytes, count: usi
 }
 
 /// Serves XREADGROUP with an ID: the consumer's pending entries after it.
-fn read_history(stream: &mut Stream, group_name: &[u8], consumer: &Bytes, after: StreamId, count: usize, now_ms: u64) -> Reply {
+fn read_history(stream: &mut Tracked<Stream>, group_name: &[u8], consumer: &Bytes, after: StreamId, count: usize, now_ms: u64) -> Reply {
     let Some(start) = after.next() else {
         return Reply::Array(Vec::new());
     };
     let limit = if count == 0 { usize::MAX } else { count };
     let pending: Vec<StreamId> = stream
         .group(group_name)
-        .and_then(|g| g.consumers.get(consumer))
+        .and_then(|g| g.consumers().get(consumer))
         .map(|c| c.pending.range(start..).take(limit).copied().collect())
         .unwrap_or_default();
     let mut out = Vec::with_capacity(pending.len());
@@ -682,12 +679,9 @@ fn read_history(stream: &mut Stream, group_name: &[u8], consumer: &Bytes, after:
             None => out.push(Reply::Array(vec![id_reply(id), Reply::NilArray])),
         }
     }
-    if let Some(group) = stream.group_mut(group_name) {
+    if let Some(mut group) = stream.group_mut(group_name) {
         for id in delivered {
-            if let Some(nack) = group.pel.get_mut(&id) {
-                nack.delivery_time = now_ms;
-                nack.delivery_count += 1;
-            }
+            group.redeliver(id, now_ms);
         }
     }
     Reply::Array(out)
@@ -793,17 +787,17 @@ fn no_such_group(key: &[u8], group: &[u8]) -> CmdError {
 
 /// Runs `f` on the stream and group an XGROUP subcommand names, with Redis's errors for a missing
 /// key or group.
-fn with_group<R>(ctx: &mut Ctx, args: Args, f: impl FnOnce(&mut Stream, &Ctx) -> R) -> Result<R, CmdError> {
+fn with_group<R>(ctx: &mut Ctx, args: Args, f: impl FnOnce(&mut Tracked<Stream>, &Ctx) -> R) -> Result<R, CmdError> {
     let (key, group) = (args.get(2), args.get(3));
     let hash = KeyHash::of(key);
     let mut shard = ctx.db().lock(hash);
-    let Some(stream) = stream_of(&mut shard, hash, key, ctx)? else {
+    let Some(mut stream) = stream_of(&mut shard, hash, key, ctx)? else {
         return Err(CmdError::err(REQUIRES_KEY));
     };
     if stream.group(group).is_none() {
         return Err(no_such_group(key, group));
     }
-    Ok(f(stream, ctx))
+    Ok(f(&mut stream, ctx))
 }
 
 /// XGROUP CREATE key group id | $ [MKSTREAM] [ENTRIESREAD entries-read]
@@ -822,19 +816,13 @@ pub fn xgroup_create(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
         return Err(subcommand_syntax(args, "XGROUP"));
     }
     let id = match args.get(4) {
-        b"$" => stream_of(&mut shard, hash, key, ctx)?.map_or(StreamId::MIN, |s| s.last_id),
+        b"$" => stream_of(&mut shard, hash, key, ctx)?.map_or(StreamId::MIN, |s| s.last_id()),
         other => id_arg(other, true, 0)?,
     };
-    if !exists {
-        shard.set(hash, key, Value::Stream(Box::default()), None, now_ms);
-    }
-    let Some(stream) = get::<Stream>(&mut shard, hash, key, now_ms, false)? else {
-        return Err(CmdError::WrongType);
-    };
-    if stream.groups.contains_key(name) {
+    let mut stream = get_or_create::<Stream>(&mut shard, hash, key, now_ms, false)?;
+    if !stream.create_group(name, id, entries_read.flatten()) {
         return Err(CmdError::line("BUSYGROUP Consumer Group name already exists"));
     }
-    stream.groups.insert(Bytes::copy_from_slice(name), Group::new(id, entries_read.flatten()));
     ctx.notify(notify::STREAM, "xgroup-create", key);
     Ok(Reply::Ok)
 }
@@ -851,12 +839,11 @@ pub fn xgroup_setid(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let explicit = if id_text == b"$" { None } else { Some(id_text) };
     let result = with_group(ctx, args, |stream, ctx| -> Result<(), CmdError> {
         let id = match explicit {
-            None => stream.last_id,
+            None => stream.last_id(),
             Some(text) => id_arg(text, false, 0)?,
         };
-        if let Some(group) = stream.group_mut(args.get(3)) {
-            group.last_id = id;
-            group.entries_read = entries_read.flatten();
+        if let Some(mut group) = stream.group_mut(args.get(3)) {
+            group.set_cursor(id, entries_read.flatten());
         }
         ctx.notify(notify::STREAM, "xgroup-setid", args.get(2));
         Ok(())
@@ -869,10 +856,10 @@ pub fn xgroup_destroy(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let key = args.get(2);
     let hash = KeyHash::of(key);
     let mut shard = ctx.db().lock(hash);
-    let Some(stream) = stream_of(&mut shard, hash, key, ctx)? else {
+    let Some(mut stream) = stream_of(&mut shard, hash, key, ctx)? else {
         return Err(CmdError::err(REQUIRES_KEY));
     };
-    let destroyed = stream.groups.remove(args.get(3)).is_some();
+    let destroyed = stream.destroy_group(args.get(3));
     if destroyed {
         ctx.notify(notify::STREAM, "xgroup-destroy", key);
     }
@@ -883,7 +870,7 @@ pub fn xgroup_destroy(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
 pub fn xgroup_createconsumer(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let now_ms = ctx.now_ms;
     with_group(ctx, args, |stream, ctx| {
-        let created = stream.group_mut(args.get(3)).is_some_and(|g| g.create_consumer(args.get(4), now_ms));
+        let created = stream.group_mut(args.get(3)).is_some_and(|mut g| g.create_consumer(args.get(4), now_ms));
         if created {
             ctx.notify(notify::STREAM, "xgroup-createconsumer", args.get(2));
         }
@@ -897,7 +884,7 @@ pub fn xgroup_createconsumer(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdErro
 /// The number of pending entries the consumer had.
 pub fn xgroup_delconsumer(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     with_group(ctx, args, |stream, ctx| {
-        let pending = stream.group_mut(args.get(3)).and_then(|g| g.delete_consumer(args.get(4)));
+        let pending = stream.group_mut(args.get(3)).and_then(|mut g| g.delete_consumer(args.get(4)));
         if pending.is_some() {
             ctx.notify(notify::STREAM, "xgroup-delconsumer", args.get(2));
         }
@@ -910,7 +897,10 @@ pub fn xack(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let key = args.get(1);
     let hash = KeyHash::of(key);
     let mut shard = ctx.db().lock(hash);
-    let Some(group) = read_stream(&mut shard, hash, key, ctx)?.and_then(|s| s.group_mut(args.get(2))) else {
+    let Some(mut stream) = read_stream_mut(&mut shard, hash, key, ctx)? else {
+        return Ok(Reply::Int(0));
+    };
+    let Some(mut group) = stream.group_mut(args.get(2)) else {
         return Ok(Reply::Int(0));
     };
     let ids = (3..args.len()).map(|i| id_arg(args.get(i), true, 0)).collect::<Result<Vec<_>, _>>()?;
@@ -950,24 +940,24 @@ pub fn xpending(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
             return Err(no_group(args.get(1), args.get(2)));
         };
         let Some((min_idle, start, end, count, consumer)) = range else {
-            let (Some((first, _)), Some((last, _))) = (group.pel.iter().next(), group.pel.iter().next_back()) else {
+            let (Some((first, _)), Some((last, _))) = (group.pel().iter().next(), group.pel().iter().next_back()) else {
                 return Ok(Reply::Array(vec![Reply::Int(0), Reply::Nil, Reply::Nil, Reply::NilArray]));
             };
             let owners = group
-                .consumers
+                .consumers()
                 .iter()
                 .filter(|(_, c)| !c.pending.is_empty())
                 .map(|(name, c)| Reply::Array(vec![Reply::Bulk(name.clone()), Reply::bulk_string(c.pending.len().to_string())]))
                 .collect();
-            return Ok(Reply::Array(vec![Reply::from(group.pel.len()), id_reply(*first), id_reply(*last), Reply::Array(owners)]));
+            return Ok(Reply::Array(vec![Reply::from(group.pel().len()), id_reply(*first), id_reply(*last), Reply::Array(owners)]));
         };
         let ids: Vec<StreamId> = match consumer {
-            Some(name) => match group.consumers.get(name) {
+            Some(name) => match group.consumers().get(name) {
                 Some(c) if start <= end => c.pending.range(start..=end).copied().collect(),
                 Some(_) => Vec::new(),
                 None => return Ok(Reply::Array(Vec::new())),
             },
-            None if start <= end => group.pel.range(start..=end).map(|(id, _)| *id).collect(),
+            None if start <= end => group.pel().range(start..=end).map(|(id, _)| *id).collect(),
             None => Vec::new(),
         };
         let mut out = Vec::new();
@@ -975,7 +965,7 @@ pub fn xpending(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
             if out.len() >= count {
                 break;
             }
-            let nack = &group.pel[&id];
+            let nack = &group.pel()[&id];
             let idle = now_ms as i64 - nack.delivery_time as i64;
             if min_idle != 0 && idle < min_idle {
                 continue;
@@ -1002,7 +992,7 @@ pub fn xclaim(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let now = ctx.now_ms as i64;
     let hash = KeyHash::of(key);
     let mut shard = ctx.db().lock(hash);
-    let Some(stream) = read_stream(&mut shard, hash, key, ctx)? else {
+    let Some(mut stream) = read_stream_mut(&mut shard, hash, key, ctx)? else {
         return Err(no_group(key, group_name));
     };
     if stream.group(group_name).is_none() {
@@ -1059,9 +1049,10 @@ pub fn xclaim(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let mut consumer_ready = false;
     for id in ids {
         let exists = stream.contains(id);
-        let Some(group) = stream.group_mut(group_name) else { break };
-        if last_id > group.last_id {
-            group.last_id = last_id;
+        let Some(mut group) = stream.group_mut(group_name) else { break };
+        if last_id > group.last_id() {
+            let read = group.entries_read();
+            group.set_cursor(last_id, read);
         }
         if !exists {
             // The entry is gone: drop it from the PEL.
@@ -1069,11 +1060,11 @@ pub fn xclaim(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
             continue;
         }
         let mut unowned = false;
-        if force && !group.pel.contains_key(&id) {
+        if force && !group.pel().contains_key(&id) {
             group.force_pending(id, now as u64);
             unowned = true;
         }
-        let Some(nack) = group.pel.get(&id) else { continue };
+        let Some(nack) = group.pel().get(&id) else { continue };
         if !unowned && min_idle > 0 && now - (nack.delivery_time as i64) < min_idle {
             continue;
         }
@@ -1090,9 +1081,10 @@ pub fn xclaim(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
             out.push(stream.get(id).map_or(Reply::Nil, |f| entry_reply(id, f)));
         }
     }
-    if let Some(group) = stream.group_mut(group_name) {
-        if last_id > group.last_id {
-            group.last_id = last_id;
+    if let Some(mut group) = stream.group_mut(group_name) {
+        if last_id > group.last_id() {
+            let read = group.entries_read();
+            group.set_cursor(last_id, read);
         }
     }
     Ok(Reply::Array(out))
@@ -1128,7 +1120,7 @@ pub fn xautoclaim(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let now = ctx.now_ms;
     let hash = KeyHash::of(key);
     let mut shard = ctx.db().lock(hash);
-    let Some(stream) = read_stream(&mut shard, hash, key, ctx)? else {
+    let Some(mut stream) = read_stream_mut(&mut shard, hash, key, ctx)? else {
         return Err(no_group(key, group_name));
     };
     let Some(group) = stream.group(group_name) else {
@@ -1137,7 +1129,7 @@ pub fn xautoclaim(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let consumer = Bytes::copy_from_slice(args.get(3));
     let mut attempts = count.saturating_mul(10);
     let mut remaining = count;
-    let candidates: Vec<StreamId> = group.pel.range(start..).map(|(id, _)| *id).collect();
+    let candidates: Vec<StreamId> = group.pel().range(start..).map(|(id, _)| *id).collect();
     let mut claimed = Vec::new();
     let mut deleted = Vec::new();
     let mut next = StreamId::MIN;
@@ -1151,14 +1143,14 @@ pub fn xautoclaim(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
         attempts -= 1;
         let Some(id) = iter.next() else { break };
         let exists = stream.contains(id);
-        let Some(group) = stream.group_mut(group_name) else { break };
+        let Some(mut group) = stream.group_mut(group_name) else { break };
         if !exists {
             group.ack(id);
             deleted.push(id_reply(id));
             remaining -= 1;
             continue;
         }
-        let Some(nack) = group.pel.get(&id) else { continue };
+        let Some(nack) = group.pel().get(&id) else { continue };
         if min_idle > 0 && (now as i64) - (nack.delivery_time as i64) < min_idle {
             continue;
         }
@@ -1180,7 +1172,7 @@ fn entry_or_nil(entry: Option<(StreamId, &Fields)>) -> Reply {
 }
 
 fn entries_read_reply(group: &Group) -> Reply {
-    group.entries_read.map_or(Reply::Nil, |n| Reply::Int(n as i64))
+    group.entries_read().map_or(Reply::Nil, |n| Reply::Int(n as i64))
 }
 
 fn lag_reply(stream: &Stream, group: &Group) -> Reply {
@@ -1214,13 +1206,13 @@ pub fn xinfo_stream(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
             ("length", Reply::from(stream.len())),
             ("radix-tree-keys", Reply::from(stream.node_count())),
             ("radix-tree-nodes", Reply::from(stream.radix_tree_nodes())),
-            ("last-generated-id", id_reply(stream.last_id)),
-            ("max-deleted-entry-id", id_reply(stream.max_deleted_id)),
-            ("entries-added", Reply::Int(stream.entries_added as i64)),
-            ("recorded-first-entry-id", id_reply(stream.first_id)),
+            ("last-generated-id", id_reply(stream.last_id())),
+            ("max-deleted-entry-id", id_reply(stream.max_deleted_id())),
+            ("entries-added", Reply::Int(stream.entries_added() as i64)),
+            ("recorded-first-entry-id", id_reply(stream.first_id())),
         ];
         if !full {
-            pairs.push(("groups", Reply::from(stream.groups.len())));
+            pairs.push(("groups", Reply::from(stream.groups().len())));
             pairs.push(("first-entry", entry_or_nil(stream.first_entry())));
             pairs.push(("last-entry", entry_or_nil(stream.last_entry())));
             return Ok(map_reply(pairs));
@@ -1228,11 +1220,11 @@ pub fn xinfo_stream(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
         pairs.push(("entries", entries_reply(stream.range(StreamId::MIN, StreamId::MAX, count, false))));
         let limit = if count == 0 { usize::MAX } else { count };
         let groups = stream
-            .groups
+            .groups()
             .iter()
             .map(|(name, group)| {
                 let pending = group
-                    .pel
+                    .pel()
                     .iter()
                     .take(limit)
                     .map(|(id, nack)| {
@@ -1245,7 +1237,7 @@ pub fn xinfo_stream(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
                     })
                     .collect();
                 let consumers = group
-                    .consumers
+                    .consumers()
                     .iter()
                     .map(|(cname, consumer)| {
                         let own = consumer
@@ -1253,7 +1245,7 @@ pub fn xinfo_stream(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
                             .iter()
                             .take(limit)
                             .map(|id| {
-                                let nack = &group.pel[id];
+                                let nack = &group.pel()[id];
                                 Reply::Array(vec![
                                     id_reply(*id),
                                     Reply::Int(nack.delivery_time as i64),
@@ -1271,10 +1263,10 @@ pub fn xinfo_stream(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
                     .collect();
                 map_reply(vec![
                     ("name", Reply::Bulk(name.clone())),
-                    ("last-delivered-id", id_reply(group.last_id)),
+                    ("last-delivered-id", id_reply(group.last_id())),
                     ("entries-read", entries_read_reply(group)),
                     ("lag", lag_reply(stream, group)),
-                    ("pel-count", Reply::from(group.pel.len())),
+                    ("pel-count", Reply::from(group.pel().len())),
                     ("pending", Reply::Array(pending)),
                     ("consumers", Reply::Array(consumers)),
                 ])
@@ -1293,14 +1285,14 @@ pub fn xinfo_groups(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
         };
         Ok(Reply::Array(
             stream
-                .groups
+                .groups()
                 .iter()
                 .map(|(name, group)| {
                     map_reply(vec![
                         ("name", Reply::Bulk(name.clone())),
-                        ("consumers", Reply::from(group.consumers.len())),
-                        ("pending", Reply::from(group.pel.len())),
-                        ("last-delivered-id", id_reply(group.last_id)),
+                        ("consumers", Reply::from(group.consumers().len())),
+                        ("pending", Reply::from(group.pel().len())),
+                        ("last-delivered-id", id_reply(group.last_id())),
                         ("entries-read", entries_read_reply(group)),
                         ("lag", lag_reply(stream, group)),
                     ])
@@ -1322,7 +1314,7 @@ pub fn xinfo_consumers(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
         };
         Ok(Reply::Array(
             group
-                .consumers
+                .consumers()
                 .iter()
                 .map(|(name, consumer)| {
                     map_reply(vec![

@@ -18,7 +18,7 @@ fn read(shard: &mut Shard, hash: KeyHash, key: &[u8], now_ms: u64, touch: bool) 
     let entry = if touch { shard.touch(hash, key, now_ms) } else { shard.get(hash, key, now_ms) };
     match entry {
         None => Ok(None),
-        Some(entry) => entry.value.with_string(Bytes::copy_from_slice).map(Some).ok_or(CmdError::WrongType),
+        Some(entry) => entry.value().with_string(Bytes::copy_from_slice).map(Some).ok_or(CmdError::WrongType),
     }
 }
 
@@ -280,7 +280,7 @@ pub fn mget(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let (mut hits, mut misses) = (0, 0);
     for (key, hash) in &keys {
         let shard = locked.shard(db_index, *hash);
-        let value = shard.get(*hash, key, ctx.now_ms).and_then(|e| e.value.with_string(Bytes::copy_from_slice));
+        let value = shard.get(*hash, key, ctx.now_ms).and_then(|e| e.value().with_string(Bytes::copy_from_slice));
         if value.is_some() {
             hits += 1;
         } else {
@@ -341,17 +341,17 @@ pub fn append(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let (key, suffix) = (args.get(1), args.get(2));
     let hash = KeyHash::of(key);
     let mut shard = ctx.db().lock(hash);
-    let Some(entry) = shard.get(hash, key, ctx.now_ms) else {
+    let Some(write) = shard.write(hash, key, ctx.now_ms, false) else {
         shard.set(hash, key, Value::string(suffix), None, ctx.now_ms);
         drop(shard);
         ctx.notify(notify::STRING, "append", key);
         return Ok(Reply::from(suffix.len()));
     };
-    let mut bytes = entry.value.as_string().ok_or(CmdError::WrongType)?.into_owned();
-    check_size(bytes.len() as i64 + suffix.len() as i64)?;
-    bytes.extend_from_slice(suffix);
+    let old_len = write.value().with_string(<[u8]>::len).ok_or(CmdError::WrongType)?;
+    check_size(old_len as i64 + suffix.len() as i64)?;
+    let mut bytes = write.string_bytes().ok_or(CmdError::WrongType)?;
+    bytes.write_at(old_len, suffix);
     let len = bytes.len();
-    entry.value = Value::Raw(bytes.into());
     drop(shard);
     ctx.notify(notify::STRING, "append", key);
     Ok(Reply::from(len))
@@ -371,7 +371,7 @@ pub fn strlen(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let mut shard = ctx.db().lock(hash);
     match shard.get(hash, key, ctx.now_ms) {
         None => Ok(Reply::Int(0)),
-        Some(entry) => entry.value.with_string(|s| Reply::from(s.len())).ok_or(CmdError::WrongType),
+        Some(entry) => entry.value().with_string(|s| Reply::from(s.len())).ok_or(CmdError::WrongType),
     }
 }
 
@@ -381,7 +381,7 @@ fn increment(ctx: &mut Ctx, key: &[u8], delta: i64) -> Result<Reply, CmdError> {
     let mut shard = ctx.db().lock(hash);
     let current = match shard.get(hash, key, ctx.now_ms) {
         None => 0,
-        Some(entry) => match &entry.value {
+        Some(entry) => match entry.value() {
             Value::Int(n) => *n,
             other => other
                 .with_string(|s| if s.len() <= 20 { crate::num::parse_i64(s) } else { None })
@@ -390,8 +390,10 @@ fn increment(ctx: &mut Ctx, key: &[u8], delta: i64) -> Result<Reply, CmdError> {
         },
     };
     let next = current.checked_add(delta).ok_or(CmdError::Overflow)?;
-    match shard.get(hash, key, ctx.now_ms) {
-        Some(entry) => entry.value = Value::Int(next),
+    match shard.write(hash, key, ctx.now_ms, false) {
+        Some(write) => {
+            write.replace(Value::Int(next));
+        }
         None => {
             shard.set(hash, key, Value::Int(next), None, ctx.now_ms);
         }
@@ -438,7 +440,7 @@ pub fn incrbyfloat(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let mut shard = ctx.db().lock(hash);
     let current = match shard.get(hash, key, ctx.now_ms) {
         None => 0.0,
-        Some(entry) => entry.value.with_string(parse_f64).ok_or(CmdError::WrongType)?.ok_or(CmdError::NotFloat)?,
+        Some(entry) => entry.value().with_string(parse_f64).ok_or(CmdError::WrongType)?.ok_or(CmdError::NotFloat)?,
     };
     let next = current + increment;
     if !next.is_finite() {

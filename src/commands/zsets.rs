@@ -6,15 +6,15 @@
 
 use super::args::{parse_int, ArgCursor};
 use super::collection::{
-    drop_if_empty, empty_scan, get, get_or_create, index_range, limits, parse_cursor, parse_scan_options, positive_count, scan_reply,
-    Collection,
+    drop_if_empty, empty_scan, get, get_mut, get_or_create, index_range, limits, parse_cursor, parse_scan_options, positive_count,
+    scan_reply, Collection,
 };
 use super::hashes::{parse_random_count, random_positions};
 use super::lists::{parse_mpop_count, parse_numkeys};
 use super::{CmdError, Ctx};
 use crate::engine::keyspace::LockedShards;
 use crate::engine::zset::sorts_before;
-use crate::engine::{KeyHash, Limits, Set, Shard, Value, ZSet};
+use crate::engine::{KeyHash, Limits, Set, Shard, Tracked, Value, ZSet};
 use crate::num::parse_f64;
 use crate::resp::{format_double, Args, Protocol, Reply};
 use crate::server::notify;
@@ -79,7 +79,7 @@ fn scored_reply<M: AsRef<[u8]>>(items: impl IntoIterator<Item = (M, f64)>, with_
 }
 
 /// Runs `f` on the sorted set at `key` (None when missing) and records the lookup.
-pub(super) fn read<R>(ctx: &mut Ctx, key: &[u8], f: impl FnOnce(Option<&mut ZSet>) -> R) -> Result<R, CmdError> {
+pub(super) fn read<R>(ctx: &mut Ctx, key: &[u8], f: impl FnOnce(Option<&ZSet>) -> R) -> Result<R, CmdError> {
     let hash = KeyHash::of(key);
     let mut shard = ctx.db().lock(hash);
     let zset = get::<ZSet>(&mut shard, hash, key, ctx.now_ms, ctx.touches())?;
@@ -110,7 +110,7 @@ enum Added {
 }
 
 /// Adds or updates one member under ZADD's rules, with one lookup of the member.
-fn add_one(zset: &mut ZSet, member: &[u8], score: f64, flags: AddFlags, limits: &Limits) -> Result<Added, CmdError> {
+fn add_one(zset: &mut Tracked<ZSet>, member: &[u8], score: f64, flags: AddFlags, limits: &Limits) -> Result<Added, CmdError> {
     zset.upsert(member, limits, |current| {
         let Some(current) = current else {
             return if flags.xx { (None, Ok(Added::Skipped)) } else { (Some(normalise(score)), Ok(Added::New(normalise(score)))) };
@@ -182,11 +182,11 @@ fn zadd_generic(ctx: &mut Ctx, args: Args, incr: bool) -> Result<Reply, CmdError
     if flags.xx && get::<ZSet>(&mut shard, hash, key, ctx.now_ms, ctx.touches())?.is_none() {
         return Ok(if flags.incr { Reply::Nil } else { Reply::Int(0) });
     }
-    let zset = get_or_create::<ZSet>(&mut shard, hash, key, ctx.now_ms, ctx.touches())?;
+    let mut zset = get_or_create::<ZSet>(&mut shard, hash, key, ctx.now_ms, ctx.touches())?;
     let (mut added, mut updated, mut last) = (0, 0, None);
     let mut failure = None;
     for (score, member) in pairs {
-        match add_one(zset, member, score, flags, &limits) {
+        match add_one(&mut zset, member, score, flags, &limits) {
             Ok(Added::New(score)) => {
                 added += 1;
                 last = Some(score);
@@ -231,7 +231,7 @@ pub fn zrem(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let key = args.get(1);
     let hash = KeyHash::of(key);
     let mut shard = ctx.db().lock(hash);
-    let Some(zset) = get::<ZSet>(&mut shard, hash, key, ctx.now_ms, ctx.touches())? else {
+    let Some(mut zset) = get_mut::<ZSet>(&mut shard, hash, key, ctx.now_ms, ctx.touches())? else {
         return Ok(Reply::Int(0));
     };
     let removed = args.iter().skip(2).filter(|m| zset.remove(m)).count();
@@ -595,10 +595,10 @@ fn remrange_generic(ctx: &mut Ctx, args: Args, range: Range, event: &str) -> Res
     let key = args.get(1);
     let hash = KeyHash::of(key);
     let mut shard = ctx.db().lock(hash);
-    let Some(zset) = get::<ZSet>(&mut shard, hash, key, ctx.now_ms, ctx.touches())? else {
+    let Some(mut zset) = get_mut::<ZSet>(&mut shard, hash, key, ctx.now_ms, ctx.touches())? else {
         return Ok(Reply::Int(0));
     };
-    let (start, end) = rank_bounds(zset, &range);
+    let (start, end) = rank_bounds(&zset, &range);
     let removed = zset.remove_range(start, end);
     let deleted = drop_if_empty(&mut shard, hash, key, ctx.now_ms);
     drop(shard);
@@ -633,7 +633,7 @@ fn pop_event(max: bool) -> &'static str {
 }
 
 /// Removes up to `count` elements from the low (`max == false`) or high end.
-fn pop_elements(zset: &mut ZSet, count: usize, max: bool) -> Vec<(Vec<u8>, f64)> {
+fn pop_elements(zset: &mut Tracked<ZSet>, count: usize, max: bool) -> Vec<(Vec<u8>, f64)> {
     let len = zset.len();
     let take = count.min(len);
     let (start, end) = if max { (len - take, len) } else { (0, take) };
@@ -652,10 +652,10 @@ fn pop_generic(ctx: &mut Ctx, args: Args, max: bool) -> Result<Reply, CmdError> 
     let key = args.get(1);
     let hash = KeyHash::of(key);
     let mut shard = ctx.db().lock(hash);
-    let Some(zset) = get::<ZSet>(&mut shard, hash, key, ctx.now_ms, ctx.touches())? else {
+    let Some(mut zset) = get_mut::<ZSet>(&mut shard, hash, key, ctx.now_ms, ctx.touches())? else {
         return Ok(Reply::Array(Vec::new()));
     };
-    let items = pop_elements(zset, count.unwrap_or(1), max);
+    let items = pop_elements(&mut zset, count.unwrap_or(1), max);
     let deleted = drop_if_empty(&mut shard, hash, key, ctx.now_ms);
     drop(shard);
     notify_removal(ctx, pop_event(max), key, !items.is_empty(), deleted);
@@ -668,10 +668,10 @@ fn pop_generic(ctx: &mut Ctx, args: Args, max: bool) -> Result<Reply, CmdError> 
 pub fn pop_keyed(ctx: &mut Ctx, key: &[u8], max: bool) -> Result<Option<Reply>, CmdError> {
     let hash = KeyHash::of(key);
     let mut shard = ctx.db().lock(hash);
-    let Some(zset) = get::<ZSet>(&mut shard, hash, key, ctx.now_ms, ctx.touches())? else {
+    let Some(mut zset) = get_mut::<ZSet>(&mut shard, hash, key, ctx.now_ms, ctx.touches())? else {
         return Ok(None);
     };
-    let Some((member, score)) = pop_elements(zset, 1, max).into_iter().next() else {
+    let Some((member, score)) = pop_elements(&mut zset, 1, max).into_iter().next() else {
         return Ok(None);
     };
     let deleted = drop_if_empty(&mut shard, hash, key, ctx.now_ms);
@@ -710,10 +710,10 @@ pub fn zmpop(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let mut locked = ctx.shared.keyspace.lock_keys(hashes.iter().map(|h| (db, *h)));
     for (key, hash) in keys.iter().zip(&hashes) {
         let shard = locked.shard(db, *hash);
-        let Some(zset) = get::<ZSet>(shard, *hash, key, now, touch)? else {
+        let Some(mut zset) = get_mut::<ZSet>(shard, *hash, key, now, touch)? else {
             continue;
         };
-        let items = pop_elements(zset, count, max);
+        let items = pop_elements(&mut zset, count, max);
         let deleted = drop_if_empty(shard, *hash, key, now);
         drop(locked);
         notify_removal(ctx, pop_event(max), key, !items.is_empty(), deleted);
@@ -798,7 +798,7 @@ impl Source<'_> {
 
 fn source<'a>(shard: &'a mut Shard, hash: KeyHash, key: &[u8], now_ms: u64, touch: bool) -> Result<Option<Source<'a>>, CmdError> {
     let entry = if touch { shard.touch(hash, key, now_ms) } else { shard.get(hash, key, now_ms) };
-    match entry.map(|e| &e.value) {
+    match entry.map(|e| e.value()) {
         None => Ok(None),
         Some(Value::ZSet(z)) => Ok(Some(Source::Sorted(z))),
         Some(Value::Set(s)) => Ok(Some(Source::Plain(s))),

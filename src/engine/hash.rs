@@ -4,8 +4,10 @@
 
 use indexmap::IndexMap;
 
+use super::mutation::Mutation;
 use super::pack::Pack;
 use super::value::{dense_scan, DenseHasher, Limits};
+use super::write::Tracked;
 
 /// One HSCAN step's result: the next cursor and the pairs.
 pub type ScanStep<'a> = (u64, Vec<(&'a [u8], &'a [u8])>);
@@ -172,6 +174,25 @@ impl Hash {
                 (next, range.rev().filter_map(|i| table.get_index(i)).map(|(f, v)| (&f[..], &v[..])).collect())
             }
         }
+    }
+}
+
+/// The mutators of a stored hash: each records the field it changed.
+impl Tracked<'_, Hash> {
+    /// Sets `field` to `value`; returns true when the field is new.
+    pub fn set(&mut self, field: &[u8], value: &[u8], limits: &Limits) -> bool {
+        let added = self.value.set(field, value, limits);
+        self.log.member(|key| Mutation::HashSet { key, field, value });
+        added
+    }
+
+    /// Removes `field`; returns whether it was there.
+    pub fn remove(&mut self, field: &[u8]) -> bool {
+        let removed = self.value.remove(field);
+        if removed {
+            self.log.member(|key| Mutation::HashRemove { key, field });
+        }
+        removed
     }
 }
 

@@ -5,7 +5,14 @@
 //! Locks are `std::sync::Mutex` held only for the duration of one command's work on a shard and never
 //! across an `.await`. Commands that touch several keys lock their shards in ascending order
 //! ([`Keyspace::lock_keys`]), which makes them atomic and deadlock free.
+//!
+//! Reads get `&Entry`. The one way to change a key is through the shard: its methods (`set`,
+//! `remove`, `set_expire`, expiry) and the write handle of [`Shard::write`] report every change to
+//! the keyspace's change sink as a [`Mutation`], and a shard guard commits what was recorded when it
+//! unlocks ([`ShardGuard`]).
 
+use std::cell::Cell;
+use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -16,7 +23,9 @@ use hashbrown::hash_table::{Entry as TableEntry, HashTable};
 use xxhash_rust::xxh3::xxh3_64;
 
 use super::compact::CompactBytes;
+use super::mutation::{ChangeSink, Mutation};
 use super::value::Value;
+use super::write::{ChangeLog, KeyWrite};
 
 /// Shards per database. A power of two; SCAN and active expiry work shard by shard, so more shards
 /// keep each step short.
@@ -32,7 +41,7 @@ const LRU_BITS: u32 = 16;
 #[derive(Debug)]
 pub struct Entry {
     key: CompactBytes,
-    pub value: Value,
+    value: Value,
     /// The deadline in Unix milliseconds (low 48 bits, 0 when the key does not expire) and the last
     /// access in Unix seconds modulo 2^16 (high 16 bits), for OBJECT IDLETIME.
     meta: u64,
@@ -48,6 +57,15 @@ impl Entry {
 
     pub fn key(&self) -> &[u8] {
         self.key.as_slice()
+    }
+
+    pub fn value(&self) -> &Value {
+        &self.value
+    }
+
+    /// The value of an entry taken out of the keyspace.
+    pub fn into_value(self) -> Value {
+        self.value
     }
 
     fn deadline(&self) -> u64 {
@@ -113,18 +131,31 @@ impl KeyHash {
     }
 }
 
-/// Told about keys the engine creates or expires on its own account (keyspace notifications `new`
-/// and `expired`), while it holds the shard lock: implementations must not touch the keyspace.
-pub trait KeyEvents: Send + Sync {
-    fn created(&self, db: usize, key: &[u8]);
-    fn expired(&self, db: usize, key: &[u8]);
+/// Where a shard reports its changes: the keyspace's sink, the shard's database, and whether anything
+/// was recorded since the last commit.
+pub(super) struct ShardSink {
+    db: usize,
+    sink: Arc<dyn ChangeSink>,
+    members: bool,
+    dirty: Cell<bool>,
 }
 
-/// Where a shard reports key events, and its database number.
-#[derive(Clone)]
-struct EventSink {
-    db: usize,
-    sink: Arc<dyn KeyEvents>,
+impl ShardSink {
+    pub(super) fn record(&self, change: &Mutation<'_>) {
+        self.dirty.set(true);
+        self.sink.record(self.db, change);
+    }
+
+    /// Whether member-level mutations are read by anyone.
+    pub(super) fn wants_members(&self) -> bool {
+        self.members
+    }
+
+    fn commit(&self) {
+        if self.dirty.replace(false) {
+            self.sink.commit();
+        }
+    }
 }
 
 /// Keys and counters of one shard.
@@ -136,63 +167,67 @@ pub struct Shard {
     table: HashTable<Box<Entry>>,
     /// Keys with a deadline (INFO keyspace `expires=`).
     volatile: usize,
-    events: Option<EventSink>,
+    sink: Option<ShardSink>,
 }
 
 impl Shard {
     /// The live entry for `key`; an expired one is removed on the way (lazy expiry).
-    pub fn get(&mut self, hash: KeyHash, key: &[u8], now_ms: u64) -> Option<&mut Entry> {
-        // One probe: the lookup is where a command pays its cache misses.
-        let found = self.table.find_entry(hash.0, |e| e.key.as_slice() == key).ok()?;
-        if found.get().is_expired(now_ms) {
-            let (entry, _) = found.remove();
-            self.volatile -= 1;
-            EXPIRED_KEYS.fetch_add(1, Ordering::Relaxed);
-            report(&self.events, |e, db| e.expired(db, entry.key()));
-            return None;
-        }
-        Some(&mut **found.into_mut())
+    pub fn get(&mut self, hash: KeyHash, key: &[u8], now_ms: u64) -> Option<&Entry> {
+        self.live(hash, key, now_ms).map(|e| &*e)
     }
 
     /// Like [`Shard::get`] and records the access time.
-    pub fn touch(&mut self, hash: KeyHash, key: &[u8], now_ms: u64) -> Option<&mut Entry> {
-        let entry = self.get(hash, key, now_ms)?;
+    pub fn touch(&mut self, hash: KeyHash, key: &[u8], now_ms: u64) -> Option<&Entry> {
+        let entry = self.live(hash, key, now_ms)?;
         entry.touch(now_ms);
         Some(entry)
     }
 
+    /// Write access to the live value at `key` (recording the access time when `touch`): every
+    /// change made through it is reported to the change sink.
+    pub fn write(&mut self, hash: KeyHash, key: &[u8], now_ms: u64, touch: bool) -> Option<KeyWrite<'_>> {
+        // Split borrows: the entry from the table, the log from the sink.
+        let entry = live_in(&mut self.table, &mut self.volatile, &self.sink, hash, key, now_ms)?;
+        if touch {
+            entry.touch(now_ms);
+        }
+        let Entry { key, value, meta } = entry;
+        let expire_at = Some(*meta & MAX_DEADLINE_MS).filter(|at| *at != 0);
+        Some(KeyWrite::new(value, ChangeLog::new(self.sink.as_ref(), key.as_slice()), expire_at))
+    }
+
+    fn live(&mut self, hash: KeyHash, key: &[u8], now_ms: u64) -> Option<&mut Entry> {
+        live_in(&mut self.table, &mut self.volatile, &self.sink, hash, key, now_ms)
+    }
+
     pub fn contains(&mut self, hash: KeyHash, key: &[u8], now_ms: u64) -> bool {
-        self.get(hash, key, now_ms).is_some()
+        self.live(hash, key, now_ms).is_some()
     }
 
     /// Stores `value` under `key`, replacing any previous value and its deadline; returns the old
     /// value if it was live.
     pub fn set(&mut self, hash: KeyHash, key: &[u8], value: Value, expire_at: Option<u64>, now_ms: u64) -> Option<Value> {
-        let expire_at = expire_at.unwrap_or(0);
-        self.volatile += usize::from(expire_at != 0);
-        match self.table.entry(hash.0, |e| e.key.as_slice() == key, |e| xxh3_64(e.key.as_slice())) {
-            TableEntry::Occupied(mut found) => {
-                let entry = found.get_mut();
+        let deadline = expire_at.unwrap_or(0);
+        self.volatile += usize::from(deadline != 0);
+        let (entry, old) = match self.table.entry(hash.0, |e| e.key.as_slice() == key, |e| xxh3_64(e.key.as_slice())) {
+            TableEntry::Occupied(found) => {
+                let entry = &mut **found.into_mut();
                 let was_live = !entry.is_expired(now_ms);
                 self.volatile -= usize::from(entry.deadline() != 0);
-                entry.set_deadline(expire_at);
+                entry.set_deadline(deadline);
                 entry.touch(now_ms);
                 let old = std::mem::replace(&mut entry.value, value);
                 if !was_live {
                     EXPIRED_KEYS.fetch_add(1, Ordering::Relaxed);
-                    self.report(|e, db| {
-                        e.expired(db, key);
-                        e.created(db, key);
-                    });
+                    report(&self.sink, &Mutation::Expired { key });
                 }
-                was_live.then_some(old)
+                (entry, was_live.then_some(old))
             }
-            TableEntry::Vacant(slot) => {
-                slot.insert(Box::new(Entry::new(key, value, expire_at, now_ms)));
-                self.report(|e, db| e.created(db, key));
-                None
-            }
-        }
+            TableEntry::Vacant(slot) => (&mut **slot.insert(Box::new(Entry::new(key, value, deadline, now_ms))).into_mut(), None),
+        };
+        let created = old.is_none();
+        report(&self.sink, &Mutation::Put { key, value: &entry.value, expire_at: entry.expire_at(), created });
+        old
     }
 
     /// Replaces the value of a live key and keeps its deadline (SET KEEPTTL, and in-place updates).
@@ -208,21 +243,23 @@ impl Shard {
         self.volatile -= usize::from(entry.deadline() != 0);
         if entry.is_expired(now_ms) {
             EXPIRED_KEYS.fetch_add(1, Ordering::Relaxed);
-            self.report(|e, db| e.expired(db, key));
+            report(&self.sink, &Mutation::Expired { key });
             return None;
         }
+        report(&self.sink, &Mutation::Delete { key });
         Some(*entry)
     }
 
     /// Sets or clears the deadline of a live key; returns false when the key does not exist.
     pub fn set_expire(&mut self, hash: KeyHash, key: &[u8], expire_at: Option<u64>, now_ms: u64) -> bool {
-        let Some(entry) = self.get(hash, key, now_ms) else {
+        let Some(entry) = self.live(hash, key, now_ms) else {
             return false;
         };
         let had = entry.deadline() != 0;
         entry.set_deadline(expire_at.unwrap_or(0));
-        let has = entry.deadline() != 0;
-        self.volatile = self.volatile + usize::from(has) - usize::from(had);
+        let at = entry.expire_at();
+        self.volatile = self.volatile + usize::from(at.is_some()) - usize::from(had);
+        report(&self.sink, &Mutation::Expire { key, at });
         true
     }
 
@@ -242,7 +279,7 @@ impl Shard {
         self.table.iter().map(|e| &**e)
     }
 
-    pub fn clear(&mut self) {
+    fn clear(&mut self) {
         self.table = HashTable::new();
         self.volatile = 0;
     }
@@ -253,11 +290,11 @@ impl Shard {
             return 0;
         }
         let before = self.table.len();
-        let events = &self.events;
+        let sink = &self.sink;
         self.table.retain(|e| {
             let expired = e.is_expired(now_ms);
-            if let (true, Some(events)) = (expired, events) {
-                events.sink.expired(events.db, e.key());
+            if expired {
+                report(sink, &Mutation::Expired { key: e.key() });
             }
             !expired
         });
@@ -310,20 +347,72 @@ impl Shard {
         self.table.iter().cycle().skip(pick % live).take(live).find(|e| !e.is_expired(now_ms)).map(|e| e.key())
     }
 
-    /// Exchanges the keys of two shards; each keeps reporting events for its own database.
+    /// Exchanges the keys of two shards; each keeps reporting changes for its own database.
     fn swap(&mut self, other: &mut Shard) {
         std::mem::swap(&mut self.table, &mut other.table);
         std::mem::swap(&mut self.volatile, &mut other.volatile);
     }
 
-    fn report(&self, event: impl FnOnce(&dyn KeyEvents, usize)) {
-        report(&self.events, event);
+    fn report(&self, change: &Mutation<'_>) {
+        report(&self.sink, change);
+    }
+
+    fn commit(&self) {
+        if let Some(sink) = &self.sink {
+            sink.commit();
+        }
     }
 }
 
-fn report(events: &Option<EventSink>, event: impl FnOnce(&dyn KeyEvents, usize)) {
-    if let Some(events) = events {
-        event(&*events.sink, events.db);
+/// The live entry for `key` in a shard's table; an expired one is removed and reported on the way.
+fn live_in<'t>(
+    table: &'t mut HashTable<Box<Entry>>,
+    volatile: &mut usize,
+    sink: &Option<ShardSink>,
+    hash: KeyHash,
+    key: &[u8],
+    now_ms: u64,
+) -> Option<&'t mut Entry> {
+    // One probe: the lookup is where a command pays its cache misses.
+    let found = table.find_entry(hash.0, |e| e.key.as_slice() == key).ok()?;
+    if found.get().is_expired(now_ms) {
+        let (entry, _) = found.remove();
+        *volatile -= 1;
+        EXPIRED_KEYS.fetch_add(1, Ordering::Relaxed);
+        report(sink, &Mutation::Expired { key: entry.key() });
+        return None;
+    }
+    Some(&mut **found.into_mut())
+}
+
+fn report(sink: &Option<ShardSink>, change: &Mutation<'_>) {
+    if let Some(sink) = sink {
+        sink.record(change);
+    }
+}
+
+/// A locked shard. Unlocking it commits what was recorded under it to the change sink, so a
+/// command's changes reach the sink as one unit while no other writer can interleave.
+pub struct ShardGuard<'a>(MutexGuard<'a, Shard>);
+
+impl Deref for ShardGuard<'_> {
+    type Target = Shard;
+
+    fn deref(&self) -> &Shard {
+        &self.0
+    }
+}
+
+impl DerefMut for ShardGuard<'_> {
+    fn deref_mut(&mut self) -> &mut Shard {
+        &mut self.0
+    }
+}
+
+impl Drop for ShardGuard<'_> {
+    fn drop(&mut self) {
+        // IMPORTANT: before the lock is released, so commits of one key come in write order.
+        self.0.commit();
     }
 }
 
@@ -343,12 +432,17 @@ impl Default for Db {
 
 impl Db {
     /// Locks the shard holding `key`.
-    pub fn lock(&self, hash: KeyHash) -> MutexGuard<'_, Shard> {
-        lock_shard(&self.shards[hash.shard()])
+    pub fn lock(&self, hash: KeyHash) -> ShardGuard<'_> {
+        ShardGuard(lock_shard(&self.shards[hash.shard()]))
     }
 
-    pub fn lock_index(&self, shard: usize) -> MutexGuard<'_, Shard> {
-        lock_shard(&self.shards[shard])
+    pub fn lock_index(&self, shard: usize) -> ShardGuard<'_> {
+        ShardGuard(lock_shard(&self.shards[shard]))
+    }
+
+    /// Every shard, locked in order (FLUSHDB, SWAPDB, SORT ... BY over the whole database).
+    pub fn lock_all(&self) -> Vec<ShardGuard<'_>> {
+        self.shards.iter().map(|s| ShardGuard(lock_shard(s))).collect()
     }
 
     pub fn len(&self) -> usize {
@@ -363,9 +457,14 @@ impl Db {
         self.shards.iter().map(|s| lock_shard(s).volatile()).sum()
     }
 
+    /// Deletes every key (FLUSHDB): with every shard locked, so no write lands half way.
     pub fn clear(&self) {
-        for shard in self.shards.iter() {
-            lock_shard(shard).clear();
+        let mut guards = self.lock_all();
+        for shard in guards.iter_mut() {
+            shard.clear();
+        }
+        if let Some(first) = guards.first() {
+            first.report(&Mutation::FlushDb);
         }
     }
 
@@ -401,7 +500,7 @@ pub struct Keyspace {
 
 /// Shards locked together for a multi-key command, found by (database, shard index).
 pub struct LockedShards<'a> {
-    guards: Vec<((usize, usize), MutexGuard<'a, Shard>)>,
+    guards: Vec<((usize, usize), ShardGuard<'a>)>,
 }
 
 impl LockedShards<'_> {
@@ -420,12 +519,14 @@ impl Keyspace {
         Keyspace { dbs: (0..databases.max(1)).map(|_| Db::default()).collect() }
     }
 
-    /// Makes every shard report the keys it creates or expires to `sink`.
-    pub fn set_events(&mut self, sink: Arc<dyn KeyEvents>) {
+    /// Makes every shard report its changes to `sink` (one sink; [`super::mutation::Fanout`]
+    /// joins several).
+    pub fn set_sink(&mut self, sink: Arc<dyn ChangeSink>) {
+        let members = sink.wants_members();
         for (db, dbs) in self.dbs.iter_mut().enumerate() {
             for shard in dbs.shards.iter_mut() {
                 let shard = shard.get_mut();
-                shard.events = Some(EventSink { db, sink: sink.clone() });
+                shard.sink = Some(ShardSink { db, sink: sink.clone(), members, dirty: Cell::new(false) });
             }
         }
     }
@@ -453,10 +554,13 @@ impl Keyspace {
             return;
         }
         let (low, high) = (a.min(b), a.max(b));
-        let mut low_guards: Vec<_> = self.dbs[low].shards.iter().map(|s| lock_shard(s)).collect();
-        let mut high_guards: Vec<_> = self.dbs[high].shards.iter().map(|s| lock_shard(s)).collect();
+        let mut low_guards = self.dbs[low].lock_all();
+        let mut high_guards = self.dbs[high].lock_all();
         for (x, y) in low_guards.iter_mut().zip(high_guards.iter_mut()) {
             x.swap(y);
+        }
+        if let Some(first) = low_guards.first() {
+            first.report(&Mutation::SwapDb { other: high });
         }
     }
 

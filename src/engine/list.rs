@@ -4,8 +4,10 @@
 
 use std::collections::VecDeque;
 
+use super::mutation::{Mutation, Side};
 use super::pack::Pack;
 use super::value::Limits;
+use super::write::Tracked;
 
 /// A list of byte strings.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -247,6 +249,72 @@ impl<'a> Iterator for ListIter<'a> {
             ListIter::Pack(it) => it.nth(n),
             ListIter::Deque(it) => it.nth(n).map(|e| &e[..]),
         }
+    }
+}
+
+/// The mutators of a stored list: each records the element it changed.
+impl Tracked<'_, List> {
+    pub fn push_back(&mut self, item: &[u8], limits: &Limits) {
+        self.value.push_back(item, limits);
+        self.log.member(|key| Mutation::ListPush { key, side: Side::Back, item });
+    }
+
+    pub fn push_front(&mut self, item: &[u8], limits: &Limits) {
+        self.value.push_front(item, limits);
+        self.log.member(|key| Mutation::ListPush { key, side: Side::Front, item });
+    }
+
+    pub fn pop_front(&mut self, limits: &Limits) -> Option<Box<[u8]>> {
+        let item = self.value.pop_front(limits)?;
+        self.log.member(|key| Mutation::ListPop { key, side: Side::Front });
+        Some(item)
+    }
+
+    pub fn pop_back(&mut self, limits: &Limits) -> Option<Box<[u8]>> {
+        let item = self.value.pop_back(limits)?;
+        self.log.member(|key| Mutation::ListPop { key, side: Side::Back });
+        Some(item)
+    }
+
+    /// Replaces element `index`; false when out of range.
+    pub fn set(&mut self, index: usize, item: &[u8], limits: &Limits) -> bool {
+        let done = self.value.set(index, item, limits);
+        if done {
+            self.log.member(|key| Mutation::ListSet { key, index, item });
+        }
+        done
+    }
+
+    /// Inserts `item` so it becomes element `index`.
+    pub fn insert(&mut self, index: usize, item: &[u8], limits: &Limits) {
+        self.value.insert(index, item, limits);
+        let index = index.min(self.value.len() - 1);
+        self.log.member(|key| Mutation::ListInsert { key, index, item });
+    }
+
+    /// Keeps the elements for which `keep(index, element)` is true.
+    pub fn retain(&mut self, mut keep: impl FnMut(usize, &[u8]) -> bool, limits: &Limits) {
+        let log = self.log;
+        let mut removed = 0;
+        self.value.retain(
+            |index, item| {
+                let kept = keep(index, item);
+                if !kept {
+                    // Positions as the removals are applied one after another.
+                    let index = index - removed;
+                    log.member(|key| Mutation::ListRemove { key, index });
+                    removed += 1;
+                }
+                kept
+            },
+            limits,
+        );
+    }
+
+    /// Keeps only elements `start..=end`; `start > end` empties the list.
+    pub fn trim(&mut self, start: usize, end: usize, limits: &Limits) {
+        self.value.trim(start, end, limits);
+        self.log.member(|key| Mutation::ListTrim { key, start, end });
     }
 }
 

@@ -8,8 +8,10 @@ use std::borrow::Cow;
 
 use indexmap::IndexSet;
 
+use super::mutation::Mutation;
 use super::pack::Pack;
 use super::value::{dense_scan, DenseHasher, Limits};
+use super::write::Tracked;
 use crate::num::parse_i64;
 
 /// A set of byte strings.
@@ -197,6 +199,34 @@ impl Set {
                 (next, range.rev().filter_map(|i| table.get_index(i)).map(|m| Cow::Borrowed(&m[..])).collect())
             }
         }
+    }
+}
+
+/// The mutators of a stored set: each records the member it changed.
+impl Tracked<'_, Set> {
+    /// Adds `member`; returns true when it is new.
+    pub fn insert(&mut self, member: &[u8], limits: &Limits) -> bool {
+        let added = self.value.insert(member, limits);
+        if added {
+            self.log.member(|key| Mutation::SetAdd { key, member });
+        }
+        added
+    }
+
+    /// Removes `member`; returns whether it was there.
+    pub fn remove(&mut self, member: &[u8]) -> bool {
+        let removed = self.value.remove(member);
+        if removed {
+            self.log.member(|key| Mutation::SetRemove { key, member });
+        }
+        removed
+    }
+
+    /// Removes and returns the member at position `index`.
+    pub fn remove_index(&mut self, index: usize) -> Option<Vec<u8>> {
+        let member = self.value.remove_index(index)?;
+        self.log.member(|key| Mutation::SetRemove { key, member: &member });
+        Some(member)
     }
 }
 

@@ -17,8 +17,10 @@ use std::ops::Bound;
 
 use bytes::Bytes;
 
-use super::stream_group::Group;
+use super::mutation::Mutation;
+use super::stream_group::{Group, TrackedGroup};
 use super::value::Limits;
+use super::write::Tracked;
 
 /// A stream entry ID. Orders by `ms`, then `seq`, as Redis compares them.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -329,12 +331,12 @@ pub struct Stream {
     entries: BTreeMap<StreamId, Fields>,
     /// Node model keyed by master ID (the node's first entry's ID).
     nodes: BTreeMap<StreamId, Node>,
-    pub last_id: StreamId,
+    last_id: StreamId,
     /// 0-0 while the stream is empty.
-    pub first_id: StreamId,
-    pub max_deleted_id: StreamId,
-    pub entries_added: u64,
-    pub groups: BTreeMap<Bytes, Group>,
+    first_id: StreamId,
+    max_deleted_id: StreamId,
+    entries_added: u64,
+    groups: BTreeMap<Bytes, Group>,
 }
 
 impl Stream {
@@ -344,6 +346,31 @@ impl Stream {
 
     pub fn len(&self) -> usize {
         self.entries.len()
+    }
+
+    /// The last ID given to an entry (or set by XSETID).
+    pub fn last_id(&self) -> StreamId {
+        self.last_id
+    }
+
+    /// The ID of the first live entry, 0-0 while the stream is empty.
+    pub fn first_id(&self) -> StreamId {
+        self.first_id
+    }
+
+    /// The greatest ID deleted by XDEL (or set by XSETID).
+    pub fn max_deleted_id(&self) -> StreamId {
+        self.max_deleted_id
+    }
+
+    /// How many entries were ever added (or the count XSETID set).
+    pub fn entries_added(&self) -> u64 {
+        self.entries_added
+    }
+
+    /// The consumer groups, by name.
+    pub fn groups(&self) -> &BTreeMap<Bytes, Group> {
+        &self.groups
     }
 
     pub fn is_empty(&self) -> bool {
@@ -466,10 +493,16 @@ impl Stream {
     /// XDEL: removes the entries with these IDs and returns how many existed. Updates the max
     /// deleted ID and the first ID as Redis does.
     pub fn delete(&mut self, ids: &[StreamId]) -> usize {
+        self.delete_each(ids, |_| {})
+    }
+
+    /// [`Stream::delete`], calling `each` with each ID that existed, in the order removed.
+    fn delete_each(&mut self, ids: &[StreamId], mut each: impl FnMut(StreamId)) -> usize {
         let mut deleted = 0;
         let mut first_deleted = false;
         for &id in ids {
             if self.remove_entry(id) {
+                each(id);
                 first_deleted |= id == self.first_id;
                 if id > self.max_deleted_id {
                     self.max_deleted_id = id;
@@ -493,6 +526,11 @@ impl Stream {
 
     /// Trims as `streamTrim` does; returns the number of entries removed.
     pub fn trim(&mut self, trim: Trim) -> u64 {
+        self.trim_each(trim, |_| {})
+    }
+
+    /// [`Stream::trim`], calling `each` with the ID of each entry removed, lowest first.
+    fn trim_each(&mut self, trim: Trim, mut each: impl FnMut(StreamId)) -> u64 {
         let mut deleted: u64 = 0;
         loop {
             if let TrimStrategy::MaxLen(max) = trim.strategy {
@@ -517,8 +555,9 @@ impl Stream {
                 None => self.entries.range(master..).map(|(id, _)| *id).collect(),
             };
             if remove_node {
-                for id in &doomed {
-                    self.entries.remove(id);
+                for &id in &doomed {
+                    self.entries.remove(&id);
+                    each(id);
                 }
                 self.nodes.remove(&master);
                 deleted += live;
@@ -537,12 +576,46 @@ impl Stream {
                     break;
                 }
                 self.remove_entry(id);
+                each(id);
                 deleted += 1;
             }
             break;
         }
         self.first_id = if self.entries.is_empty() { StreamId::MIN } else { self.last_valid_first() };
         deleted
+    }
+
+    /// Removes one entry as trimming does: the first ID follows, the max deleted ID stays (replays
+    /// [`Mutation::StreamTrim`]). True when it existed.
+    pub fn remove_trimmed(&mut self, id: StreamId) -> bool {
+        if !self.remove_entry(id) {
+            return false;
+        }
+        self.first_id = self.last_valid_first();
+        true
+    }
+
+    /// Sets the counters outright (replays [`Mutation::StreamMeta`]).
+    pub fn set_meta(&mut self, last_id: StreamId, entries_added: u64, max_deleted_id: StreamId) {
+        self.last_id = last_id;
+        self.entries_added = entries_added;
+        self.max_deleted_id = max_deleted_id;
+    }
+
+    /// Creates the group `name` at `last_id`, or moves its cursor there if it exists (replays
+    /// [`Mutation::GroupPut`]).
+    pub fn put_group(&mut self, name: &[u8], last_id: StreamId, entries_read: Option<u64>) {
+        match self.groups.get_mut(name) {
+            Some(group) => group.set_cursor(last_id, entries_read),
+            None => {
+                self.groups.insert(Bytes::copy_from_slice(name), Group::new(last_id, entries_read));
+            }
+        }
+    }
+
+    /// Removes the group `name`; true when it existed.
+    pub fn remove_group(&mut self, name: &[u8]) -> bool {
+        self.groups.remove(name).is_some()
     }
 
     /// XINFO's `radix-tree-keys`: the number of nodes.
@@ -574,6 +647,8 @@ impl Stream {
         self.groups.get(name)
     }
 
+    /// A group for changing it directly (replay; stored streams change through
+    /// `Tracked<Stream>::group_mut`).
     pub fn group_mut(&mut self, name: &[u8]) -> Option<&mut Group> {
         self.groups.get_mut(name)
     }
@@ -617,12 +692,12 @@ impl Stream {
         if self.entries_added == 0 {
             return Some(0);
         }
-        if let Some(read) = group.entries_read {
-            if !self.has_tombstones_from(group.last_id) {
+        if let Some(read) = group.entries_read() {
+            if !self.has_tombstones_from(group.last_id()) {
                 return Some(added.wrapping_sub(read as i64));
             }
         }
-        self.estimate_distance(group.last_id).map(|read| added.wrapping_sub(read as i64))
+        self.estimate_distance(group.last_id()).map(|read| added.wrapping_sub(read as i64))
     }
 
     /// Heap bytes, for memory accounting: estimated from the node model (one step per 100 entries)
@@ -672,6 +747,89 @@ fn rax_nodes_child(keys: &[[u8; 16]], depth: usize) -> usize {
         return 1;
     }
     rax_nodes(keys, depth)
+}
+
+/// The mutators of a stored stream: each records the entries, counters or groups it changed, so
+/// that replaying the records onto an empty stream with the plain methods above gives the same
+/// stream.
+impl Tracked<'_, Stream> {
+    /// Appends an entry (XADD) with an ID from [`Stream::next_id`].
+    pub fn append(&mut self, id: StreamId, fields: Fields, limits: &Limits) {
+        self.value.append(id, fields, limits);
+        if let Some(fields) = self.value.entries.get(&id) {
+            self.log.member(|key| Mutation::StreamAdd { key, id, fields });
+        }
+    }
+
+    /// XDEL: removes the entries with these IDs, recording each one that existed; returns how many.
+    pub fn delete(&mut self, ids: &[StreamId]) -> usize {
+        let log = self.log;
+        self.value.delete_each(ids, |id| log.member(|key| Mutation::StreamDelete { key, id }))
+    }
+
+    /// Trims as [`Stream::trim`] does, recording each entry removed; returns how many.
+    pub fn trim(&mut self, trim: Trim) -> u64 {
+        let log = self.log;
+        if !log.wants_members() {
+            return self.value.trim(trim);
+        }
+        self.value.trim_each(trim, |id| log.member(|key| Mutation::StreamTrim { key, id }))
+    }
+
+    /// [`Stream::remove_trimmed`], recording the entry removed (replays a trimmed entry).
+    pub fn remove_trimmed(&mut self, id: StreamId) -> bool {
+        let removed = self.value.remove_trimmed(id);
+        if removed {
+            self.log.member(|key| Mutation::StreamTrim { key, id });
+        }
+        removed
+    }
+
+    /// XSETID: sets the last ID, and the added count and max deleted ID when given.
+    pub fn set_id(&mut self, last_id: StreamId, entries_added: Option<u64>, max_deleted_id: Option<StreamId>) {
+        let stream = &mut *self.value;
+        stream.last_id = last_id;
+        if let Some(n) = entries_added {
+            stream.entries_added = n;
+        }
+        if let Some(id) = max_deleted_id {
+            stream.max_deleted_id = id;
+        }
+        let (entries_added, max_deleted_id) = (stream.entries_added, stream.max_deleted_id);
+        self.log.member(|key| Mutation::StreamMeta { key, last_id, entries_added, max_deleted_id });
+    }
+
+    /// XGROUP CREATE: a new group at `last_id`; false (and nothing changes) when the name is taken.
+    pub fn create_group(&mut self, name: &[u8], last_id: StreamId, entries_read: Option<u64>) -> bool {
+        if self.value.groups.contains_key(name) {
+            return false;
+        }
+        self.value.groups.insert(Bytes::copy_from_slice(name), Group::new(last_id, entries_read));
+        self.log.member(|key| Mutation::GroupPut { key, group: name, last_id, entries_read });
+        true
+    }
+
+    /// [`Stream::put_group`]: creates the group or moves its cursor, and records it (replays a
+    /// group's creation or cursor).
+    pub fn put_group(&mut self, name: &[u8], last_id: StreamId, entries_read: Option<u64>) {
+        self.value.put_group(name, last_id, entries_read);
+        self.log.member(|key| Mutation::GroupPut { key, group: name, last_id, entries_read });
+    }
+
+    /// XGROUP DESTROY; true when the group existed.
+    pub fn destroy_group(&mut self, name: &[u8]) -> bool {
+        let destroyed = self.value.groups.remove(name).is_some();
+        if destroyed {
+            self.log.member(|key| Mutation::GroupDelete { key, group: name });
+        }
+        destroyed
+    }
+
+    /// The group `name`, writable through mutators that record their changes.
+    pub fn group_mut(&mut self, name: &[u8]) -> Option<TrackedGroup<'_>> {
+        let (name, group) = self.value.groups.range_mut::<[u8], _>((Bound::Included(name), Bound::Included(name))).next()?;
+        Some(TrackedGroup { group, name: name.as_ref(), log: self.log })
+    }
 }
 
 #[cfg(test)]
@@ -836,6 +994,224 @@ mod tests {
         assert_eq!(s.first_id, StreamId::MIN);
         assert_eq!(s.node_count(), 0, "a node goes with its last live entry");
         assert_eq!(s.last_id, id(5, 0));
+    }
+
+    /// A stream mutation, owned, as a recording sink keeps it.
+    #[derive(Debug)]
+    enum Recorded {
+        Add(StreamId, Fields),
+        Delete(StreamId),
+        Trim(StreamId),
+        Meta(StreamId, u64, StreamId),
+        GroupPut(Bytes, StreamId, Option<u64>),
+        GroupDelete(Bytes),
+        ConsumerPut(Bytes, Bytes, u64),
+        ConsumerDelete(Bytes, Bytes),
+        PendingPut(Bytes, StreamId, Bytes, u64, u64),
+        PendingDelete(Bytes, StreamId),
+    }
+
+    impl Recorded {
+        fn kind(&self) -> usize {
+            match self {
+                Recorded::Add(..) => 0,
+                Recorded::Delete(..) => 1,
+                Recorded::Trim(..) => 2,
+                Recorded::Meta(..) => 3,
+                Recorded::GroupPut(..) => 4,
+                Recorded::GroupDelete(..) => 5,
+                Recorded::ConsumerPut(..) => 6,
+                Recorded::ConsumerDelete(..) => 7,
+                Recorded::PendingPut(..) => 8,
+                Recorded::PendingDelete(..) => 9,
+            }
+        }
+    }
+
+    #[derive(Default)]
+    struct Recorder(std::sync::Mutex<Vec<Recorded>>);
+
+    impl super::super::mutation::ChangeSink for Recorder {
+        fn record(&self, _db: usize, change: &Mutation<'_>) {
+            let b = Bytes::copy_from_slice;
+            let recorded = match *change {
+                Mutation::StreamAdd { id, fields, .. } => Recorded::Add(id, fields.clone()),
+                Mutation::StreamDelete { id, .. } => Recorded::Delete(id),
+                Mutation::StreamTrim { id, .. } => Recorded::Trim(id),
+                Mutation::StreamMeta { last_id, entries_added, max_deleted_id, .. } => {
+                    Recorded::Meta(last_id, entries_added, max_deleted_id)
+                }
+                Mutation::GroupPut { group, last_id, entries_read, .. } => Recorded::GroupPut(b(group), last_id, entries_read),
+                Mutation::GroupDelete { group, .. } => Recorded::GroupDelete(b(group)),
+                Mutation::ConsumerPut { group, consumer, seen_time, .. } => Recorded::ConsumerPut(b(group), b(consumer), seen_time),
+                Mutation::ConsumerDelete { group, consumer, .. } => Recorded::ConsumerDelete(b(group), b(consumer)),
+                Mutation::PendingPut { group, id, consumer, delivery_time, delivery_count, .. } => {
+                    Recorded::PendingPut(b(group), id, b(consumer), delivery_time, delivery_count)
+                }
+                Mutation::PendingDelete { group, id, .. } => Recorded::PendingDelete(b(group), id),
+                _ => return,
+            };
+            self.0.lock().expect("recorder").push(recorded);
+        }
+    }
+
+    /// Redoes recorded mutations with the plain methods.
+    fn replay(s: &mut Stream, records: &[Recorded], limits: &Limits) {
+        for record in records {
+            match record {
+                Recorded::Add(id, fields) => s.append(*id, fields.clone(), limits),
+                Recorded::Delete(id) => assert_eq!(s.delete(&[*id]), 1),
+                Recorded::Trim(id) => assert!(s.remove_trimmed(*id)),
+                Recorded::Meta(last, added, max_deleted) => s.set_meta(*last, *added, *max_deleted),
+                Recorded::GroupPut(g, last, read) => s.put_group(g, *last, *read),
+                Recorded::GroupDelete(g) => assert!(s.remove_group(g)),
+                Recorded::ConsumerPut(g, c, seen) => s.group_mut(g).expect("group").put_consumer(c, *seen),
+                Recorded::ConsumerDelete(g, c) => assert!(s.group_mut(g).expect("group").delete_consumer(c).is_some()),
+                Recorded::PendingPut(g, id, c, time, count) => s.group_mut(g).expect("group").put_pending(*id, c, *time, *count),
+                Recorded::PendingDelete(g, id) => assert!(s.group_mut(g).expect("group").ack(*id)),
+            }
+        }
+    }
+
+    /// Redoes recorded mutations with the recording mutators, as a replica replays them.
+    fn replay_tracked(s: &mut Tracked<'_, Stream>, records: &[Recorded], limits: &Limits) {
+        for record in records {
+            match record {
+                Recorded::Add(id, fields) => s.append(*id, fields.clone(), limits),
+                Recorded::Delete(id) => assert_eq!(s.delete(&[*id]), 1),
+                Recorded::Trim(id) => assert!(s.remove_trimmed(*id)),
+                Recorded::Meta(last, added, max_deleted) => s.set_id(*last, Some(*added), Some(*max_deleted)),
+                Recorded::GroupPut(g, last, read) => s.put_group(g, *last, *read),
+                Recorded::GroupDelete(g) => assert!(s.destroy_group(g)),
+                Recorded::ConsumerPut(g, c, seen) => s.group_mut(g).expect("group").put_consumer(c, *seen),
+                Recorded::ConsumerDelete(g, c) => assert!(s.group_mut(g).expect("group").delete_consumer(c).is_some()),
+                Recorded::PendingPut(g, id, c, time, count) => s.group_mut(g).expect("group").put_pending(*id, c, *time, *count),
+                Recorded::PendingDelete(g, id) => assert!(s.group_mut(g).expect("group").ack(*id)),
+            }
+        }
+    }
+
+    #[test]
+    fn recorded_mutations_replay_to_the_same_stream() {
+        use super::super::keyspace::{KeyHash, Keyspace};
+        use super::super::value::Value;
+        use super::super::write::Collection;
+        use std::sync::Arc;
+
+        let recorder = Arc::new(Recorder::default());
+        let mut keyspace = Keyspace::new(1);
+        keyspace.set_sink(recorder.clone());
+        let limits = Limits { stream_node_max_entries: 7, ..Limits::default() };
+        let (key, hash) = (b"s".as_slice(), KeyHash::of(b"s"));
+        let mut shard = keyspace.db(0).lock(hash);
+        shard.set(hash, key, Value::Stream(Box::default()), None, 0);
+        let mut replayed = Stream::new();
+        let replica = Keyspace::new(1);
+        let mut replica_shard = replica.db(0).lock(hash);
+        replica_shard.set(hash, key, Value::Stream(Box::default()), None, 0);
+
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let names = [Bytes::from_static(b"g0"), Bytes::from_static(b"g1")];
+        let consumers = [Bytes::from_static(b"alice"), Bytes::from_static(b"bob"), Bytes::from_static(b"carol")];
+        let mut seen = [false; 10];
+        for step in 0..5_000u64 {
+            let now = step;
+            let mut s = shard.write(hash, key, now, false).and_then(|w| w.collection::<Stream>()).expect("stream");
+            let last_ms = s.last_id().ms;
+            let some_id = |r: u64| id(r % (last_ms + 2), r % 3);
+            let group = &names[next(2) as usize];
+            let consumer = &consumers[next(3) as usize];
+            match next(20) {
+                0..=6 => {
+                    let new = s.next_id(Some(ParsedId::AutoSeq(last_ms + next(2))), now).expect("grows");
+                    s.append(new, fields(&["f", if next(5) == 0 { "a longer value" } else { "v" }]), &limits);
+                }
+                7 => {
+                    let ids: Vec<StreamId> = (0..3).map(|_| some_id(next(1 << 20))).collect();
+                    s.delete(&ids);
+                }
+                8 => {
+                    let approx = next(2) == 0;
+                    let strategy = if next(2) == 0 { TrimStrategy::MaxLen(next(40)) } else { TrimStrategy::MinId(some_id(next(1 << 20))) };
+                    s.trim(Trim { strategy, approx, limit: if approx { next(30) } else { 0 } });
+                }
+                9 if next(10) == 0 => {
+                    let last = s.last_id().max(s.last_valid_id());
+                    let added = s.entries_added().max(s.len() as u64) + next(3);
+                    let max_deleted = (next(2) == 0).then(|| id(next(last.ms + 1), 0));
+                    s.set_id(StreamId::new(last.ms + next(3), last.seq), (next(2) == 0).then_some(added), max_deleted);
+                }
+                10 => {
+                    let read = (next(3) != 0).then(|| next(10));
+                    s.create_group(group, some_id(next(1 << 20)), read);
+                }
+                11 if next(8) == 0 => {
+                    s.destroy_group(group);
+                }
+                _ => {
+                    let entry = some_id(next(1 << 20));
+                    let exists = s.contains(entry);
+                    let Some(mut g) = s.group_mut(group) else { continue };
+                    match next(9) {
+                        0 => {
+                            g.touch_consumer(consumer, now);
+                        }
+                        1 => {
+                            g.create_consumer(consumer, now);
+                        }
+                        2 if next(4) == 0 => {
+                            g.delete_consumer(consumer);
+                        }
+                        3 if exists => {
+                            g.touch_consumer(consumer, now);
+                            g.deliver(entry, consumer, now);
+                        }
+                        4 => {
+                            g.redeliver(entry, now);
+                        }
+                        5 => {
+                            let retry = (next(2) == 0).then(|| next(5));
+                            g.claim(entry, consumer, now, retry, next(2) == 0);
+                        }
+                        6 => {
+                            g.force_pending(entry, now);
+                            g.touch_consumer(consumer, now);
+                            g.claim(entry, consumer, now, None, false);
+                        }
+                        7 => {
+                            g.ack(entry);
+                        }
+                        _ => {
+                            let read = g.entries_read().map(|n| n + 1);
+                            g.set_cursor(entry, read);
+                        }
+                    }
+                }
+            }
+            let records = std::mem::take(&mut *recorder.0.lock().expect("recorder"));
+            for record in &records {
+                seen[record.kind()] = true;
+            }
+            replay(&mut replayed, &records, &limits);
+            let mut copy = replica_shard.write(hash, key, now, false).and_then(|w| w.collection::<Stream>()).expect("stream");
+            replay_tracked(&mut copy, &records, &limits);
+            if step % 50 == 0 {
+                let live = shard.get(hash, key, now).and_then(|e| Stream::of(e.value())).expect("stream");
+                assert_eq!(&replayed, live, "step {step}");
+                live.groups().values().for_each(Group::check);
+            }
+        }
+        let live = shard.get(hash, key, 5_000).and_then(|e| Stream::of(e.value())).expect("stream");
+        assert_eq!(&replayed, live);
+        let copy = replica_shard.get(hash, key, 5_000).and_then(|e| Stream::of(e.value())).expect("stream");
+        assert_eq!(copy, live);
+        assert_eq!(seen, [true; 10], "every kind of stream mutation was recorded");
     }
 
     #[test]

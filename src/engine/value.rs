@@ -189,6 +189,24 @@ impl Value {
         self.value_type() == ValueType::String
     }
 
+    /// The bytes of a string, made editable: small and integer encodings become a `raw` heap
+    /// string first (Redis's `dbUnshareStringValue`). `None` when the value is not a string.
+    pub(super) fn raw_bytes_mut(&mut self) -> Option<&mut ThinBytes> {
+        if !self.is_string() {
+            return None;
+        }
+        if !matches!(self, Value::Raw(_)) {
+            *self = match std::mem::replace(self, Value::Int(0)) {
+                Value::Heap(bytes) => Value::Raw(bytes),
+                small => Value::Raw(ThinBytes::new(&small.as_string().unwrap_or_default())),
+            };
+        }
+        match self {
+            Value::Raw(bytes) => Some(bytes),
+            _ => None,
+        }
+    }
+
     /// OBJECT ENCODING's answer.
     pub fn encoding(&self) -> &'static str {
         match self {
@@ -233,6 +251,18 @@ impl Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn editable_strings_become_raw() {
+        for mut value in [Value::string(b"123"), Value::string(b"short"), Value::string(&[b'x'; 100])] {
+            let before = value.as_string().unwrap().into_owned();
+            let bytes = value.raw_bytes_mut().unwrap();
+            assert_eq!(&bytes[..], &before[..]);
+            bytes[0] = b'!';
+            assert_eq!(value.encoding(), "raw");
+        }
+        assert!(Value::List(Box::default()).raw_bytes_mut().is_none());
+    }
 
     #[test]
     fn strings_pick_redis_encodings() {

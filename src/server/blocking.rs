@@ -366,7 +366,7 @@ pub fn serve_ready(shared: &Shared) {
         // Walked one at a time: a served waiter leaves the line, so the next one takes its place.
         let mut place = 0;
         while let Some(waiter) = shared.blocked.in_line(&key, place) {
-            let found = shared.keyspace.db(db).lock(hash).get(hash, name, unix_ms()).map(|entry| entry.value.value_type());
+            let found = shared.keyspace.db(db).lock(hash).get(hash, name, unix_ms()).map(|entry| entry.value().value_type());
             if found.is_none() {
                 // Gone (often just emptied by the waiters served before): only consumer-group
                 // reads end now, with their error; nobody else in line can be served.

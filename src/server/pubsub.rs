@@ -10,8 +10,9 @@
 //! for its seconds), as Redis does; memory never grows without bound.
 //!
 //! Keyspace notifications ([`PubSub::notify`]) are ordinary publishes to `__keyspace@<db>__:<key>` and
-//! `__keyevent@<db>__:<event>`; the engine reports keys it creates or expires on its own through
-//! [`KeyEvents`].
+//! `__keyevent@<db>__:<event>`; the registry is a change sink of the keyspace
+//! ([`ChangeSink`]) for the events the engine causes on its own: keys it creates (`new`) and
+//! keys that expire.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -24,7 +25,7 @@ use tokio::sync::mpsc;
 use super::clients::ClientInfo;
 use super::shared::unix_ms;
 use crate::config::Hot;
-use crate::engine::keyspace::KeyEvents;
+use crate::engine::{ChangeSink, Mutation};
 use crate::resp::Reply;
 
 /// Messages queued to one subscriber at most, whatever their size; past it the subscriber is
@@ -274,14 +275,19 @@ impl PubSub {
     }
 }
 
-/// The engine's reports of keys it creates or expires, turned into notifications.
-impl KeyEvents for PubSub {
-    fn created(&self, db: usize, key: &[u8]) {
-        self.notify(super::notify::NEW, "new", db, key);
+/// The keyspace's changes that are notified without a command sending them: created and expired
+/// keys.
+impl ChangeSink for PubSub {
+    fn record(&self, db: usize, change: &Mutation<'_>) {
+        match *change {
+            Mutation::Put { key, created: true, .. } => self.notify(super::notify::NEW, "new", db, key),
+            Mutation::Expired { key } => self.notify(super::notify::EXPIRED, "expired", db, key),
+            _ => {}
+        }
     }
 
-    fn expired(&self, db: usize, key: &[u8]) {
-        self.notify(super::notify::EXPIRED, "expired", db, key);
+    fn wants_members(&self) -> bool {
+        false
     }
 }
 
@@ -489,13 +495,14 @@ mod tests {
     #[derive(Default)]
     struct Recorder(std::sync::Mutex<Vec<String>>);
 
-    impl KeyEvents for Recorder {
-        fn created(&self, db: usize, key: &[u8]) {
-            self.0.lock().unwrap().push(format!("new {db} {}", String::from_utf8_lossy(key)));
-        }
-
-        fn expired(&self, db: usize, key: &[u8]) {
-            self.0.lock().unwrap().push(format!("expired {db} {}", String::from_utf8_lossy(key)));
+    impl ChangeSink for Recorder {
+        fn record(&self, db: usize, change: &Mutation<'_>) {
+            let event = match *change {
+                Mutation::Put { key, created: true, .. } => format!("new {db} {}", String::from_utf8_lossy(key)),
+                Mutation::Expired { key } => format!("expired {db} {}", String::from_utf8_lossy(key)),
+                _ => return,
+            };
+            self.0.lock().unwrap().push(event);
         }
     }
 
@@ -504,7 +511,7 @@ mod tests {
         use crate::engine::{KeyHash, Keyspace, Value};
         let recorder = Arc::new(Recorder::default());
         let mut keyspace = Keyspace::new(2);
-        keyspace.set_events(recorder.clone());
+        keyspace.set_sink(recorder.clone());
         let put = |db: usize, key: &[u8], at: Option<u64>, now: u64| {
             let hash = KeyHash::of(key);
             keyspace.db(db).lock(hash).set(hash, key, Value::string(b"v"), at, now);

@@ -14,8 +14,9 @@ use super::slowlog::SlowLog;
 use super::stats::Stats;
 use super::watch::Watches;
 use crate::config::Config;
+use crate::engine::mutation::Fanout;
 use crate::engine::snowflake::Snowflake;
-use crate::engine::Keyspace;
+use crate::engine::{ChangeSink, Keyspace};
 use crate::scripting::{ScriptKind, ScriptStatus, Scripting};
 
 /// How SHUTDOWN or a signal asked the server to stop.
@@ -67,11 +68,23 @@ pub struct Shared {
 
 impl Shared {
     pub fn new(config: Config, command_count: usize) -> Shared {
+        Shared::with_sinks(config, command_count, Vec::new())
+    }
+
+    /// A server whose keyspace also reports its changes to `sinks` (after the keyspace
+    /// notifications), in order.
+    pub fn with_sinks(config: Config, command_count: usize, sinks: Vec<Arc<dyn ChangeSink>>) -> Shared {
         let databases = config.get_i64("databases") as usize;
         let now = unix_ms();
         let pubsub = Arc::new(PubSub::new(config.hot.clone()));
         let mut keyspace = Keyspace::new(databases);
-        keyspace.set_events(pubsub.clone());
+        if sinks.is_empty() {
+            keyspace.set_sink(pubsub.clone());
+        } else {
+            let mut all: Vec<Arc<dyn ChangeSink>> = vec![pubsub.clone()];
+            all.extend(sinks);
+            keyspace.set_sink(Arc::new(Fanout::new(all)));
+        }
         let scripts = Arc::new(ScriptStatus::default());
         let run_id: String = (0..40).map(|_| char::from_digit(rand::random_range(0..16), 16).unwrap_or('0')).collect();
         Shared {
