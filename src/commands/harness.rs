@@ -58,7 +58,8 @@ impl Harness {
         Harness { shared, session: Session::new(info, true), now_ms: START_MS, args: OwnedArgs::default() }
     }
 
-    /// Runs one command as the client would send it and returns its reply.
+    /// Runs one command as the client would send it and returns its reply. A blocking command that
+    /// finds nothing to serve does not wait: it answers `Reply::NoReply`.
     pub fn run<A: AsRef<[u8]>>(&mut self, command: &[A]) -> Reply {
         self.args.clear();
         for arg in command {
@@ -68,7 +69,9 @@ impl Harness {
         let mut scripting = shared.scripting.lock();
         let mut ctx = Ctx::new(shared, &mut self.session, self.now_ms);
         ctx.scripting = scripting.as_mut();
-        dispatch(&mut ctx, self.args.args()).reply
+        let reply = dispatch(&mut ctx, self.args.args()).reply;
+        self.session.block = None;
+        reply
     }
 
     /// The harness clock, in Unix milliseconds.
