@@ -197,7 +197,7 @@ pub fn container_help(command: &Command) -> Reply {
     let mut lines = vec![Reply::Status(Cow::Owned(format!("{upper} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:")))];
     for sub in command.subcommands {
         lines.push(Reply::Status(Cow::Owned(sub.short_name().to_ascii_uppercase())));
-        lines.push(Reply::Status(Cow::Owned(format!("    {}", sub.summary))));
+        lines.push(Reply::Status(Cow::Owned(format!("    {}", registry().doc(sub).summary))));
     }
     lines.push(Reply::status("HELP"));
     lines.push(Reply::status("    Print this help."));

@@ -1,12 +1,15 @@
-//! Commands: the command table, the checks every command passes through, and one file per family.
+//! Commands: the command table, the checks every command passes through, and one file per family
+//! (its handlers, then its table of rows, which `table` joins).
 //!
 //! A handler is a synchronous function of its context and arguments that returns a [`Reply`] or a
 //! [`CmdError`]; it never touches the socket. Arity, authentication and unknown-command checks happen
 //! once, in [`dispatch`], before any handler runs.
 
+mod acl;
 mod args;
 pub mod context;
 pub mod dispatch;
+mod docs;
 mod error;
 mod flags;
 mod table;
@@ -39,9 +42,10 @@ mod zsets;
 pub use args::{is, parse_float, parse_int, parse_timeout_secs, ArgCursor};
 pub use context::{BlockRequest, BlockedOn, Ctx, ReplyMode, Session};
 pub use dispatch::{dispatch, Dispatched};
+pub use docs::Doc;
 pub use error::CmdError;
 pub use flags::*;
-pub use table::{registry, Command, Group, Registry};
+pub use table::{registry, Command, Registry};
 
 use crate::resp::{Args, Reply};
 
