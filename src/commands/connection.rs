@@ -156,16 +156,20 @@ pub fn reset(ctx: &mut Ctx, _args: Args) -> Result<Reply, CmdError> {
 // the rows, so that the family's table and its handlers change independently.
 
 use super::acl;
-use super::flags::{ALLOW_BUSY, FAST, LOADING, NOSCRIPT, NO_AUTH, STALE};
+use super::flags::{ALLOW_BUSY, FAST, LOADING, NOSCRIPT, NO_AUTH, STALE, SUBSCRIBED_OK, TX_CONTROL};
 use super::table::Command;
 
 /// The connection commands, in the order COMMAND lists them.
 pub(super) static COMMANDS: &[Command] = &[
-    Command::new("ping", -1, ping).flags(FAST).acl(acl::CONNECTION),
+    Command::new("ping", -1, ping).flags(FAST | SUBSCRIBED_OK).acl(acl::CONNECTION),
     Command::new("echo", 2, echo).flags(LOADING | STALE | FAST).acl(acl::CONNECTION),
     Command::new("hello", -1, hello).flags(NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY).acl(acl::CONNECTION),
     Command::new("auth", -2, auth).flags(NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY).acl(acl::CONNECTION),
     Command::new("select", 2, select).flags(LOADING | STALE | FAST).acl(acl::CONNECTION),
-    Command::new("quit", -1, quit).flags(NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY).acl(acl::CONNECTION),
-    Command::new("reset", 1, reset).flags(NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY).acl(acl::CONNECTION),
+    Command::new("quit", -1, quit)
+        .flags(NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY | TX_CONTROL | SUBSCRIBED_OK)
+        .acl(acl::CONNECTION),
+    Command::new("reset", 1, reset)
+        .flags(NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY | TX_CONTROL | SUBSCRIBED_OK)
+        .acl(acl::CONNECTION),
 ];

@@ -467,7 +467,7 @@ pub fn object_refcount(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
 // the rows, so that the family's table and its handlers change independently.
 
 use super::acl;
-use super::flags::{DENYOOM, FAST, READONLY, WRITE};
+use super::flags::{DENYOOM, FAST, READONLY, WRITE, WRITES_OTHER_DBS};
 use super::table::Command;
 
 /// The generic keyspace commands, in the order COMMAND lists them.
@@ -478,8 +478,8 @@ pub(super) static COMMANDS: &[Command] = &[
     Command::new("type", 2, r#type).flags(READONLY | FAST).keys(1, 1, 1).acl(acl::KEYSPACE),
     Command::new("rename", 3, rename).flags(WRITE).keys(1, 2, 1).acl(acl::KEYSPACE),
     Command::new("renamenx", 3, renamenx).flags(WRITE | FAST).keys(1, 2, 1).acl(acl::KEYSPACE),
-    Command::new("copy", -3, copy).flags(WRITE | DENYOOM).keys(1, 2, 1).acl(acl::KEYSPACE),
-    Command::new("move", 3, r#move).flags(WRITE | FAST).keys(1, 1, 1).acl(acl::KEYSPACE),
+    Command::new("copy", -3, copy).flags(WRITE | DENYOOM | WRITES_OTHER_DBS).keys(1, 2, 1).acl(acl::KEYSPACE),
+    Command::new("move", 3, r#move).flags(WRITE | FAST | WRITES_OTHER_DBS).keys(1, 1, 1).acl(acl::KEYSPACE),
     Command::new("keys", 2, keys).flags(READONLY).acl(acl::KEYSPACE | acl::DANGEROUS),
     Command::new("scan", -2, scan).flags(READONLY).acl(acl::KEYSPACE),
     Command::new("randomkey", 1, randomkey).flags(READONLY).acl(acl::KEYSPACE),

@@ -6,6 +6,7 @@
 //! once, in [`dispatch`], before any handler runs.
 
 mod acl;
+pub mod admission;
 mod args;
 pub mod context;
 pub mod dispatch;
@@ -39,6 +40,7 @@ mod strings;
 mod tx;
 mod zsets;
 
+pub use admission::Admission;
 pub use args::{is, parse_float, parse_int, parse_timeout_secs, ArgCursor};
 pub use context::{BlockRequest, BlockedOn, Ctx, ReplyMode, Session};
 pub use dispatch::{dispatch, Dispatched};

@@ -227,7 +227,7 @@ pub fn wait(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
 // the rows, so that the family's table and its handlers change independently.
 
 use super::acl;
-use super::flags::{ADMIN, ALLOW_BUSY, FAST, LOADING, NOSCRIPT, NO_MULTI, READONLY, STALE, WRITE};
+use super::flags::{ADMIN, ALLOW_BUSY, FAST, LOADING, NOSCRIPT, NO_MULTI, READONLY, STALE, WRITE, WRITES_OTHER_DBS};
 use super::table::Command;
 
 /// The server commands, in the order COMMAND lists them.
@@ -235,7 +235,7 @@ pub(super) static COMMANDS: &[Command] = &[
     Command::new("dbsize", 1, dbsize).flags(READONLY | FAST).acl(acl::KEYSPACE),
     Command::new("flushdb", -1, flushdb).flags(WRITE).acl(acl::KEYSPACE | acl::DANGEROUS),
     Command::new("flushall", -1, flushall).flags(WRITE).acl(acl::KEYSPACE | acl::DANGEROUS),
-    Command::new("swapdb", 3, swapdb).flags(WRITE | FAST).acl(acl::KEYSPACE | acl::DANGEROUS),
+    Command::new("swapdb", 3, swapdb).flags(WRITE | FAST | WRITES_OTHER_DBS).acl(acl::KEYSPACE | acl::DANGEROUS),
     Command::new("time", 1, time).flags(LOADING | STALE | FAST),
     Command::new("lastsave", 1, lastsave).flags(LOADING | STALE | FAST).acl(acl::ADMIN | acl::DANGEROUS),
     Command::new("debug", -2, debug).flags(ADMIN | NOSCRIPT | LOADING | STALE),
