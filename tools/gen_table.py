@@ -1,7 +1,10 @@
-"""Prints command-table rows with Redis's own arity, flags, key positions, ACL categories and docs.
+"""Prints command rows with Redis's own arity, flags, key positions and ACL categories, and their docs.
 
 Usage: python3 tools/gen_table.py PORT [MODULE ...]  (against a running redis-server 7.x)
-Only used to draft rows of src/commands/table.rs; the table is then maintained by hand.
+Only used to draft rows: the `Command::new(...)` lines go to the end of src/commands/<module>.rs
+(the family's COMMANDS table), the `doc(...)` lines to src/commands/docs.rs; both are then
+maintained by hand. Only the ACL categories that the flags do not imply are printed (`.acl(...)`),
+as the server derives the others the way Redis does.
 """
 import sys
 import redis
@@ -44,16 +47,37 @@ def raw(*args):
 def s(x):
     return x.decode() if isinstance(x, bytes) else x
 
+def implied(flags, named):
+    """The categories Redis's setImplicitACLCategories adds for these flags."""
+    out = set()
+    if "write" in flags: out.add("@write")
+    if "readonly" in flags and "@scripting" not in named: out.add("@read")
+    if "admin" in flags: out |= {"@admin", "@dangerous"}
+    if "pubsub" in flags: out.add("@pubsub")
+    if "fast" in flags: out.add("@fast")
+    if "blocking" in flags: out.add("@blocking")
+    if "@fast" not in out: out.add("@slow")
+    return out
+
+
+DOCS = []
+
+
 def row(info, docs, module, handler, indent="    "):
     name, arity, flags, first, last, step, acl = s(info[0]), info[1], [s(f) for f in info[2]], info[3], info[4], info[5], [s(a) for a in info[6]]
-    fl = " | ".join(FLAGS[f] for f in flags if f in FLAGS) or "0"
+    fl = " | ".join(FLAGS[f] for f in flags if f in FLAGS)
     d = dict(zip([s(x) for x in docs[0::2]], docs[1::2]))
-    group = s(d.get("group", "generic")).replace("-", "_")
-    group = "".join(p.capitalize() for p in group.split("_"))
     summary = s(d.get("summary", "")).replace('"', '\\"')
-    since = s(d.get("since", ""))
-    acl = " ".join(acl)
-    return f'{indent}cmd("{name}", {arity}, {fl}, ({first}, {last}, {step}), Group::{group}, "{since}", "{acl}", "{summary}", {module}::{handler}),'
+    DOCS.append(f'{indent}doc("{name}", "{s(d.get("group", "generic"))}", "{s(d.get("since", ""))}", "{summary}"),')
+    line = f'{indent}Command::new("{name}", {arity}, {handler})'
+    if fl:
+        line += f".flags({fl})"
+    if (first, last, step) != (0, 0, 0):
+        line += f".keys({first}, {last}, {step})"
+    extra = [a for a in acl if a not in implied(flags, acl)]
+    if extra:
+        line += ".acl(" + " | ".join("acl::" + a[1:].upper() for a in extra) + ")"
+    return line + ","
 
 out = []
 for module, names in COMMANDS.items():
@@ -74,3 +98,5 @@ for module, names in COMMANDS.items():
                 subname = full.split("|")[1].replace("-", "_")
                 print(row(sub, subdocs.get(full, []), module, f"{name}_{subname}"))
         print(row(info, d, module, name.replace(".", "_")))
+print("// docs")
+print("\n".join(DOCS))

@@ -384,6 +384,24 @@ fn bitfield_generic(ctx: &mut Ctx, args: Args, read_only: bool) -> Result<Reply,
     Ok(Reply::Array(replies))
 }
 
+// The command table of this family, joined by `commands::registry`. Its imports stay here, beside
+// the rows, so that the family's table and its handlers change independently.
+
+use super::acl;
+use super::flags::{DENYOOM, FAST, READONLY, WRITE};
+use super::table::Command;
+
+/// The bitmap commands, in the order COMMAND lists them.
+pub(super) static COMMANDS: &[Command] = &[
+    Command::new("setbit", 4, setbit).flags(WRITE | DENYOOM).keys(1, 1, 1).acl(acl::BITMAP),
+    Command::new("getbit", 3, getbit).flags(READONLY | FAST).keys(1, 1, 1).acl(acl::BITMAP),
+    Command::new("bitcount", -2, bitcount).flags(READONLY).keys(1, 1, 1).acl(acl::BITMAP),
+    Command::new("bitpos", -3, bitpos).flags(READONLY).keys(1, 1, 1).acl(acl::BITMAP),
+    Command::new("bitop", -4, bitop).flags(WRITE | DENYOOM).keys(2, -1, 1).acl(acl::BITMAP),
+    Command::new("bitfield", -2, bitfield).flags(WRITE | DENYOOM).keys(1, 1, 1).acl(acl::BITMAP),
+    Command::new("bitfield_ro", -2, bitfield_ro).flags(READONLY | FAST).keys(1, 1, 1).acl(acl::BITMAP),
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;

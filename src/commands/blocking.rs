@@ -93,3 +93,22 @@ pub fn bzmpop(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
 pub fn mpop_keys(args: Args) -> Vec<usize> {
     lists::numkeys_positions(args, 2)
 }
+
+// The command table of this family, joined by `commands::registry`. Its imports stay here, beside
+// the rows, so that the family's table and its handlers change independently.
+
+use super::acl;
+use super::flags::{BLOCKING, DENYOOM, FAST, NOSCRIPT, WRITE};
+use super::table::Command;
+
+/// The blocking commands, in the order COMMAND lists them.
+pub(super) static COMMANDS: &[Command] = &[
+    Command::new("blpop", -3, blpop).flags(WRITE | NOSCRIPT | BLOCKING).keys(1, -2, 1).acl(acl::LIST),
+    Command::new("brpop", -3, brpop).flags(WRITE | NOSCRIPT | BLOCKING).keys(1, -2, 1).acl(acl::LIST),
+    Command::new("blmove", 6, blmove).flags(WRITE | DENYOOM | NOSCRIPT | BLOCKING).keys(1, 2, 1).acl(acl::LIST),
+    Command::new("brpoplpush", 4, brpoplpush).flags(WRITE | DENYOOM | NOSCRIPT | BLOCKING).keys(1, 2, 1).acl(acl::LIST),
+    Command::new("blmpop", -5, blmpop).flags(WRITE | BLOCKING).acl(acl::LIST).movable_keys(mpop_keys),
+    Command::new("bzpopmin", -3, bzpopmin).flags(WRITE | NOSCRIPT | BLOCKING | FAST).keys(1, -2, 1).acl(acl::SORTEDSET),
+    Command::new("bzpopmax", -3, bzpopmax).flags(WRITE | NOSCRIPT | BLOCKING | FAST).keys(1, -2, 1).acl(acl::SORTEDSET),
+    Command::new("bzmpop", -5, bzmpop).flags(WRITE | BLOCKING).acl(acl::SORTEDSET).movable_keys(mpop_keys),
+];

@@ -302,3 +302,29 @@ pub fn unblock(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let unblocked = u64::try_from(id).is_ok_and(|id| ctx.shared.blocked.unblock(id, with_error, &ctx.shared.stats));
     Ok(Reply::Int(i64::from(unblocked)))
 }
+
+// The command table of this family, joined by `commands::registry`. Its imports stay here, beside
+// the rows, so that the family's table and its handlers change independently.
+
+use super::acl;
+use super::flags::{ADMIN, LOADING, NOSCRIPT, STALE};
+use super::table::Command;
+
+/// The CLIENT commands, in the order COMMAND lists them.
+pub(super) static COMMANDS: &[Command] = &[Command::new("client", -2, super::dispatch::container).subcommands(CLIENT_SUBCOMMANDS)];
+
+static CLIENT_SUBCOMMANDS: &[Command] = &[
+    Command::new("client|unblock", -3, unblock).flags(ADMIN | NOSCRIPT | LOADING | STALE).acl(acl::CONNECTION),
+    Command::new("client|getname", 2, getname).flags(NOSCRIPT | LOADING | STALE).acl(acl::CONNECTION),
+    Command::new("client|id", 2, id).flags(NOSCRIPT | LOADING | STALE).acl(acl::CONNECTION),
+    Command::new("client|info", 2, info).flags(NOSCRIPT | LOADING | STALE).acl(acl::CONNECTION),
+    Command::new("client|kill", -3, kill).flags(ADMIN | NOSCRIPT | LOADING | STALE).acl(acl::CONNECTION),
+    Command::new("client|list", -2, list).flags(ADMIN | NOSCRIPT | LOADING | STALE).acl(acl::CONNECTION),
+    Command::new("client|no-evict", 3, no_evict).flags(ADMIN | NOSCRIPT | LOADING | STALE).acl(acl::CONNECTION),
+    Command::new("client|no-touch", 3, no_touch).flags(NOSCRIPT | LOADING | STALE).acl(acl::CONNECTION),
+    Command::new("client|pause", -3, pause).flags(ADMIN | NOSCRIPT | LOADING | STALE).acl(acl::CONNECTION),
+    Command::new("client|reply", 3, reply).flags(NOSCRIPT | LOADING | STALE).acl(acl::CONNECTION),
+    Command::new("client|setinfo", 4, setinfo).flags(NOSCRIPT | LOADING | STALE).acl(acl::CONNECTION),
+    Command::new("client|setname", 3, setname).flags(NOSCRIPT | LOADING | STALE).acl(acl::CONNECTION),
+    Command::new("client|unpause", 2, unpause).flags(ADMIN | NOSCRIPT | LOADING | STALE).acl(acl::CONNECTION),
+];

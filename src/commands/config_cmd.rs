@@ -39,3 +39,19 @@ pub fn config_rewrite(ctx: &mut Ctx, _args: Args) -> Result<Reply, CmdError> {
     ctx.shared.config.rewrite().map_err(|e| CmdError::Other(Cow::Owned(e)))?;
     Ok(Reply::Ok)
 }
+
+// The command table of this family, joined by `commands::registry`. Its imports stay here, beside
+// the rows, so that the family's table and its handlers change independently.
+
+use super::flags::{ADMIN, LOADING, NOSCRIPT, STALE};
+use super::table::Command;
+
+/// The CONFIG commands, in the order COMMAND lists them.
+pub(super) static COMMANDS: &[Command] = &[Command::new("config", -2, super::dispatch::container).subcommands(CONFIG_SUBCOMMANDS)];
+
+static CONFIG_SUBCOMMANDS: &[Command] = &[
+    Command::new("config|get", -3, config_get).flags(ADMIN | NOSCRIPT | LOADING | STALE),
+    Command::new("config|resetstat", 2, config_resetstat).flags(ADMIN | NOSCRIPT | LOADING | STALE),
+    Command::new("config|rewrite", 2, config_rewrite).flags(ADMIN | NOSCRIPT | LOADING | STALE),
+    Command::new("config|set", -4, config_set).flags(ADMIN | NOSCRIPT | LOADING | STALE),
+];

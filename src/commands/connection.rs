@@ -151,3 +151,25 @@ pub fn reset(ctx: &mut Ctx, _args: Args) -> Result<Reply, CmdError> {
     session.pubsub.clear();
     Ok(Reply::Status(Cow::Borrowed("RESET")))
 }
+
+// The command table of this family, joined by `commands::registry`. Its imports stay here, beside
+// the rows, so that the family's table and its handlers change independently.
+
+use super::acl;
+use super::flags::{ALLOW_BUSY, FAST, LOADING, NOSCRIPT, NO_AUTH, STALE, SUBSCRIBED_OK, TX_CONTROL};
+use super::table::Command;
+
+/// The connection commands, in the order COMMAND lists them.
+pub(super) static COMMANDS: &[Command] = &[
+    Command::new("ping", -1, ping).flags(FAST | SUBSCRIBED_OK).acl(acl::CONNECTION),
+    Command::new("echo", 2, echo).flags(LOADING | STALE | FAST).acl(acl::CONNECTION),
+    Command::new("hello", -1, hello).flags(NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY).acl(acl::CONNECTION),
+    Command::new("auth", -2, auth).flags(NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY).acl(acl::CONNECTION),
+    Command::new("select", 2, select).flags(LOADING | STALE | FAST).acl(acl::CONNECTION),
+    Command::new("quit", -1, quit)
+        .flags(NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY | TX_CONTROL | SUBSCRIBED_OK)
+        .acl(acl::CONNECTION),
+    Command::new("reset", 1, reset)
+        .flags(NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY | TX_CONTROL | SUBSCRIBED_OK)
+        .acl(acl::CONNECTION),
+];

@@ -1,14 +1,16 @@
-//! The checks every command passes, in Redis's order: lookup, arity, authentication; then the handler.
+//! The checks every command passes, in Redis's order: lookup, arity, authentication, subscribed mode,
+//! MULTI queueing (decided by `admission`); then the handler.
 
 use std::borrow::Cow;
 use std::time::Instant;
 
+use super::admission::{self, Admission, Refusal, Step};
 use super::error::truncate;
-use super::flags::{NO_AUTH, NO_MULTI, WRITE};
+use super::flags::WRITE;
 use super::table::{registry, Command};
 use super::{CmdError, Ctx};
 use crate::engine::KeyHash;
-use crate::resp::{Args, Protocol, Reply};
+use crate::resp::{Args, Reply};
 
 /// The outcome of one request.
 pub struct Dispatched {
@@ -21,9 +23,20 @@ pub struct Dispatched {
     pub queued: bool,
 }
 
+/// A request's command (or subcommand) and its index in the registry, or why there is none.
+pub type Resolved = Result<(usize, &'static Command), (Option<usize>, CmdError)>;
+
 /// Runs one request.
 pub fn dispatch(ctx: &mut Ctx, args: Args) -> Dispatched {
-    let dispatched = run(ctx, args);
+    let resolved = resolve(args);
+    let step = step_for(ctx, &resolved, args);
+    dispatch_admitted(ctx, args, resolved, step)
+}
+
+/// Runs one request that admission already let through, as `step` says: the connection resolves
+/// and admits each request once ([`super::admission::decide`]) and hands the outcome here.
+pub fn dispatch_admitted(ctx: &mut Ctx, args: Args, resolved: Resolved, step: Step) -> Dispatched {
+    let dispatched = run(ctx, args, resolved, step);
     if let Reply::Error(line) = &dispatched.reply {
         ctx.shared.stats.record_error(line);
     }
@@ -33,8 +46,14 @@ pub fn dispatch(ctx: &mut Ctx, args: Args) -> Dispatched {
 /// Runs a command for EXEC or a script. It counts in commandstats and total_commands_processed on
 /// its own, as Redis counts it, besides the EXEC or EVAL that ran it.
 pub fn dispatch_inner(ctx: &mut Ctx, args: Args) -> Dispatched {
+    dispatch_inner_resolved(ctx, args, resolve(args))
+}
+
+/// [`dispatch_inner`] for a request already resolved (scripts check the command before they run it).
+pub fn dispatch_inner_resolved(ctx: &mut Ctx, args: Args, resolved: Resolved) -> Dispatched {
     let started = Instant::now();
-    let dispatched = dispatch(ctx, args);
+    let step = step_for(ctx, &resolved, args);
+    let dispatched = dispatch_admitted(ctx, args, resolved, step);
     if let Some(index) = dispatched.command {
         let failed = dispatched.reply.is_error() && !dispatched.rejected;
         ctx.shared.stats.record(index, started.elapsed().as_micros() as u64, dispatched.rejected, failed);
@@ -42,37 +61,42 @@ pub fn dispatch_inner(ctx: &mut Ctx, args: Args) -> Dispatched {
     dispatched
 }
 
-/// Commands that act on a transaction instead of being queued in it.
-const TRANSACTION_CONTROL: &[&str] = &["exec", "discard", "multi", "watch", "quit", "reset"];
+/// What dispatch does with a request run inside a command that already holds the gate (EXEC, a
+/// script, the serving of a blocked client): admission with nothing paused, busy or awaited.
+fn step_for(ctx: &Ctx, resolved: &Resolved, args: Args) -> Step {
+    let command = resolved.as_ref().ok().map(|&(_, command)| command);
+    match admission::decide(command, args, &admission::State::of(ctx.session)) {
+        Admission::Go { step, .. } => step,
+        // Not with this state; run it rather than drop it.
+        Admission::Pause { .. } | Admission::Busy(_) => Step::Run,
+    }
+}
 
-fn run(ctx: &mut Ctx, args: Args) -> Dispatched {
-    let (index, command) = match resolve(args) {
+fn run(ctx: &mut Ctx, args: Args, resolved: Resolved, step: Step) -> Dispatched {
+    let (index, command) = match resolved {
         Ok(found) => found,
         Err((command, error)) => return refuse(ctx, command, error),
     };
-    if !command.arity_ok(args.len()) {
-        return refuse(ctx, Some(index), CmdError::WrongArity(command.name.to_owned()));
-    }
-    if !ctx.session.authenticated && !command.has(NO_AUTH) {
-        return refuse(ctx, Some(index), CmdError::line("NOAUTH Authentication required."));
-    }
-    // Pub/sub: a RESP2 client with subscriptions may only manage them, PING, QUIT or RESET (checked
-    // before MULTI queueing, as in Redis).
-    if ctx.session.protocol == Protocol::Resp2 && ctx.session.pubsub.active() && !allowed_when_subscribed(command) {
-        let text = format!(
+    let refusal = match step {
+        Step::Run => None,
+        // Only a request that resolved to nothing is unknown (handled above).
+        Step::Refuse(Refusal::Unknown) => Some(CmdError::Syntax),
+        Step::Refuse(Refusal::WrongArity) => Some(CmdError::WrongArity(command.name.to_owned())),
+        Step::Refuse(Refusal::NoAuth) => Some(CmdError::line("NOAUTH Authentication required.")),
+        Step::Refuse(Refusal::Subscribed) => Some(CmdError::Other(Cow::Owned(format!(
             "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
             command.name
-        );
-        return refuse(ctx, Some(index), CmdError::Other(Cow::Owned(text)));
-    }
-    if ctx.session.multi.is_some() && !TRANSACTION_CONTROL.contains(&command.name) {
-        if command.has(NO_MULTI) {
-            return refuse(ctx, Some(index), CmdError::err("Command not allowed inside a transaction"));
+        )))),
+        Step::Refuse(Refusal::NotInMulti) => Some(CmdError::err("Command not allowed inside a transaction")),
+        Step::Queue => {
+            if let Some(queue) = ctx.session.multi.as_mut() {
+                queue.push(args.to_owned());
+            }
+            return Dispatched { command: Some(index), reply: Reply::status("QUEUED"), rejected: false, queued: true };
         }
-        if let Some(queue) = ctx.session.multi.as_mut() {
-            queue.push(args.to_owned());
-        }
-        return Dispatched { command: Some(index), reply: Reply::status("QUEUED"), rejected: false, queued: true };
+    };
+    if let Some(error) = refusal {
+        return refuse(ctx, Some(index), error);
     }
     ctx.session.info.last_command.store(index, std::sync::atomic::Ordering::Relaxed);
     ctx.changed.set(false);
@@ -90,14 +114,6 @@ fn run(ctx: &mut Ctx, args: Args) -> Dispatched {
     ctx.changed.set(false);
     ctx.changed_keys = outer_keys;
     Dispatched { command: Some(index), reply, rejected: false, queued: false }
-}
-
-/// The commands a RESP2 client in subscribed mode may run.
-fn allowed_when_subscribed(command: &Command) -> bool {
-    matches!(
-        command.name,
-        "subscribe" | "ssubscribe" | "psubscribe" | "unsubscribe" | "sunsubscribe" | "punsubscribe" | "ping" | "quit" | "reset"
-    )
 }
 
 /// A refused request; inside MULTI it also dooms the transaction (EXEC answers EXECABORT).
@@ -149,7 +165,7 @@ fn announce_write(ctx: &mut Ctx, command: &Command, args: Args) {
 }
 
 /// Finds the command (or subcommand) a request names.
-pub fn resolve(args: Args) -> Result<(usize, &'static Command), (Option<usize>, CmdError)> {
+pub fn resolve(args: Args) -> Resolved {
     let registry = registry();
     let name = args.get(0);
     let Some((index, command)) = registry.find(name) else {
@@ -197,7 +213,7 @@ pub fn container_help(command: &Command) -> Reply {
     let mut lines = vec![Reply::Status(Cow::Owned(format!("{upper} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:")))];
     for sub in command.subcommands {
         lines.push(Reply::Status(Cow::Owned(sub.short_name().to_ascii_uppercase())));
-        lines.push(Reply::Status(Cow::Owned(format!("    {}", sub.summary))));
+        lines.push(Reply::Status(Cow::Owned(format!("    {}", registry().doc(sub).summary))));
     }
     lines.push(Reply::status("HELP"));
     lines.push(Reply::status("    Print this help."));

@@ -42,3 +42,16 @@ pub const FLAG_NAMES: &[(u32, &str)] = &[
     (NO_MULTI, "no_multi"),
     (MOVABLE_KEYS, "movablekeys"),
 ];
+
+// strata's own flags, read by admission (`commands::admission`); COMMAND INFO does not print them.
+
+/// Runs with the gate's write side and the Lua VM at hand: EXEC, scripts, and the SCRIPT and
+/// FUNCTION subcommands that use the VM (not KILL and STATS, which must reach a busy script).
+pub const RUNS_ALONE: u32 = 1 << 20;
+/// Acts on a transaction instead of being queued in it (EXEC, DISCARD, MULTI, WATCH, QUIT, RESET).
+pub const TX_CONTROL: u32 = 1 << 21;
+/// Allowed to a RESP2 client with subscriptions: (P|S)(UN)SUBSCRIBE, PING, QUIT, RESET.
+pub const SUBSCRIBED_OK: u32 = 1 << 22;
+/// May write databases other than the session's (MOVE, COPY ... DB, SWAPDB): runs alone whenever
+/// anyone is blocked, since the per-key check sees only the session's database.
+pub const WRITES_OTHER_DBS: u32 = 1 << 23;

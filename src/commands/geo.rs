@@ -574,6 +574,31 @@ pub fn georadiusbymember_keys(args: Args) -> Vec<usize> {
     radius_keys(args, 5)
 }
 
+// The command table of this family, joined by `commands::registry`. Its imports stay here, beside
+// the rows, so that the family's table and its handlers change independently.
+
+use super::acl;
+use super::flags::{DENYOOM, READONLY, WRITE};
+use super::table::Command;
+
+/// The geo commands, in the order COMMAND lists them.
+pub(super) static COMMANDS: &[Command] = &[
+    Command::new("geoadd", -5, geoadd).flags(WRITE | DENYOOM).keys(1, 1, 1).acl(acl::GEO),
+    Command::new("geodist", -4, geodist).flags(READONLY).keys(1, 1, 1).acl(acl::GEO),
+    Command::new("geohash", -2, geohash).flags(READONLY).keys(1, 1, 1).acl(acl::GEO),
+    Command::new("geopos", -2, geopos).flags(READONLY).keys(1, 1, 1).acl(acl::GEO),
+    Command::new("georadius", -6, georadius).flags(WRITE | DENYOOM).keys(1, 1, 1).acl(acl::GEO).movable_keys(georadius_keys),
+    Command::new("georadius_ro", -6, georadius_ro).flags(READONLY).keys(1, 1, 1).acl(acl::GEO),
+    Command::new("georadiusbymember", -5, georadiusbymember)
+        .flags(WRITE | DENYOOM)
+        .keys(1, 1, 1)
+        .acl(acl::GEO)
+        .movable_keys(georadiusbymember_keys),
+    Command::new("georadiusbymember_ro", -5, georadiusbymember_ro).flags(READONLY).keys(1, 1, 1).acl(acl::GEO),
+    Command::new("geosearch", -7, geosearch).flags(READONLY).keys(1, 1, 1).acl(acl::GEO),
+    Command::new("geosearchstore", -8, geosearchstore).flags(WRITE | DENYOOM).keys(1, 2, 1).acl(acl::GEO),
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;

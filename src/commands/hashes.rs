@@ -287,3 +287,30 @@ pub fn hscan(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
         Ok(scan_reply(next, items))
     })?
 }
+
+// The command table of this family, joined by `commands::registry`. Its imports stay here, beside
+// the rows, so that the family's table and its handlers change independently.
+
+use super::acl;
+use super::flags::{DENYOOM, FAST, READONLY, WRITE};
+use super::table::Command;
+
+/// The hash commands, in the order COMMAND lists them.
+pub(super) static COMMANDS: &[Command] = &[
+    Command::new("hset", -4, hset).flags(WRITE | DENYOOM | FAST).keys(1, 1, 1).acl(acl::HASH),
+    Command::new("hsetnx", 4, hsetnx).flags(WRITE | DENYOOM | FAST).keys(1, 1, 1).acl(acl::HASH),
+    Command::new("hget", 3, hget).flags(READONLY | FAST).keys(1, 1, 1).acl(acl::HASH),
+    Command::new("hmset", -4, hmset).flags(WRITE | DENYOOM | FAST).keys(1, 1, 1).acl(acl::HASH),
+    Command::new("hmget", -3, hmget).flags(READONLY | FAST).keys(1, 1, 1).acl(acl::HASH),
+    Command::new("hdel", -3, hdel).flags(WRITE | FAST).keys(1, 1, 1).acl(acl::HASH),
+    Command::new("hexists", 3, hexists).flags(READONLY | FAST).keys(1, 1, 1).acl(acl::HASH),
+    Command::new("hlen", 2, hlen).flags(READONLY | FAST).keys(1, 1, 1).acl(acl::HASH),
+    Command::new("hkeys", 2, hkeys).flags(READONLY).keys(1, 1, 1).acl(acl::HASH),
+    Command::new("hvals", 2, hvals).flags(READONLY).keys(1, 1, 1).acl(acl::HASH),
+    Command::new("hgetall", 2, hgetall).flags(READONLY).keys(1, 1, 1).acl(acl::HASH),
+    Command::new("hincrby", 4, hincrby).flags(WRITE | DENYOOM | FAST).keys(1, 1, 1).acl(acl::HASH),
+    Command::new("hincrbyfloat", 4, hincrbyfloat).flags(WRITE | DENYOOM | FAST).keys(1, 1, 1).acl(acl::HASH),
+    Command::new("hstrlen", 3, hstrlen).flags(READONLY | FAST).keys(1, 1, 1).acl(acl::HASH),
+    Command::new("hrandfield", -2, hrandfield).flags(READONLY).keys(1, 1, 1).acl(acl::HASH),
+    Command::new("hscan", -3, hscan).flags(READONLY).keys(1, 1, 1).acl(acl::HASH),
+];

@@ -248,3 +248,19 @@ pub fn pfselftest(ctx: &mut Ctx, _args: Args) -> Result<Reply, CmdError> {
     hll::self_test(sparse_max_bytes(ctx), 1000, 10_000_000, || rand::Rng::random(&mut rng)).map_err(CmdError::err)?;
     Ok(Reply::Ok)
 }
+
+// The command table of this family, joined by `commands::registry`. Its imports stay here, beside
+// the rows, so that the family's table and its handlers change independently.
+
+use super::acl;
+use super::flags::{ADMIN, DENYOOM, FAST, READONLY, WRITE};
+use super::table::Command;
+
+/// The HyperLogLog commands, in the order COMMAND lists them.
+pub(super) static COMMANDS: &[Command] = &[
+    Command::new("pfadd", -2, pfadd).flags(WRITE | DENYOOM | FAST).keys(1, 1, 1).acl(acl::HYPERLOGLOG),
+    Command::new("pfcount", -2, pfcount).flags(READONLY).keys(1, -1, 1).acl(acl::HYPERLOGLOG),
+    Command::new("pfmerge", -2, pfmerge).flags(WRITE | DENYOOM).keys(1, -1, 1).acl(acl::HYPERLOGLOG),
+    Command::new("pfdebug", 3, pfdebug).flags(WRITE | DENYOOM | ADMIN).keys(2, 2, 1).acl(acl::HYPERLOGLOG),
+    Command::new("pfselftest", 1, pfselftest).flags(ADMIN).acl(acl::HYPERLOGLOG),
+];

@@ -59,3 +59,19 @@ pub fn parse(_ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let field = |name: &'static str, value: u64| (Reply::bulk(name.as_bytes()), Reply::Int(value as i64));
     Ok(Reply::Map(vec![field("timestamp", parts.unix_ms), field("node", parts.node), field("sequence", parts.sequence)]))
 }
+
+// The command table of this family, joined by `commands::registry`. Its imports stay here, beside
+// the rows, so that the family's table and its handlers change independently.
+
+use super::docs::{doc, Doc};
+use super::flags::FAST;
+use super::table::Command;
+
+/// The ID.* commands, in the order COMMAND lists them. Their documentation is [`DOCS`].
+pub(super) static COMMANDS: &[Command] = &[Command::new("id.next", -1, next).flags(FAST), Command::new("id.parse", 2, parse).flags(FAST)];
+
+/// Documentation of the ID.* commands (strata's own, so not in `commands::docs`).
+pub(super) static DOCS: &[(&str, Doc)] = &[
+    doc("id.next", "id", "1.0.0", "Returns new snowflake IDs, strictly increasing per node"),
+    doc("id.parse", "id", "1.0.0", "Returns the timestamp, node and sequence of a snowflake ID"),
+];

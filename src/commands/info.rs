@@ -276,3 +276,13 @@ fn cpu_seconds() -> (f64, f64) {
     let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0) / 100.0;
     (ticks(11), ticks(12))
 }
+
+// The command table of this family, joined by `commands::registry`. Its imports stay here, beside
+// the rows, so that the family's table and its handlers change independently.
+
+use super::acl;
+use super::flags::{LOADING, STALE};
+use super::table::Command;
+
+/// The INFO commands, in the order COMMAND lists them.
+pub(super) static COMMANDS: &[Command] = &[Command::new("info", -1, info).flags(LOADING | STALE).acl(acl::DANGEROUS)];

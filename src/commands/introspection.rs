@@ -16,7 +16,7 @@ fn status(text: &str) -> Reply {
 /// The 10-element COMMAND INFO entry Redis 7 returns.
 fn describe(command: &Command) -> Reply {
     let flags = FLAG_NAMES.iter().filter(|(bit, _)| command.flags & bit != 0).map(|(_, name)| status(name)).collect();
-    let categories = command.acl_categories.split_whitespace().map(status).collect();
+    let categories = acl::names(command.acl_categories()).map(status).collect();
     Reply::Array(vec![
         Reply::bulk(command.name.as_bytes()),
         Reply::Int(i64::from(command.arity)),
@@ -102,10 +102,11 @@ pub fn command_info(_ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
 
 fn docs(command: &Command) -> Reply {
     let field = |name: &str, value: Reply| (Reply::bulk(name.as_bytes()), value);
+    let doc = registry().doc(command);
     let mut fields = vec![
-        field("summary", Reply::bulk(command.summary.as_bytes())),
-        field("since", Reply::bulk(command.since.as_bytes())),
-        field("group", Reply::bulk(command.group.name().as_bytes())),
+        field("summary", Reply::bulk(doc.summary.as_bytes())),
+        field("since", Reply::bulk(doc.since.as_bytes())),
+        field("group", Reply::bulk(doc.group.as_bytes())),
     ];
     if !command.subcommands.is_empty() {
         fields.push(field(
@@ -137,13 +138,8 @@ pub fn command_list(_ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
             match kind.as_slice() {
                 b"module" => Vec::new(),
                 b"aclcat" => {
-                    let category = format!("@{}", String::from_utf8_lossy(value).to_ascii_lowercase());
-                    registry
-                        .all
-                        .iter()
-                        .filter(|c| c.acl_categories.split_whitespace().any(|cat| cat == category))
-                        .map(|c| Reply::bulk(c.name.as_bytes()))
-                        .collect()
+                    let Some(category) = acl::by_name(value) else { return Ok(Reply::Array(Vec::new())) };
+                    registry.all.iter().filter(|c| c.acl_categories() & category != 0).map(|c| Reply::bulk(c.name.as_bytes())).collect()
                 }
                 b"pattern" => names.filter(|n| glob::matches(value, n.as_bytes(), true)).map(|n| Reply::bulk(n.as_bytes())).collect(),
                 _ => return Err(CmdError::Syntax),
@@ -184,3 +180,22 @@ pub fn command_getkeysandflags(_ctx: &mut Ctx, args: Args) -> Result<Reply, CmdE
         positions.into_iter().map(|i| Reply::Array(vec![Reply::bulk(args.get(i + 2)), Reply::Array(vec![status(access)])])).collect(),
     ))
 }
+
+// The command table of this family, joined by `commands::registry`. Its imports stay here, beside
+// the rows, so that the family's table and its handlers change independently.
+
+use super::acl;
+use super::flags::{LOADING, STALE};
+
+/// The COMMAND commands, in the order COMMAND lists them.
+pub(super) static COMMANDS: &[Command] =
+    &[Command::new("command", -1, command).flags(LOADING | STALE).acl(acl::CONNECTION).subcommands(COMMAND_SUBCOMMANDS)];
+
+static COMMAND_SUBCOMMANDS: &[Command] = &[
+    Command::new("command|count", 2, command_count).flags(LOADING | STALE).acl(acl::CONNECTION),
+    Command::new("command|docs", -2, command_docs).flags(LOADING | STALE).acl(acl::CONNECTION),
+    Command::new("command|getkeys", -4, command_getkeys).flags(LOADING | STALE).acl(acl::CONNECTION),
+    Command::new("command|getkeysandflags", -4, command_getkeysandflags).flags(LOADING | STALE).acl(acl::CONNECTION),
+    Command::new("command|info", -2, command_info).flags(LOADING | STALE).acl(acl::CONNECTION),
+    Command::new("command|list", -2, command_list).flags(LOADING | STALE).acl(acl::CONNECTION),
+];

@@ -462,3 +462,43 @@ pub fn object_refcount(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
         _ => Reply::Int(1),
     }))
 }
+
+// The command table of this family, joined by `commands::registry`. Its imports stay here, beside
+// the rows, so that the family's table and its handlers change independently.
+
+use super::acl;
+use super::flags::{DENYOOM, FAST, READONLY, WRITE, WRITES_OTHER_DBS};
+use super::table::Command;
+
+/// The generic keyspace commands, in the order COMMAND lists them.
+pub(super) static COMMANDS: &[Command] = &[
+    Command::new("del", -2, del).flags(WRITE).keys(1, -1, 1).acl(acl::KEYSPACE),
+    Command::new("unlink", -2, unlink).flags(WRITE | FAST).keys(1, -1, 1).acl(acl::KEYSPACE),
+    Command::new("exists", -2, exists).flags(READONLY | FAST).keys(1, -1, 1).acl(acl::KEYSPACE),
+    Command::new("type", 2, r#type).flags(READONLY | FAST).keys(1, 1, 1).acl(acl::KEYSPACE),
+    Command::new("rename", 3, rename).flags(WRITE).keys(1, 2, 1).acl(acl::KEYSPACE),
+    Command::new("renamenx", 3, renamenx).flags(WRITE | FAST).keys(1, 2, 1).acl(acl::KEYSPACE),
+    Command::new("copy", -3, copy).flags(WRITE | DENYOOM | WRITES_OTHER_DBS).keys(1, 2, 1).acl(acl::KEYSPACE),
+    Command::new("move", 3, r#move).flags(WRITE | FAST | WRITES_OTHER_DBS).keys(1, 1, 1).acl(acl::KEYSPACE),
+    Command::new("keys", 2, keys).flags(READONLY).acl(acl::KEYSPACE | acl::DANGEROUS),
+    Command::new("scan", -2, scan).flags(READONLY).acl(acl::KEYSPACE),
+    Command::new("randomkey", 1, randomkey).flags(READONLY).acl(acl::KEYSPACE),
+    Command::new("touch", -2, touch).flags(READONLY | FAST).keys(1, -1, 1).acl(acl::KEYSPACE),
+    Command::new("expire", -3, expire).flags(WRITE | FAST).keys(1, 1, 1).acl(acl::KEYSPACE),
+    Command::new("pexpire", -3, pexpire).flags(WRITE | FAST).keys(1, 1, 1).acl(acl::KEYSPACE),
+    Command::new("expireat", -3, expireat).flags(WRITE | FAST).keys(1, 1, 1).acl(acl::KEYSPACE),
+    Command::new("pexpireat", -3, pexpireat).flags(WRITE | FAST).keys(1, 1, 1).acl(acl::KEYSPACE),
+    Command::new("ttl", 2, ttl).flags(READONLY | FAST).keys(1, 1, 1).acl(acl::KEYSPACE),
+    Command::new("pttl", 2, pttl).flags(READONLY | FAST).keys(1, 1, 1).acl(acl::KEYSPACE),
+    Command::new("expiretime", 2, expiretime).flags(READONLY | FAST).keys(1, 1, 1).acl(acl::KEYSPACE),
+    Command::new("pexpiretime", 2, pexpiretime).flags(READONLY | FAST).keys(1, 1, 1).acl(acl::KEYSPACE),
+    Command::new("persist", 2, persist).flags(WRITE | FAST).keys(1, 1, 1).acl(acl::KEYSPACE),
+    Command::new("object", -2, super::dispatch::container).subcommands(OBJECT_SUBCOMMANDS),
+];
+
+static OBJECT_SUBCOMMANDS: &[Command] = &[
+    Command::new("object|encoding", 3, object_encoding).flags(READONLY).keys(2, 2, 1).acl(acl::KEYSPACE),
+    Command::new("object|freq", 3, object_freq).flags(READONLY).keys(2, 2, 1).acl(acl::KEYSPACE),
+    Command::new("object|idletime", 3, object_idletime).flags(READONLY).keys(2, 2, 1).acl(acl::KEYSPACE),
+    Command::new("object|refcount", 3, object_refcount).flags(READONLY).keys(2, 2, 1).acl(acl::KEYSPACE),
+];

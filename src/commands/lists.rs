@@ -511,3 +511,31 @@ pub fn lmpop(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     }
     Ok(Reply::NilArray)
 }
+
+// The command table of this family, joined by `commands::registry`. Its imports stay here, beside
+// the rows, so that the family's table and its handlers change independently.
+
+use super::acl;
+use super::flags::{DENYOOM, FAST, READONLY, WRITE};
+use super::table::Command;
+
+/// The list commands, in the order COMMAND lists them.
+pub(super) static COMMANDS: &[Command] = &[
+    Command::new("lpush", -3, lpush).flags(WRITE | DENYOOM | FAST).keys(1, 1, 1).acl(acl::LIST),
+    Command::new("rpush", -3, rpush).flags(WRITE | DENYOOM | FAST).keys(1, 1, 1).acl(acl::LIST),
+    Command::new("lpushx", -3, lpushx).flags(WRITE | DENYOOM | FAST).keys(1, 1, 1).acl(acl::LIST),
+    Command::new("rpushx", -3, rpushx).flags(WRITE | DENYOOM | FAST).keys(1, 1, 1).acl(acl::LIST),
+    Command::new("lpop", -2, lpop).flags(WRITE | FAST).keys(1, 1, 1).acl(acl::LIST),
+    Command::new("rpop", -2, rpop).flags(WRITE | FAST).keys(1, 1, 1).acl(acl::LIST),
+    Command::new("llen", 2, llen).flags(READONLY | FAST).keys(1, 1, 1).acl(acl::LIST),
+    Command::new("lrange", 4, lrange).flags(READONLY).keys(1, 1, 1).acl(acl::LIST),
+    Command::new("lindex", 3, lindex).flags(READONLY).keys(1, 1, 1).acl(acl::LIST),
+    Command::new("lset", 4, lset).flags(WRITE | DENYOOM).keys(1, 1, 1).acl(acl::LIST),
+    Command::new("linsert", 5, linsert).flags(WRITE | DENYOOM).keys(1, 1, 1).acl(acl::LIST),
+    Command::new("lrem", 4, lrem).flags(WRITE).keys(1, 1, 1).acl(acl::LIST),
+    Command::new("ltrim", 4, ltrim).flags(WRITE).keys(1, 1, 1).acl(acl::LIST),
+    Command::new("lpos", -3, lpos).flags(READONLY).keys(1, 1, 1).acl(acl::LIST),
+    Command::new("lmove", 5, lmove).flags(WRITE | DENYOOM).keys(1, 2, 1).acl(acl::LIST),
+    Command::new("rpoplpush", 3, rpoplpush).flags(WRITE | DENYOOM).keys(1, 2, 1).acl(acl::LIST),
+    Command::new("lmpop", -4, lmpop).flags(WRITE).acl(acl::LIST).movable_keys(mpop_keys),
+];

@@ -1,12 +1,16 @@
-//! Commands: the command table, the checks every command passes through, and one file per family.
+//! Commands: the command table, the checks every command passes through, and one file per family
+//! (its handlers, then its table of rows, which `table` joins).
 //!
 //! A handler is a synchronous function of its context and arguments that returns a [`Reply`] or a
 //! [`CmdError`]; it never touches the socket. Arity, authentication and unknown-command checks happen
 //! once, in [`dispatch`], before any handler runs.
 
+mod acl;
+pub mod admission;
 mod args;
 pub mod context;
 pub mod dispatch;
+mod docs;
 mod error;
 mod flags;
 pub mod harness;
@@ -37,12 +41,14 @@ mod strings;
 mod tx;
 mod zsets;
 
+pub use admission::Admission;
 pub use args::{is, parse_float, parse_int, parse_timeout_secs, ArgCursor};
 pub use context::{BlockRequest, BlockedOn, Ctx, ReplyMode, Session};
 pub use dispatch::{dispatch, Dispatched};
+pub use docs::Doc;
 pub use error::CmdError;
 pub use flags::*;
-pub use table::{registry, Command, Group, Registry};
+pub use table::{registry, Command, Registry};
 
 use crate::resp::{Args, Reply};
 

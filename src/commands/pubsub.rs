@@ -156,3 +156,30 @@ pub fn pubsub_shardnumsub(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> 
 pub fn pubsub_numpat(ctx: &mut Ctx, _args: Args) -> Result<Reply, CmdError> {
     Ok(Reply::from(ctx.shared.pubsub.pattern_count()))
 }
+
+// The command table of this family, joined by `commands::registry`. Its imports stay here, beside
+// the rows, so that the family's table and its handlers change independently.
+
+use super::flags::{FAST, LOADING, NOSCRIPT, PUBSUB, STALE, SUBSCRIBED_OK};
+use super::table::Command;
+
+/// The pub/sub commands, in the order COMMAND lists them.
+pub(super) static COMMANDS: &[Command] = &[
+    Command::new("subscribe", -2, subscribe).flags(PUBSUB | NOSCRIPT | LOADING | STALE | SUBSCRIBED_OK),
+    Command::new("unsubscribe", -1, unsubscribe).flags(PUBSUB | NOSCRIPT | LOADING | STALE | SUBSCRIBED_OK),
+    Command::new("psubscribe", -2, psubscribe).flags(PUBSUB | NOSCRIPT | LOADING | STALE | SUBSCRIBED_OK),
+    Command::new("punsubscribe", -1, punsubscribe).flags(PUBSUB | NOSCRIPT | LOADING | STALE | SUBSCRIBED_OK),
+    Command::new("publish", 3, publish).flags(PUBSUB | LOADING | STALE | FAST),
+    Command::new("pubsub", -2, super::dispatch::container).subcommands(PUBSUB_SUBCOMMANDS),
+    Command::new("ssubscribe", -2, ssubscribe).flags(PUBSUB | NOSCRIPT | LOADING | STALE | SUBSCRIBED_OK).keys(1, -1, 1),
+    Command::new("sunsubscribe", -1, sunsubscribe).flags(PUBSUB | NOSCRIPT | LOADING | STALE | SUBSCRIBED_OK).keys(1, -1, 1),
+    Command::new("spublish", 3, spublish).flags(PUBSUB | LOADING | STALE | FAST).keys(1, 1, 1),
+];
+
+static PUBSUB_SUBCOMMANDS: &[Command] = &[
+    Command::new("pubsub|channels", -2, pubsub_channels).flags(PUBSUB | LOADING | STALE),
+    Command::new("pubsub|numpat", 2, pubsub_numpat).flags(PUBSUB | LOADING | STALE),
+    Command::new("pubsub|numsub", -2, pubsub_numsub).flags(PUBSUB | LOADING | STALE),
+    Command::new("pubsub|shardchannels", -2, pubsub_shardchannels).flags(PUBSUB | LOADING | STALE),
+    Command::new("pubsub|shardnumsub", -2, pubsub_shardnumsub).flags(PUBSUB | LOADING | STALE),
+];

@@ -310,3 +310,63 @@ fn run_function(ctx: &mut Ctx, args: Args, read_only: bool) -> Result<Reply, Cmd
     ctx.scripting = Some(scripting);
     reply
 }
+
+// The command table of this family, joined by `commands::registry`. Its imports stay here, beside
+// the rows, so that the family's table and its handlers change independently.
+
+use super::acl;
+use super::flags::{ALLOW_BUSY, DENYOOM, NOSCRIPT, NO_MANDATORY_KEYS, READONLY, RUNS_ALONE, SKIP_MONITOR, STALE, WRITE};
+use super::table::Command;
+
+/// The scripting commands, in the order COMMAND lists them.
+pub(super) static COMMANDS: &[Command] = &[
+    Command::new("eval", -3, eval)
+        .flags(NOSCRIPT | STALE | SKIP_MONITOR | NO_MANDATORY_KEYS | RUNS_ALONE)
+        .acl(acl::SCRIPTING)
+        .movable_keys(eval_keys),
+    Command::new("evalsha", -3, evalsha)
+        .flags(RUNS_ALONE)
+        .flags(NOSCRIPT | STALE | SKIP_MONITOR | NO_MANDATORY_KEYS)
+        .acl(acl::SCRIPTING)
+        .movable_keys(eval_keys),
+    Command::new("eval_ro", -3, eval_ro)
+        .flags(RUNS_ALONE)
+        .flags(READONLY | NOSCRIPT | STALE | SKIP_MONITOR | NO_MANDATORY_KEYS)
+        .acl(acl::SCRIPTING)
+        .movable_keys(eval_keys),
+    Command::new("evalsha_ro", -3, evalsha_ro)
+        .flags(RUNS_ALONE)
+        .flags(READONLY | NOSCRIPT | STALE | SKIP_MONITOR | NO_MANDATORY_KEYS)
+        .acl(acl::SCRIPTING)
+        .movable_keys(eval_keys),
+    Command::new("script", -2, super::dispatch::container).subcommands(SCRIPT_SUBCOMMANDS),
+    Command::new("function", -2, super::dispatch::container).subcommands(FUNCTION_SUBCOMMANDS),
+    Command::new("fcall", -3, fcall)
+        .flags(NOSCRIPT | STALE | SKIP_MONITOR | NO_MANDATORY_KEYS | RUNS_ALONE)
+        .acl(acl::SCRIPTING)
+        .movable_keys(eval_keys),
+    Command::new("fcall_ro", -3, fcall_ro)
+        .flags(RUNS_ALONE)
+        .flags(READONLY | NOSCRIPT | STALE | SKIP_MONITOR | NO_MANDATORY_KEYS)
+        .acl(acl::SCRIPTING)
+        .movable_keys(eval_keys),
+];
+
+static SCRIPT_SUBCOMMANDS: &[Command] = &[
+    Command::new("script|debug", 3, script_debug).flags(NOSCRIPT | RUNS_ALONE).acl(acl::SCRIPTING),
+    Command::new("script|exists", -3, script_exists).flags(NOSCRIPT | RUNS_ALONE).acl(acl::SCRIPTING),
+    Command::new("script|flush", -2, script_flush).flags(NOSCRIPT | RUNS_ALONE).acl(acl::SCRIPTING),
+    Command::new("script|kill", 2, script_kill).flags(NOSCRIPT | ALLOW_BUSY).acl(acl::SCRIPTING),
+    Command::new("script|load", 3, script_load).flags(NOSCRIPT | STALE | RUNS_ALONE).acl(acl::SCRIPTING),
+];
+
+static FUNCTION_SUBCOMMANDS: &[Command] = &[
+    Command::new("function|delete", 3, function_delete).flags(WRITE | NOSCRIPT | RUNS_ALONE).acl(acl::SCRIPTING),
+    Command::new("function|dump", 2, function_dump).flags(NOSCRIPT | RUNS_ALONE).acl(acl::SCRIPTING),
+    Command::new("function|flush", -2, function_flush).flags(WRITE | NOSCRIPT | RUNS_ALONE).acl(acl::SCRIPTING),
+    Command::new("function|kill", 2, function_kill).flags(NOSCRIPT | ALLOW_BUSY).acl(acl::SCRIPTING),
+    Command::new("function|list", -2, function_list).flags(NOSCRIPT | RUNS_ALONE).acl(acl::SCRIPTING),
+    Command::new("function|load", -3, function_load).flags(WRITE | DENYOOM | NOSCRIPT | RUNS_ALONE).acl(acl::SCRIPTING),
+    Command::new("function|restore", -3, function_restore).flags(WRITE | DENYOOM | NOSCRIPT | RUNS_ALONE).acl(acl::SCRIPTING),
+    Command::new("function|stats", 2, function_stats).flags(NOSCRIPT | ALLOW_BUSY).acl(acl::SCRIPTING),
+];

@@ -222,3 +222,31 @@ pub fn wait(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     }
     Ok(Reply::Int(0))
 }
+
+// The command table of this family, joined by `commands::registry`. Its imports stay here, beside
+// the rows, so that the family's table and its handlers change independently.
+
+use super::acl;
+use super::flags::{ADMIN, ALLOW_BUSY, FAST, LOADING, NOSCRIPT, NO_MULTI, READONLY, STALE, WRITE, WRITES_OTHER_DBS};
+use super::table::Command;
+
+/// The server commands, in the order COMMAND lists them.
+pub(super) static COMMANDS: &[Command] = &[
+    Command::new("dbsize", 1, dbsize).flags(READONLY | FAST).acl(acl::KEYSPACE),
+    Command::new("flushdb", -1, flushdb).flags(WRITE).acl(acl::KEYSPACE | acl::DANGEROUS),
+    Command::new("flushall", -1, flushall).flags(WRITE).acl(acl::KEYSPACE | acl::DANGEROUS),
+    Command::new("swapdb", 3, swapdb).flags(WRITE | FAST | WRITES_OTHER_DBS).acl(acl::KEYSPACE | acl::DANGEROUS),
+    Command::new("time", 1, time).flags(LOADING | STALE | FAST),
+    Command::new("lastsave", 1, lastsave).flags(LOADING | STALE | FAST).acl(acl::ADMIN | acl::DANGEROUS),
+    Command::new("debug", -2, debug).flags(ADMIN | NOSCRIPT | LOADING | STALE),
+    Command::new("monitor", 1, monitor).flags(ADMIN | NOSCRIPT | LOADING | STALE),
+    Command::new("slowlog", -2, super::dispatch::container).subcommands(SLOWLOG_SUBCOMMANDS),
+    Command::new("shutdown", -1, shutdown).flags(ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ALLOW_BUSY),
+    Command::new("wait", 3, wait).flags(NOSCRIPT).acl(acl::CONNECTION),
+];
+
+static SLOWLOG_SUBCOMMANDS: &[Command] = &[
+    Command::new("slowlog|get", -2, slowlog_get).flags(ADMIN | LOADING | STALE),
+    Command::new("slowlog|len", 2, slowlog_len).flags(ADMIN | LOADING | STALE),
+    Command::new("slowlog|reset", 2, slowlog_reset).flags(ADMIN | LOADING | STALE),
+];

@@ -398,3 +398,31 @@ pub fn sscan(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
         Ok(scan_reply(next, members.into_iter().filter(|m| options.keeps(m)).map(|m| Reply::bulk(&m)).collect()))
     })?
 }
+
+// The command table of this family, joined by `commands::registry`. Its imports stay here, beside
+// the rows, so that the family's table and its handlers change independently.
+
+use super::acl;
+use super::flags::{DENYOOM, FAST, READONLY, WRITE};
+use super::table::Command;
+
+/// The set commands, in the order COMMAND lists them.
+pub(super) static COMMANDS: &[Command] = &[
+    Command::new("sadd", -3, sadd).flags(WRITE | DENYOOM | FAST).keys(1, 1, 1).acl(acl::SET),
+    Command::new("srem", -3, srem).flags(WRITE | FAST).keys(1, 1, 1).acl(acl::SET),
+    Command::new("smembers", 2, smembers).flags(READONLY).keys(1, 1, 1).acl(acl::SET),
+    Command::new("sismember", 3, sismember).flags(READONLY | FAST).keys(1, 1, 1).acl(acl::SET),
+    Command::new("smismember", -3, smismember).flags(READONLY | FAST).keys(1, 1, 1).acl(acl::SET),
+    Command::new("scard", 2, scard).flags(READONLY | FAST).keys(1, 1, 1).acl(acl::SET),
+    Command::new("spop", -2, spop).flags(WRITE | FAST).keys(1, 1, 1).acl(acl::SET),
+    Command::new("srandmember", -2, srandmember).flags(READONLY).keys(1, 1, 1).acl(acl::SET),
+    Command::new("smove", 4, smove).flags(WRITE | FAST).keys(1, 2, 1).acl(acl::SET),
+    Command::new("sinter", -2, sinter).flags(READONLY).keys(1, -1, 1).acl(acl::SET),
+    Command::new("sinterstore", -3, sinterstore).flags(WRITE | DENYOOM).keys(1, -1, 1).acl(acl::SET),
+    Command::new("sunion", -2, sunion).flags(READONLY).keys(1, -1, 1).acl(acl::SET),
+    Command::new("sunionstore", -3, sunionstore).flags(WRITE | DENYOOM).keys(1, -1, 1).acl(acl::SET),
+    Command::new("sdiff", -2, sdiff).flags(READONLY).keys(1, -1, 1).acl(acl::SET),
+    Command::new("sdiffstore", -3, sdiffstore).flags(WRITE | DENYOOM).keys(1, -1, 1).acl(acl::SET),
+    Command::new("sintercard", -3, sintercard).flags(READONLY).acl(acl::SET).movable_keys(super::lists::mpop_keys),
+    Command::new("sscan", -3, sscan).flags(READONLY).keys(1, 1, 1).acl(acl::SET),
+];

@@ -362,6 +362,28 @@ fn compare(a: &Item, b: &Item, alpha: bool, by_pattern: bool, binary: bool) -> O
     }
 }
 
+// The command table of this family, joined by `commands::registry`. Its imports stay here, beside
+// the rows, so that the family's table and its handlers change independently.
+
+use super::acl;
+use super::flags::{DENYOOM, READONLY, WRITE};
+use super::table::Command;
+
+/// The SORT commands, in the order COMMAND lists them.
+pub(super) static COMMANDS: &[Command] = &[
+    Command::new("sort", -2, sort)
+        .flags(WRITE | DENYOOM)
+        .keys(1, 1, 1)
+        .acl(acl::SET | acl::SORTEDSET | acl::LIST | acl::DANGEROUS)
+        .movable_keys(sort_keys),
+    // Redis flags SORT_RO movablekeys for its BY/GET key spec, though only the source is a key.
+    Command::new("sort_ro", -2, sort_ro)
+        .flags(READONLY)
+        .keys(1, 1, 1)
+        .acl(acl::SET | acl::SORTEDSET | acl::LIST | acl::DANGEROUS)
+        .movable_keys(sort_ro_keys),
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1328,6 +1328,46 @@ pub fn xinfo_consumers(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     })
 }
 
+// The command table of this family, joined by `commands::registry`. Its imports stay here, beside
+// the rows, so that the family's table and its handlers change independently.
+
+use super::acl;
+use super::flags::{BLOCKING, DENYOOM, FAST, READONLY, WRITE};
+use super::table::Command;
+
+/// The stream commands, in the order COMMAND lists them.
+pub(super) static COMMANDS: &[Command] = &[
+    Command::new("xadd", -5, xadd).flags(WRITE | DENYOOM | FAST).keys(1, 1, 1).acl(acl::STREAM),
+    Command::new("xlen", 2, xlen).flags(READONLY | FAST).keys(1, 1, 1).acl(acl::STREAM),
+    Command::new("xrange", -4, xrange).flags(READONLY).keys(1, 1, 1).acl(acl::STREAM),
+    Command::new("xrevrange", -4, xrevrange).flags(READONLY).keys(1, 1, 1).acl(acl::STREAM),
+    Command::new("xdel", -3, xdel).flags(WRITE | FAST).keys(1, 1, 1).acl(acl::STREAM),
+    Command::new("xtrim", -4, xtrim).flags(WRITE).keys(1, 1, 1).acl(acl::STREAM),
+    Command::new("xread", -4, xread).flags(READONLY | BLOCKING).acl(acl::STREAM).movable_keys(xread_keys),
+    Command::new("xreadgroup", -7, xreadgroup).flags(WRITE | BLOCKING).acl(acl::STREAM).movable_keys(xread_keys),
+    Command::new("xgroup", -2, xgroup).subcommands(XGROUP_SUBCOMMANDS),
+    Command::new("xack", -4, xack).flags(WRITE | FAST).keys(1, 1, 1).acl(acl::STREAM),
+    Command::new("xpending", -3, xpending).flags(READONLY).keys(1, 1, 1).acl(acl::STREAM),
+    Command::new("xclaim", -6, xclaim).flags(WRITE | FAST).keys(1, 1, 1).acl(acl::STREAM),
+    Command::new("xautoclaim", -6, xautoclaim).flags(WRITE | FAST).keys(1, 1, 1).acl(acl::STREAM),
+    Command::new("xinfo", -2, xinfo).subcommands(XINFO_SUBCOMMANDS),
+    Command::new("xsetid", -3, xsetid).flags(WRITE | DENYOOM | FAST).keys(1, 1, 1).acl(acl::STREAM),
+];
+
+static XGROUP_SUBCOMMANDS: &[Command] = &[
+    Command::new("xgroup|create", -5, xgroup_create).flags(WRITE | DENYOOM).keys(2, 2, 1).acl(acl::STREAM),
+    Command::new("xgroup|createconsumer", 5, xgroup_createconsumer).flags(WRITE | DENYOOM).keys(2, 2, 1).acl(acl::STREAM),
+    Command::new("xgroup|delconsumer", 5, xgroup_delconsumer).flags(WRITE).keys(2, 2, 1).acl(acl::STREAM),
+    Command::new("xgroup|destroy", 4, xgroup_destroy).flags(WRITE).keys(2, 2, 1).acl(acl::STREAM),
+    Command::new("xgroup|setid", -5, xgroup_setid).flags(WRITE).keys(2, 2, 1).acl(acl::STREAM),
+];
+
+static XINFO_SUBCOMMANDS: &[Command] = &[
+    Command::new("xinfo|consumers", 4, xinfo_consumers).flags(READONLY).keys(2, 2, 1).acl(acl::STREAM),
+    Command::new("xinfo|groups", 3, xinfo_groups).flags(READONLY).keys(2, 2, 1).acl(acl::STREAM),
+    Command::new("xinfo|stream", -3, xinfo_stream).flags(READONLY).keys(2, 2, 1).acl(acl::STREAM),
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -656,6 +656,39 @@ fn lcs_table(a: &[u8], b: &[u8]) -> Result<Vec<u32>, CmdError> {
     Ok(table)
 }
 
+// The command table of this family, joined by `commands::registry`. Its imports stay here, beside
+// the rows, so that the family's table and its handlers change independently.
+
+use super::acl;
+use super::flags::{DENYOOM, FAST, READONLY, WRITE};
+use super::table::Command;
+
+/// The string commands, in the order COMMAND lists them.
+pub(super) static COMMANDS: &[Command] = &[
+    Command::new("get", 2, get).flags(READONLY | FAST).keys(1, 1, 1).acl(acl::STRING),
+    Command::new("set", -3, set).flags(WRITE | DENYOOM).keys(1, 1, 1).acl(acl::STRING),
+    Command::new("setnx", 3, setnx).flags(WRITE | DENYOOM | FAST).keys(1, 1, 1).acl(acl::STRING),
+    Command::new("setex", 4, setex).flags(WRITE | DENYOOM).keys(1, 1, 1).acl(acl::STRING),
+    Command::new("psetex", 4, psetex).flags(WRITE | DENYOOM).keys(1, 1, 1).acl(acl::STRING),
+    Command::new("getset", 3, getset).flags(WRITE | DENYOOM | FAST).keys(1, 1, 1).acl(acl::STRING),
+    Command::new("getdel", 2, getdel).flags(WRITE | FAST).keys(1, 1, 1).acl(acl::STRING),
+    Command::new("getex", -2, getex).flags(WRITE | FAST).keys(1, 1, 1).acl(acl::STRING),
+    Command::new("mget", -2, mget).flags(READONLY | FAST).keys(1, -1, 1).acl(acl::STRING),
+    Command::new("mset", -3, mset).flags(WRITE | DENYOOM).keys(1, -1, 2).acl(acl::STRING),
+    Command::new("msetnx", -3, msetnx).flags(WRITE | DENYOOM).keys(1, -1, 2).acl(acl::STRING),
+    Command::new("append", 3, append).flags(WRITE | DENYOOM | FAST).keys(1, 1, 1).acl(acl::STRING),
+    Command::new("strlen", 2, strlen).flags(READONLY | FAST).keys(1, 1, 1).acl(acl::STRING),
+    Command::new("incr", 2, incr).flags(WRITE | DENYOOM | FAST).keys(1, 1, 1).acl(acl::STRING),
+    Command::new("decr", 2, decr).flags(WRITE | DENYOOM | FAST).keys(1, 1, 1).acl(acl::STRING),
+    Command::new("incrby", 3, incrby).flags(WRITE | DENYOOM | FAST).keys(1, 1, 1).acl(acl::STRING),
+    Command::new("decrby", 3, decrby).flags(WRITE | DENYOOM | FAST).keys(1, 1, 1).acl(acl::STRING),
+    Command::new("incrbyfloat", 3, incrbyfloat).flags(WRITE | DENYOOM | FAST).keys(1, 1, 1).acl(acl::STRING),
+    Command::new("getrange", 4, getrange).flags(READONLY).keys(1, 1, 1).acl(acl::STRING),
+    Command::new("substr", 4, substr).flags(READONLY).keys(1, 1, 1).acl(acl::STRING),
+    Command::new("setrange", 4, setrange).flags(WRITE | DENYOOM).keys(1, 1, 1).acl(acl::STRING),
+    Command::new("lcs", -3, lcs).flags(READONLY).keys(1, 2, 1).acl(acl::STRING),
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -80,3 +80,22 @@ pub fn unwatch(ctx: &mut Ctx, _args: Args) -> Result<Reply, CmdError> {
     ctx.session.unwatch_all(ctx.shared);
     Ok(Reply::Ok)
 }
+
+// The command table of this family, joined by `commands::registry`. Its imports stay here, beside
+// the rows, so that the family's table and its handlers change independently.
+
+use super::acl;
+use super::flags::{ALLOW_BUSY, FAST, LOADING, NOSCRIPT, RUNS_ALONE, SKIP_SLOWLOG, STALE, TX_CONTROL};
+use super::table::Command;
+
+/// The transaction commands, in the order COMMAND lists them.
+pub(super) static COMMANDS: &[Command] = &[
+    Command::new("multi", 1, multi).flags(NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY | TX_CONTROL).acl(acl::TRANSACTION),
+    Command::new("exec", 1, exec).flags(NOSCRIPT | LOADING | STALE | SKIP_SLOWLOG | RUNS_ALONE | TX_CONTROL).acl(acl::TRANSACTION),
+    Command::new("discard", 1, discard).flags(NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY | TX_CONTROL).acl(acl::TRANSACTION),
+    Command::new("watch", -2, watch)
+        .flags(NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY | TX_CONTROL)
+        .keys(1, -1, 1)
+        .acl(acl::TRANSACTION),
+    Command::new("unwatch", 1, unwatch).flags(NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY).acl(acl::TRANSACTION),
+];

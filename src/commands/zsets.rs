@@ -1117,6 +1117,49 @@ pub fn zscan(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     })?
 }
 
+// The command table of this family, joined by `commands::registry`. Its imports stay here, beside
+// the rows, so that the family's table and its handlers change independently.
+
+use super::acl;
+use super::flags::{DENYOOM, FAST, READONLY, WRITE};
+use super::table::Command;
+
+/// The sorted-set commands, in the order COMMAND lists them.
+pub(super) static COMMANDS: &[Command] = &[
+    Command::new("zadd", -4, zadd).flags(WRITE | DENYOOM | FAST).keys(1, 1, 1).acl(acl::SORTEDSET),
+    Command::new("zincrby", 4, zincrby).flags(WRITE | DENYOOM | FAST).keys(1, 1, 1).acl(acl::SORTEDSET),
+    Command::new("zrem", -3, zrem).flags(WRITE | FAST).keys(1, 1, 1).acl(acl::SORTEDSET),
+    Command::new("zcard", 2, zcard).flags(READONLY | FAST).keys(1, 1, 1).acl(acl::SORTEDSET),
+    Command::new("zscore", 3, zscore).flags(READONLY | FAST).keys(1, 1, 1).acl(acl::SORTEDSET),
+    Command::new("zmscore", -3, zmscore).flags(READONLY | FAST).keys(1, 1, 1).acl(acl::SORTEDSET),
+    Command::new("zrank", -3, zrank).flags(READONLY | FAST).keys(1, 1, 1).acl(acl::SORTEDSET),
+    Command::new("zrevrank", -3, zrevrank).flags(READONLY | FAST).keys(1, 1, 1).acl(acl::SORTEDSET),
+    Command::new("zrange", -4, zrange).flags(READONLY).keys(1, 1, 1).acl(acl::SORTEDSET),
+    Command::new("zrangebyscore", -4, zrangebyscore).flags(READONLY).keys(1, 1, 1).acl(acl::SORTEDSET),
+    Command::new("zrevrangebyscore", -4, zrevrangebyscore).flags(READONLY).keys(1, 1, 1).acl(acl::SORTEDSET),
+    Command::new("zrangebylex", -4, zrangebylex).flags(READONLY).keys(1, 1, 1).acl(acl::SORTEDSET),
+    Command::new("zrevrangebylex", -4, zrevrangebylex).flags(READONLY).keys(1, 1, 1).acl(acl::SORTEDSET),
+    Command::new("zrevrange", -4, zrevrange).flags(READONLY).keys(1, 1, 1).acl(acl::SORTEDSET),
+    Command::new("zrangestore", -5, zrangestore).flags(WRITE | DENYOOM).keys(1, 2, 1).acl(acl::SORTEDSET),
+    Command::new("zcount", 4, zcount).flags(READONLY | FAST).keys(1, 1, 1).acl(acl::SORTEDSET),
+    Command::new("zlexcount", 4, zlexcount).flags(READONLY | FAST).keys(1, 1, 1).acl(acl::SORTEDSET),
+    Command::new("zpopmin", -2, zpopmin).flags(WRITE | FAST).keys(1, 1, 1).acl(acl::SORTEDSET),
+    Command::new("zpopmax", -2, zpopmax).flags(WRITE | FAST).keys(1, 1, 1).acl(acl::SORTEDSET),
+    Command::new("zmpop", -4, zmpop).flags(WRITE).acl(acl::SORTEDSET).movable_keys(super::lists::mpop_keys),
+    Command::new("zremrangebyrank", 4, zremrangebyrank).flags(WRITE).keys(1, 1, 1).acl(acl::SORTEDSET),
+    Command::new("zremrangebyscore", 4, zremrangebyscore).flags(WRITE).keys(1, 1, 1).acl(acl::SORTEDSET),
+    Command::new("zremrangebylex", 4, zremrangebylex).flags(WRITE).keys(1, 1, 1).acl(acl::SORTEDSET),
+    Command::new("zunion", -3, zunion).flags(READONLY).acl(acl::SORTEDSET).movable_keys(super::lists::mpop_keys),
+    Command::new("zunionstore", -4, zunionstore).flags(WRITE | DENYOOM).keys(1, 1, 1).acl(acl::SORTEDSET).movable_keys(store_keys),
+    Command::new("zinter", -3, zinter).flags(READONLY).acl(acl::SORTEDSET).movable_keys(super::lists::mpop_keys),
+    Command::new("zinterstore", -4, zinterstore).flags(WRITE | DENYOOM).keys(1, 1, 1).acl(acl::SORTEDSET).movable_keys(store_keys),
+    Command::new("zdiff", -3, zdiff).flags(READONLY).acl(acl::SORTEDSET).movable_keys(super::lists::mpop_keys),
+    Command::new("zdiffstore", -4, zdiffstore).flags(WRITE | DENYOOM).keys(1, 1, 1).acl(acl::SORTEDSET).movable_keys(store_keys),
+    Command::new("zintercard", -3, zintercard).flags(READONLY).acl(acl::SORTEDSET).movable_keys(super::lists::mpop_keys),
+    Command::new("zrandmember", -2, zrandmember).flags(READONLY).keys(1, 1, 1).acl(acl::SORTEDSET),
+    Command::new("zscan", -3, zscan).flags(READONLY).keys(1, 1, 1).acl(acl::SORTEDSET),
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;

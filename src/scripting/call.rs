@@ -16,7 +16,7 @@ use mlua::ffi;
 
 use super::convert::ScriptResp;
 use super::status::ScriptStatus;
-use crate::commands::dispatch::{dispatch_inner, resolve};
+use crate::commands::dispatch::{dispatch_inner_resolved, resolve};
 use crate::commands::{Ctx, NOSCRIPT, WRITE};
 use crate::resp::{format_double, format_human_double, OwnedArgs, Reply};
 
@@ -165,7 +165,7 @@ unsafe fn run_command(state: *mut ffi::lua_State) -> Result<(Reply, ScriptResp),
         }
         env.status.note_write();
     }
-    Ok((dispatch_inner(env.ctx, request).reply, env.resp))
+    Ok((dispatch_inner_resolved(env.ctx, request, Ok((index, command))).reply, env.resp))
 }
 
 unsafe fn push_bytes(state: *mut ffi::lua_State, bytes: &[u8]) {

@@ -20,8 +20,9 @@ use super::clients::ClientInfo;
 use super::monitor::MONITOR_QUEUE;
 use super::shared::{stopping, unix_micros, unix_ms, Shared, ShutdownRequest};
 use super::stats::LocalStats;
-use crate::commands::dispatch::resolve;
-use crate::commands::{dispatch, registry, Ctx, ReplyMode, Session, ADMIN, ALLOW_BUSY, MAY_REPLICATE, SKIP_MONITOR, SKIP_SLOWLOG, WRITE};
+use crate::commands::admission::{self, Admission, Alone, Gate, Step};
+use crate::commands::dispatch::{dispatch_admitted, resolve, Resolved};
+use crate::commands::{registry, Command, Ctx, ReplyMode, Session, ADMIN, SKIP_MONITOR, SKIP_SLOWLOG};
 use crate::resp::{encode, parse_request, Args, ParseLimits, Reply, RequestBuf};
 use crate::scripting::{busy_error, ScriptKind, Scripting};
 
@@ -197,60 +198,79 @@ impl Connection {
                 consumed += length;
                 continue;
             }
-            if shared.paused.load(Ordering::Relaxed) {
-                let write = resolve(args).is_ok_and(|(_, c)| c.has(WRITE | MAY_REPLICATE));
-                if shared.pause_for(write).is_some() {
-                    return (consumed, Pending::Paused { write });
-                }
+            // Resolved once; admission and dispatch read the row.
+            let resolved = resolve(args);
+            let command = resolved.as_ref().ok().map(|&(_, command)| command);
+            let db = self.session.db;
+            let awaits = |key: &[u8]| shared.blocked.awaits(db, key);
+            let mut state = admission::State::of(&self.session);
+            state.pause = shared.pause_in_force();
+            if shared.blocked.count() > 0 {
+                state.awaited = Some(&awaits);
             }
-            consumed += length;
+            let mut admission = admission::decide(command, args, &state);
             let started = Instant::now();
             let now_ms = batch_unix_ms + started.duration_since(batch_started).as_millis() as u64;
-            let script_or_exec = runs_exclusively(args);
-            if script_or_exec || writes_to_awaited_key(&shared, self.session.db, args) {
-                // Alone: no other client's command between a script's or a transaction's commands,
-                // nor between a push and the serving of the clients blocked on its key.
-                gate = None;
-                if exclusive.is_none() {
-                    match shared.enter_exclusive() {
-                        Ok(guard) => exclusive = Some(guard),
-                        Err(kind) => {
-                            self.refuse_busy(kind);
-                            continue;
-                        }
+            // Take the side of the gate the request asks for (kept across a pipeline of the same
+            // side); a script past busy-reply-threshold turns the answer into BUSY, or into a run
+            // without the gate for `allow_busy` commands.
+            let entered = match admission {
+                Admission::Go { gate: Gate::Alone(_), .. } => {
+                    gate = None;
+                    match exclusive {
+                        Some(_) => Ok(()),
+                        None => shared.enter_exclusive().map(|guard| exclusive = Some(guard)),
                     }
                 }
-                if script_or_exec {
+                Admission::Go { gate: Gate::Shared, .. } => {
+                    exclusive = None;
+                    match gate {
+                        Some(_) => Ok(()),
+                        None => shared.enter_gate().map(|guard| gate = Some(guard)),
+                    }
+                }
+                _ => Ok(()),
+            };
+            if let Err(kind) = entered {
+                state.busy = Some(kind);
+                admission = admission::decide(command, args, &state);
+            }
+            let (side, step) = match admission {
+                Admission::Pause { write } => return (consumed, Pending::Paused { write }),
+                Admission::Busy(kind) => {
+                    consumed += length;
+                    self.refuse_busy(kind);
+                    continue;
+                }
+                Admission::Go { gate, step } => (gate, step),
+            };
+            consumed += length;
+            match side {
+                // Alone: no other client's command between a script's or a transaction's commands.
+                Gate::Alone(Alone::Script) => {
                     let _in_script = super::spare::running_here();
                     let mut scripting = shared.scripting.lock();
-                    self.execute(args, now_ms, started, scripting.as_mut());
+                    self.execute(args, resolved, step, now_ms, started, scripting.as_mut());
                     // INFO and FUNCTION STATS read these without the VM, which a script may hold.
                     if let Some(scripting) = scripting.as_ref() {
                         scripting.publish();
                     }
-                } else {
-                    // A push on another loop may have landed before its writer serves the waiters:
-                    // they come first, so this command cannot take what was theirs.
-                    serve_waiters_of(&shared, self.session.db, args);
-                    self.execute(args, now_ms, started, None);
                 }
-            } else {
-                exclusive = None;
-                if gate.is_none() {
-                    match shared.enter_gate() {
-                        Ok(guard) => gate = Some(guard),
-                        Err(kind) => {
-                            // Past busy-reply-threshold only ALLOW_BUSY commands (SCRIPT KILL, SHUTDOWN...) run.
-                            if resolve(args).is_ok_and(|(_, command)| command.has(ALLOW_BUSY)) {
-                                self.execute(args, now_ms, started, None);
-                            } else {
-                                self.refuse_busy(kind);
-                            }
-                            continue;
-                        }
+                // Alone, nor between a push and the serving of the clients blocked on its key. A push
+                // on another loop may have landed before its writer serves the waiters: they come
+                // first, so this command cannot take what was theirs.
+                Gate::Alone(Alone::Waiters) => {
+                    if let Some(command) = command {
+                        serve_waiters_of(&shared, db, command, args);
                     }
+                    self.execute(args, resolved, step, now_ms, started, None);
                 }
-                self.execute(args, now_ms, started, None);
+                Gate::Shared => self.execute(args, resolved, step, now_ms, started, None),
+                // Past busy-reply-threshold only ALLOW_BUSY commands (SCRIPT KILL, SHUTDOWN...) run.
+                Gate::WhileBusy => {
+                    self.execute(args, resolved, step, now_ms, started, None);
+                    continue;
+                }
             }
             // Still under the gate: clients blocked on what the command wrote are served before
             // anything else runs.
@@ -288,7 +308,7 @@ impl Connection {
     }
 
     /// Runs one request and encodes its reply (unless it blocked or CLIENT REPLY says otherwise).
-    fn execute(&mut self, args: Args, now_ms: u64, started: Instant, scripting: Option<&mut Scripting>) {
+    fn execute(&mut self, args: Args, resolved: Resolved, step: Step, now_ms: u64, started: Instant, scripting: Option<&mut Scripting>) {
         // Borrow the fields apart instead of cloning the Arc: a clone per command would bounce its
         // reference count between the threads' caches.
         let Connection { shared, info, session, output, local } = self;
@@ -296,7 +316,7 @@ impl Connection {
         drain_messages(session, output);
         let mut ctx = Ctx::new(shared, session, now_ms);
         ctx.scripting = scripting;
-        let outcome = dispatch(&mut ctx, args);
+        let outcome = dispatch_admitted(&mut ctx, args, resolved, step);
         let (hits, misses) = (ctx.hits, ctx.misses);
         let elapsed = started.elapsed().as_micros() as u64;
         local.hits += hits;
@@ -415,53 +435,10 @@ impl Connection {
     }
 }
 
-/// Commands that run with the gate held for writing and the Lua VM at hand: EXEC, scripts, and the
-/// SCRIPT and FUNCTION subcommands that use the VM (all but KILL and STATS, which must reach a busy
-/// script).
-fn runs_exclusively(args: Args) -> bool {
-    let name = args.get(0);
-    let is = |word: &[u8]| name.eq_ignore_ascii_case(word);
-    match name.len() {
-        4 => is(b"exec") || is(b"eval"),
-        5 => is(b"fcall"),
-        7 => is(b"evalsha") || is(b"eval_ro"),
-        8 if is(b"fcall_ro") => true,
-        10 => is(b"evalsha_ro"),
-        6 | 8 if is(b"script") || is(b"function") => {
-            let sub = args.get(1);
-            !(sub.eq_ignore_ascii_case(b"kill") || sub.eq_ignore_ascii_case(b"stats") || sub.eq_ignore_ascii_case(b"help"))
-        }
-        _ => false,
-    }
-}
-
-/// Whether `args` writes a key some client is blocked on. Such a write runs exclusively, so with
-/// several loops a pop on another loop cannot take the element before the waiters, whom the writer
-/// serves right after the command (Redis serves them inside the push).
-fn writes_to_awaited_key(shared: &Shared, db: usize, args: Args) -> bool {
-    if shared.blocked.count() == 0 {
-        return false;
-    }
-    let Ok((_, command)) = resolve(args) else {
-        return false;
-    };
-    // These write into other databases too; rare enough to run alone whenever anyone waits.
-    if matches!(command.name, "move" | "copy" | "swapdb") {
-        return true;
-    }
-    let mut awaited = false;
-    if command.has(WRITE) && command.arity_ok(args.len()) {
-        command.for_each_key(args, |position| awaited = awaited || shared.blocked.awaits(db, args.get(position)));
-    }
-    awaited
-}
-
 /// Serves the clients blocked on the keys `args` names (called with the gate's write side held).
-fn serve_waiters_of(shared: &Shared, db: usize, args: Args) {
-    if let Ok((_, command)) = resolve(args) {
-        command.for_each_key(args, |position| shared.blocked.signal(db, args.get(position)));
-        serve_ready(shared);
-    }
+fn serve_waiters_of(shared: &Shared, db: usize, command: &Command, args: Args) {
+    command.for_each_key(args, |position| shared.blocked.signal(db, args.get(position)));
+    serve_ready(shared);
 }
 
 /// Encodes the pub/sub messages already queued for this client.

@@ -157,6 +157,22 @@ impl Shared {
         self.shutdown.subscribe()
     }
 
+    /// The CLIENT PAUSE in force, if any: `Some(true)` holds every command, `Some(false)` only
+    /// writes. One atomic load while nothing is paused.
+    pub fn pause_in_force(&self) -> Option<bool> {
+        if !self.paused.load(Ordering::Relaxed) {
+            return None;
+        }
+        let mut pause = self.pause.lock().ok()?;
+        let current = (*pause)?;
+        if current.until <= Instant::now() {
+            *pause = None;
+            self.paused.store(false, Ordering::Relaxed);
+            return None;
+        }
+        Some(current.all)
+    }
+
     /// The pause in force for a command, if any (`write` says whether the command may change data).
     pub fn pause_for(&self, write: bool) -> Option<Duration> {
         if !self.paused.load(Ordering::Relaxed) {
