@@ -3,7 +3,7 @@
 //! type (expiry, FLUSHDB, SWAPDB, MOVE, RENAME, MULTI/EXEC and scripts included) the mirror must hold
 //! exactly what the server holds.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use rand::rngs::StdRng;
@@ -35,16 +35,63 @@ fn limits() -> Limits {
 }
 
 /// Applies every mutation to a mirror keyspace as it is recorded, and keeps the first divergence.
+/// Also checks that member-level mutations name the version their collection was stored with.
 struct Mirror {
     keyspace: Keyspace,
     limits: Limits,
     recorded: Mutex<(usize, Option<Diverged>)>,
+    versions: Mutex<HashMap<(usize, Vec<u8>), u64>>,
+}
+
+impl Mirror {
+    fn check_version(&self, db: usize, version: u64, change: &Mutation<'_>) -> Result<(), Diverged> {
+        let mut versions = self.versions.lock().unwrap();
+        let key = change.key().map(<[u8]>::to_vec);
+        match (*change, key) {
+            (Mutation::FlushDb, _) => versions.retain(|(at, _), _| *at != db),
+            (Mutation::SwapDb { other }, _) => {
+                *versions = versions
+                    .drain()
+                    .map(|((at, k), v)| {
+                        (
+                            (
+                                if at == db {
+                                    other
+                                } else if at == other {
+                                    db
+                                } else {
+                                    at
+                                },
+                                k,
+                            ),
+                            v,
+                        )
+                    })
+                    .collect();
+            }
+            (Mutation::Put { value, .. }, Some(key)) => {
+                versions.insert((db, key), value.version());
+            }
+            (Mutation::Delete { .. } | Mutation::Expired { .. }, Some(key)) => {
+                versions.remove(&(db, key));
+            }
+            (Mutation::Expire { .. } | Mutation::StringWrite { .. }, _) => {}
+            (_, Some(key)) => {
+                let stored = versions.get(&(db, key.clone())).copied();
+                if stored != Some(version) || version == 0 {
+                    return Err(Diverged { db, key, what: "a member change names another version than its collection's" });
+                }
+            }
+            (_, None) => {}
+        }
+        Ok(())
+    }
 }
 
 impl ChangeSink for Mirror {
-    fn record(&self, db: usize, change: &Mutation<'_>) {
+    fn record(&self, db: usize, version: u64, change: &Mutation<'_>) {
         // Time 0: the mirror expires nothing by itself; expiry arrives as `Expired` mutations.
-        let result = apply(&self.keyspace, db, change, &self.limits, 0);
+        let result = self.check_version(db, version, change).and_then(|_| apply(&self.keyspace, db, change, &self.limits, 0));
         let mut recorded = self.recorded.lock().unwrap();
         recorded.0 += 1;
         if let (Err(diverged), None) = (result, &recorded.1) {
@@ -224,7 +271,8 @@ fn command_name(command: &[String]) -> String {
 }
 
 fn run_seed(seed: u64, steps: usize, ran: &mut HashSet<String>) {
-    let mirror = Arc::new(Mirror { keyspace: Keyspace::new(16), limits: limits(), recorded: Mutex::new((0, None)) });
+    let mirror =
+        Arc::new(Mirror { keyspace: Keyspace::new(16), limits: limits(), recorded: Mutex::new((0, None)), versions: Mutex::default() });
     let mut harness = Harness::with_sinks(SETTINGS, vec![mirror.clone()]);
     let mut rng = StdRng::seed_from_u64(seed);
     for step in 0..steps {

@@ -141,9 +141,9 @@ pub(super) struct ShardSink {
 }
 
 impl ShardSink {
-    pub(super) fn record(&self, change: &Mutation<'_>) {
+    pub(super) fn record(&self, version: u64, change: &Mutation<'_>) {
         self.dirty.set(true);
-        self.sink.record(self.db, change);
+        self.sink.record(self.db, version, change);
     }
 
     /// Whether member-level mutations are read by anyone.
@@ -193,7 +193,8 @@ impl Shard {
         }
         let Entry { key, value, meta } = entry;
         let expire_at = Some(*meta & MAX_DEADLINE_MS).filter(|at| *at != 0);
-        Some(KeyWrite::new(value, ChangeLog::new(self.sink.as_ref(), key.as_slice()), expire_at))
+        let log = ChangeLog::new(self.sink.as_ref(), key.as_slice(), value.version());
+        Some(KeyWrite::new(value, log, expire_at))
     }
 
     fn live(&mut self, hash: KeyHash, key: &[u8], now_ms: u64) -> Option<&mut Entry> {
@@ -206,7 +207,8 @@ impl Shard {
 
     /// Stores `value` under `key`, replacing any previous value and its deadline; returns the old
     /// value if it was live.
-    pub fn set(&mut self, hash: KeyHash, key: &[u8], value: Value, expire_at: Option<u64>, now_ms: u64) -> Option<Value> {
+    pub fn set(&mut self, hash: KeyHash, key: &[u8], mut value: Value, expire_at: Option<u64>, now_ms: u64) -> Option<Value> {
+        value.stamp_version();
         let deadline = expire_at.unwrap_or(0);
         self.volatile += usize::from(deadline != 0);
         let (entry, old) = match self.table.entry(hash.0, |e| e.key.as_slice() == key, |e| xxh3_64(e.key.as_slice())) {
@@ -387,7 +389,7 @@ fn live_in<'t>(
 
 fn report(sink: &Option<ShardSink>, change: &Mutation<'_>) {
     if let Some(sink) = sink {
-        sink.record(change);
+        sink.record(0, change);
     }
 }
 

@@ -49,7 +49,7 @@ mod tests {
         for i in 0..20_000 {
             set.insert(format!("member-{i}").as_bytes(), &limits);
         }
-        free(vec![Value::Set(Box::new(set)), Value::string(b"small")]);
+        free(vec![Value::Set(Box::new(crate::engine::value::Versioned::new(set))), Value::string(b"small")]);
         free(vec![Value::string(b"small")]);
     }
 }

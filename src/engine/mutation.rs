@@ -231,7 +231,9 @@ impl Mutation<'_> {
 /// the order the changes were applied. Implementations must not touch the keyspace and should be
 /// quick.
 pub trait ChangeSink: Send + Sync {
-    fn record(&self, db: usize, change: &Mutation<'_>);
+    /// `version` is the version of the collection a member-level change applies to (the one its
+    /// records are filed under; a `Put` carries its own in the value), 0 otherwise.
+    fn record(&self, db: usize, version: u64, change: &Mutation<'_>);
 
     /// Whether this sink reads member-level mutations. A keyspace whose sinks all answer false
     /// reports only the key-level ones ([`Mutation::Put`] with `created`, deletions and expiry), which
@@ -257,7 +259,7 @@ impl Fanout {
 }
 
 impl ChangeSink for Fanout {
-    fn record(&self, db: usize, change: &Mutation<'_>) {
+    fn record(&self, db: usize, version: u64, change: &Mutation<'_>) {
         let members = !matches!(
             change,
             Mutation::Put { .. }
@@ -269,7 +271,7 @@ impl ChangeSink for Fanout {
         );
         for sink in &self.sinks {
             if !members || sink.wants_members() {
-                sink.record(db, change);
+                sink.record(db, version, change);
             }
         }
     }

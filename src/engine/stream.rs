@@ -1032,7 +1032,7 @@ mod tests {
     struct Recorder(std::sync::Mutex<Vec<Recorded>>);
 
     impl super::super::mutation::ChangeSink for Recorder {
-        fn record(&self, _db: usize, change: &Mutation<'_>) {
+        fn record(&self, _db: usize, _version: u64, change: &Mutation<'_>) {
             let b = Bytes::copy_from_slice;
             let recorded = match *change {
                 Mutation::StreamAdd { id, fields, .. } => Recorded::Add(id, fields.clone()),

@@ -89,11 +89,67 @@ pub enum Value {
     Heap(ThinBytes),
     /// A string modified in place (APPEND, SETRANGE): Redis reports these as `raw` whatever the length.
     Raw(ThinBytes),
-    List(Box<List>),
-    Hash(Box<Hash>),
-    Set(Box<Set>),
-    ZSet(Box<ZSet>),
-    Stream(Box<Stream>),
+    List(Box<Versioned<List>>),
+    Hash(Box<Versioned<Hash>>),
+    Set(Box<Versioned<Set>>),
+    ZSet(Box<Versioned<ZSet>>),
+    Stream(Box<Versioned<Stream>>),
+}
+
+/// A collection and its version: a number unique to this incarnation of the key's value, given
+/// when the value is stored. Persistence files the members' records under it, so deleting or
+/// replacing a big collection is one new metadata record, not one tombstone per member.
+///
+/// The version is bookkeeping, not data: equality and `Debug` look at the collection only.
+#[derive(Clone, Default)]
+pub struct Versioned<T> {
+    version: u64,
+    inner: T,
+}
+
+impl<T> Versioned<T> {
+    pub fn new(inner: T) -> Versioned<T> {
+        Versioned { version: 0, inner }
+    }
+
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+}
+
+impl<T> std::ops::Deref for Versioned<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.inner
+    }
+}
+
+impl<T> std::ops::DerefMut for Versioned<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.inner
+    }
+}
+
+impl<T: PartialEq> PartialEq for Versioned<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.inner == other.inner
+    }
+}
+
+impl<T: std::fmt::Debug> std::fmt::Debug for Versioned<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.inner.fmt(f)
+    }
+}
+
+/// The last version given to a stored collection (process-wide: versions only need to differ
+/// between incarnations of one key). Recovery raises it past every version on disk.
+static LAST_VERSION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Makes later versions greater than `seen` (recovery, after reading stored versions).
+pub fn versions_after(seen: u64) {
+    LAST_VERSION.fetch_max(seen, std::sync::atomic::Ordering::Relaxed);
 }
 
 /// The type names of TYPE and SCAN ... TYPE.
@@ -133,6 +189,31 @@ impl ValueType {
 }
 
 impl Value {
+    /// The version of a collection (0 for strings).
+    pub fn version(&self) -> u64 {
+        match self {
+            Value::Int(_) | Value::Inline { .. } | Value::Heap(_) | Value::Raw(_) => 0,
+            Value::List(c) => c.version,
+            Value::Hash(c) => c.version,
+            Value::Set(c) => c.version,
+            Value::ZSet(c) => c.version,
+            Value::Stream(c) => c.version,
+        }
+    }
+
+    /// Gives a collection a new version, as it is stored under a key.
+    pub(super) fn stamp_version(&mut self) {
+        let next = || LAST_VERSION.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        match self {
+            Value::Int(_) | Value::Inline { .. } | Value::Heap(_) | Value::Raw(_) => {}
+            Value::List(c) => c.version = next(),
+            Value::Hash(c) => c.version = next(),
+            Value::Set(c) => c.version = next(),
+            Value::ZSet(c) => c.version = next(),
+            Value::Stream(c) => c.version = next(),
+        }
+    }
+
     /// A string value with the encoding Redis's `tryObjectEncoding` would pick.
     pub fn string(bytes: &[u8]) -> Value {
         if bytes.len() <= INT_ENCODING_MAX_LEN {
@@ -280,7 +361,7 @@ mod tests {
         let limits = Limits::default();
         let mut set = Set::new();
         set.insert(b"a", &limits);
-        let value = Value::Set(Box::new(set));
+        let value = Value::Set(Box::new(Versioned::new(set)));
         let mut copy = value.clone();
         if let Value::Set(inner) = &mut copy {
             inner.insert(b"b", &limits);
@@ -298,7 +379,7 @@ mod tests {
         use super::super::stream::StreamId;
         let mut stream = Stream::new();
         stream.append(StreamId::new(1, 1), ["f", "v"].into_iter().collect(), &Limits::default());
-        let value = Value::Stream(Box::new(stream));
+        let value = Value::Stream(Box::new(Versioned::new(stream)));
         let mut copy = value.clone();
         if let Value::Stream(inner) = &mut copy {
             inner.delete(&[StreamId::new(1, 1)]);
@@ -321,7 +402,11 @@ mod tests {
             hash.set(member(i).as_bytes(), b"value", &limits);
         }
         let payload = 5000 * member(0).len();
-        for value in [Value::Set(Box::new(set)), Value::ZSet(Box::new(zset)), Value::Hash(Box::new(hash))] {
+        for value in [
+            Value::Set(Box::new(Versioned::new(set))),
+            Value::ZSet(Box::new(Versioned::new(zset))),
+            Value::Hash(Box::new(Versioned::new(hash))),
+        ] {
             let size = value.heap_size();
             assert!(size > payload && size < 10 * payload, "{}: {size} for {payload} payload bytes", value.encoding());
         }

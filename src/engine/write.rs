@@ -15,7 +15,7 @@ use super::mutation::Mutation;
 use super::set::Set;
 use super::stream::Stream;
 use super::thin::ThinBytes;
-use super::value::Value;
+use super::value::{Value, Versioned};
 use super::zset::ZSet;
 
 /// Reports the changes made to one key.
@@ -23,11 +23,13 @@ use super::zset::ZSet;
 pub struct ChangeLog<'a> {
     sink: Option<&'a ShardSink>,
     key: &'a [u8],
+    /// The version of the key's collection (0 for a string).
+    version: u64,
 }
 
 impl<'a> ChangeLog<'a> {
-    pub(super) fn new(sink: Option<&'a ShardSink>, key: &'a [u8]) -> ChangeLog<'a> {
-        ChangeLog { sink, key }
+    pub(super) fn new(sink: Option<&'a ShardSink>, key: &'a [u8], version: u64) -> ChangeLog<'a> {
+        ChangeLog { sink, key, version }
     }
 
     pub(super) fn key(&self) -> &'a [u8] {
@@ -37,7 +39,7 @@ impl<'a> ChangeLog<'a> {
     /// Records a key-level change.
     pub(super) fn record(&self, change: &Mutation<'_>) {
         if let Some(sink) = self.sink {
-            sink.record(change);
+            sink.record(0, change);
         }
     }
 
@@ -46,7 +48,7 @@ impl<'a> ChangeLog<'a> {
     pub(super) fn member<'m>(&self, change: impl FnOnce(&'a [u8]) -> Mutation<'m>) {
         if let Some(sink) = self.sink {
             if sink.wants_members() {
-                sink.record(&change(self.key));
+                sink.record(self.version, &change(self.key));
             }
         }
     }
@@ -104,7 +106,7 @@ macro_rules! collection {
             }
 
             fn into_value(self) -> Value {
-                Value::$type(Box::new(self))
+                Value::$type(Box::new(Versioned::new(self)))
             }
         }
     };

@@ -278,7 +278,7 @@ impl PubSub {
 /// The keyspace's changes that are notified without a command sending them: created and expired
 /// keys.
 impl ChangeSink for PubSub {
-    fn record(&self, db: usize, change: &Mutation<'_>) {
+    fn record(&self, db: usize, _version: u64, change: &Mutation<'_>) {
         match *change {
             Mutation::Put { key, created: true, .. } => self.notify(super::notify::NEW, "new", db, key),
             Mutation::Expired { key } => self.notify(super::notify::EXPIRED, "expired", db, key),
@@ -496,7 +496,7 @@ mod tests {
     struct Recorder(std::sync::Mutex<Vec<String>>);
 
     impl ChangeSink for Recorder {
-        fn record(&self, db: usize, change: &Mutation<'_>) {
+        fn record(&self, db: usize, _version: u64, change: &Mutation<'_>) {
             let event = match *change {
                 Mutation::Put { key, created: true, .. } => format!("new {db} {}", String::from_utf8_lossy(key)),
                 Mutation::Expired { key } => format!("expired {db} {}", String::from_utf8_lossy(key)),
