@@ -3,6 +3,7 @@
 //! Layers, one way: [`resp`] turns bytes into arguments and replies into bytes; [`commands`] turns
 //! arguments into typed calls on the [`engine`]; [`server`] owns sockets, tasks and shared state.
 
+pub mod cluster;
 pub mod commands;
 pub mod config;
 pub mod engine;

@@ -7,6 +7,7 @@ use clap::Parser;
 
 use strata::commands::registry;
 use strata::config::Config;
+use strata::engine::persist::{recovery, Fsync, Store, StoreError};
 use strata::server::spare::{self, LoopActivity};
 use strata::server::{self, logging, shared::Shared};
 
@@ -109,8 +110,32 @@ fn main() -> std::process::ExitCode {
         return std::process::ExitCode::FAILURE;
     };
     let bound = main_listeners[0].local_addr().map(|a| a.port()).unwrap_or(port);
-    let shared = Arc::new(Shared::new(config, registry().all.len()));
+    let store = match open_store(&config) {
+        Ok(store) => store,
+        Err(error) => {
+            tracing::error!(%error, "can't open the store");
+            eprintln!("strata-server: can't open the store: {error}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let shared = Arc::new(Shared::with_store(config, registry().all.len(), store));
     shared.port.store(bound, std::sync::atomic::Ordering::Relaxed);
+    if let Some(store) = &shared.store {
+        let started = std::time::Instant::now();
+        match recovery::load(store, &shared.keyspace, &shared.config.hot.limits(), server::shared::unix_ms()) {
+            Ok(loaded) => tracing::info!(
+                keys = loaded.keys,
+                expired = loaded.expired,
+                seconds = started.elapsed().as_secs_f64(),
+                "DB loaded from disk"
+            ),
+            Err(error) => {
+                tracing::error!(%error, "can't load the store");
+                eprintln!("strata-server: can't load the store: {error}");
+                return std::process::ExitCode::FAILURE;
+            }
+        }
+    }
 
     // One single-threaded event loop per thread, each accepting its own connections (the kernel
     // spreads them over the SO_REUSEPORT listeners): no task ever migrates between threads, so a
@@ -159,9 +184,33 @@ fn main() -> std::process::ExitCode {
     for worker in workers {
         let _ = worker.join();
     }
+    if let Some(store) = &shared.store {
+        match store.sync() {
+            Ok(()) => tracing::info!("The store is on disk"),
+            Err(error) => tracing::error!(%error, "can't write the store before exiting"),
+        }
+    }
     tracing::info!("strata is now ready to exit, bye bye...");
     std::process::ExitCode::SUCCESS
 }
+
+/// The store in `dir` when `appendonly` is on, opened with `appendfsync`.
+fn open_store(config: &Config) -> Result<Option<Arc<Store>>, StoreError> {
+    if !config.get_bool("appendonly") {
+        return Ok(None);
+    }
+    let fsync = match config.get("appendfsync").as_str() {
+        "always" => Fsync::Always,
+        "no" => Fsync::No,
+        _ => Fsync::EverySec,
+    };
+    let dir = PathBuf::from(config.get("dir")).join(STORE_DIR);
+    let databases = config.get_i64("databases") as usize;
+    Store::open(&dir, databases, fsync).map(|store| Some(Arc::new(store)))
+}
+
+/// The store's directory inside `dir`.
+const STORE_DIR: &str = "strata-store";
 
 fn event_loop() -> std::io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread().enable_all().build()

@@ -6,6 +6,9 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
+mod common;
+
+use common::workload::random_write;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use strata::commands::harness::Harness;
@@ -123,145 +126,6 @@ fn describe(value: &Value) -> String {
     }
 }
 
-const KEYS: &[&str] = &["k1", "k2", "k3", "k4", "{t}a", "{t}b"];
-const MEMBERS: &[&str] = &["a", "b", "c", "d", "e", "1", "2", "3", "17", "-4", "long-member-name-beyond-nothing"];
-
-fn pick<'a>(rng: &mut StdRng, from: &[&'a str]) -> &'a str {
-    from[rng.random_range(0..from.len())]
-}
-
-/// One random write command (or a read that may expire keys lazily).
-fn random_command(rng: &mut StdRng) -> Vec<String> {
-    let id = format!("{}-1", rng.random_range(1..40));
-    let k = pick(rng, KEYS).to_string();
-    let k2 = pick(rng, KEYS).to_string();
-    let m = pick(rng, MEMBERS).to_string();
-    let m2 = pick(rng, MEMBERS).to_string();
-    let n = rng.random_range(-3..6).to_string();
-    let score = format!("{}", rng.random_range(-20..20) as f64 / 4.0);
-    let words: Vec<&str> = match rng.random_range(0..118) {
-        0 => vec!["set", &k, &m],
-        1 => vec!["set", &k, &m, "px", "150"],
-        2 => vec!["set", &k, &m, "keepttl", "get"],
-        3 => vec!["append", &k, &m],
-        4 => vec!["setrange", &k, "3", &m],
-        5 => vec!["incrby", &k, &n],
-        6 => vec!["incrbyfloat", &k, "1.5"],
-        7 => vec!["getdel", &k],
-        8 => vec!["getex", &k, "px", "200"],
-        9 => vec!["mset", &k, &m, &k2, &m2],
-        10 => vec!["setbit", &k, "13", "1"],
-        11 => vec!["bitfield", &k, "set", "u8", "#1", "200", "incrby", "i5", "3", "7"],
-        12 => vec!["bitop", "or", &k, &k2, &k],
-        13 => vec!["pfadd", &k, &m, &m2],
-        14 => vec!["pfmerge", &k, &k2],
-        15 => vec!["pfcount", &k],
-        16 => vec!["del", &k, &k2],
-        17 => vec!["unlink", &k],
-        18 => vec!["pexpire", &k, "120"],
-        19 => vec!["expire", &k, "100", "gt"],
-        20 => vec!["persist", &k],
-        21 => vec!["rename", &k, &k2],
-        22 => vec!["renamenx", &k, &k2],
-        23 => vec!["copy", &k, &k2, "replace"],
-        24 => vec!["move", &k, "1"],
-        25 => vec!["lpush", &k, &m, &m2, &m],
-        26 => vec!["rpush", &k, &m, &m2],
-        27 => vec!["lpop", &k, "2"],
-        28 => vec!["rpop", &k],
-        29 => vec!["lset", &k, &n, &m],
-        30 => vec!["linsert", &k, "before", &m, &m2],
-        31 => vec!["lrem", &k, &n, &m],
-        32 => vec!["ltrim", &k, "1", &n],
-        33 => vec!["lmove", &k, &k2, "left", "right"],
-        34 => vec!["lmpop", "2", &k, &k2, "right", "count", "2"],
-        35 => vec!["hset", &k, &m, &m2, &m2, &m],
-        36 => vec!["hdel", &k, &m, &m2],
-        37 => vec!["hincrby", &k, &m, &n],
-        38 => vec!["hincrbyfloat", &k, &m, "0.25"],
-        39 => vec!["hsetnx", &k, &m, &m2],
-        40 => vec!["sadd", &k, &m, &m2],
-        41 => vec!["srem", &k, &m],
-        42 => vec!["spop", &k, "2"],
-        43 => vec!["smove", &k, &k2, &m],
-        44 => vec!["sinterstore", &k, &k, &k2],
-        45 => vec!["sunionstore", &k2, &k, &k2],
-        46 => vec!["sdiffstore", &k, &k2, &k],
-        47 => vec!["zadd", &k, &score, &m, &score, &m2],
-        48 => vec!["zadd", &k, "gt", "ch", &score, &m],
-        49 => vec!["zincrby", &k, &score, &m],
-        50 => vec!["zrem", &k, &m, &m2],
-        51 => vec!["zpopmin", &k, "2"],
-        52 => vec!["zpopmax", &k],
-        53 => vec!["zremrangebyrank", &k, "0", "1"],
-        54 => vec!["zremrangebyscore", &k, "-2", "1"],
-        55 => vec!["zunionstore", &k, "2", &k, &k2, "weights", "1", "2"],
-        56 => vec!["zrangestore", &k2, &k, "0", "2"],
-        57 => vec!["geoadd", &k, "13.36", "38.11", &m],
-        58 => vec!["sort", &k, "alpha", "store", &k2],
-        59 => vec!["swapdb", "0", "1"],
-        60 => vec!["select", if rng.random_bool(0.5) { "0" } else { "1" }],
-        61 => vec!["get", &k],
-        62 => vec!["exists", &k, &k2],
-        63 => vec!["eval", "redis.call('rpush', KEYS[1], ARGV[1]); return redis.call('hset', KEYS[2], ARGV[1], ARGV[1])", "2", &k, &k2, &m],
-        64 => vec!["eval", "return redis.pcall('incr', KEYS[1])", "1", &k],
-        65 => vec!["flushdb"],
-        66 => vec!["lpushx", &k, &m],
-        67 => vec!["zmpop", "2", &k, &k2, "min", "count", "3"],
-        68 => vec!["srandmember", &k, "-2"],
-        69 => vec!["restore", &k, "0", "bogus"],
-        70 => vec!["setex", &k, "1", &m],
-        71 => vec!["getset", &k, &m],
-        72 => vec!["msetnx", &k, &m, &k2, &m2],
-        73 => vec!["decr", &k],
-        74 => vec!["xadd", &k, &id, &m, &m2],
-        75 => vec!["xadd", &k, "maxlen", "~", "4", "*", &m, &m2],
-        76 => vec!["xdel", &k, &id],
-        77 => vec!["xtrim", &k, "minid", &id],
-        78 => vec!["xgroup", "create", &k, &m, "0", "mkstream"],
-        79 => vec!["xreadgroup", "group", &m, &m2, "count", "2", "streams", &k, ">"],
-        80 => vec!["xreadgroup", "group", &m, &m2, "streams", &k, "0"],
-        81 => vec!["xack", &k, &m, &id],
-        82 => vec!["xautoclaim", &k, &m, &m2, "0", "0-0", "count", "2"],
-        83 => vec!["xclaim", &k, &m, &m2, "0", &id, "force"],
-        84 => vec!["xgroup", "setid", &k, &m, "$", "entriesread", "3"],
-        85 => vec!["xgroup", "delconsumer", &k, &m, &m2],
-        86 => vec!["xgroup", "destroy", &k, &m],
-        87 => vec!["xsetid", &k, "50-1", "entriesadded", "80", "maxdeletedid", "2-1"],
-        88 => vec!["xgroup", "createconsumer", &k, &m, &m2],
-        89 => vec!["setnx", &k, &m],
-        90 => vec!["psetex", &k, "90", &m],
-        91 => vec!["hmset", &k, &m, &m2],
-        92 => vec!["pexpireat", &k, "1767225600100"],
-        93 => vec!["expireat", &k, "1767225700", "nx"],
-        94 => vec!["rpushx", &k, &m],
-        95 => vec!["zremrangebylex", &k, "-", "[c"],
-        96 => vec!["zinterstore", &k2, "2", &k, &k2, "aggregate", "max"],
-        97 => vec!["zdiffstore", &k2, "2", &k, &k2],
-        98 => vec!["blpop", &k, &k2, "0.01"],
-        99 => vec!["brpop", &k, "0.01"],
-        100 => vec!["blmove", &k, &k2, "right", "left", "0.01"],
-        101 => vec!["brpoplpush", &k, &k2, "0.01"],
-        102 => vec!["blmpop", "0.01", "2", &k, &k2, "left"],
-        103 => vec!["bzpopmin", &k, "0.01"],
-        104 => vec!["bzpopmax", &k, &k2, "0.01"],
-        105 => vec!["bzmpop", "0.01", "1", &k, "max", "count", "2"],
-        106 => vec!["georadius", &k, "13.36", "38.11", "500", "km", "store", &k2],
-        107 => vec!["georadiusbymember", &k, &m, "500", "km", "storedist", &k2],
-        108 => vec!["geosearchstore", &k2, &k, "fromlonlat", "13.36", "38.11", "byradius", "900", "km"],
-        109 => vec!["pfdebug", "todense", &k],
-        110 => vec!["flushall"],
-        111 => vec!["copy", &k, &k2, "db", "1"],
-        112 => vec!["rename", &k, &k2],
-        113 => vec!["sort", &k, "by", "nosort", "store", &k2],
-        114 => vec!["incr", &k],
-        115 => vec!["decrby", &k, &n],
-        116 => vec!["rpoplpush", &k, &k2],
-        _ => vec!["hset", &k, &m2, "a-value-longer-than-nothing-at-all-surely-beyond-sixty-four-bytes-of-listpack"],
-    };
-    words.into_iter().map(String::from).collect()
-}
-
 /// The command name as COMMAND lists it (`xgroup|create` for subcommands).
 fn command_name(command: &[String]) -> String {
     match command[0].as_str() {
@@ -280,7 +144,7 @@ fn run_seed(seed: u64, steps: usize, ran: &mut HashSet<String>) {
             0 => {
                 harness.run(&["multi"]);
                 for _ in 0..rng.random_range(1..5) {
-                    let command = random_command(&mut rng);
+                    let command = random_write(&mut rng);
                     ran.insert(command_name(&command));
                     harness.run(&command);
                 }
@@ -291,7 +155,7 @@ fn run_seed(seed: u64, steps: usize, ran: &mut HashSet<String>) {
                 harness.expire_cycle();
             }
             _ => {
-                let command = random_command(&mut rng);
+                let command = random_write(&mut rng);
                 ran.insert(command_name(&command));
                 let reply = harness.run(&command);
                 if std::env::var("SHOW").is_ok() {

@@ -42,7 +42,9 @@ pub fn exec(ctx: &mut Ctx, _args: Args) -> Result<Reply, CmdError> {
         return Ok(Reply::NilArray);
     }
     ctx.session.in_exec = true;
-    let replies = queued.iter().map(|request| dispatch_inner(ctx, request.args()).reply).collect();
+    // One unit for persistence: after a crash the transaction is there whole or not at all.
+    let shared = ctx.shared;
+    let replies = shared.keyspace.atomically(|| queued.iter().map(|request| dispatch_inner(ctx, request.args()).reply).collect());
     ctx.session.in_exec = false;
     Ok(Reply::Array(replies))
 }

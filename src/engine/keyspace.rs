@@ -135,6 +135,7 @@ impl KeyHash {
 /// was recorded since the last commit.
 pub(super) struct ShardSink {
     db: usize,
+    index: usize,
     sink: Arc<dyn ChangeSink>,
     members: bool,
     dirty: Cell<bool>,
@@ -151,10 +152,13 @@ impl ShardSink {
         self.members
     }
 
-    fn commit(&self) {
-        if self.dirty.replace(false) {
-            self.sink.commit();
+    /// Settles what was recorded under `shard`; returns whether anything was.
+    fn settle(&self, shard: &Shard) -> bool {
+        let dirty = self.dirty.replace(false);
+        if dirty {
+            self.sink.settle(self.db, self.index, shard);
         }
+        dirty
     }
 }
 
@@ -359,10 +363,37 @@ impl Shard {
         report(&self.sink, change);
     }
 
+    /// Settles what was recorded under this shard; returns whether anything was.
+    fn settle(&self) -> bool {
+        self.sink.as_ref().is_some_and(|sink| sink.settle(self))
+    }
+
     fn commit(&self) {
         if let Some(sink) = &self.sink {
-            sink.commit();
+            sink.sink.commit();
         }
+    }
+
+    /// The entry for `key` as it is, expired or not, without touching anything (sinks settling).
+    pub fn peek(&self, hash: KeyHash, key: &[u8]) -> Option<&Entry> {
+        self.table.find(hash.0, |e| e.key.as_slice() == key).map(|e| &**e)
+    }
+
+    /// Puts back a key read from disk with its collection's stored version, reporting nothing.
+    pub fn restore(&mut self, hash: KeyHash, key: &[u8], mut value: Value, expire_at: Option<u64>, version: u64, now_ms: u64) {
+        value.restore_version(version);
+        let deadline = expire_at.unwrap_or(0);
+        let entry = Box::new(Entry::new(key, value, deadline, now_ms));
+        match self.table.entry(hash.0, |e| e.key.as_slice() == key, |e| xxh3_64(e.key.as_slice())) {
+            TableEntry::Occupied(mut found) => {
+                self.volatile -= usize::from(found.get().deadline() != 0);
+                *found.get_mut() = entry;
+            }
+            TableEntry::Vacant(slot) => {
+                slot.insert(entry);
+            }
+        }
+        self.volatile += usize::from(deadline != 0);
     }
 }
 
@@ -393,28 +424,41 @@ fn report(sink: &Option<ShardSink>, change: &Mutation<'_>) {
     }
 }
 
-/// A locked shard. Unlocking it commits what was recorded under it to the change sink, so a
-/// command's changes reach the sink as one unit while no other writer can interleave.
-pub struct ShardGuard<'a>(MutexGuard<'a, Shard>);
+/// A locked shard. Unlocking it settles and commits what was recorded under it to the change sink,
+/// so a command's changes reach the sink as one unit while no other writer can interleave (the
+/// shards of a multi-key command commit together, see [`LockedShards`]).
+pub struct ShardGuard<'a> {
+    shard: MutexGuard<'a, Shard>,
+    /// False while the guard is one of several locked together, which commit as one.
+    commits: bool,
+}
+
+impl<'a> ShardGuard<'a> {
+    fn new(shard: MutexGuard<'a, Shard>) -> ShardGuard<'a> {
+        ShardGuard { shard, commits: true }
+    }
+}
 
 impl Deref for ShardGuard<'_> {
     type Target = Shard;
 
     fn deref(&self) -> &Shard {
-        &self.0
+        &self.shard
     }
 }
 
 impl DerefMut for ShardGuard<'_> {
     fn deref_mut(&mut self) -> &mut Shard {
-        &mut self.0
+        &mut self.shard
     }
 }
 
 impl Drop for ShardGuard<'_> {
     fn drop(&mut self) {
         // IMPORTANT: before the lock is released, so commits of one key come in write order.
-        self.0.commit();
+        if self.shard.settle() && self.commits {
+            self.shard.commit();
+        }
     }
 }
 
@@ -435,16 +479,16 @@ impl Default for Db {
 impl Db {
     /// Locks the shard holding `key`.
     pub fn lock(&self, hash: KeyHash) -> ShardGuard<'_> {
-        ShardGuard(lock_shard(&self.shards[hash.shard()]))
+        ShardGuard::new(lock_shard(&self.shards[hash.shard()]))
     }
 
     pub fn lock_index(&self, shard: usize) -> ShardGuard<'_> {
-        ShardGuard(lock_shard(&self.shards[shard]))
+        ShardGuard::new(lock_shard(&self.shards[shard]))
     }
 
     /// Every shard, locked in order (FLUSHDB, SWAPDB, SORT ... BY over the whole database).
     pub fn lock_all(&self) -> Vec<ShardGuard<'_>> {
-        self.shards.iter().map(|s| ShardGuard(lock_shard(s))).collect()
+        self.shards.iter().map(|s| ShardGuard::new(lock_shard(s))).collect()
     }
 
     pub fn len(&self) -> usize {
@@ -498,11 +542,28 @@ fn lock_shard(shard: &Mutex<Shard>) -> MutexGuard<'_, Shard> {
 /// All databases.
 pub struct Keyspace {
     dbs: Vec<Db>,
+    sink: Option<Arc<dyn ChangeSink>>,
 }
 
 /// Shards locked together for a multi-key command, found by (database, shard index).
 pub struct LockedShards<'a> {
     guards: Vec<((usize, usize), ShardGuard<'a>)>,
+}
+
+impl Drop for LockedShards<'_> {
+    fn drop(&mut self) {
+        // IMPORTANT: every shard settles, then one commit, before any lock is released: a multi-key
+        // command reaches the sink as one unit.
+        let mut settled = false;
+        for (_, guard) in &self.guards {
+            settled |= guard.shard.settle();
+        }
+        if settled {
+            if let Some((_, guard)) = self.guards.first() {
+                guard.shard.commit();
+            }
+        }
+    }
 }
 
 impl LockedShards<'_> {
@@ -518,19 +579,38 @@ impl LockedShards<'_> {
 
 impl Keyspace {
     pub fn new(databases: usize) -> Keyspace {
-        Keyspace { dbs: (0..databases.max(1)).map(|_| Db::default()).collect() }
+        Keyspace { dbs: (0..databases.max(1)).map(|_| Db::default()).collect(), sink: None }
     }
 
     /// Makes every shard report its changes to `sink` (one sink; [`super::mutation::Fanout`]
     /// joins several).
     pub fn set_sink(&mut self, sink: Arc<dyn ChangeSink>) {
+        self.sink = Some(sink.clone());
         let members = sink.wants_members();
         for (db, dbs) in self.dbs.iter_mut().enumerate() {
-            for shard in dbs.shards.iter_mut() {
+            for (index, shard) in dbs.shards.iter_mut().enumerate() {
                 let shard = shard.get_mut();
-                shard.sink = Some(ShardSink { db, sink: sink.clone(), members, dirty: Cell::new(false) });
+                shard.sink = Some(ShardSink { db, index, sink: sink.clone(), members, dirty: Cell::new(false) });
             }
         }
+    }
+
+    /// Runs `f` as one unit for the change sink: what it changes is committed together at its end
+    /// (EXEC, scripts; the caller keeps other writers out meanwhile).
+    pub fn atomically<R>(&self, f: impl FnOnce() -> R) -> R {
+        let Some(sink) = &self.sink else {
+            return f();
+        };
+        sink.begin_unit();
+        // Ends the unit even if `f` unwinds.
+        struct End<'a>(&'a dyn ChangeSink);
+        impl Drop for End<'_> {
+            fn drop(&mut self) {
+                self.0.end_unit();
+            }
+        }
+        let _end = End(&**sink);
+        f()
     }
 
     pub fn db(&self, index: usize) -> &Db {
@@ -546,7 +626,14 @@ impl Keyspace {
         let mut ids: Vec<(usize, usize)> = keys.into_iter().map(|(db, hash)| (db, hash.shard())).collect();
         ids.sort_unstable();
         ids.dedup();
-        let guards = ids.into_iter().map(|(db, shard)| ((db, shard), self.dbs[db].lock_index(shard))).collect();
+        let guards = ids
+            .into_iter()
+            .map(|(db, shard)| {
+                let mut guard = self.dbs[db].lock_index(shard);
+                guard.commits = false;
+                ((db, shard), guard)
+            })
+            .collect();
         LockedShards { guards }
     }
 

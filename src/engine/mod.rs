@@ -12,6 +12,7 @@ pub mod list;
 pub mod lsm;
 pub mod mutation;
 pub mod pack;
+pub mod persist;
 pub mod replay;
 pub mod set;
 pub mod skiplist;

@@ -10,6 +10,7 @@
 //!
 //! Sinks must not touch the keyspace: they are called under its locks.
 
+use super::keyspace::Shard;
 use super::stream::{Fields, StreamId};
 use super::value::Value;
 
@@ -242,9 +243,20 @@ pub trait ChangeSink: Send + Sync {
         true
     }
 
-    /// The changes recorded since the last commit on this thread are complete: one command's (or
-    /// one transaction's) effect on the shards it locked. Called before those locks are released.
+    /// Shard `index` of database `db` is about to unlock: what was recorded under it is final, and
+    /// the sink may read the shard's keys as they are now (`shard`).
+    fn settle(&self, _db: usize, _index: usize, _shard: &Shard) {}
+
+    /// The changes recorded and settled since the last commit on this thread are complete: one
+    /// command's effect on the shards it locked. Called before the last of those locks is released.
     fn commit(&self) {}
+
+    /// Commits wait until the matching [`ChangeSink::end_unit`]: a transaction or a script is one
+    /// unit (see [`super::Keyspace::atomically`]).
+    fn begin_unit(&self) {}
+
+    /// Ends a unit begun by [`ChangeSink::begin_unit`]; the outermost end commits.
+    fn end_unit(&self) {}
 }
 
 /// Several sinks behind one: each change goes to every sink, in registration order.
@@ -280,7 +292,19 @@ impl ChangeSink for Fanout {
         self.sinks.iter().any(|s| s.wants_members())
     }
 
+    fn settle(&self, db: usize, index: usize, shard: &Shard) {
+        self.sinks.iter().for_each(|s| s.settle(db, index, shard));
+    }
+
     fn commit(&self) {
         self.sinks.iter().for_each(|s| s.commit());
+    }
+
+    fn begin_unit(&self) {
+        self.sinks.iter().for_each(|s| s.begin_unit());
+    }
+
+    fn end_unit(&self) {
+        self.sinks.iter().for_each(|s| s.end_unit());
     }
 }

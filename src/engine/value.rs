@@ -201,6 +201,18 @@ impl Value {
         }
     }
 
+    /// Sets a collection's version to the one it was stored with (recovery).
+    pub(super) fn restore_version(&mut self, version: u64) {
+        match self {
+            Value::Int(_) | Value::Inline { .. } | Value::Heap(_) | Value::Raw(_) => {}
+            Value::List(c) => c.version = version,
+            Value::Hash(c) => c.version = version,
+            Value::Set(c) => c.version = version,
+            Value::ZSet(c) => c.version = version,
+            Value::Stream(c) => c.version = version,
+        }
+    }
+
     /// Gives a collection a new version, as it is stored under a key.
     pub(super) fn stamp_version(&mut self) {
         let next = || LAST_VERSION.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;

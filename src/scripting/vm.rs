@@ -262,10 +262,12 @@ impl ScriptVm {
         ctx.session.in_exec = true;
         let mut call_args = std::mem::take(&mut self.call_args);
         let mut env = CallEnv { ctx, resp: ScriptResp::Resp2, read_only: options.read_only, status: &self.status, args: &mut call_args };
-        let outcome = {
+        // One unit for persistence: after a crash the script's writes are there whole or not at all.
+        let shared = env.ctx.shared;
+        let outcome = shared.keyspace.atomically(|| {
             let _lent = lend(&mut env);
             self.call(function, inputs)
-        };
+        });
         let resp = env.resp;
         let ctx = env.ctx;
         ctx.session.db = caller_db;

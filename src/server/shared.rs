@@ -15,6 +15,7 @@ use super::stats::Stats;
 use super::watch::Watches;
 use crate::config::Config;
 use crate::engine::mutation::Fanout;
+use crate::engine::persist::Store;
 use crate::engine::snowflake::Snowflake;
 use crate::engine::{ChangeSink, Keyspace};
 use crate::scripting::{ScriptKind, ScriptStatus, Scripting};
@@ -63,12 +64,22 @@ pub struct Shared {
     pub last_save_unix: AtomicU64,
     pub pause: Mutex<Option<Pause>>,
     pub paused: AtomicBool,
+    /// The keyspace on disk, when `appendonly` is on.
+    pub store: Option<Arc<Store>>,
     shutdown: watch::Sender<ShutdownRequest>,
 }
 
 impl Shared {
     pub fn new(config: Config, command_count: usize) -> Shared {
         Shared::with_sinks(config, command_count, Vec::new())
+    }
+
+    /// A server whose keyspace is written to `store` (when there is one).
+    pub fn with_store(config: Config, command_count: usize, store: Option<Arc<Store>>) -> Shared {
+        let sinks = store.iter().map(|s| s.clone() as Arc<dyn ChangeSink>).collect();
+        let mut shared = Shared::with_sinks(config, command_count, sinks);
+        shared.store = store;
+        shared
     }
 
     /// A server whose keyspace also reports its changes to `sinks` (after the keyspace
@@ -111,6 +122,7 @@ impl Shared {
             last_save_unix: AtomicU64::new(now / 1000),
             pause: Mutex::new(None),
             paused: AtomicBool::new(false),
+            store: None,
             shutdown: watch::channel(ShutdownRequest::Running).0,
         }
     }

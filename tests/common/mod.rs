@@ -5,6 +5,8 @@
 
 #![allow(dead_code)]
 
+pub mod workload;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};

@@ -1,0 +1,136 @@
+//! How the keyspace is laid out as LSM records. Every number is big-endian, so records sort by
+//! store, then hash slot, then key: one database's keys of one cluster slot are one contiguous range
+//! (what slot migration will copy), as kvrocks lays them out.
+//!
+//! - `0x00 | db u16` → the store id of database `db` (u32 BE). A database's records live under its
+//!   store id, so FLUSHDB (a new id) and SWAPDB (two ids exchanged) are one or two records.
+//! - `'m' | store u32 | slot u16 | key` → the key's metadata: `type u8 | version u64 | deadline u64`
+//!   (Unix ms, 0 = none), then the body: a string's bytes, a list's or a stream's encoding; hashes,
+//!   sets and sorted sets have no body.
+//! - `'d' | store u32 | slot u16 | key length u32 | key | version u64 | member` → one member of a
+//!   hash (its value), set (empty) or sorted set (its score, f64 big-endian bits). Members are filed
+//!   under the collection's version, so replacing or deleting a collection is one metadata record;
+//!   records of older versions are unreachable.
+
+use crate::cluster::slot::key_slot;
+use crate::engine::value::ValueType;
+
+const DB_MAP: u8 = 0;
+const META: u8 = b'm';
+const MEMBER: u8 = b'd';
+
+/// The record naming database `db`'s store.
+pub fn db_map_key(db: u16) -> [u8; 3] {
+    let [high, low] = db.to_be_bytes();
+    [DB_MAP, high, low]
+}
+
+/// The prefix of every database-map record.
+pub fn db_map_prefix() -> [u8; 1] {
+    [DB_MAP]
+}
+
+/// Reads the database number back from a database-map record's key.
+pub fn db_of_map_key(record: &[u8]) -> Option<u16> {
+    match record {
+        [DB_MAP, high, low] => Some(u16::from_be_bytes([*high, *low])),
+        _ => None,
+    }
+}
+
+/// The prefix of every metadata record of a store.
+pub fn meta_prefix(store: u32) -> [u8; 5] {
+    let [a, b, c, d] = store.to_be_bytes();
+    [META, a, b, c, d]
+}
+
+/// The metadata record key of `key` in `store`, written into `out`.
+pub fn meta_key(store: u32, key: &[u8], out: &mut Vec<u8>) {
+    out.clear();
+    out.extend_from_slice(&meta_prefix(store));
+    out.extend_from_slice(&key_slot(key).to_be_bytes());
+    out.extend_from_slice(key);
+}
+
+/// The user key of a metadata record of `store` (`None` if the record is not one).
+pub fn key_of_meta(store: u32, record: &[u8]) -> Option<&[u8]> {
+    record.strip_prefix(&meta_prefix(store)[..])?.get(2..)
+}
+
+/// The prefix of the member records of `key`'s collection with `version`, written into `out`; a
+/// member's record key is this prefix followed by the member.
+pub fn member_prefix(store: u32, key: &[u8], version: u64, out: &mut Vec<u8>) {
+    out.clear();
+    out.push(MEMBER);
+    out.extend_from_slice(&store.to_be_bytes());
+    out.extend_from_slice(&key_slot(key).to_be_bytes());
+    out.extend_from_slice(&(key.len() as u32).to_be_bytes());
+    out.extend_from_slice(key);
+    out.extend_from_slice(&version.to_be_bytes());
+}
+
+/// The type byte of a metadata record.
+pub fn type_code(kind: ValueType) -> u8 {
+    match kind {
+        ValueType::String => 0,
+        ValueType::List => 1,
+        ValueType::Hash => 2,
+        ValueType::Set => 3,
+        ValueType::ZSet => 4,
+        ValueType::Stream => 5,
+    }
+}
+
+pub fn type_of_code(code: u8) -> Option<ValueType> {
+    Some(match code {
+        0 => ValueType::String,
+        1 => ValueType::List,
+        2 => ValueType::Hash,
+        3 => ValueType::Set,
+        4 => ValueType::ZSet,
+        5 => ValueType::Stream,
+        _ => return None,
+    })
+}
+
+/// The fixed part of a metadata record's value: type, version, deadline.
+pub const META_HEADER: usize = 17;
+
+/// Writes a metadata value's fixed part into `out` (the body follows).
+pub fn meta_header(kind: ValueType, version: u64, deadline: Option<u64>, out: &mut Vec<u8>) {
+    out.clear();
+    out.push(type_code(kind));
+    out.extend_from_slice(&version.to_be_bytes());
+    out.extend_from_slice(&deadline.unwrap_or(0).to_be_bytes());
+}
+
+/// A metadata value read back: type, version, deadline, body.
+pub fn read_meta(value: &[u8]) -> Option<(ValueType, u64, Option<u64>, &[u8])> {
+    let (header, body) = value.split_at_checked(META_HEADER)?;
+    let kind = type_of_code(header[0])?;
+    let version = u64::from_be_bytes(header[1..9].try_into().ok()?);
+    let deadline = u64::from_be_bytes(header[9..17].try_into().ok()?);
+    Some((kind, version, (deadline != 0).then_some(deadline), body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_sort_by_store_then_slot_and_round_trip() {
+        let mut a = Vec::new();
+        let mut b = Vec::new();
+        meta_key(1, b"{user1}x", &mut a);
+        meta_key(1, b"{user1}y", &mut b);
+        assert_eq!(a[..7], b[..7], "one slot's keys share a prefix");
+        assert_eq!(key_of_meta(1, &a), Some(&b"{user1}x"[..]));
+        assert_eq!(key_of_meta(2, &a), None);
+        assert_eq!(db_of_map_key(&db_map_key(300)), Some(300));
+        let mut meta = Vec::new();
+        meta_header(ValueType::Hash, 42, Some(7), &mut meta);
+        meta.extend_from_slice(b"body");
+        assert_eq!(read_meta(&meta), Some((ValueType::Hash, 42, Some(7), &b"body"[..])));
+        assert_eq!(read_meta(&meta[..5]), None);
+    }
+}

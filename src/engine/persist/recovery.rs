@@ -1,0 +1,95 @@
+//! Rebuilds the keyspace from the store at start: every key of every database with its deadline
+//! and its collection's version. Keys whose deadline passed while the server was down are skipped.
+
+use std::sync::atomic::Ordering;
+
+use super::codec::decode_list;
+use super::layout::{db_map_prefix, db_of_map_key, key_of_meta, member_prefix, meta_prefix, read_meta};
+use super::store::{Store, StoreError};
+use super::stream_codec;
+use crate::engine::keyspace::{KeyHash, Keyspace};
+use crate::engine::value::{versions_after, Limits, Value, ValueType};
+use crate::engine::write::Collection;
+use crate::engine::{Hash, Set, ZSet};
+
+/// What a recovery found.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Loaded {
+    pub keys: u64,
+    /// Keys whose deadline had passed.
+    pub expired: u64,
+}
+
+/// Loads every key of `store` into `keyspace` (which must be empty and report to no sink yet).
+pub fn load(store: &Store, keyspace: &Keyspace, limits: &Limits, now_ms: u64) -> Result<Loaded, StoreError> {
+    let mut next_store = store.next_store.load(Ordering::Relaxed);
+    for record in store.lsm.prefix(&db_map_prefix()) {
+        let (key, value) = record?;
+        let (Some(db), Ok(id)) = (db_of_map_key(&key), <[u8; 4]>::try_from(&value[..])) else {
+            return Err(StoreError(format!("damaged database map record {key:?}")));
+        };
+        let id = u32::from_be_bytes(id);
+        if let Some(slot) = store.stores.get(usize::from(db)) {
+            slot.store(id, Ordering::Relaxed);
+        }
+        next_store = next_store.max(id + 1);
+    }
+    store.next_store.store(next_store, Ordering::Relaxed);
+
+    let mut loaded = Loaded::default();
+    let mut max_version = 0;
+    let mut prefix = Vec::new();
+    for db in 0..keyspace.databases().min(store.stores.len()) {
+        let id = store.stores[db].load(Ordering::Relaxed);
+        for record in store.lsm.prefix(&meta_prefix(id)) {
+            let (record_key, meta) = record?;
+            let damaged = || StoreError(format!("damaged metadata record {record_key:?}"));
+            let key = key_of_meta(id, &record_key).ok_or_else(damaged)?;
+            let (kind, version, deadline, body) = read_meta(&meta).ok_or_else(damaged)?;
+            if deadline.is_some_and(|at| at <= now_ms) {
+                loaded.expired += 1;
+                continue;
+            }
+            member_prefix(id, key, version, &mut prefix);
+            let value = match kind {
+                ValueType::String => Value::string(body),
+                ValueType::List => decode_list(body, limits).ok_or_else(damaged)?.into_value(),
+                ValueType::Stream => stream_codec::decode(body, limits).ok_or_else(damaged)?.into_value(),
+                ValueType::Hash => {
+                    let mut hash = Hash::default();
+                    for member in store.lsm.prefix(&prefix) {
+                        let (member_key, value) = member?;
+                        hash.set(&member_key[prefix.len()..], &value, limits);
+                    }
+                    hash.into_value()
+                }
+                ValueType::Set => {
+                    let mut set = Set::default();
+                    for member in store.lsm.prefix(&prefix) {
+                        let (member_key, _) = member?;
+                        set.insert(&member_key[prefix.len()..], limits);
+                    }
+                    set.into_value()
+                }
+                ValueType::ZSet => {
+                    let mut zset = ZSet::default();
+                    for member in store.lsm.prefix(&prefix) {
+                        let (member_key, score) = member?;
+                        let score = <[u8; 8]>::try_from(&score[..]).map_err(|_| damaged())?;
+                        zset.insert(&member_key[prefix.len()..], f64::from_bits(u64::from_be_bytes(score)), limits);
+                    }
+                    zset.into_value()
+                }
+            };
+            if value.is_empty_collection() {
+                continue;
+            }
+            let hash = KeyHash::of(key);
+            keyspace.db(db).lock(hash).restore(hash, key, value, deadline, version, now_ms);
+            max_version = max_version.max(version);
+            loaded.keys += 1;
+        }
+    }
+    versions_after(max_version);
+    Ok(loaded)
+}

@@ -1,0 +1,266 @@
+//! [`Store`]: the change sink that writes the keyspace to the LSM engine.
+
+use std::cell::RefCell;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+
+use super::codec::encode_list;
+use super::layout::{db_map_key, member_prefix, meta_header, meta_key};
+use super::stream_codec;
+use crate::engine::keyspace::{KeyHash, Shard};
+use crate::engine::lsm::{self, Options, SyncMode, WriteBatch};
+use crate::engine::mutation::{ChangeSink, Mutation};
+use crate::engine::value::Value;
+
+/// When the log reaches the disk (`appendfsync`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fsync {
+    /// Before a write is acknowledged.
+    Always,
+    /// Once a second, in the background.
+    EverySec,
+    /// When the operating system decides.
+    No,
+}
+
+/// A failure of the store, with the path it concerns in its text.
+#[derive(Debug)]
+pub struct StoreError(pub String);
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<lsm::Error> for StoreError {
+    fn from(error: lsm::Error) -> StoreError {
+        StoreError(error.to_string())
+    }
+}
+
+/// The keyspace on disk.
+pub struct Store {
+    pub(super) lsm: lsm::Db,
+    /// The store id of each database (see [`super::layout`]).
+    pub(super) stores: Vec<AtomicU32>,
+    pub(super) next_store: AtomicU32,
+    /// The last write to the log failed (disk full, I/O error): INFO's `aof_last_write_status`.
+    failed: AtomicBool,
+}
+
+/// A key changed in the unit being recorded: its metadata record is rewritten when its shard
+/// unlocks. `whole` when its collection was stored anew, so all its members are written then.
+struct Dirty {
+    db: usize,
+    hash: KeyHash,
+    key: Vec<u8>,
+    whole: bool,
+}
+
+/// What this thread has recorded and not yet written.
+#[derive(Default)]
+struct Pending {
+    batch: WriteBatch,
+    dirty: Vec<Dirty>,
+    /// Some key in `dirty` is `whole`: member changes must check whether theirs is.
+    any_whole: bool,
+    /// Nesting of [`ChangeSink::begin_unit`]: while above 0, commits wait for the unit's end.
+    units: u32,
+    record_key: Vec<u8>,
+    record_value: Vec<u8>,
+}
+
+thread_local! {
+    static PENDING: RefCell<Pending> = RefCell::default();
+}
+
+impl Store {
+    /// Opens (or creates) the store in `dir` for `databases` databases.
+    pub fn open(dir: &Path, databases: usize, fsync: Fsync) -> Result<Store, StoreError> {
+        let sync = match fsync {
+            Fsync::Always => SyncMode::Always,
+            Fsync::EverySec => SyncMode::EveryMillis(1000),
+            Fsync::No => SyncMode::None,
+        };
+        let options = Options { sync, ..Options::default() };
+        let lsm = lsm::Db::open(dir, options).map_err(|e| StoreError(format!("{}: {e}", dir.display())))?;
+        let stores = (0..databases).map(|db| AtomicU32::new(db as u32)).collect();
+        Ok(Store { lsm, stores, next_store: AtomicU32::new(databases as u32), failed: AtomicBool::new(false) })
+    }
+
+    /// Whether the last write to the log failed.
+    pub fn failed(&self) -> bool {
+        self.failed.load(Ordering::Relaxed)
+    }
+
+    /// Waits until every write so far is on disk, whatever the fsync mode (SHUTDOWN).
+    pub fn sync(&self) -> Result<(), StoreError> {
+        self.lsm.flush()?;
+        Ok(())
+    }
+
+    fn store_of(&self, db: usize) -> u32 {
+        self.stores.get(db).map_or(0, |s| s.load(Ordering::Relaxed))
+    }
+
+    /// Writes one member record of a hash, set or sorted set, unless the collection is written whole
+    /// at the end of this unit anyway.
+    fn member(&self, pending: &mut Pending, db: usize, version: u64, key: &[u8], member: &[u8], value: Option<&[u8]>) {
+        if pending.any_whole && pending.dirty.iter().any(|d| d.whole && d.db == db && d.key == key) {
+            return;
+        }
+        let Pending { batch, record_key, .. } = pending;
+        member_prefix(self.store_of(db), key, version, record_key);
+        record_key.extend_from_slice(member);
+        match value {
+            Some(value) => batch.put(record_key, value),
+            None => batch.delete(record_key),
+        };
+    }
+
+    /// Writes the metadata (and, when `whole`, the members) of `key` as `shard` holds it now.
+    fn settle_key(&self, pending: &mut Pending, dirty: &Dirty, shard: &Shard) {
+        let Pending { batch, record_key, record_value, .. } = pending;
+        let store = self.store_of(dirty.db);
+        meta_key(store, &dirty.key, record_key);
+        let Some(entry) = shard.peek(dirty.hash, &dirty.key) else {
+            batch.delete(record_key);
+            return;
+        };
+        let value = entry.value();
+        meta_header(value.value_type(), value.version(), entry.expire_at(), record_value);
+        match value {
+            Value::List(list) => encode_list(list, record_value),
+            Value::Stream(stream) => stream_codec::encode(stream, record_value),
+            Value::Hash(_) | Value::Set(_) | Value::ZSet(_) => {}
+            string => {
+                string.with_string(|bytes| record_value.extend_from_slice(bytes));
+            }
+        }
+        batch.put(record_key, record_value);
+        if !dirty.whole {
+            return;
+        }
+        let version = value.version();
+        let mut put = |member: &[u8], member_value: &[u8]| {
+            member_prefix(store, &dirty.key, version, record_key);
+            record_key.extend_from_slice(member);
+            batch.put(record_key, member_value);
+        };
+        match value {
+            Value::Hash(hash) => hash.iter().for_each(|(field, v)| put(field, v)),
+            Value::Set(set) => set.iter().for_each(|member| put(&member, b"")),
+            Value::ZSet(zset) => {
+                zset.range(0, zset.len()).into_iter().for_each(|(member, score)| put(member, &score.to_bits().to_be_bytes()))
+            }
+            _ => {}
+        }
+    }
+
+    fn write(&self, batch: WriteBatch) {
+        match self.lsm.write(batch) {
+            Ok(_) => {
+                self.failed.store(false, Ordering::Relaxed);
+            }
+            Err(error) => {
+                if !self.failed.swap(true, Ordering::Relaxed) {
+                    tracing::error!(%error, "writing to the store failed");
+                }
+            }
+        }
+    }
+}
+
+impl ChangeSink for Store {
+    fn record(&self, db: usize, version: u64, change: &Mutation<'_>) {
+        PENDING.with_borrow_mut(|pending| match *change {
+            Mutation::HashSet { key, field, value } => self.member(pending, db, version, key, field, Some(value)),
+            Mutation::HashRemove { key, field } => self.member(pending, db, version, key, field, None),
+            Mutation::SetAdd { key, member } => self.member(pending, db, version, key, member, Some(b"")),
+            Mutation::SetRemove { key, member } | Mutation::ZSetRemove { key, member } => {
+                self.member(pending, db, version, key, member, None)
+            }
+            Mutation::ZSetAdd { key, member, score } => {
+                self.member(pending, db, version, key, member, Some(&score.to_bits().to_be_bytes()))
+            }
+            Mutation::FlushDb => {
+                let fresh = self.next_store.fetch_add(1, Ordering::Relaxed);
+                if let Some(store) = self.stores.get(db) {
+                    store.store(fresh, Ordering::Relaxed);
+                }
+                pending.batch.put(&db_map_key(db as u16), &fresh.to_be_bytes());
+            }
+            Mutation::SwapDb { other } => {
+                let (Some(a), Some(b)) = (self.stores.get(db), self.stores.get(other)) else {
+                    return;
+                };
+                let (store_a, store_b) = (a.load(Ordering::Relaxed), b.load(Ordering::Relaxed));
+                a.store(store_b, Ordering::Relaxed);
+                b.store(store_a, Ordering::Relaxed);
+                pending.batch.put(&db_map_key(db as u16), &store_b.to_be_bytes());
+                pending.batch.put(&db_map_key(other as u16), &store_a.to_be_bytes());
+                // Keys changed earlier in this unit moved with their database.
+                for dirty in &mut pending.dirty {
+                    if dirty.db == db {
+                        dirty.db = other;
+                    } else if dirty.db == other {
+                        dirty.db = db;
+                    }
+                }
+            }
+            _ => {
+                let Some(key) = change.key() else {
+                    return;
+                };
+                let whole = matches!(change, Mutation::Put { value: Value::Hash(_) | Value::Set(_) | Value::ZSet(_), .. });
+                match pending.dirty.iter_mut().find(|d| d.db == db && d.key == key) {
+                    Some(dirty) => dirty.whole |= whole,
+                    None => pending.dirty.push(Dirty { db, hash: KeyHash::of(key), key: key.to_vec(), whole }),
+                }
+                pending.any_whole |= whole;
+            }
+        });
+    }
+
+    fn settle(&self, db: usize, index: usize, shard: &Shard) {
+        PENDING.with_borrow_mut(|pending| {
+            let mut dirty = std::mem::take(&mut pending.dirty);
+            dirty.retain(|d| {
+                let here = d.db == db && d.hash.shard() == index;
+                if here {
+                    self.settle_key(pending, d, shard);
+                }
+                !here
+            });
+            pending.any_whole = dirty.iter().any(|d| d.whole);
+            pending.dirty = dirty;
+        });
+    }
+
+    fn begin_unit(&self) {
+        PENDING.with_borrow_mut(|pending| pending.units += 1);
+    }
+
+    fn end_unit(&self) {
+        let units = PENDING.with_borrow_mut(|pending| {
+            pending.units = pending.units.saturating_sub(1);
+            pending.units
+        });
+        if units == 0 {
+            self.commit();
+        }
+    }
+
+    fn commit(&self) {
+        let batch = PENDING.with_borrow_mut(|pending| {
+            if pending.units > 0 || pending.batch.is_empty() {
+                return None;
+            }
+            Some(std::mem::take(&mut pending.batch))
+        });
+        if let Some(batch) = batch {
+            self.write(batch);
+        }
+    }
+}
