@@ -127,9 +127,10 @@ fn render(ctx: &Ctx, section: &str, out: &mut String) {
             field(out, "rdb_bgsave_in_progress", &0);
             field(out, "rdb_last_save_time", &shared.last_save_unix.load(Ordering::Relaxed));
             field(out, "rdb_last_bgsave_status", &"ok");
-            field(out, "aof_enabled", &0);
+            field(out, "aof_enabled", &u8::from(shared.store.is_some()));
             field(out, "aof_rewrite_in_progress", &0);
-            field(out, "aof_last_write_status", &"ok");
+            let failed = shared.store.as_ref().is_some_and(|store| store.failed());
+            field(out, "aof_last_write_status", &if failed { "err" } else { "ok" });
         }
         "stats" => {
             let stats = &shared.stats;
