@@ -9,16 +9,34 @@ use super::pack::Pack;
 use super::value::Limits;
 use super::write::Tracked;
 
-/// A list of byte strings.
+/// A list of byte strings, and the position its first element has in the list's persisted
+/// records: pushes and pops at the front move it, so every element keeps its position while it
+/// stays in the list (persistence writes one record per element, keyed by position).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum List {
+pub struct List {
+    items: Items,
+    head: u64,
+}
+
+/// Where a new list's first element sits: the middle of the positions, so either end can grow.
+const ORIGIN: u64 = 1 << 63;
+
+impl Default for List {
+    fn default() -> Self {
+        List { items: Items::default(), head: ORIGIN }
+    }
+}
+
+/// The elements, packed while small.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Items {
     Pack(Pack),
     Deque(VecDeque<Box<[u8]>>),
 }
 
-impl Default for List {
+impl Default for Items {
     fn default() -> Self {
-        List::Pack(Pack::new())
+        Items::Pack(Pack::new())
     }
 }
 
@@ -49,38 +67,35 @@ pub(crate) fn estimate(len: usize, sizes: impl Iterator<Item = usize>) -> usize 
     (total * len).checked_div(seen).unwrap_or(0)
 }
 
-impl List {
-    pub fn new() -> List {
-        List::default()
-    }
+impl Items {
 
-    pub fn len(&self) -> usize {
+    fn len(&self) -> usize {
         match self {
-            List::Pack(pack) => pack.len(),
-            List::Deque(deque) => deque.len(),
+            Items::Pack(pack) => pack.len(),
+            Items::Deque(deque) => deque.len(),
         }
     }
 
-    pub fn is_empty(&self) -> bool {
+    fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
-    pub fn encoding(&self) -> &'static str {
+    fn encoding(&self) -> &'static str {
         "quicklist"
     }
 
-    pub fn heap_size(&self) -> usize {
+    fn heap_size(&self) -> usize {
         match self {
-            List::Pack(pack) => pack.heap_size(),
-            List::Deque(deque) => deque.capacity() * std::mem::size_of::<Box<[u8]>>() + deque.iter().map(|e| e.len()).sum::<usize>(),
+            Items::Pack(pack) => pack.heap_size(),
+            Items::Deque(deque) => deque.capacity() * std::mem::size_of::<Box<[u8]>>() + deque.iter().map(|e| e.len()).sum::<usize>(),
         }
     }
 
     /// Moves a packed list that outgrew its node to the deque encoding.
     fn grow(&mut self, limits: &Limits) {
-        if let List::Pack(pack) = self {
+        if let Items::Pack(pack) = self {
             if !fits(limits.list_max_listpack_size, pack.len(), pack.bytes()) {
-                *self = List::Deque(pack.iter().map(Box::from).collect());
+                *self = Items::Deque(pack.iter().map(Box::from).collect());
             }
         }
     }
@@ -88,114 +103,114 @@ impl List {
     /// Moves a deque that shrank well below the limit back to the packed encoding (half the limit,
     /// so a list at the boundary does not convert back and forth).
     fn shrink(&mut self, limits: &Limits) {
-        if let List::Deque(deque) = self {
+        if let Items::Deque(deque) = self {
             if deque.len() > 256 {
                 return;
             }
             let bytes: usize = deque.iter().map(|e| e.len() + 2).sum();
             if fits(limits.list_max_listpack_size, deque.len() * 2, bytes * 2) {
-                *self = List::Pack(deque.iter().map(|e| &e[..]).collect());
+                *self = Items::Pack(deque.iter().map(|e| &e[..]).collect());
             }
         }
     }
 
-    pub fn push_back(&mut self, item: &[u8], limits: &Limits) {
+    fn push_back(&mut self, item: &[u8], limits: &Limits) {
         match self {
-            List::Pack(pack) => pack.push_back(item),
-            List::Deque(deque) => deque.push_back(item.into()),
+            Items::Pack(pack) => pack.push_back(item),
+            Items::Deque(deque) => deque.push_back(item.into()),
         }
         self.grow(limits);
     }
 
-    pub fn push_front(&mut self, item: &[u8], limits: &Limits) {
+    fn push_front(&mut self, item: &[u8], limits: &Limits) {
         match self {
-            List::Pack(pack) => pack.push_front(item),
-            List::Deque(deque) => deque.push_front(item.into()),
+            Items::Pack(pack) => pack.push_front(item),
+            Items::Deque(deque) => deque.push_front(item.into()),
         }
         self.grow(limits);
     }
 
-    pub fn pop_front(&mut self, limits: &Limits) -> Option<Box<[u8]>> {
+    fn pop_front(&mut self, limits: &Limits) -> Option<Box<[u8]>> {
         let item = match self {
-            List::Pack(pack) => {
+            Items::Pack(pack) => {
                 let item = pack.get(0).map(Box::from);
                 pack.remove(0);
                 item
             }
-            List::Deque(deque) => deque.pop_front(),
+            Items::Deque(deque) => deque.pop_front(),
         };
         self.shrink(limits);
         item
     }
 
-    pub fn pop_back(&mut self, limits: &Limits) -> Option<Box<[u8]>> {
+    fn pop_back(&mut self, limits: &Limits) -> Option<Box<[u8]>> {
         let item = match self {
-            List::Pack(pack) => {
+            Items::Pack(pack) => {
                 let last = pack.len().checked_sub(1)?;
                 let item = pack.get(last).map(Box::from);
                 pack.remove(last);
                 item
             }
-            List::Deque(deque) => deque.pop_back(),
+            Items::Deque(deque) => deque.pop_back(),
         };
         self.shrink(limits);
         item
     }
 
-    pub fn get(&self, index: usize) -> Option<&[u8]> {
+    fn get(&self, index: usize) -> Option<&[u8]> {
         match self {
-            List::Pack(pack) => pack.get(index),
-            List::Deque(deque) => deque.get(index).map(|e| &e[..]),
+            Items::Pack(pack) => pack.get(index),
+            Items::Deque(deque) => deque.get(index).map(|e| &e[..]),
         }
     }
 
     /// Replaces element `index`; false when out of range.
-    pub fn set(&mut self, index: usize, item: &[u8], limits: &Limits) -> bool {
+    fn set(&mut self, index: usize, item: &[u8], limits: &Limits) -> bool {
         if index >= self.len() {
             return false;
         }
         match self {
-            List::Pack(pack) => pack.replace(index, item),
-            List::Deque(deque) => deque[index] = item.into(),
+            Items::Pack(pack) => pack.replace(index, item),
+            Items::Deque(deque) => deque[index] = item.into(),
         }
         self.grow(limits);
         true
     }
 
     /// Inserts `item` so it becomes element `index`.
-    pub fn insert(&mut self, index: usize, item: &[u8], limits: &Limits) {
+    fn insert(&mut self, index: usize, item: &[u8], limits: &Limits) {
         match self {
-            List::Pack(pack) => pack.insert(index, item),
-            List::Deque(deque) => deque.insert(index.min(deque.len()), item.into()),
+            Items::Pack(pack) => pack.insert(index, item),
+            Items::Deque(deque) => deque.insert(index.min(deque.len()), item.into()),
         }
         self.grow(limits);
     }
 
-    pub fn iter(&self) -> ListIter<'_> {
+    fn iter(&self) -> ListIter<'_> {
         match self {
-            List::Pack(pack) => ListIter::Pack(pack.iter()),
-            List::Deque(deque) => ListIter::Deque(deque.iter()),
+            Items::Pack(pack) => ListIter::Pack(pack.iter()),
+            Items::Deque(deque) => ListIter::Deque(deque.iter()),
         }
     }
 
     /// Elements from the tail to the head.
-    pub fn iter_rev(&self) -> Box<dyn Iterator<Item = &[u8]> + '_> {
+    fn iter_rev(&self) -> Box<dyn Iterator<Item = &[u8]> + '_> {
         match self {
-            List::Pack(pack) => Box::new(pack.iter().collect::<Vec<_>>().into_iter().rev()),
-            List::Deque(deque) => Box::new(deque.iter().rev().map(|e| &e[..])),
+            Items::Pack(pack) => Box::new(pack.iter().collect::<Vec<_>>().into_iter().rev()),
+            Items::Deque(deque) => Box::new(deque.iter().rev().map(|e| &e[..])),
         }
     }
 
     /// Elements `start..=end` (already clamped to the list).
-    pub fn range(&self, start: usize, end: usize) -> impl Iterator<Item = &[u8]> + '_ {
+    fn range(&self, start: usize, end: usize) -> impl Iterator<Item = &[u8]> + '_ {
         self.iter().skip(start).take(end.saturating_sub(start) + 1)
     }
 
     /// Keeps the elements for which `keep(index, element)` is true.
-    pub fn retain(&mut self, mut keep: impl FnMut(usize, &[u8]) -> bool, limits: &Limits) {
+    fn retain(&mut self, mut keep: impl FnMut(usize, &[u8]) -> bool, limits: &Limits) {
         match self {
-            List::Pack(pack) => pack.retain(keep),
-            List::Deque(deque) => {
+            Items::Pack(pack) => pack.retain(keep),
+            Items::Deque(deque) => {
                 let mut index = 0;
                 deque.retain(|e| {
                     index += 1;
@@ -207,24 +222,116 @@ impl List {
     }
 
     /// Keeps only elements `start..=end`; `start > end` empties the list.
-    pub fn trim(&mut self, start: usize, end: usize, limits: &Limits) {
+    fn trim(&mut self, start: usize, end: usize, limits: &Limits) {
         let len = self.len();
         if start > end || start >= len {
-            *self = List::new();
+            *self = Items::default();
             return;
         }
         let end = end.min(len - 1);
         match self {
-            List::Pack(pack) => {
+            Items::Pack(pack) => {
                 pack.remove_range(end + 1, len);
                 pack.remove_range(0, start);
             }
-            List::Deque(deque) => {
+            Items::Deque(deque) => {
                 deque.truncate(end + 1);
                 deque.drain(..start);
             }
         }
         self.shrink(limits);
+    }
+}
+
+impl List {
+    pub fn new() -> List {
+        List::default()
+    }
+
+    /// A list whose first element has persisted position `head` (recovery).
+    pub fn starting_at(head: u64) -> List {
+        List { items: Items::default(), head }
+    }
+
+    /// The persisted position of the first element.
+    pub fn head(&self) -> u64 {
+        self.head
+    }
+
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    pub fn encoding(&self) -> &'static str {
+        self.items.encoding()
+    }
+
+    pub fn heap_size(&self) -> usize {
+        self.items.heap_size()
+    }
+
+    pub fn push_back(&mut self, item: &[u8], limits: &Limits) {
+        self.items.push_back(item, limits);
+    }
+
+    pub fn push_front(&mut self, item: &[u8], limits: &Limits) {
+        self.items.push_front(item, limits);
+        self.head = self.head.wrapping_sub(1);
+    }
+
+    pub fn pop_front(&mut self, limits: &Limits) -> Option<Box<[u8]>> {
+        let item = self.items.pop_front(limits)?;
+        self.head = self.head.wrapping_add(1);
+        Some(item)
+    }
+
+    pub fn pop_back(&mut self, limits: &Limits) -> Option<Box<[u8]>> {
+        self.items.pop_back(limits)
+    }
+
+    pub fn get(&self, index: usize) -> Option<&[u8]> {
+        self.items.get(index)
+    }
+
+    /// Replaces element `index`; false when out of range.
+    pub fn set(&mut self, index: usize, item: &[u8], limits: &Limits) -> bool {
+        self.items.set(index, item, limits)
+    }
+
+    /// Inserts `item` so it becomes element `index`.
+    pub fn insert(&mut self, index: usize, item: &[u8], limits: &Limits) {
+        self.items.insert(index, item, limits);
+    }
+
+    pub fn iter(&self) -> ListIter<'_> {
+        self.items.iter()
+    }
+
+    /// Elements from the tail to the head.
+    pub fn iter_rev(&self) -> Box<dyn Iterator<Item = &[u8]> + '_> {
+        self.items.iter_rev()
+    }
+
+    /// Elements `start..=end` (already clamped to the list).
+    pub fn range(&self, start: usize, end: usize) -> impl Iterator<Item = &[u8]> + '_ {
+        self.items.range(start, end)
+    }
+
+    /// Keeps the elements for which `keep(index, element)` is true.
+    pub fn retain(&mut self, keep: impl FnMut(usize, &[u8]) -> bool, limits: &Limits) {
+        self.items.retain(keep, limits);
+    }
+
+    /// Keeps only elements `start..=end`; `start > end` empties the list.
+    pub fn trim(&mut self, start: usize, end: usize, limits: &Limits) {
+        if start <= end && start < self.len() {
+            self.head = self.head.wrapping_add(start as u64);
+        }
+        self.items.trim(start, end, limits);
     }
 }
 
@@ -256,23 +363,27 @@ impl<'a> Iterator for ListIter<'a> {
 impl Tracked<'_, List> {
     pub fn push_back(&mut self, item: &[u8], limits: &Limits) {
         self.value.push_back(item, limits);
-        self.log.member(|key| Mutation::ListPush { key, side: Side::Back, item });
+        let position = self.value.head.wrapping_add(self.value.len() as u64 - 1);
+        self.log.member(|key| Mutation::ListPush { key, side: Side::Back, item, position });
     }
 
     pub fn push_front(&mut self, item: &[u8], limits: &Limits) {
         self.value.push_front(item, limits);
-        self.log.member(|key| Mutation::ListPush { key, side: Side::Front, item });
+        let position = self.value.head;
+        self.log.member(|key| Mutation::ListPush { key, side: Side::Front, item, position });
     }
 
     pub fn pop_front(&mut self, limits: &Limits) -> Option<Box<[u8]>> {
+        let position = self.value.head;
         let item = self.value.pop_front(limits)?;
-        self.log.member(|key| Mutation::ListPop { key, side: Side::Front });
+        self.log.member(|key| Mutation::ListPop { key, side: Side::Front, position });
         Some(item)
     }
 
     pub fn pop_back(&mut self, limits: &Limits) -> Option<Box<[u8]>> {
+        let position = self.value.head.wrapping_add(self.value.len().saturating_sub(1) as u64);
         let item = self.value.pop_back(limits)?;
-        self.log.member(|key| Mutation::ListPop { key, side: Side::Back });
+        self.log.member(|key| Mutation::ListPop { key, side: Side::Back, position });
         Some(item)
     }
 
@@ -280,7 +391,8 @@ impl Tracked<'_, List> {
     pub fn set(&mut self, index: usize, item: &[u8], limits: &Limits) -> bool {
         let done = self.value.set(index, item, limits);
         if done {
-            self.log.member(|key| Mutation::ListSet { key, index, item });
+            let position = self.value.head.wrapping_add(index as u64);
+            self.log.member(|key| Mutation::ListSet { key, index, item, position });
         }
         done
     }
@@ -333,15 +445,15 @@ mod tests {
         for i in 0..4u8 {
             list.push_back(&[b'a' + i], &limits);
         }
-        assert!(matches!(list, List::Pack(_)));
+        assert!(matches!(list.items, Items::Pack(_)));
         list.push_front(b"z", &limits);
-        assert!(matches!(list, List::Deque(_)));
+        assert!(matches!(list.items, Items::Deque(_)));
         assert_eq!(items(&list), vec![b"z".to_vec(), b"a".to_vec(), b"b".to_vec(), b"c".to_vec(), b"d".to_vec()]);
         list.pop_front(&limits);
         list.pop_back(&limits);
-        assert!(matches!(list, List::Deque(_)));
+        assert!(matches!(list.items, Items::Deque(_)));
         list.pop_back(&limits);
-        assert!(matches!(list, List::Pack(_)));
+        assert!(matches!(list.items, Items::Pack(_)));
         assert_eq!(items(&list), vec![b"a".to_vec(), b"b".to_vec()]);
     }
 

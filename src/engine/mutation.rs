@@ -64,20 +64,26 @@ pub enum Mutation<'a> {
         field: &'a [u8],
     },
 
+    /// `item` is pushed at `side`; `position` is the element's persisted position (see
+    /// [`super::List::head`]), which it keeps while it stays in the list.
     ListPush {
         key: &'a [u8],
         side: Side,
         item: &'a [u8],
+        position: u64,
     },
+    /// The element at `side`, with persisted `position`, is popped.
     ListPop {
         key: &'a [u8],
         side: Side,
+        position: u64,
     },
-    /// The element at `index` is replaced (LSET).
+    /// The element at `index` (persisted `position`) is replaced (LSET).
     ListSet {
         key: &'a [u8],
         index: usize,
         item: &'a [u8],
+        position: u64,
     },
     /// `item` is inserted so that it ends up at `index` (LINSERT).
     ListInsert {

@@ -9,7 +9,6 @@
 //! transaction or script ([`super::Keyspace::atomically`]) is one batch: after a crash it is there
 //! whole or not at all.
 
-pub mod codec;
 pub mod layout;
 pub mod recovery;
 pub mod store;

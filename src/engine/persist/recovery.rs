@@ -3,14 +3,13 @@
 
 use std::sync::atomic::Ordering;
 
-use super::codec::decode_list;
 use super::layout::{db_map_prefix, db_of_map_key, key_of_meta, member_prefix, meta_prefix, read_meta};
 use super::store::{Store, StoreError};
 use super::stream_codec;
 use crate::engine::keyspace::{KeyHash, Keyspace};
 use crate::engine::value::{versions_after, Limits, Value, ValueType};
 use crate::engine::write::Collection;
-use crate::engine::{Hash, Set, ZSet};
+use crate::engine::{Hash, List, Set, ZSet};
 
 /// What a recovery found.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -53,7 +52,7 @@ pub fn load(store: &Store, keyspace: &Keyspace, limits: &Limits, now_ms: u64) ->
             member_prefix(id, key, version, &mut prefix);
             let value = match kind {
                 ValueType::String => Value::string(body),
-                ValueType::List => decode_list(body, limits).ok_or_else(damaged)?.into_value(),
+                ValueType::List => load_list(store, &prefix, body, limits)?.ok_or_else(damaged)?.into_value(),
                 ValueType::Stream => stream_codec::decode(body, limits).ok_or_else(damaged)?.into_value(),
                 ValueType::Hash => {
                     let mut hash = Hash::default();
@@ -92,4 +91,27 @@ pub fn load(store: &Store, keyspace: &Keyspace, limits: &Limits, now_ms: u64) ->
     }
     versions_after(max_version);
     Ok(loaded)
+}
+
+/// A list from its metadata body (`head u64 | len u64`) and its element records, which sit at
+/// positions `head..head + len` under `prefix`; `None` when they do not add up.
+fn load_list(store: &Store, prefix: &[u8], body: &[u8], limits: &Limits) -> Result<Option<List>, StoreError> {
+    let (Some(head), Some(len)) = (body.get(..8), body.get(8..16)) else {
+        return Ok(None);
+    };
+    let head = u64::from_be_bytes(head.try_into().unwrap_or_default());
+    let len = u64::from_be_bytes(len.try_into().unwrap_or_default());
+    let Some(end) = head.checked_add(len) else {
+        return Ok(None);
+    };
+    let bound = |position: u64| [prefix, &position.to_be_bytes()[..]].concat();
+    let mut list = List::starting_at(head);
+    for (expected, record) in (head..end).zip(store.lsm.range(bound(head)..bound(end))) {
+        let (record_key, item) = record?;
+        if record_key.get(prefix.len()..) != Some(&expected.to_be_bytes()[..]) {
+            return Ok(None);
+        }
+        list.push_back(&item, limits);
+    }
+    Ok((list.len() as u64 == len).then_some(list))
 }

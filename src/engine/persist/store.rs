@@ -4,7 +4,6 @@ use std::cell::RefCell;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
-use super::codec::encode_list;
 use super::layout::{db_map_key, member_prefix, meta_header, meta_key};
 use super::stream_codec;
 use crate::engine::keyspace::{KeyHash, Shard};
@@ -119,6 +118,16 @@ impl Store {
         };
     }
 
+    /// Marks `key` dirty: its metadata (and, when `whole`, all its members) is written when its
+    /// shard unlocks.
+    fn mark(&self, pending: &mut Pending, db: usize, key: &[u8], whole: bool) {
+        match pending.dirty.iter_mut().find(|d| d.db == db && d.key == key) {
+            Some(dirty) => dirty.whole |= whole,
+            None => pending.dirty.push(Dirty { db, hash: KeyHash::of(key), key: key.to_vec(), whole }),
+        }
+        pending.any_whole |= whole;
+    }
+
     /// Writes the metadata (and, when `whole`, the members) of `key` as `shard` holds it now.
     fn settle_key(&self, pending: &mut Pending, dirty: &Dirty, shard: &Shard) {
         let Pending { batch, record_key, record_value, .. } = pending;
@@ -131,7 +140,10 @@ impl Store {
         let value = entry.value();
         meta_header(value.value_type(), value.version(), entry.expire_at(), record_value);
         match value {
-            Value::List(list) => encode_list(list, record_value),
+            Value::List(list) => {
+                record_value.extend_from_slice(&list.head().to_be_bytes());
+                record_value.extend_from_slice(&(list.len() as u64).to_be_bytes());
+            }
             Value::Stream(stream) => stream_codec::encode(stream, record_value),
             Value::Hash(_) | Value::Set(_) | Value::ZSet(_) => {}
             string => {
@@ -149,6 +161,11 @@ impl Store {
             batch.put(record_key, member_value);
         };
         match value {
+            Value::List(list) => {
+                for (offset, item) in list.iter().enumerate() {
+                    put(&list.head().wrapping_add(offset as u64).to_be_bytes(), item);
+                }
+            }
             Value::Hash(hash) => hash.iter().for_each(|(field, v)| put(field, v)),
             Value::Set(set) => set.iter().for_each(|member| put(&member, b"")),
             Value::ZSet(zset) => {
@@ -184,6 +201,18 @@ impl ChangeSink for Store {
             Mutation::ZSetAdd { key, member, score } => {
                 self.member(pending, db, version, key, member, Some(&score.to_bits().to_be_bytes()))
             }
+            Mutation::ListPush { key, item, position, .. } | Mutation::ListSet { key, item, position, .. } => {
+                self.member(pending, db, version, key, &position.to_be_bytes(), Some(item));
+                self.mark(pending, db, key, false);
+            }
+            Mutation::ListPop { key, position, .. } => {
+                self.member(pending, db, version, key, &position.to_be_bytes(), None);
+                self.mark(pending, db, key, false);
+            }
+            Mutation::ListInsert { key, .. } | Mutation::ListRemove { key, .. } | Mutation::ListTrim { key, .. } => {
+                // Elements moved: all of them are written again at their new positions.
+                self.mark(pending, db, key, true);
+            }
             Mutation::FlushDb => {
                 let fresh = self.next_store.fetch_add(1, Ordering::Relaxed);
                 if let Some(store) = self.stores.get(db) {
@@ -210,15 +239,10 @@ impl ChangeSink for Store {
                 }
             }
             _ => {
-                let Some(key) = change.key() else {
-                    return;
-                };
-                let whole = matches!(change, Mutation::Put { value: Value::Hash(_) | Value::Set(_) | Value::ZSet(_), .. });
-                match pending.dirty.iter_mut().find(|d| d.db == db && d.key == key) {
-                    Some(dirty) => dirty.whole |= whole,
-                    None => pending.dirty.push(Dirty { db, hash: KeyHash::of(key), key: key.to_vec(), whole }),
+                if let Some(key) = change.key() {
+                    let whole = matches!(change, Mutation::Put { value: Value::List(_) | Value::Hash(_) | Value::Set(_) | Value::ZSet(_), .. });
+                    self.mark(pending, db, key, whole);
                 }
-                pending.any_whole |= whole;
             }
         });
     }
