@@ -3,6 +3,11 @@
 //! Layers, one way: [`resp`] turns bytes into arguments and replies into bytes; [`commands`] turns
 //! arguments into typed calls on the [`engine`]; [`server`] owns sockets, tasks and shared state.
 
+// No `unwrap`/`expect` outside tests: data from the network or disk must never panic the server
+// (STYLE.md, "Errors in tiers"). A justified exception is marked where it stands with
+// `#[allow(clippy::unwrap_used, reason = "...")]`.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 pub mod commands;
 pub mod config;
 pub mod engine;

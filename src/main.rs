@@ -1,5 +1,8 @@
 //! `strata-server [config-file] [--setting value ...]`, as redis-server is started.
 
+// As in lib.rs: no `unwrap`/`expect` outside tests.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 use std::path::PathBuf;
 use std::sync::Arc;
 
