@@ -4,10 +4,8 @@
 
 use std::collections::VecDeque;
 
-use super::mutation::{Mutation, Side};
+use super::limits::Limits;
 use super::pack::Pack;
-use super::value::Limits;
-use super::write::Tracked;
 
 /// A list of byte strings.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -35,18 +33,6 @@ fn fits(size: i64, count: usize, bytes: usize) -> bool {
         let shift = (-size).clamp(1, 5) - 1;
         bytes <= 4096usize << shift
     }
-}
-
-/// Bytes of `len` elements estimated from the first few (like Redis's MEMORY USAGE sampling), so
-/// memory accounting stays O(1) per key however large the collection.
-pub(crate) fn estimate(len: usize, sizes: impl Iterator<Item = usize>) -> usize {
-    const SAMPLES: usize = 16;
-    let (mut seen, mut total) = (0usize, 0usize);
-    for size in sizes.take(SAMPLES) {
-        seen += 1;
-        total += size;
-    }
-    (total * len).checked_div(seen).unwrap_or(0)
 }
 
 impl List {
@@ -252,69 +238,78 @@ impl<'a> Iterator for ListIter<'a> {
     }
 }
 
-/// The mutators of a stored list: each records the element it changed.
-impl Tracked<'_, List> {
-    pub fn push_back(&mut self, item: &[u8], limits: &Limits) {
-        self.value.push_back(item, limits);
-        self.log.member(|key| Mutation::ListPush { key, side: Side::Back, item });
-    }
+/// The write seam's mutators of a stored list (each change applied and recorded as its
+/// `Mutation`), beside the type but in a module of their own: the type itself depends only on
+/// leaf modules, and `value` and the seam sit above it.
+mod tracked {
+    use super::super::mutation::{Mutation, Side};
+    use super::super::write::Tracked;
+    use super::*;
 
-    pub fn push_front(&mut self, item: &[u8], limits: &Limits) {
-        self.value.push_front(item, limits);
-        self.log.member(|key| Mutation::ListPush { key, side: Side::Front, item });
-    }
-
-    pub fn pop_front(&mut self, limits: &Limits) -> Option<Box<[u8]>> {
-        let item = self.value.pop_front(limits)?;
-        self.log.member(|key| Mutation::ListPop { key, side: Side::Front });
-        Some(item)
-    }
-
-    pub fn pop_back(&mut self, limits: &Limits) -> Option<Box<[u8]>> {
-        let item = self.value.pop_back(limits)?;
-        self.log.member(|key| Mutation::ListPop { key, side: Side::Back });
-        Some(item)
-    }
-
-    /// Replaces element `index`; false when out of range.
-    pub fn set(&mut self, index: usize, item: &[u8], limits: &Limits) -> bool {
-        let done = self.value.set(index, item, limits);
-        if done {
-            self.log.member(|key| Mutation::ListSet { key, index, item });
+    /// The mutators of a stored list: each records the element it changed.
+    impl Tracked<'_, List> {
+        pub fn push_back(&mut self, item: &[u8], limits: &Limits) {
+            self.value.push_back(item, limits);
+            self.log.member(|key| Mutation::ListPush { key, side: Side::Back, item });
         }
-        done
-    }
 
-    /// Inserts `item` so it becomes element `index`.
-    pub fn insert(&mut self, index: usize, item: &[u8], limits: &Limits) {
-        self.value.insert(index, item, limits);
-        let index = index.min(self.value.len() - 1);
-        self.log.member(|key| Mutation::ListInsert { key, index, item });
-    }
+        pub fn push_front(&mut self, item: &[u8], limits: &Limits) {
+            self.value.push_front(item, limits);
+            self.log.member(|key| Mutation::ListPush { key, side: Side::Front, item });
+        }
 
-    /// Keeps the elements for which `keep(index, element)` is true.
-    pub fn retain(&mut self, mut keep: impl FnMut(usize, &[u8]) -> bool, limits: &Limits) {
-        let log = self.log;
-        let mut removed = 0;
-        self.value.retain(
-            |index, item| {
-                let kept = keep(index, item);
-                if !kept {
-                    // Positions as the removals are applied one after another.
-                    let index = index - removed;
-                    log.member(|key| Mutation::ListRemove { key, index });
-                    removed += 1;
-                }
-                kept
-            },
-            limits,
-        );
-    }
+        pub fn pop_front(&mut self, limits: &Limits) -> Option<Box<[u8]>> {
+            let item = self.value.pop_front(limits)?;
+            self.log.member(|key| Mutation::ListPop { key, side: Side::Front });
+            Some(item)
+        }
 
-    /// Keeps only elements `start..=end`; `start > end` empties the list.
-    pub fn trim(&mut self, start: usize, end: usize, limits: &Limits) {
-        self.value.trim(start, end, limits);
-        self.log.member(|key| Mutation::ListTrim { key, start, end });
+        pub fn pop_back(&mut self, limits: &Limits) -> Option<Box<[u8]>> {
+            let item = self.value.pop_back(limits)?;
+            self.log.member(|key| Mutation::ListPop { key, side: Side::Back });
+            Some(item)
+        }
+
+        /// Replaces element `index`; false when out of range.
+        pub fn set(&mut self, index: usize, item: &[u8], limits: &Limits) -> bool {
+            let done = self.value.set(index, item, limits);
+            if done {
+                self.log.member(|key| Mutation::ListSet { key, index, item });
+            }
+            done
+        }
+
+        /// Inserts `item` so it becomes element `index`.
+        pub fn insert(&mut self, index: usize, item: &[u8], limits: &Limits) {
+            self.value.insert(index, item, limits);
+            let index = index.min(self.value.len() - 1);
+            self.log.member(|key| Mutation::ListInsert { key, index, item });
+        }
+
+        /// Keeps the elements for which `keep(index, element)` is true.
+        pub fn retain(&mut self, mut keep: impl FnMut(usize, &[u8]) -> bool, limits: &Limits) {
+            let log = self.log;
+            let mut removed = 0;
+            self.value.retain(
+                |index, item| {
+                    let kept = keep(index, item);
+                    if !kept {
+                        // Positions as the removals are applied one after another.
+                        let index = index - removed;
+                        log.member(|key| Mutation::ListRemove { key, index });
+                        removed += 1;
+                    }
+                    kept
+                },
+                limits,
+            );
+        }
+
+        /// Keeps only elements `start..=end`; `start > end` empties the list.
+        pub fn trim(&mut self, start: usize, end: usize, limits: &Limits) {
+            self.value.trim(start, end, limits);
+            self.log.member(|key| Mutation::ListTrim { key, start, end });
+        }
     }
 }
 
