@@ -12,10 +12,13 @@ pub mod commands;
 pub mod config;
 pub mod engine;
 pub mod glob;
+pub mod logging;
+pub mod notify;
 pub mod num;
 pub mod resp;
 pub mod scripting;
 pub mod server;
+pub mod state;
 
 /// strata's own version.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

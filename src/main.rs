@@ -10,8 +10,10 @@ use clap::Parser;
 
 use strata::commands::registry;
 use strata::config::Config;
+use strata::logging;
+use strata::server;
 use strata::server::spare::{self, LoopActivity};
-use strata::server::{self, logging, shared::Shared};
+use strata::state::shared::Shared;
 
 /// jemalloc, as Redis uses: no per-allocation header and fine size classes (a 48-byte entry costs 48
 /// bytes, where glibc malloc would use 64), which is most of strata's per-key overhead, and it returns
