@@ -133,7 +133,7 @@ pub struct Hot {
     pub set_max_listpack_value: AtomicUsize,
     pub zset_max_listpack_entries: AtomicUsize,
     pub zset_max_listpack_value: AtomicUsize,
-    /// Keyspace notification flags in force (see [`crate::server::notify::effective`]).
+    /// Keyspace notification flags in force (see [`crate::notify::effective`]).
     pub notify_keyspace_events: AtomicU32,
     /// The `pubsub` class of `client-output-buffer-limit` (bytes, bytes, seconds; 0 = no limit).
     pub pubsub_hard_limit: AtomicU64,
@@ -223,8 +223,8 @@ impl Config {
     /// `KEAn` as `AKE` yet still sends `new` events.
     fn note_events(&self, name: &str, given: &str) {
         if name == "notify-keyspace-events" {
-            let events = crate::server::notify::parse(given).unwrap_or(0);
-            self.hot.notify_keyspace_events.store(crate::server::notify::effective(events), Ordering::Relaxed);
+            let events = crate::notify::parse(given).unwrap_or(0);
+            self.hot.notify_keyspace_events.store(crate::notify::effective(events), Ordering::Relaxed);
         }
     }
 
@@ -416,7 +416,7 @@ fn normalise(setting: &Setting, value: &str, current: &str) -> Result<String, St
                 .ok_or_else(|| "argument(s) must be one of the following: ".to_owned() + &choices.join(", "))
         }
         Kind::Text => Ok(value.to_owned()),
-        Kind::KeyspaceEvents => crate::server::notify::parse(value).map(crate::server::notify::format),
+        Kind::KeyspaceEvents => crate::notify::parse(value).map(crate::notify::format),
         Kind::BufferLimits => {
             let mut limits = parse_buffer_limits(current).unwrap_or_default();
             for (class, values) in parse_buffer_limits(value)? {

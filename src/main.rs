@@ -1,5 +1,8 @@
 //! `strata-server [config-file] [--setting value ...]`, as redis-server is started.
 
+// As in lib.rs: no `unwrap`/`expect` outside tests.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -8,8 +11,10 @@ use clap::Parser;
 use strata::commands::registry;
 use strata::config::Config;
 use strata::engine::persist::{recovery, Fsync, Store, StoreError};
+use strata::logging;
+use strata::server;
 use strata::server::spare::{self, LoopActivity};
-use strata::server::{self, logging, shared::Shared};
+use strata::state::shared::Shared;
 
 /// jemalloc, as Redis uses: no per-allocation header and fine size classes (a 48-byte entry costs 48
 /// bytes, where glibc malloc would use 64), which is most of strata's per-key overhead, and it returns
@@ -122,7 +127,7 @@ fn main() -> std::process::ExitCode {
     shared.port.store(bound, std::sync::atomic::Ordering::Relaxed);
     if let Some(store) = &shared.store {
         let started = std::time::Instant::now();
-        match recovery::load(store, &shared.keyspace, &shared.config.hot.limits(), server::shared::unix_ms()) {
+        match recovery::load(store, &shared.keyspace, &shared.config.hot.limits(), strata::state::shared::unix_ms()) {
             Ok(loaded) => tracing::info!(
                 keys = loaded.keys,
                 expired = loaded.expired,

@@ -11,9 +11,9 @@ use super::{CmdError, Ctx};
 use crate::engine::bitmap::{self, BitOp, FieldType, Overflow};
 use crate::engine::thin::ThinBytes;
 use crate::engine::{KeyHash, Shard, Tracked, Value};
+use crate::notify;
 use crate::num::parse_i64;
 use crate::resp::{Args, Reply};
-use crate::server::notify;
 
 const OFFSET_ERROR: &str = "bit offset is not an integer or out of range";
 

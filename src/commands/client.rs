@@ -11,8 +11,8 @@ use super::args::{is, parse_int, ArgCursor};
 use super::table::registry;
 use super::{CmdError, Ctx, ReplyMode};
 use crate::resp::{Args, Reply};
-use crate::server::clients::ClientInfo;
-use crate::server::shared::Pause;
+use crate::state::clients::ClientInfo;
+use crate::state::shared::Pause;
 
 /// Client names and library attributes may not contain spaces or special characters.
 pub fn validate_name(name: &[u8]) -> Result<(), CmdError> {

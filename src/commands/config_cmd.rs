@@ -23,7 +23,7 @@ pub fn config_set(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
         .collect();
     ctx.shared.config.set(&pairs).map_err(|e| CmdError::Other(Cow::Owned(e)))?;
     ctx.shared.slowlog.trim(ctx.shared.config.hot.slowlog_max_len.load(std::sync::atomic::Ordering::Relaxed));
-    crate::server::logging::apply_level(&ctx.shared.config.get("loglevel"));
+    crate::logging::apply_level(&ctx.shared.config.get("loglevel"));
     Ok(Reply::Ok)
 }
 

@@ -1,115 +1,12 @@
 //! What a handler may use: the shared server state and its own connection's session.
 
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::engine::{Db, KeyHash, StreamId};
-use crate::resp::{OwnedArgs, Protocol, Reply};
+use crate::engine::{Db, KeyHash};
+use crate::resp::Reply;
 use crate::scripting::Scripting;
-use crate::server::clients::ClientInfo;
-use crate::server::pubsub::Subscriptions;
-use crate::server::shared::Shared;
-
-/// CLIENT REPLY modes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ReplyMode {
-    On,
-    Off,
-    /// Set by CLIENT REPLY SKIP: that command gets no reply, and the next one is skipped too.
-    SkipNext,
-    /// The current command's reply is skipped; replies resume after it (Redis's CLIENT_REPLY_SKIP).
-    Skip,
-}
-
-/// Per-connection state owned by the connection task.
-pub struct Session {
-    pub info: Arc<ClientInfo>,
-    pub db: usize,
-    pub protocol: Protocol,
-    pub authenticated: bool,
-    pub reply_mode: ReplyMode,
-    /// Requests from handlers to the connection loop, acted on after the reply is written.
-    pub close_after_reply: bool,
-    pub delay: Option<Duration>,
-    pub become_monitor: bool,
-    /// Set by a blocking command that found nothing to serve (see [`Ctx::block`]).
-    pub block: Option<BlockRequest>,
-    /// True while commands run inside EXEC (or a script later): blocking commands must not block.
-    pub in_exec: bool,
-    /// Pub/sub subscriptions and the queue their messages arrive on; dropping the session
-    /// unsubscribes everything.
-    pub pubsub: Subscriptions,
-    /// Commands queued since MULTI; `None` outside a transaction.
-    pub multi: Option<Vec<OwnedArgs>>,
-    /// A command was refused while queueing: EXEC must abort with EXECABORT.
-    pub multi_failed: bool,
-    /// WATCHed keys: database, key, and the deadline the key had when watched (a key that expires
-    /// before EXEC counts as changed).
-    pub watched: Vec<(usize, Vec<u8>, Option<u64>)>,
-    /// Set by any write to a watched key.
-    pub watch_dirty: Arc<AtomicBool>,
-    /// The IDs a blocked XREAD's `$` stood for on its first run, so the runs on the waiting
-    /// client's behalf read after the same IDs. Set when the command blocks; the waiter takes it
-    /// along (`server::blocking`), so a new command of the client never sees it.
-    pub blocked_read_ids: Option<Vec<StreamId>>,
-}
-
-/// What a blocked command waits for, as Redis's blocking types: only a key of that type serves it,
-/// except that a consumer-group read also ends when its stream is gone.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BlockedOn {
-    List,
-    SortedSet,
-    Stream,
-    StreamGroup,
-}
-
-/// A blocking command waiting for data: the connection parks the client on `keys` (in the current
-/// database) until a write touches one of them, then the writer runs the same command on its
-/// behalf; at the deadline it answers `timeout_reply` instead.
-#[derive(Debug, Clone)]
-pub struct BlockRequest {
-    pub keys: Vec<Vec<u8>>,
-    pub on: BlockedOn,
-    /// `None` waits forever (a timeout of 0).
-    pub deadline: Option<Instant>,
-    pub timeout_reply: Reply,
-}
-
-impl Session {
-    pub fn new(info: Arc<ClientInfo>, authenticated: bool) -> Session {
-        Session {
-            info,
-            db: 0,
-            protocol: Protocol::Resp2,
-            authenticated,
-            reply_mode: ReplyMode::On,
-            close_after_reply: false,
-            delay: None,
-            become_monitor: false,
-            block: None,
-            in_exec: false,
-            pubsub: Subscriptions::default(),
-            multi: None,
-            multi_failed: false,
-            watched: Vec::new(),
-            watch_dirty: Arc::new(AtomicBool::new(false)),
-            blocked_read_ids: None,
-        }
-    }
-
-    pub fn id(&self) -> u64 {
-        self.info.id
-    }
-
-    /// Forgets every watched key (EXEC, DISCARD, UNWATCH, RESET, disconnect).
-    pub fn unwatch_all(&mut self, shared: &Shared) {
-        let keys: Vec<(usize, Vec<u8>)> = self.watched.drain(..).map(|(db, key, _)| (db, key)).collect();
-        shared.watches.unwatch(self.info.id, &keys);
-        self.watch_dirty.store(false, std::sync::atomic::Ordering::Relaxed);
-    }
-}
+pub use crate::state::session::{BlockRequest, BlockedOn, ReplyMode, Session};
+use crate::state::shared::Shared;
 
 /// The context of one command.
 pub struct Ctx<'a> {
@@ -167,7 +64,7 @@ impl<'a> Ctx<'a> {
     }
 
     /// Records that the command changed `key` and publishes a keyspace notification for it in the
-    /// selected database if `notify-keyspace-events` enables `class` (a [`crate::server::notify`]
+    /// selected database if `notify-keyspace-events` enables `class` (a [`crate::notify`]
     /// flag). Costs one atomic load when notifications are off.
     pub fn notify(&self, class: u32, event: &str, key: &[u8]) {
         self.changed.set(true);

@@ -16,8 +16,8 @@ use super::{CmdError, Ctx};
 use crate::engine::csort::{msort, pqsort};
 use crate::engine::geohash::{self, Extent, Shape};
 use crate::engine::{KeyHash, ZSet};
+use crate::notify;
 use crate::resp::{Args, Reply};
-use crate::server::notify;
 
 /// A number argument as Redis's `getDoubleFromObjectOrReply` reads it; `message` replaces the
 /// default error text.

@@ -18,8 +18,8 @@ use super::{Ctx, Session};
 use crate::config::Config;
 use crate::engine::ChangeSink;
 use crate::resp::{OwnedArgs, Reply};
-use crate::server::clients::ClientInfo;
-use crate::server::shared::Shared;
+use crate::state::clients::ClientInfo;
+use crate::state::shared::Shared;
 
 /// Where the harness clock starts: 2026-01-01, in Unix milliseconds.
 const START_MS: u64 = 1_767_225_600_000;

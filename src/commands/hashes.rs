@@ -5,9 +5,9 @@ use super::collection::{drop_if_empty, empty_scan, get, get_mut, get_or_create, 
 use super::strings::format_human_float;
 use super::{CmdError, Ctx};
 use crate::engine::{Hash, KeyHash};
+use crate::notify;
 use crate::num::{parse_f64, parse_i64};
 use crate::resp::{Args, Protocol, Reply};
-use crate::server::notify;
 
 /// Field/value argument pairs.
 type Pairs<'a> = Vec<(&'a [u8], &'a [u8])>;

@@ -8,8 +8,8 @@ use super::{CmdError, Ctx};
 use crate::engine::hyperloglog::{self as hll, Encoding, HllError, Registers};
 use crate::engine::thin::ThinBytes;
 use crate::engine::{KeyHash, Value};
+use crate::notify;
 use crate::resp::{Args, Reply};
-use crate::server::notify;
 
 const CORRUPT: CmdError = CmdError::line("INVALIDOBJ Corrupted HLL object detected");
 

@@ -8,7 +8,7 @@ use bytes::Bytes;
 use super::table::registry;
 use super::{CmdError, Ctx};
 use crate::resp::{Args, Reply};
-use crate::server::pubsub::Kind;
+use crate::state::pubsub::Kind;
 use crate::{VERSION, VERSION_REPORTED};
 
 const DEFAULT_SECTIONS: &[&str] =
@@ -68,7 +68,7 @@ fn render(ctx: &Ctx, section: &str, out: &mut String) {
             field(out, "process_id", &std::process::id());
             field(out, "run_id", &shared.run_id);
             field(out, "tcp_port", &shared.port.load(Ordering::Relaxed));
-            field(out, "server_time_usec", &crate::server::shared::unix_micros());
+            field(out, "server_time_usec", &crate::state::shared::unix_micros());
             field(out, "uptime_in_seconds", &uptime_secs);
             field(out, "uptime_in_days", &(uptime_secs / 86400));
             field(out, "hz", &shared.config.hot.hz.load(Ordering::Relaxed));

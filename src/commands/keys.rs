@@ -6,8 +6,8 @@ use super::{CmdError, Ctx};
 use crate::engine::keyspace::SHARDS;
 use crate::engine::{KeyHash, ValueType};
 use crate::glob;
+use crate::notify;
 use crate::resp::{Args, Reply};
-use crate::server::notify;
 
 fn hashed_keys(args: Args<'_>, from: usize) -> Vec<(&[u8], KeyHash)> {
     args.iter().skip(from).map(|k| (k, KeyHash::of(k))).collect()

@@ -4,8 +4,8 @@ use super::args::{parse_int, ArgCursor};
 use super::collection::{drop_if_empty, get, get_mut, get_or_create, index_range, limits, positive_count};
 use super::{CmdError, Ctx};
 use crate::engine::{KeyHash, Limits, List, Tracked};
+use crate::notify;
 use crate::resp::{Args, Reply};
-use crate::server::notify;
 
 /// The end of a list an operation works on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,6 +1,6 @@
 //! Pub/sub commands: (P|S)SUBSCRIBE, (P|S)UNSUBSCRIBE, PUBLISH, SPUBLISH and PUBSUB introspection.
 //!
-//! Subscribing changes only the session's [`crate::server::pubsub::Subscriptions`] and the server's
+//! Subscribing changes only the session's [`crate::state::pubsub::Subscriptions`] and the server's
 //! registry; messages reach the client through its queue, which the connection drains. Each channel
 //! named gets its own confirmation, so these commands answer with [`Reply::Multi`].
 
@@ -10,7 +10,7 @@ use bytes::Bytes;
 
 use super::{CmdError, Ctx};
 use crate::resp::{Args, Reply};
-use crate::server::pubsub::Kind;
+use crate::state::pubsub::Kind;
 
 /// One confirmation: `[kind, name or nil, count]`, a push frame in RESP3 and an array in RESP2.
 fn confirmation(kind: &'static str, name: Option<&[u8]>, count: usize) -> Reply {

@@ -7,10 +7,11 @@ use std::borrow::Cow;
 
 use bytes::Bytes;
 
+use super::dispatch::{dispatch_inner_resolved, resolve};
 use super::lists::numkeys_positions;
 use super::{CmdError, Ctx};
 use crate::resp::{Args, Reply};
-use crate::scripting::{busy_error, Inputs, KillRefused, RunOptions, ScriptKind, Scripting};
+use crate::scripting::{busy_error, Dispatcher, Inputs, KillRefused, RunOptions, ScriptKind, ScriptStatus, ScriptVm, Scripting};
 
 /// Key positions of EVAL-style commands: `numkeys` at 2, then the keys.
 pub fn eval_keys(args: Args) -> Vec<usize> {
@@ -55,6 +56,43 @@ pub fn evalsha_ro(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     run_eval(ctx, args, true, true)
 }
 
+/// Runs a script for the client of `ctx`. Scripts read replies in RESP2 unless they ask otherwise,
+/// never block, and keep their SELECT to themselves: the client's are restored afterwards.
+fn run_script(ctx: &mut Ctx, vm: &mut ScriptVm, function: &mlua::Function, inputs: Inputs, options: RunOptions) -> Reply {
+    let (caller_db, caller_protocol, caller_in_exec) = (ctx.session.db, ctx.session.protocol, ctx.session.in_exec);
+    ctx.session.protocol = crate::resp::Protocol::Resp2;
+    ctx.session.in_exec = true;
+    // One unit for persistence: after a crash the script's writes are there whole or not at all.
+    let shared = ctx.shared;
+    let reply = shared.keyspace.atomically(|| vm.run(ctx, function, inputs, options));
+    ctx.session.db = caller_db;
+    ctx.session.protocol = caller_protocol;
+    ctx.session.in_exec = caller_in_exec;
+    reply
+}
+
+/// `redis.call` from a script running for this client: the checks Redis makes for scripts, then
+/// the command, counted in commandstats as the client's own.
+impl Dispatcher for Ctx<'_> {
+    fn call(&mut self, request: Args, read_only: bool, status: &ScriptStatus) -> Result<Reply, &'static str> {
+        let (index, command) = resolve(request).map_err(|_| "ERR Unknown Redis command called from script")?;
+        if !command.arity_ok(request.len()) {
+            self.shared.stats.record(index, 0, true, false);
+            return Err("ERR Wrong number of args calling Redis command from script");
+        }
+        if command.has(NOSCRIPT) {
+            return Err("ERR This Redis command is not allowed from script");
+        }
+        if command.has(WRITE) {
+            if read_only {
+                return Err("ERR Write commands are not allowed from read-only scripts.");
+            }
+            status.note_write();
+        }
+        Ok(dispatch_inner_resolved(self, request, Ok((index, command))).reply)
+    }
+}
+
 fn run_eval(ctx: &mut Ctx, args: Args, by_sha: bool, read_only: bool) -> Result<Reply, CmdError> {
     let (inputs, numkeys) = keys_and_args(args)?;
     let (keys, argv) = inputs.split_at(numkeys);
@@ -69,7 +107,7 @@ fn run_eval(ctx: &mut Ctx, args: Args, by_sha: bool, read_only: bool) -> Result<
     };
     let reply = loaded.map(|(sha, script)| {
         let options = RunOptions { kind: ScriptKind::Eval, read_only: read_only || script.no_writes, name: sha, function: None };
-        vm.run(ctx, &script.function, Inputs::Globals { keys, argv }, options)
+        run_script(ctx, vm, &script.function, Inputs::Globals { keys, argv }, options)
     });
     ctx.scripting = Some(scripting);
     reply
@@ -305,7 +343,7 @@ fn run_function(ctx: &mut Ctx, args: Args, read_only: bool) -> Result<Reply, Cmd
         let (callback, name, no_writes) = (function.callback.clone(), function.name.clone(), function.no_writes());
         let function = Some((name.clone(), command));
         let options = RunOptions { kind: ScriptKind::Function, read_only: read_only || no_writes, name: &name, function };
-        Ok(scripting.vm.run(ctx, &callback, Inputs::Arguments { keys, argv }, options))
+        Ok(run_script(ctx, &mut scripting.vm, &callback, Inputs::Arguments { keys, argv }, options))
     })();
     ctx.scripting = Some(scripting);
     reply

@@ -51,7 +51,7 @@ pub fn swapdb(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
 
 /// TIME
 pub fn time(_ctx: &mut Ctx, _args: Args) -> Result<Reply, CmdError> {
-    let micros = crate::server::shared::unix_micros();
+    let micros = crate::state::shared::unix_micros();
     Ok(Reply::Array(vec![Reply::bulk_string((micros / 1_000_000).to_string()), Reply::bulk_string((micros % 1_000_000).to_string())]))
 }
 

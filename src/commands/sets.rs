@@ -9,8 +9,8 @@ use super::hashes::{parse_random_count, random_positions};
 use super::{CmdError, Ctx};
 use crate::engine::keyspace::LockedShards;
 use crate::engine::{KeyHash, Limits, Set};
+use crate::notify;
 use crate::resp::{Args, Reply};
-use crate::server::notify;
 
 /// SADD key member [member ...]
 ///

@@ -15,8 +15,8 @@ use super::{CmdError, Ctx};
 use crate::engine::csort::{msort, pqsort};
 use crate::engine::keyspace::LockedShards;
 use crate::engine::{KeyHash, List, Shard, ShardGuard, Value};
+use crate::notify;
 use crate::resp::{Args, Reply};
-use crate::server::notify;
 
 /// SORT key [BY pattern] [LIMIT offset count] [GET pattern [GET pattern ...]] [ASC | DESC] [ALPHA]
 /// [STORE destination]

@@ -15,8 +15,8 @@ use crate::engine::stream::{default_trim_limit, AddError, Fields, ParsedId, Trim
 use crate::engine::stream_group::Group;
 use crate::engine::Limits;
 use crate::engine::{KeyHash, Shard, Stream, StreamId, Tracked};
+use crate::notify;
 use crate::resp::{Args, Protocol, Reply};
-use crate::server::notify;
 
 const INVALID_ID: CmdError = CmdError::line("ERR Invalid stream ID specified as stream command argument");
 
@@ -1466,8 +1466,8 @@ mod blocking_tests {
     use crate::commands::{dispatch, registry, Session};
     use crate::config::Config;
     use crate::resp::{parse_request, ParseLimits, RequestBuf};
-    use crate::server::clients::ClientInfo;
-    use crate::server::shared::Shared;
+    use crate::state::clients::ClientInfo;
+    use crate::state::shared::Shared;
 
     fn session() -> Session {
         let addr = "127.0.0.1:1".parse().expect("address");

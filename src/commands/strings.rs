@@ -6,9 +6,9 @@ use super::args::{parse_int, ArgCursor};
 use super::expiry::{deadline, TimeUnit};
 use super::{CmdError, Ctx};
 use crate::engine::{KeyHash, Shard, Value};
+use crate::notify;
 use crate::num::parse_f64;
 use crate::resp::{Args, Reply};
-use crate::server::notify;
 
 /// Strings may not grow past proto-max-bulk-len... Redis checks the fixed 512 MB here.
 const MAX_STRING: i64 = 512 * 1024 * 1024;

@@ -15,9 +15,9 @@ use super::{CmdError, Ctx};
 use crate::engine::keyspace::LockedShards;
 use crate::engine::zset::sorts_before;
 use crate::engine::{KeyHash, Limits, Set, Shard, Tracked, Value, ZSet};
+use crate::notify;
 use crate::num::parse_f64;
 use crate::resp::{format_double, Args, Protocol, Reply};
-use crate::server::notify;
 
 /// A score or weight argument, as Redis's `string2d`: strtod syntax without surrounding spaces,
 /// no NaN, and no overflow to infinity or underflow to zero (spelled-out infinities are fine).

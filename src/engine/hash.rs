@@ -4,10 +4,9 @@
 
 use indexmap::IndexMap;
 
-use super::mutation::Mutation;
+use super::dense::{dense_scan, DenseHasher};
+use super::limits::Limits;
 use super::pack::Pack;
-use super::value::{dense_scan, DenseHasher, Limits};
-use super::write::Tracked;
 
 /// One HSCAN step's result: the next cursor and the pairs.
 pub type ScanStep<'a> = (u64, Vec<(&'a [u8], &'a [u8])>);
@@ -67,7 +66,7 @@ impl Hash {
             Hash::Table(table) => {
                 std::mem::size_of::<Table>()
                     + table.capacity() * (2 * std::mem::size_of::<Box<[u8]>>() + 16)
-                    + super::list::estimate(table.len(), table.iter().map(|(f, v)| f.len() + v.len()))
+                    + super::dense::estimate(table.len(), table.iter().map(|(f, v)| f.len() + v.len()))
             }
         }
     }
@@ -177,22 +176,31 @@ impl Hash {
     }
 }
 
-/// The mutators of a stored hash: each records the field it changed.
-impl Tracked<'_, Hash> {
-    /// Sets `field` to `value`; returns true when the field is new.
-    pub fn set(&mut self, field: &[u8], value: &[u8], limits: &Limits) -> bool {
-        let added = self.value.set(field, value, limits);
-        self.log.member(|key| Mutation::HashSet { key, field, value });
-        added
-    }
+/// The write seam's mutators of a stored hash (each change applied and recorded as its
+/// `Mutation`), beside the type but in a module of their own: the type itself depends only on
+/// leaf modules, and `value` and the seam sit above it.
+mod tracked {
+    use super::super::mutation::Mutation;
+    use super::super::write::Tracked;
+    use super::*;
 
-    /// Removes `field`; returns whether it was there.
-    pub fn remove(&mut self, field: &[u8]) -> bool {
-        let removed = self.value.remove(field);
-        if removed {
-            self.log.member(|key| Mutation::HashRemove { key, field });
+    /// The mutators of a stored hash: each records the field it changed.
+    impl Tracked<'_, Hash> {
+        /// Sets `field` to `value`; returns true when the field is new.
+        pub fn set(&mut self, field: &[u8], value: &[u8], limits: &Limits) -> bool {
+            let added = self.value.set(field, value, limits);
+            self.log.member(|key| Mutation::HashSet { key, field, value });
+            added
         }
-        removed
+
+        /// Removes `field`; returns whether it was there.
+        pub fn remove(&mut self, field: &[u8]) -> bool {
+            let removed = self.value.remove(field);
+            if removed {
+                self.log.member(|key| Mutation::HashRemove { key, field });
+            }
+            removed
+        }
     }
 }
 

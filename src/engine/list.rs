@@ -4,10 +4,8 @@
 
 use std::collections::VecDeque;
 
-use super::mutation::{Mutation, Side};
+use super::limits::Limits;
 use super::pack::Pack;
-use super::value::Limits;
-use super::write::Tracked;
 
 /// A list of byte strings, and the position its first element has in the list's persisted
 /// records: pushes and pops at the front move it, so every element keeps its position while it
@@ -55,20 +53,7 @@ fn fits(size: i64, count: usize, bytes: usize) -> bool {
     }
 }
 
-/// Bytes of `len` elements estimated from the first few (like Redis's MEMORY USAGE sampling), so
-/// memory accounting stays O(1) per key however large the collection.
-pub(crate) fn estimate(len: usize, sizes: impl Iterator<Item = usize>) -> usize {
-    const SAMPLES: usize = 16;
-    let (mut seen, mut total) = (0usize, 0usize);
-    for size in sizes.take(SAMPLES) {
-        seen += 1;
-        total += size;
-    }
-    (total * len).checked_div(seen).unwrap_or(0)
-}
-
 impl Items {
-
     fn len(&self) -> usize {
         match self {
             Items::Pack(pack) => pack.len(),
@@ -359,74 +344,83 @@ impl<'a> Iterator for ListIter<'a> {
     }
 }
 
-/// The mutators of a stored list: each records the element it changed.
-impl Tracked<'_, List> {
-    pub fn push_back(&mut self, item: &[u8], limits: &Limits) {
-        self.value.push_back(item, limits);
-        let position = self.value.head.wrapping_add(self.value.len() as u64 - 1);
-        self.log.member(|key| Mutation::ListPush { key, side: Side::Back, item, position });
-    }
+/// The write seam's mutators of a stored list (each change applied and recorded as its
+/// `Mutation`), beside the type but in a module of their own: the type itself depends only on
+/// leaf modules, and `value` and the seam sit above it.
+mod tracked {
+    use super::super::mutation::{Mutation, Side};
+    use super::super::write::Tracked;
+    use super::*;
 
-    pub fn push_front(&mut self, item: &[u8], limits: &Limits) {
-        self.value.push_front(item, limits);
-        let position = self.value.head;
-        self.log.member(|key| Mutation::ListPush { key, side: Side::Front, item, position });
-    }
-
-    pub fn pop_front(&mut self, limits: &Limits) -> Option<Box<[u8]>> {
-        let position = self.value.head;
-        let item = self.value.pop_front(limits)?;
-        self.log.member(|key| Mutation::ListPop { key, side: Side::Front, position });
-        Some(item)
-    }
-
-    pub fn pop_back(&mut self, limits: &Limits) -> Option<Box<[u8]>> {
-        let position = self.value.head.wrapping_add(self.value.len().saturating_sub(1) as u64);
-        let item = self.value.pop_back(limits)?;
-        self.log.member(|key| Mutation::ListPop { key, side: Side::Back, position });
-        Some(item)
-    }
-
-    /// Replaces element `index`; false when out of range.
-    pub fn set(&mut self, index: usize, item: &[u8], limits: &Limits) -> bool {
-        let done = self.value.set(index, item, limits);
-        if done {
-            let position = self.value.head.wrapping_add(index as u64);
-            self.log.member(|key| Mutation::ListSet { key, index, item, position });
+    /// The mutators of a stored list: each records the element it changed.
+    impl Tracked<'_, List> {
+        pub fn push_back(&mut self, item: &[u8], limits: &Limits) {
+            self.value.push_back(item, limits);
+            let position = self.value.head.wrapping_add(self.value.len() as u64 - 1);
+            self.log.member(|key| Mutation::ListPush { key, side: Side::Back, item, position });
         }
-        done
-    }
 
-    /// Inserts `item` so it becomes element `index`.
-    pub fn insert(&mut self, index: usize, item: &[u8], limits: &Limits) {
-        self.value.insert(index, item, limits);
-        let index = index.min(self.value.len() - 1);
-        self.log.member(|key| Mutation::ListInsert { key, index, item });
-    }
+        pub fn push_front(&mut self, item: &[u8], limits: &Limits) {
+            self.value.push_front(item, limits);
+            let position = self.value.head;
+            self.log.member(|key| Mutation::ListPush { key, side: Side::Front, item, position });
+        }
 
-    /// Keeps the elements for which `keep(index, element)` is true.
-    pub fn retain(&mut self, mut keep: impl FnMut(usize, &[u8]) -> bool, limits: &Limits) {
-        let log = self.log;
-        let mut removed = 0;
-        self.value.retain(
-            |index, item| {
-                let kept = keep(index, item);
-                if !kept {
-                    // Positions as the removals are applied one after another.
-                    let index = index - removed;
-                    log.member(|key| Mutation::ListRemove { key, index });
-                    removed += 1;
-                }
-                kept
-            },
-            limits,
-        );
-    }
+        pub fn pop_front(&mut self, limits: &Limits) -> Option<Box<[u8]>> {
+            let position = self.value.head;
+            let item = self.value.pop_front(limits)?;
+            self.log.member(|key| Mutation::ListPop { key, side: Side::Front, position });
+            Some(item)
+        }
 
-    /// Keeps only elements `start..=end`; `start > end` empties the list.
-    pub fn trim(&mut self, start: usize, end: usize, limits: &Limits) {
-        self.value.trim(start, end, limits);
-        self.log.member(|key| Mutation::ListTrim { key, start, end });
+        pub fn pop_back(&mut self, limits: &Limits) -> Option<Box<[u8]>> {
+            let position = self.value.head.wrapping_add(self.value.len().saturating_sub(1) as u64);
+            let item = self.value.pop_back(limits)?;
+            self.log.member(|key| Mutation::ListPop { key, side: Side::Back, position });
+            Some(item)
+        }
+
+        /// Replaces element `index`; false when out of range.
+        pub fn set(&mut self, index: usize, item: &[u8], limits: &Limits) -> bool {
+            let done = self.value.set(index, item, limits);
+            if done {
+                let position = self.value.head.wrapping_add(index as u64);
+                self.log.member(|key| Mutation::ListSet { key, index, item, position });
+            }
+            done
+        }
+
+        /// Inserts `item` so it becomes element `index`.
+        pub fn insert(&mut self, index: usize, item: &[u8], limits: &Limits) {
+            self.value.insert(index, item, limits);
+            let index = index.min(self.value.len() - 1);
+            self.log.member(|key| Mutation::ListInsert { key, index, item });
+        }
+
+        /// Keeps the elements for which `keep(index, element)` is true.
+        pub fn retain(&mut self, mut keep: impl FnMut(usize, &[u8]) -> bool, limits: &Limits) {
+            let log = self.log;
+            let mut removed = 0;
+            self.value.retain(
+                |index, item| {
+                    let kept = keep(index, item);
+                    if !kept {
+                        // Positions as the removals are applied one after another.
+                        let index = index - removed;
+                        log.member(|key| Mutation::ListRemove { key, index });
+                        removed += 1;
+                    }
+                    kept
+                },
+                limits,
+            );
+        }
+
+        /// Keeps only elements `start..=end`; `start > end` empties the list.
+        pub fn trim(&mut self, start: usize, end: usize, limits: &Limits) {
+            self.value.trim(start, end, limits);
+            self.log.member(|key| Mutation::ListTrim { key, start, end });
+        }
     }
 }
 

@@ -3,11 +3,13 @@
 pub mod bitmap;
 pub mod compact;
 pub mod csort;
+pub mod dense;
 pub mod geohash;
 pub mod hash;
 pub mod hyperloglog;
 pub mod keyspace;
 pub mod lazyfree;
+pub mod limits;
 pub mod list;
 pub mod lsm;
 pub mod mutation;
@@ -26,10 +28,11 @@ pub mod zset;
 
 pub use hash::Hash;
 pub use keyspace::{Db, Entry, KeyHash, Keyspace, Shard, ShardGuard};
+pub use limits::Limits;
 pub use list::List;
 pub use mutation::{ChangeSink, Mutation, Side};
 pub use set::Set;
 pub use stream::{Stream, StreamId};
-pub use value::{Limits, Value, ValueType};
+pub use value::{Value, ValueType};
 pub use write::{Collection, KeyWrite, Tracked};
 pub use zset::ZSet;

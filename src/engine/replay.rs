@@ -3,8 +3,8 @@
 //! empty keyspace and compare).
 
 use super::keyspace::{KeyHash, Keyspace};
+use super::limits::Limits;
 use super::mutation::{Mutation, Side};
-use super::value::Limits;
 use super::write::Tracked;
 use super::{Hash, List, Set, Stream, ZSet};
 

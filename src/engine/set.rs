@@ -8,10 +8,9 @@ use std::borrow::Cow;
 
 use indexmap::IndexSet;
 
-use super::mutation::Mutation;
+use super::dense::{dense_scan, DenseHasher};
+use super::limits::Limits;
 use super::pack::Pack;
-use super::value::{dense_scan, DenseHasher, Limits};
-use super::write::Tracked;
 use crate::num::parse_i64;
 
 /// A set of byte strings.
@@ -69,7 +68,7 @@ impl Set {
             Set::Pack(pack) => pack.heap_size(),
             Set::Table(table) => {
                 table.capacity() * (std::mem::size_of::<Box<[u8]>>() + 16)
-                    + super::list::estimate(table.len(), table.iter().map(|m| m.len()))
+                    + super::dense::estimate(table.len(), table.iter().map(|m| m.len()))
             }
         }
     }
@@ -202,31 +201,40 @@ impl Set {
     }
 }
 
-/// The mutators of a stored set: each records the member it changed.
-impl Tracked<'_, Set> {
-    /// Adds `member`; returns true when it is new.
-    pub fn insert(&mut self, member: &[u8], limits: &Limits) -> bool {
-        let added = self.value.insert(member, limits);
-        if added {
-            self.log.member(|key| Mutation::SetAdd { key, member });
-        }
-        added
-    }
+/// The write seam's mutators of a stored set (each change applied and recorded as its
+/// `Mutation`), beside the type but in a module of their own: the type itself depends only on
+/// leaf modules, and `value` and the seam sit above it.
+mod tracked {
+    use super::super::mutation::Mutation;
+    use super::super::write::Tracked;
+    use super::*;
 
-    /// Removes `member`; returns whether it was there.
-    pub fn remove(&mut self, member: &[u8]) -> bool {
-        let removed = self.value.remove(member);
-        if removed {
-            self.log.member(|key| Mutation::SetRemove { key, member });
+    /// The mutators of a stored set: each records the member it changed.
+    impl Tracked<'_, Set> {
+        /// Adds `member`; returns true when it is new.
+        pub fn insert(&mut self, member: &[u8], limits: &Limits) -> bool {
+            let added = self.value.insert(member, limits);
+            if added {
+                self.log.member(|key| Mutation::SetAdd { key, member });
+            }
+            added
         }
-        removed
-    }
 
-    /// Removes and returns the member at position `index`.
-    pub fn remove_index(&mut self, index: usize) -> Option<Vec<u8>> {
-        let member = self.value.remove_index(index)?;
-        self.log.member(|key| Mutation::SetRemove { key, member: &member });
-        Some(member)
+        /// Removes `member`; returns whether it was there.
+        pub fn remove(&mut self, member: &[u8]) -> bool {
+            let removed = self.value.remove(member);
+            if removed {
+                self.log.member(|key| Mutation::SetRemove { key, member });
+            }
+            removed
+        }
+
+        /// Removes and returns the member at position `index`.
+        pub fn remove_index(&mut self, index: usize) -> Option<Vec<u8>> {
+            let member = self.value.remove_index(index)?;
+            self.log.member(|key| Mutation::SetRemove { key, member: &member });
+            Some(member)
+        }
     }
 }
 

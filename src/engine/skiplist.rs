@@ -24,7 +24,7 @@
 //! The member index is an `IndexMap` whose keys are pointers to the nodes, hashed and compared
 //! through the member bytes in the node (so `get(&[u8])` works) and holding no copy of them: about
 //! 16 bytes of entry plus 9-10 bytes of hash table per member. Its dense positions serve
-//! ZRANDMEMBER (`get_index`) and ZSCAN ([`super::value::dense_scan`]), as for hashes and sets.
+//! ZRANDMEMBER (`get_index`) and ZSCAN ([`super::dense::dense_scan`]), as for hashes and sets.
 //!
 //! Ownership: the list owns every node; the index only borrows them. A node leaves the index and is
 //! unlinked before it is freed, so no pointer to it outlives it. All `unsafe` is in this module.
@@ -38,7 +38,7 @@ use std::ptr::{self, NonNull};
 use indexmap::map::raw_entry_v1::{RawEntryApiV1, RawEntryMut};
 use indexmap::IndexMap;
 
-use super::value::DenseHasher;
+use super::dense::DenseHasher;
 
 const MAX_LEVEL: usize = 32;
 
@@ -515,10 +515,10 @@ impl SkipList {
         self.list.len == 0
     }
 
-    /// Bytes of the nodes (their member lengths sampled as in `list::estimate`), the header node
+    /// Bytes of the nodes (their member lengths sampled as in `dense::estimate`), the header node
     /// and the index.
     pub fn heap_size(&self) -> usize {
-        let nodes = super::list::estimate(self.len(), self.index.keys().map(|key| expected_block_size(key.0.member_len())));
+        let nodes = super::dense::estimate(self.len(), self.index.keys().map(|key| expected_block_size(key.0.member_len())));
         // Index: a 16-byte entry (hash, pointer) per slot, and a hash table of `usize` positions
         // plus a control byte per bucket, kept at most 7/8 full.
         let index = self.index.capacity() * (std::mem::size_of::<(usize, MemberKey)>() + (std::mem::size_of::<usize>() + 1) * 8 / 7);
@@ -840,7 +840,7 @@ mod tests {
         assert!((60..110).contains(&per_member), "{per_member} bytes per member");
         // The node estimate against the blocks actually allocated.
         let actual: usize = list.index.keys().map(|key| key.0.block_size()).sum();
-        let estimate = super::super::list::estimate(list.len(), list.index.keys().map(|key| expected_block_size(key.0.member_len())));
+        let estimate = super::super::dense::estimate(list.len(), list.index.keys().map(|key| expected_block_size(key.0.member_len())));
         assert!(estimate.abs_diff(actual) * 20 < actual, "estimated {estimate}, allocated {actual}");
         let long = vec![b'x'; 1000];
         list.insert(&long, 0.5);

@@ -17,9 +17,9 @@ use std::ops::Bound;
 
 use bytes::Bytes;
 
+use super::limits::Limits;
 use super::mutation::Mutation;
 use super::stream_group::{Group, TrackedGroup};
-use super::value::Limits;
 use super::write::Tracked;
 
 /// A stream entry ID. Orders by `ms`, then `seq`, as Redis compares them.

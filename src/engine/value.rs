@@ -3,9 +3,10 @@
 //! 16 bytes.
 
 use std::borrow::Cow;
-use std::ops::Range;
 
+pub use super::dense::{dense_scan, DenseHasher};
 use super::hash::Hash;
+pub use super::limits::Limits;
 use super::list::List;
 use super::set::Set;
 use super::stream::Stream;
@@ -15,59 +16,6 @@ use crate::num::parse_i64;
 
 /// Strings up to this length live inside the value (it keeps `Value` at 16 bytes).
 const INLINE_CAPACITY: usize = 14;
-
-/// The hasher of the collections' hash tables.
-pub type DenseHasher = hashbrown::DefaultHashBuilder;
-
-/// When collections leave their compact encodings: the `*-max-listpack-*` / `*-max-intset-*`
-/// settings, passed in by the commands so the engine never reads the configuration.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Limits {
-    pub list_max_listpack_size: i64,
-    pub hash_max_entries: usize,
-    pub hash_max_value: usize,
-    pub set_max_intset_entries: usize,
-    /// Redis 7.2's listpack sets; 0 (the default here) keeps Redis 7.0's intset/hashtable only.
-    pub set_max_listpack_entries: usize,
-    pub set_max_listpack_value: usize,
-    pub zset_max_entries: usize,
-    pub zset_max_value: usize,
-    /// When a stream opens a new node (`stream-node-max-bytes`, `stream-node-max-entries`; 0 = no
-    /// limit of that kind).
-    pub stream_node_max_bytes: usize,
-    pub stream_node_max_entries: usize,
-}
-
-impl Default for Limits {
-    /// Redis 7.0's defaults.
-    fn default() -> Self {
-        Limits {
-            list_max_listpack_size: -2,
-            hash_max_entries: 512,
-            hash_max_value: 64,
-            set_max_intset_entries: 512,
-            set_max_listpack_entries: 0,
-            set_max_listpack_value: 64,
-            zset_max_entries: 128,
-            zset_max_value: 64,
-            stream_node_max_bytes: 4096,
-            stream_node_max_entries: 100,
-        }
-    }
-}
-
-/// One *SCAN step over an insertion-ordered table of `len` entries: the positions to return and the
-/// next cursor.
-///
-/// The cursor is an exclusive upper bound and the walk goes down from the end (cursor 0 starts at
-/// the end). Removal swaps the last entry into the hole, and the last entry is always on the visited
-/// side or new, and insertion appends on the visited side, so an entry present for the whole scan is
-/// returned at least once, as SCAN promises.
-pub fn dense_scan(len: usize, cursor: u64, count: usize) -> (Range<usize>, u64) {
-    let upper = if cursor == 0 { len } else { usize::try_from(cursor).unwrap_or(usize::MAX).min(len) };
-    let lower = upper.saturating_sub(count.max(1));
-    (lower..upper, lower as u64)
-}
 
 /// Redis keeps strings up to this length in one allocation with the object header (`embstr`).
 const EMBSTR_MAX: usize = 44;

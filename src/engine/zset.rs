@@ -8,11 +8,10 @@
 //! All range operations are expressed through ranks: a score or lex bound becomes "how many elements
 //! come before it" ([`ZSet::count_before`]), and ranges are read or removed by rank.
 
-use super::mutation::Mutation;
+use super::dense::dense_scan;
+use super::limits::Limits;
 use super::pack::Pack;
 use super::skiplist::SkipList;
-use super::value::{dense_scan, Limits};
-use super::write::Tracked;
 
 /// A sorted set.
 #[derive(Clone, Debug)]
@@ -230,45 +229,57 @@ impl ZSet {
     }
 }
 
-/// The mutators of a stored sorted set: each records the member it changed.
-impl Tracked<'_, ZSet> {
-    /// Sets the score of `member`; returns its previous score, `None` when it is new.
-    pub fn insert(&mut self, member: &[u8], score: f64, limits: &Limits) -> Option<f64> {
-        self.upsert(member, limits, |current| (Some(score), current))
-    }
+/// The write seam's mutators of a stored zset (each change applied and recorded as its
+/// `Mutation`), beside the type but in a module of their own: the type itself depends only on
+/// leaf modules, and `value` and the seam sit above it.
+mod tracked {
+    use super::super::mutation::Mutation;
+    use super::super::write::Tracked;
+    use super::*;
 
-    /// [`ZSet::upsert`], recording the score it gave.
-    pub fn upsert<R>(&mut self, member: &[u8], limits: &Limits, decide: impl FnOnce(Option<f64>) -> (Option<f64>, R)) -> R {
-        let mut written = None;
-        let result = self.value.upsert(member, limits, |current| {
-            let (score, result) = decide(current);
-            written = score.filter(|s| Some(*s) != current);
-            (score, result)
-        });
-        if let Some(score) = written {
-            self.log.member(|key| Mutation::ZSetAdd { key, member, score });
+    /// The mutators of a stored sorted set: each records the member it changed.
+    impl Tracked<'_, ZSet> {
+        /// Sets the score of `member`; returns its previous score, `None` when it is new.
+        pub fn insert(&mut self, member: &[u8], score: f64, limits: &Limits) -> Option<f64> {
+            self.upsert(member, limits, |current| (Some(score), current))
         }
-        result
-    }
 
-    /// Removes `member`; returns whether it was there.
-    pub fn remove(&mut self, member: &[u8]) -> bool {
-        let removed = self.value.remove(member);
-        if removed {
-            self.log.member(|key| Mutation::ZSetRemove { key, member });
+        /// [`ZSet::upsert`], recording the score it gave.
+        pub fn upsert<R>(&mut self, member: &[u8], limits: &Limits, decide: impl FnOnce(Option<f64>) -> (Option<f64>, R)) -> R {
+            let mut written = None;
+            let result = self.value.upsert(member, limits, |current| {
+                let (score, result) = decide(current);
+                written = score.filter(|s| Some(*s) != current);
+                (score, result)
+            });
+            if let Some(score) = written {
+                self.log.member(|key| Mutation::ZSetAdd { key, member, score });
+            }
+            result
         }
-        removed
-    }
 
-    /// Removes the elements with 0-based ranks `start..end`; returns how many.
-    pub fn remove_range(&mut self, start: usize, end: usize) -> usize {
-        let doomed: Vec<Vec<u8>> =
-            if self.log.wants_members() { self.value.range(start, end).into_iter().map(|(m, _)| m.to_vec()).collect() } else { Vec::new() };
-        let removed = self.value.remove_range(start, end);
-        for member in &doomed {
-            self.log.member(|key| Mutation::ZSetRemove { key, member });
+        /// Removes `member`; returns whether it was there.
+        pub fn remove(&mut self, member: &[u8]) -> bool {
+            let removed = self.value.remove(member);
+            if removed {
+                self.log.member(|key| Mutation::ZSetRemove { key, member });
+            }
+            removed
         }
-        removed
+
+        /// Removes the elements with 0-based ranks `start..end`; returns how many.
+        pub fn remove_range(&mut self, start: usize, end: usize) -> usize {
+            let doomed: Vec<Vec<u8>> = if self.log.wants_members() {
+                self.value.range(start, end).into_iter().map(|(m, _)| m.to_vec()).collect()
+            } else {
+                Vec::new()
+            };
+            let removed = self.value.remove_range(start, end);
+            for member in &doomed {
+                self.log.member(|key| Mutation::ZSetRemove { key, member });
+            }
+            removed
+        }
     }
 }
 

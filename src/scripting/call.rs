@@ -5,9 +5,11 @@
 //! They are C functions working on the Lua stack directly, as Redis's are: a C function keeps its
 //! caller's frame even in tail position (`return redis.call(...)`), so an error names the script
 //! line; only C can raise an error table; and reading the arguments and pushing the reply without
-//! going through mlua's value handles keeps a call cheap. What a run needs (the client's context,
-//! the script's protocol and flags) is a [`CallEnv`] that [`super::vm::ScriptVm::run`] lends
-//! through a thread-local pointer for the duration of the run.
+//! going through mlua's value handles keeps a call cheap. What a run needs (the dispatcher of the
+//! calling client, the script's protocol and flags) is a [`CallEnv`] that
+//! [`super::vm::ScriptVm::run`] lends through a thread-local pointer for the duration of the run.
+//!
+//! Scripting imports no command code: the command layer hands each run its [`Dispatcher`].
 
 use std::cell::Cell;
 use std::ffi::{c_int, c_void, CStr};
@@ -16,16 +18,24 @@ use mlua::ffi;
 
 use super::convert::ScriptResp;
 use super::status::ScriptStatus;
-use crate::commands::dispatch::{dispatch_inner_resolved, resolve};
-use crate::commands::{Ctx, NOSCRIPT, WRITE};
-use crate::resp::{format_double, format_human_double, OwnedArgs, Reply};
+use crate::resp::{format_double, format_human_double, Args, OwnedArgs, Reply};
 
 /// Reply nesting deeper than this is cut (Lua's C stack is limited).
 const MAX_DEPTH: usize = 200;
 
+/// How a script's `redis.call` reaches the commands, handed to [`super::vm::ScriptVm::run`] by its
+/// caller (the command layer implements it for its per-command context).
+pub trait Dispatcher {
+    /// Runs `request` for the script's client after the checks Redis makes for a command called
+    /// from a script (known command, arity, not `noscript`, no write when `read_only`; a write is
+    /// noted on `status`, so the script can no longer be killed): the command's reply, or Redis's
+    /// error for the check that failed.
+    fn call(&mut self, request: Args, read_only: bool, status: &ScriptStatus) -> Result<Reply, &'static str>;
+}
+
 /// What the C functions need during one run.
 pub struct CallEnv<'r, 'c> {
-    pub ctx: &'r mut Ctx<'c>,
+    pub calls: &'r mut (dyn Dispatcher + 'c),
     pub resp: ScriptResp,
     pub read_only: bool,
     pub status: &'r ScriptStatus,
@@ -150,22 +160,8 @@ unsafe fn run_command(state: *mut ffi::lua_State) -> Result<(Reply, ScriptResp),
             _ => return Err("ERR Lua redis lib command arguments must be strings or integers"),
         }
     }
-    let request = env.args.args();
-    let (index, command) = resolve(request).map_err(|_| "ERR Unknown Redis command called from script")?;
-    if !command.arity_ok(request.len()) {
-        env.ctx.shared.stats.record(index, 0, true, false);
-        return Err("ERR Wrong number of args calling Redis command from script");
-    }
-    if command.has(NOSCRIPT) {
-        return Err("ERR This Redis command is not allowed from script");
-    }
-    if command.has(WRITE) {
-        if env.read_only {
-            return Err("ERR Write commands are not allowed from read-only scripts.");
-        }
-        env.status.note_write();
-    }
-    Ok((dispatch_inner_resolved(env.ctx, request, Ok((index, command))).reply, env.resp))
+    let reply = env.calls.call(env.args.args(), env.read_only, env.status)?;
+    Ok((reply, env.resp))
 }
 
 unsafe fn push_bytes(state: *mut ffi::lua_State, bytes: &[u8]) {

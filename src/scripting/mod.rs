@@ -17,6 +17,7 @@ mod vm;
 use std::sync::Arc;
 
 pub use api::sha1_hex;
+pub use call::Dispatcher;
 pub use convert::ScriptResp;
 pub use status::{busy_error, KillRefused, ScriptFigures, ScriptKind, ScriptStatus};
 pub use vm::{Inputs, RunOptions, ScriptVm};

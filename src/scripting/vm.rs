@@ -8,10 +8,9 @@ use std::ffi::{c_int, c_void};
 
 use mlua::{ffi, Function, HookTriggers, Lua, LuaOptions, StdLib, Table, Value, VmState};
 
-use super::call::{lend, CallEnv};
+use super::call::{lend, CallEnv, Dispatcher};
 use super::convert::{error_table, lua_to_reply, sanitize, ScriptResp};
 use super::status::{ScriptKind, ScriptStatus};
-use crate::commands::Ctx;
 use crate::resp::{OwnedArgs, Reply};
 
 /// The chunk name scripts compile under, as Redis names it (errors read `user_script:LINE: ...`).
@@ -251,28 +250,20 @@ impl ScriptVm {
         })
     }
 
-    /// Runs `function` as one atomic script for the client of `ctx` and returns its reply. EVAL
-    /// scripts find `keys` and `argv` in the KEYS and ARGV globals, functions as their two
-    /// arguments. Errors carry Redis's `script: NAME, on @user_script:LINE.` suffix.
-    pub fn run(&mut self, ctx: &mut Ctx, function: &Function, inputs: Inputs, options: RunOptions) -> Reply {
+    /// Runs `function` as one atomic script whose `redis.call`s go through `calls` (the calling
+    /// client's dispatcher, which keeps the script's SELECT, protocol and no-blocking mode to the
+    /// script) and returns its reply. EVAL scripts find `keys` and `argv` in the KEYS and ARGV
+    /// globals, functions as their two arguments. Errors carry Redis's `script: NAME, on
+    /// @user_script:LINE.` suffix.
+    pub fn run(&mut self, calls: &mut dyn Dispatcher, function: &Function, inputs: Inputs, options: RunOptions) -> Reply {
         let _running = self.status.begin(options.kind, options.function);
-        // Scripts read replies in RESP2 unless they ask otherwise, never block, and keep their SELECT to themselves.
-        let (caller_db, caller_protocol, caller_in_exec) = (ctx.session.db, ctx.session.protocol, ctx.session.in_exec);
-        ctx.session.protocol = crate::resp::Protocol::Resp2;
-        ctx.session.in_exec = true;
         let mut call_args = std::mem::take(&mut self.call_args);
-        let mut env = CallEnv { ctx, resp: ScriptResp::Resp2, read_only: options.read_only, status: &self.status, args: &mut call_args };
-        // One unit for persistence: after a crash the script's writes are there whole or not at all.
-        let shared = env.ctx.shared;
-        let outcome = shared.keyspace.atomically(|| {
+        let mut env = CallEnv { calls, resp: ScriptResp::Resp2, read_only: options.read_only, status: &self.status, args: &mut call_args };
+        let outcome = {
             let _lent = lend(&mut env);
             self.call(function, inputs)
-        });
+        };
         let resp = env.resp;
-        let ctx = env.ctx;
-        ctx.session.db = caller_db;
-        ctx.session.protocol = caller_protocol;
-        ctx.session.in_exec = caller_in_exec;
         self.call_args = call_args;
         let killed = self.status.kill_requested();
         let raised = match outcome {

@@ -15,16 +15,17 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 
-use super::blocking::{serve_ready, Parked};
-use super::clients::ClientInfo;
-use super::monitor::MONITOR_QUEUE;
-use super::shared::{stopping, unix_micros, unix_ms, Shared, ShutdownRequest};
-use super::stats::LocalStats;
+use super::blocking::serve_ready;
 use crate::commands::admission::{self, Admission, Alone, Gate, Step};
 use crate::commands::dispatch::{dispatch_admitted, resolve, Resolved};
 use crate::commands::{registry, Command, Ctx, ReplyMode, Session, ADMIN, SKIP_MONITOR, SKIP_SLOWLOG};
 use crate::resp::{encode, parse_request, Args, ParseLimits, Reply, RequestBuf};
 use crate::scripting::{busy_error, ScriptKind, Scripting};
+use crate::state::blocked::Parked;
+use crate::state::clients::ClientInfo;
+use crate::state::monitor::MONITOR_QUEUE;
+use crate::state::shared::{stopping, unix_micros, unix_ms, Shared, ShutdownRequest};
+use crate::state::stats::LocalStats;
 
 /// Read buffer headroom kept before each read; large requests grow the buffer as they arrive.
 const READ_CHUNK: usize = 16 * 1024;
@@ -286,7 +287,9 @@ impl Connection {
     fn pending_after(&mut self, args: Args) -> Option<Pending> {
         if let Some(block) = self.session.block.take() {
             let deadline = block.deadline;
-            let waiter = self.shared.blocked.register(&mut self.session, block, args.to_owned());
+            // Counted under this command when served with an error (resolved again: blocking is rare).
+            let command = resolve(args).ok().map(|(index, _)| index);
+            let waiter = self.shared.blocked.register(&mut self.session, block, args.to_owned(), command);
             serve_ready(&self.shared);
             return Some(Pending::Blocked(deadline, Parked::new(self.shared.clone(), waiter)));
         }

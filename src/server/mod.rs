@@ -1,17 +1,8 @@
 //! The network server: listeners, the accept loop, the background cron and shutdown.
 
 pub mod blocking;
-pub mod clients;
 pub mod connection;
-pub mod logging;
-pub mod monitor;
-pub mod notify;
-pub mod pubsub;
-pub mod shared;
-pub mod slowlog;
 pub mod spare;
-pub mod stats;
-pub mod watch;
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -21,8 +12,8 @@ use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 
-use clients::ClientInfo;
-use shared::{unix_ms, Shared};
+use crate::state::clients::ClientInfo;
+use crate::state::shared::{unix_ms, Shared, ShutdownRequest};
 
 use crate::engine::keyspace::SHARDS;
 
@@ -92,7 +83,7 @@ pub async fn run(shared: Arc<Shared>, listeners: Vec<std::net::TcpListener>, wit
         tokio::spawn(cron(shared.clone()));
     }
     let mut shutdown = shared.shutdown_signal();
-    let _ = shutdown.wait_for(|state| *state == shared::ShutdownRequest::Stop).await;
+    let _ = shutdown.wait_for(|state| *state == ShutdownRequest::Stop).await;
     for task in tasks {
         let _ = task.await;
     }
@@ -147,7 +138,7 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
-            _ = shared::stopping(&mut shutdown) => return,
+            _ = crate::state::shared::stopping(&mut shutdown) => return,
         };
         match accepted {
             Ok((stream, addr)) => admit(&shared, stream, addr),
@@ -199,7 +190,7 @@ async fn cron(shared: Arc<Shared>) {
         let hz = shared.config.hot.hz.load(Ordering::Relaxed).clamp(1, 500);
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_millis(1000 / hz)) => {}
-            _ = shared::stopping(&mut shutdown) => return,
+            _ = crate::state::shared::stopping(&mut shutdown) => return,
         }
         // Visit every shard about once a second, a slice per tick, so no tick holds locks for long.
         let per_tick = SHARDS.div_ceil(hz as usize);

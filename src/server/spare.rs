@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::shared::{stopping, Shared};
+use crate::state::shared::{stopping, Shared};
 
 /// How long a loop may run one exclusive command before the spare loop accepts for it.
 const STUCK_AFTER: Duration = Duration::from_millis(50);

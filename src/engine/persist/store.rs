@@ -240,7 +240,8 @@ impl ChangeSink for Store {
             }
             _ => {
                 if let Some(key) = change.key() {
-                    let whole = matches!(change, Mutation::Put { value: Value::List(_) | Value::Hash(_) | Value::Set(_) | Value::ZSet(_), .. });
+                    let whole =
+                        matches!(change, Mutation::Put { value: Value::List(_) | Value::Hash(_) | Value::Set(_) | Value::ZSet(_), .. });
                     self.mark(pending, db, key, whole);
                 }
             }

@@ -257,19 +257,19 @@ impl PubSub {
         self.hot.notify_keyspace_events.load(Ordering::Relaxed)
     }
 
-    /// Publishes a keyspace notification of `class` (one of the [`crate::server::notify`] flags) if
+    /// Publishes a keyspace notification of `class` (one of the [`crate::notify`] flags) if
     /// `notify-keyspace-events` asks for it.
     pub fn notify(&self, class: u32, event: &str, db: usize, key: &[u8]) {
         let flags = self.notify_flags();
         if flags & class == 0 {
             return;
         }
-        if flags & super::notify::KEYSPACE != 0 {
+        if flags & crate::notify::KEYSPACE != 0 {
             let mut channel = format!("__keyspace@{db}__:").into_bytes();
             channel.extend_from_slice(key);
             self.publish(&channel, event.as_bytes());
         }
-        if flags & super::notify::KEYEVENT != 0 {
+        if flags & crate::notify::KEYEVENT != 0 {
             self.publish(format!("__keyevent@{db}__:{event}").as_bytes(), key);
         }
     }
@@ -280,8 +280,8 @@ impl PubSub {
 impl ChangeSink for PubSub {
     fn record(&self, db: usize, _version: u64, change: &Mutation<'_>) {
         match *change {
-            Mutation::Put { key, created: true, .. } => self.notify(super::notify::NEW, "new", db, key),
-            Mutation::Expired { key } => self.notify(super::notify::EXPIRED, "expired", db, key),
+            Mutation::Put { key, created: true, .. } => self.notify(crate::notify::NEW, "new", db, key),
+            Mutation::Expired { key } => self.notify(crate::notify::EXPIRED, "expired", db, key),
             _ => {}
         }
     }

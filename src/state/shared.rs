@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
-use super::blocking::Blocked;
+use super::blocked::Blocked;
 use super::clients::Clients;
 use super::monitor::Monitors;
 use super::pubsub::PubSub;
