@@ -266,7 +266,11 @@ fn the_store_rebuilds_the_keyspace_exactly() {
                 }
                 harness.run(&["exec"]);
             } else {
-                harness.run(&random_write(&mut rng));
+                let command = random_write(&mut rng);
+                let reply = harness.run(&command);
+                if std::env::var("SHOW_SEED").is_ok_and(|s| s == seed.to_string()) {
+                    eprintln!("{command:?} -> {reply:?}");
+                }
             }
             if rng.random_bool(0.02) {
                 harness.advance_ms(100);

@@ -138,12 +138,16 @@ pub(super) struct ShardSink {
     index: usize,
     sink: Arc<dyn ChangeSink>,
     members: bool,
+    /// The sink settles and commits (see [`ChangeSink::settles`]).
+    settles: bool,
     dirty: Cell<bool>,
 }
 
 impl ShardSink {
     pub(super) fn record(&self, version: u64, change: &Mutation<'_>) {
-        self.dirty.set(true);
+        if self.settles {
+            self.dirty.set(true);
+        }
         self.sink.record(self.db, version, change);
     }
 
@@ -586,11 +590,11 @@ impl Keyspace {
     /// joins several).
     pub fn set_sink(&mut self, sink: Arc<dyn ChangeSink>) {
         self.sink = Some(sink.clone());
-        let members = sink.wants_members();
+        let (members, settles) = (sink.wants_members(), sink.settles());
         for (db, dbs) in self.dbs.iter_mut().enumerate() {
             for (index, shard) in dbs.shards.iter_mut().enumerate() {
                 let shard = shard.get_mut();
-                shard.sink = Some(ShardSink { db, index, sink: sink.clone(), members, dirty: Cell::new(false) });
+                shard.sink = Some(ShardSink { db, index, sink: sink.clone(), members, settles, dirty: Cell::new(false) });
             }
         }
     }

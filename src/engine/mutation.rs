@@ -249,6 +249,12 @@ pub trait ChangeSink: Send + Sync {
         true
     }
 
+    /// Whether this sink needs [`ChangeSink::settle`] and [`ChangeSink::commit`]. A keyspace whose
+    /// sinks all answer false skips that bookkeeping at every unlock.
+    fn settles(&self) -> bool {
+        true
+    }
+
     /// Shard `index` of database `db` is about to unlock: what was recorded under it is final, and
     /// the sink may read the shard's keys as they are now (`shard`).
     fn settle(&self, _db: usize, _index: usize, _shard: &Shard) {}
@@ -296,6 +302,10 @@ impl ChangeSink for Fanout {
 
     fn wants_members(&self) -> bool {
         self.sinks.iter().any(|s| s.wants_members())
+    }
+
+    fn settles(&self) -> bool {
+        self.sinks.iter().any(|s| s.settles())
     }
 
     fn settle(&self, db: usize, index: usize, shard: &Shard) {

@@ -289,6 +289,10 @@ impl ChangeSink for PubSub {
     fn wants_members(&self) -> bool {
         false
     }
+
+    fn settles(&self) -> bool {
+        false
+    }
 }
 
 /// Removes `id` from `name`'s listeners, dropping the name when nobody is left.

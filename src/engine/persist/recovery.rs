@@ -7,6 +7,7 @@ use super::layout::{db_map_prefix, db_of_map_key, key_of_meta, member_prefix, me
 use super::store::{Store, StoreError};
 use super::stream_codec;
 use crate::engine::keyspace::{KeyHash, Keyspace};
+use crate::engine::stream::{Stream, StreamId};
 use crate::engine::value::{versions_after, Limits, Value, ValueType};
 use crate::engine::write::Collection;
 use crate::engine::{Hash, List, Set, ZSet};
@@ -53,7 +54,7 @@ pub fn load(store: &Store, keyspace: &Keyspace, limits: &Limits, now_ms: u64) ->
             let value = match kind {
                 ValueType::String => Value::string(body),
                 ValueType::List => load_list(store, &prefix, body, limits)?.ok_or_else(damaged)?.into_value(),
-                ValueType::Stream => stream_codec::decode(body, limits).ok_or_else(damaged)?.into_value(),
+                ValueType::Stream => load_stream(store, &prefix, body, limits)?.ok_or_else(damaged)?.into_value(),
                 ValueType::Hash => {
                     let mut hash = Hash::default();
                     for member in store.lsm.prefix(&prefix) {
@@ -114,4 +115,21 @@ fn load_list(store: &Store, prefix: &[u8], body: &[u8], limits: &Limits) -> Resu
         list.push_back(&item, limits);
     }
     Ok((list.len() as u64 == len).then_some(list))
+}
+
+/// A stream from its metadata body (counters and groups) and its entry records under `prefix`;
+/// `None` when they do not fit together.
+fn load_stream(store: &Store, prefix: &[u8], body: &[u8], limits: &Limits) -> Result<Option<Stream>, StoreError> {
+    let mut entries = Vec::new();
+    for record in store.lsm.prefix(prefix) {
+        let (record_key, fields) = record?;
+        let id = record_key.get(prefix.len()..).and_then(|id| <[u8; 16]>::try_from(id).ok());
+        let (Some(id), Some(fields)) = (id, stream_codec::decode_fields(&fields)) else {
+            return Ok(None);
+        };
+        let ms = u64::from_be_bytes(id[..8].try_into().unwrap_or_default());
+        let seq = u64::from_be_bytes(id[8..].try_into().unwrap_or_default());
+        entries.push((StreamId::new(ms, seq), fields));
+    }
+    Ok(stream_codec::decode_with_entries(body, entries.into_iter(), limits))
 }

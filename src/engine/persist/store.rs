@@ -9,6 +9,7 @@ use super::stream_codec;
 use crate::engine::keyspace::{KeyHash, Shard};
 use crate::engine::lsm::{self, Options, SyncMode, WriteBatch};
 use crate::engine::mutation::{ChangeSink, Mutation};
+use crate::engine::stream::StreamId;
 use crate::engine::value::Value;
 
 /// When the log reaches the disk (`appendfsync`).
@@ -144,7 +145,7 @@ impl Store {
                 record_value.extend_from_slice(&list.head().to_be_bytes());
                 record_value.extend_from_slice(&(list.len() as u64).to_be_bytes());
             }
-            Value::Stream(stream) => stream_codec::encode(stream, record_value),
+            Value::Stream(stream) => stream_codec::encode_without_entries(stream, record_value),
             Value::Hash(_) | Value::Set(_) | Value::ZSet(_) => {}
             string => {
                 string.with_string(|bytes| record_value.extend_from_slice(bytes));
@@ -164,6 +165,14 @@ impl Store {
             Value::List(list) => {
                 for (offset, item) in list.iter().enumerate() {
                     put(&list.head().wrapping_add(offset as u64).to_be_bytes(), item);
+                }
+            }
+            Value::Stream(stream) => {
+                let mut fields = Vec::new();
+                for (id, entry) in stream.range(StreamId::MIN, StreamId::MAX, 0, false) {
+                    fields.clear();
+                    stream_codec::encode_fields(entry, &mut fields);
+                    put(&entry_key(id), &fields);
                 }
             }
             Value::Hash(hash) => hash.iter().for_each(|(field, v)| put(field, v)),
@@ -189,6 +198,14 @@ impl Store {
     }
 }
 
+/// The member name of a stream entry's record: its ID, big-endian, so records sort by ID.
+pub(super) fn entry_key(id: StreamId) -> [u8; 16] {
+    let mut key = [0; 16];
+    key[..8].copy_from_slice(&id.ms.to_be_bytes());
+    key[8..].copy_from_slice(&id.seq.to_be_bytes());
+    key
+}
+
 impl ChangeSink for Store {
     fn record(&self, db: usize, version: u64, change: &Mutation<'_>) {
         PENDING.with_borrow_mut(|pending| match *change {
@@ -207,6 +224,16 @@ impl ChangeSink for Store {
             }
             Mutation::ListPop { key, position, .. } => {
                 self.member(pending, db, version, key, &position.to_be_bytes(), None);
+                self.mark(pending, db, key, false);
+            }
+            Mutation::StreamAdd { key, id, fields } => {
+                let mut encoded = Vec::new();
+                stream_codec::encode_fields(fields, &mut encoded);
+                self.member(pending, db, version, key, &entry_key(id), Some(&encoded));
+                self.mark(pending, db, key, false);
+            }
+            Mutation::StreamDelete { key, id } | Mutation::StreamTrim { key, id } => {
+                self.member(pending, db, version, key, &entry_key(id), None);
                 self.mark(pending, db, key, false);
             }
             Mutation::ListInsert { key, .. } | Mutation::ListRemove { key, .. } | Mutation::ListTrim { key, .. } => {
@@ -240,8 +267,10 @@ impl ChangeSink for Store {
             }
             _ => {
                 if let Some(key) = change.key() {
-                    let whole =
-                        matches!(change, Mutation::Put { value: Value::List(_) | Value::Hash(_) | Value::Set(_) | Value::ZSet(_), .. });
+                    let whole = matches!(
+                        change,
+                        Mutation::Put { value: Value::List(_) | Value::Hash(_) | Value::Set(_) | Value::ZSet(_) | Value::Stream(_), .. }
+                    );
                     self.mark(pending, db, key, whole);
                 }
             }

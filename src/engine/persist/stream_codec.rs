@@ -45,14 +45,47 @@ pub const VERSION: u8 = 1;
 
 /// Appends the encoding of `stream` to `out`.
 pub fn encode(stream: &Stream, out: &mut Vec<u8>) {
+    encode_parts(stream, true, out);
+}
+
+/// Appends the encoding of `stream` without its entries (counted as none): what a stream's
+/// metadata record holds when each entry is a record of its own ([`encode_fields`]).
+pub fn encode_without_entries(stream: &Stream, out: &mut Vec<u8>) {
+    encode_parts(stream, false, out);
+}
+
+/// Appends one entry's fields and values: `count v | strings`.
+pub fn encode_fields(fields: &Fields, out: &mut Vec<u8>) {
+    put_varint(out, fields.len() as u64);
+    for item in fields.iter() {
+        put_bytes(out, &item);
+    }
+}
+
+/// One entry's fields and values back; `None` unless `bytes` is exactly one encoding.
+pub fn decode_fields(bytes: &[u8]) -> Option<Fields> {
+    let mut r = Reader { buf: bytes };
+    let count = r.count()?;
+    if count == 0 || count % 2 != 0 || count > u64::from(u32::MAX) {
+        return None;
+    }
+    let mut items: Vec<&[u8]> = Vec::with_capacity(usize::try_from(count).ok()?);
+    for _ in 0..count {
+        items.push(r.string()?);
+    }
+    r.buf.is_empty().then(|| items.into_iter().collect())
+}
+
+fn encode_parts(stream: &Stream, with_entries: bool, out: &mut Vec<u8>) {
     out.push(VERSION);
     put_id(out, stream.last_id());
     put_id(out, stream.max_deleted_id());
     put_varint(out, stream.entries_added());
 
-    put_varint(out, stream.len() as u64);
+    put_varint(out, if with_entries { stream.len() as u64 } else { 0 });
     let mut prev: Option<(StreamId, &Fields)> = None;
-    for (id, fields) in stream.range(StreamId::MIN, StreamId::MAX, 0, false) {
+    let entries = if with_entries { stream.range(StreamId::MIN, StreamId::MAX, 0, false) } else { Vec::new() };
+    for (id, fields) in entries {
         debug_assert!(fields.len() % 2 == 0, "fields and values come in pairs");
         put_delta_id(out, prev.map(|(id, _)| id), id);
         let pairs = (fields.len() / 2) as u64;
@@ -111,6 +144,12 @@ pub fn encode(stream: &Stream, out: &mut Vec<u8>) {
 /// Rebuilds a stream from its encoding, appending the entries with `limits`; `None` when `bytes`
 /// is not a valid encoding. Never panics, and allocates no more than the input's size warrants.
 pub fn decode(bytes: &[u8], limits: &Limits) -> Option<Stream> {
+    decode_with_entries(bytes, std::iter::empty(), limits)
+}
+
+/// [`decode`] of an encoding made by [`encode_without_entries`], whose entries come from
+/// `entries` (in ID order); `None` when they do not fit the counters.
+pub fn decode_with_entries(bytes: &[u8], entries: impl Iterator<Item = (StreamId, Fields)>, limits: &Limits) -> Option<Stream> {
     let mut r = Reader { buf: bytes };
     if r.u8()? != VERSION {
         return None;
@@ -151,6 +190,12 @@ pub fn decode(bytes: &[u8], limits: &Limits) -> Option<Stream> {
         }
         stream.append(id, items.into_iter().collect(), limits);
         prev = Some(id);
+    }
+    for (id, fields) in entries {
+        if id <= stream.last_id() {
+            return None;
+        }
+        stream.append(id, fields, limits);
     }
     if last_id < stream.last_id() {
         return None;
