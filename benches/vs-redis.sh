@@ -10,7 +10,10 @@
 # (DEBUG POPULATE), 1,000,000 hashes of 10 small fields, and one sorted set of 1,000,000 members.
 # Also: EVALSHA of a 3-command script, BITCOUNT over a 1 MB string, PFADD, and GEOSEARCH radius
 # queries over 100,000 points (SKIP_CUSTOM=1 leaves them out).
-# TESTS picks the redis-benchmark tests; STRATA_ARGS adds server options (e.g. "--threads 1").
+# TESTS picks the redis-benchmark tests; STRATA_ARGS and REDIS_ARGS add server options (e.g.
+# "--threads 1", or persistence on both sides: STRATA_ARGS="--appendonly yes --dir /tmp/s"
+# REDIS_ARGS="--appendonly yes --dir /tmp/r", each with the same --appendfsync). SKIP_MEMORY=1 leaves
+# out the RSS loads.
 # Needs redis-server and redis-tools.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,7 +29,8 @@ start_servers() {
   # shellcheck disable=SC2086 # STRATA_ARGS is a list of options.
   ./target/release/strata-server --port "$strata_port" --bind 127.0.0.1 --loglevel warning ${STRATA_ARGS:-} >/dev/null &
   strata_pid=$!
-  redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no --enable-debug-command yes --loglevel warning >/dev/null &
+  # shellcheck disable=SC2086 # REDIS_ARGS is a list of options; later ones win.
+  redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no --enable-debug-command yes --loglevel warning ${REDIS_ARGS:-} >/dev/null &
   redis_pid=$!
   for port in "$strata_port" "$redis_port"; do
     until redis-cli -p "$port" ping >/dev/null 2>&1; do sleep 0.1; done
@@ -94,6 +98,7 @@ for pipeline in 1 16; do
 done
 stop_servers
 
+[[ -n ${SKIP_MEMORY:-} ]] && exit 0
 # Memory: each load on freshly started servers, so nothing left by earlier runs counts.
 load_strings() { redis-cli -p "$1" debug populate 1000000 key 100 >/dev/null; }
 load_hashes() {
