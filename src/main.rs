@@ -126,6 +126,10 @@ fn main() -> std::process::ExitCode {
     let shared = Arc::new(Shared::with_store(config, registry().all.len(), store));
     shared.port.store(bound, std::sync::atomic::Ordering::Relaxed);
     if let Some(store) = &shared.store {
+        if let Err(error) = store.start_committer() {
+            tracing::error!(%error, "can't start the store's committer thread");
+            return std::process::ExitCode::FAILURE;
+        }
         let started = std::time::Instant::now();
         match recovery::load(store, &shared.keyspace, &shared.config.hot.limits(), strata::state::shared::unix_ms()) {
             Ok(loaded) => tracing::info!(

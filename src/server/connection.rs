@@ -414,6 +414,10 @@ impl Connection {
 
     /// Writes and clears the output buffer; false when the peer is gone.
     async fn flush(&mut self, writer: &mut OwnedWriteHalf) -> bool {
+        // IMPORTANT: what the replies acknowledge is written first (on disk with appendfsync always).
+        if let Some(store) = &self.shared.store {
+            store.flush_soon();
+        }
         if self.output.is_empty() {
             return true;
         }

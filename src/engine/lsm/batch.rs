@@ -54,6 +54,12 @@ impl WriteBatch {
         self.count == 0
     }
 
+    /// Appends `other`'s operations after this batch's, in order.
+    pub fn append(&mut self, other: &WriteBatch) {
+        self.rep.extend_from_slice(&other.rep);
+        self.count += other.count;
+    }
+
     /// Removes every operation, keeping the allocation.
     pub fn clear(&mut self) {
         self.rep.clear();

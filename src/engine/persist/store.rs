@@ -47,7 +47,21 @@ pub struct Store {
     pub(super) next_store: AtomicU32,
     /// The last write to the log failed (disk full, I/O error): INFO's `aof_last_write_status`.
     failed: AtomicBool,
+    /// Committed units not yet written, in commit order: commits append here under their shard
+    /// locks, and [`Store::flush`] writes the lot as one LSM batch.
+    queue: parking_lot::Mutex<WriteBatch>,
+    /// Held while a flush writes, so a flush that finds the queue empty still waits for the one
+    /// writing what it committed.
+    flushing: parking_lot::Mutex<()>,
+    fsync: Fsync,
+    /// Wakes the committer thread (see [`Store::start_committer`]) when units are queued.
+    queued: parking_lot::Condvar,
+    committer: AtomicBool,
 }
+
+/// Queued operations past which a connection wakes the committer instead of leaving the backlog
+/// to its next round.
+const WAKE_AT: usize = 100_000;
 
 /// A key changed in the unit being recorded: its metadata record is rewritten when its shard
 /// unlocks. `whole` when its collection was stored anew, so all its members are written then.
@@ -86,7 +100,17 @@ impl Store {
         let options = Options { sync, ..Options::default() };
         let lsm = lsm::Db::open(dir, options).map_err(|e| StoreError(format!("{}: {e}", dir.display())))?;
         let stores = (0..databases).map(|db| AtomicU32::new(db as u32)).collect();
-        Ok(Store { lsm, stores, next_store: AtomicU32::new(databases as u32), failed: AtomicBool::new(false) })
+        Ok(Store {
+            lsm,
+            stores,
+            next_store: AtomicU32::new(databases as u32),
+            failed: AtomicBool::new(false),
+            queue: parking_lot::Mutex::default(),
+            flushing: parking_lot::Mutex::default(),
+            fsync,
+            queued: parking_lot::Condvar::new(),
+            committer: AtomicBool::new(false),
+        })
     }
 
     /// Whether the last write to the log failed.
@@ -94,8 +118,57 @@ impl Store {
         self.failed.load(Ordering::Relaxed)
     }
 
+    /// Writes every committed unit to the log, as `appendfsync` says (with `always`, on disk when
+    /// this returns). Connections call it before they send replies, so nothing is acknowledged
+    /// before it is written; one call writes what every connection committed meanwhile.
+    pub fn flush(&self) {
+        let _writing = self.flushing.lock();
+        let batch = std::mem::take(&mut *self.queue.lock());
+        if !batch.is_empty() {
+            self.write(batch);
+        }
+    }
+
+    /// What a connection calls before it sends replies: with `appendfsync always` a [`Store::flush`]
+    /// (nothing is acknowledged before it is on disk); otherwise the committer thread is woken and
+    /// the event loop goes on, as Redis leaves `everysec` writes to its background fsync.
+    pub fn flush_soon(&self) {
+        if self.fsync == Fsync::Always || !self.committer.load(Ordering::Relaxed) {
+            self.flush();
+        } else if self.queue.lock().len() > WAKE_AT {
+            // The committer writes every millisecond anyway; a big backlog should not wait.
+            self.queued.notify_one();
+        }
+    }
+
+    /// Starts the thread that writes queued units for `everysec` and `no` (not needed with
+    /// `always`, whose writers flush themselves). It stops when the store is dropped.
+    pub fn start_committer(self: &std::sync::Arc<Store>) -> std::io::Result<()> {
+        if self.fsync == Fsync::Always {
+            return Ok(());
+        }
+        let store = std::sync::Arc::downgrade(self);
+        std::thread::Builder::new().name("strata-committer".into()).spawn(move || {
+            while let Some(store) = store.upgrade() {
+                {
+                    let mut queue = store.queue.lock();
+                    if queue.is_empty() {
+                        store.queued.wait_for(&mut queue, std::time::Duration::from_millis(100));
+                    }
+                }
+                store.flush();
+                drop(store);
+                // Units gather meanwhile, so each LSM write carries many: no wake-up per request.
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+        })?;
+        self.committer.store(true, Ordering::Relaxed);
+        Ok(())
+    }
+
     /// Waits until every write so far is on disk, whatever the fsync mode (SHUTDOWN).
     pub fn sync(&self) -> Result<(), StoreError> {
+        self.flush();
         self.lsm.flush()?;
         Ok(())
     }
@@ -307,14 +380,14 @@ impl ChangeSink for Store {
     }
 
     fn commit(&self) {
-        let batch = PENDING.with_borrow_mut(|pending| {
+        PENDING.with_borrow_mut(|pending| {
             if pending.units > 0 || pending.batch.is_empty() {
-                return None;
+                return;
             }
-            Some(std::mem::take(&mut pending.batch))
+            // IMPORTANT: appended under the unit's shard locks, so the queue holds units in the
+            // order they changed their keys.
+            self.queue.lock().append(&pending.batch);
+            pending.batch.clear();
         });
-        if let Some(batch) = batch {
-            self.write(batch);
-        }
     }
 }
