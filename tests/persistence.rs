@@ -150,14 +150,16 @@ fn every_type_survives_shutdown_and_restart() {
 }
 
 /// Writers under `appendfsync always` record every acknowledged write; the server is killed at a
-/// random moment and restarted on the same directory.
+/// random moment and restarted on the same directory. 20 cycles here; `scripts/crash-loop.sh`
+/// runs more (`STRATA_CRASH_CYCLES`).
 #[test]
 fn acknowledged_writes_survive_kill_9_under_appendfsync_always() {
     let dir = tempfile::tempdir().unwrap();
     let mut rng = StdRng::seed_from_u64(11);
     let mut acked_counts = [0i64; 4];
     let mut acked_items = [0usize; 4];
-    for cycle in 0..20 {
+    let cycles: usize = std::env::var("STRATA_CRASH_CYCLES").ok().and_then(|n| n.parse().ok()).unwrap_or(20);
+    for cycle in 0..cycles {
         let server = start(dir.path(), "always");
         let port = server.port;
         let stop_at = Instant::now() + Duration::from_millis(rng.random_range(100..400));
