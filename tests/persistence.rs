@@ -149,6 +149,18 @@ fn every_type_survives_shutdown_and_restart() {
     assert!(compared > 10, "the workload left too few keys to compare: {compared}");
 }
 
+/// A transaction that writes two keys the same (a string and a hash field): after a crash there
+/// must never be one without the other.
+fn write_pair(con: &mut redis::Connection, writer: usize, value: i64) -> redis::RedisResult<Reply> {
+    redis::pipe().atomic().set(format!("pair:a:{writer}"), value).hset(format!("pair:b:{writer}"), "v", value).query(con)
+}
+
+fn assert_pair_whole(con: &mut redis::Connection, writer: usize, cycle: usize) {
+    let a: Option<i64> = redis::cmd("get").arg(format!("pair:a:{writer}")).query(con).unwrap();
+    let b: Option<i64> = redis::cmd("hget").arg(format!("pair:b:{writer}")).arg("v").query(con).unwrap();
+    assert_eq!(a, b, "cycle {cycle} writer {writer}: a transaction was half applied");
+}
+
 /// Writers under `appendfsync always` record every acknowledged write; the server is killed at a
 /// random moment and restarted on the same directory. 20 cycles here; `scripts/crash-loop.sh`
 /// runs more (`STRATA_CRASH_CYCLES`).
@@ -178,13 +190,7 @@ fn acknowledged_writes_survive_kill_9_under_appendfsync_always() {
                             redis::cmd("rpush").arg(format!("list:{writer}")).arg(format!("item{}", items)).query(&mut con);
                         let Ok(len) = pushed else { break };
                         items = len as usize;
-                        // A transaction writes two keys the same: never one without the other.
-                        let tx: redis::RedisResult<Reply> = redis::pipe()
-                            .atomic()
-                            .set(format!("pair:a:{writer}"), counter)
-                            .hset(format!("pair:b:{writer}"), "v", counter)
-                            .query(&mut con);
-                        if tx.is_err() {
+                        if write_pair(&mut con, writer, counter).is_err() {
                             break;
                         }
                     }
@@ -205,9 +211,7 @@ fn acknowledged_writes_survive_kill_9_under_appendfsync_always() {
             assert!(stored == *count || stored == count + 1, "cycle {cycle} writer {writer}: counter {stored}, acknowledged {count}");
             let len: usize = redis::cmd("llen").arg(format!("list:{writer}")).query(&mut con).unwrap();
             assert!(len == *items || len == items + 1, "cycle {cycle} writer {writer}: list of {len}, acknowledged {items}");
-            let a: Option<i64> = redis::cmd("get").arg(format!("pair:a:{writer}")).query(&mut con).unwrap();
-            let b: Option<i64> = redis::cmd("hget").arg(format!("pair:b:{writer}")).arg("v").query(&mut con).unwrap();
-            assert_eq!(a, b, "cycle {cycle} writer {writer}: a transaction was half applied");
+            assert_pair_whole(&mut con, writer, cycle);
             acked_counts[writer] = stored;
             acked_items[writer] = len;
         }
@@ -313,12 +317,7 @@ fn a_kill_9_under_everysec_loses_at_most_the_last_second() {
                         let counter: redis::RedisResult<i64> = redis::cmd("incr").arg(format!("counter:{writer}")).query(&mut con);
                         let Ok(counter) = counter else { break };
                         acked.push((Instant::now(), counter));
-                        let tx: redis::RedisResult<Reply> = redis::pipe()
-                            .atomic()
-                            .set(format!("pair:a:{writer}"), counter)
-                            .hset(format!("pair:b:{writer}"), "v", counter)
-                            .query(&mut con);
-                        if tx.is_err() {
+                        if write_pair(&mut con, writer, counter).is_err() {
                             break;
                         }
                     }
@@ -345,9 +344,7 @@ fn a_kill_9_under_everysec_loses_at_most_the_last_second() {
                 .unwrap_or(0);
             assert!(stored >= safe, "cycle {cycle} writer {writer}: counter {stored}, acknowledged {safe} more than 1.5 s before the kill");
             assert!(acked.is_empty() || stored <= last + 1, "cycle {cycle} writer {writer}: counter {stored} above anything sent ({last})");
-            let a: Option<i64> = redis::cmd("get").arg(format!("pair:a:{writer}")).query(&mut con).unwrap();
-            let b: Option<i64> = redis::cmd("hget").arg(format!("pair:b:{writer}")).arg("v").query(&mut con).unwrap();
-            assert_eq!(a, b, "cycle {cycle} writer {writer}: a transaction was half applied");
+            assert_pair_whole(&mut con, writer, cycle);
         }
     }
 }
