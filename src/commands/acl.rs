@@ -22,6 +22,8 @@ pub const DANGEROUS: u32 = 1 << 17;
 pub const CONNECTION: u32 = 1 << 18;
 pub const TRANSACTION: u32 = 1 << 19;
 pub const SCRIPTING: u32 = 1 << 20;
+/// strata's work queues (Q.*).
+pub const QUEUE: u32 = 1 << 21;
 
 /// Category names with their `@`, in the order Redis prints them.
 pub const NAMES: &[(u32, &str)] = &[
@@ -46,6 +48,7 @@ pub const NAMES: &[(u32, &str)] = &[
     (CONNECTION, "@connection"),
     (TRANSACTION, "@transaction"),
     (SCRIPTING, "@scripting"),
+    (QUEUE, "@queue"),
 ];
 
 /// A command's categories: the ones its row names plus the ones its flags imply, by the rules of

@@ -32,6 +32,7 @@ mod introspection;
 mod keys;
 mod lists;
 mod pubsub;
+pub mod queue;
 mod scripting;
 mod server;
 mod sets;

@@ -11,6 +11,7 @@
 //! Sinks must not touch the keyspace: they are called under its locks.
 
 use super::keyspace::Shard;
+use super::queue::{Message, QueueHead};
 use super::stream::{Fields, StreamId};
 use super::value::Value;
 
@@ -186,6 +187,23 @@ pub enum Mutation<'a> {
         id: StreamId,
     },
 
+    /// A queue's message `id` is added or changes state (push, pop, nack, lease end, ...).
+    QueueMessage {
+        key: &'a [u8],
+        id: u64,
+        message: &'a Message,
+    },
+    /// A queue's message `id` is gone (ack, purge, TTL, forwarded to a dead-letter queue).
+    QueueRemove {
+        key: &'a [u8],
+        id: u64,
+    },
+    /// A queue's config, counters and rank counters, as a command left them.
+    QueueHead {
+        key: &'a [u8],
+        head: &'a QueueHead,
+    },
+
     /// Every key of the database is gone (FLUSHDB; FLUSHALL reports one per database).
     FlushDb,
     /// This database and database `other` exchanged their contents (SWAPDB).
@@ -225,7 +243,10 @@ impl Mutation<'_> {
             | ConsumerPut { key, .. }
             | ConsumerDelete { key, .. }
             | PendingPut { key, .. }
-            | PendingDelete { key, .. } => Some(key),
+            | PendingDelete { key, .. }
+            | QueueMessage { key, .. }
+            | QueueRemove { key, .. }
+            | QueueHead { key, .. } => Some(key),
             FlushDb | SwapDb { .. } => None,
         }
     }

@@ -6,7 +6,7 @@ use super::keyspace::{KeyHash, Keyspace};
 use super::limits::Limits;
 use super::mutation::{Mutation, Side};
 use super::write::Tracked;
-use super::{Hash, List, Set, Stream, ZSet};
+use super::{Hash, List, Queue, Set, Stream, ZSet};
 
 /// Why a mutation could not be applied: the keyspace does not hold what the mutation expects, so
 /// the two have diverged.
@@ -75,6 +75,9 @@ pub fn apply(keyspace: &Keyspace, db: usize, change: &Mutation<'_>, limits: &Lim
                 | Mutation::ListInsert { .. }
                 | Mutation::ListRemove { .. }
                 | Mutation::ListTrim { .. } => write.collection::<List>().and_then(|list| apply_list(list, change, limits)),
+                Mutation::QueueMessage { id, message, .. } => write.collection::<Queue>().map(|mut q| q.replay_put(id, message)),
+                Mutation::QueueRemove { id, .. } => write.collection::<Queue>().map(|mut q| q.replay_take(id)),
+                Mutation::QueueHead { head, .. } => write.collection::<Queue>().map(|mut q| q.replay_head(head)),
                 _ => write.collection::<Stream>().and_then(|stream| apply_stream(stream, change, limits)),
             };
             applied.ok_or_else(|| diverged("wrong type"))?;

@@ -33,6 +33,19 @@ impl Snowflake {
     /// Reserves `count` consecutive IDs for `node` and returns the first; the rest follow it by
     /// sequence (carrying into the millisecond field).
     pub fn next(&self, node: u64, count: u64, now_unix_ms: u64) -> Result<Vec<u64>, &'static str> {
+        let first = self.reserve(count, now_unix_ms)?;
+        let node = (node & MAX_NODE) << SEQUENCE_BITS;
+        Ok((first..first + count).map(|stamp| compose(stamp, node)).collect())
+    }
+
+    /// One ID, without the vector of [`Snowflake::next`] (a queue push takes one per message).
+    pub fn one(&self, node: u64, now_unix_ms: u64) -> Result<u64, &'static str> {
+        let first = self.reserve(1, now_unix_ms)?;
+        Ok(compose(first, (node & MAX_NODE) << SEQUENCE_BITS))
+    }
+
+    /// Reserves `count` stamps (`millis << 12 | sequence`); the first.
+    fn reserve(&self, count: u64, now_unix_ms: u64) -> Result<u64, &'static str> {
         let now = now_unix_ms.saturating_sub(EPOCH_MS) << SEQUENCE_BITS;
         let mut last = self.last.load(Ordering::Relaxed);
         let first = loop {
@@ -46,8 +59,7 @@ impl Snowflake {
                 Err(actual) => last = actual,
             }
         };
-        let node = (node & MAX_NODE) << SEQUENCE_BITS;
-        Ok((first..first + count).map(|stamp| compose(stamp, node)).collect())
+        Ok(first)
     }
 }
 

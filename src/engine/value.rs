@@ -8,6 +8,7 @@ pub use super::dense::{dense_scan, DenseHasher};
 use super::hash::Hash;
 pub use super::limits::Limits;
 use super::list::List;
+use super::queue::Queue;
 use super::set::Set;
 use super::stream::Stream;
 use super::thin::ThinBytes;
@@ -42,6 +43,7 @@ pub enum Value {
     Set(Box<Versioned<Set>>),
     ZSet(Box<Versioned<ZSet>>),
     Stream(Box<Versioned<Stream>>),
+    Queue(Box<Versioned<Queue>>),
 }
 
 /// A collection and its version: a number unique to this incarnation of the key's value, given
@@ -109,6 +111,7 @@ pub enum ValueType {
     Set,
     ZSet,
     Stream,
+    Queue,
 }
 
 impl ValueType {
@@ -120,6 +123,7 @@ impl ValueType {
             ValueType::Set => "set",
             ValueType::ZSet => "zset",
             ValueType::Stream => "stream",
+            ValueType::Queue => "queue",
         }
     }
 
@@ -131,6 +135,7 @@ impl ValueType {
             b"set" => Some(ValueType::Set),
             b"zset" => Some(ValueType::ZSet),
             b"stream" => Some(ValueType::Stream),
+            b"queue" => Some(ValueType::Queue),
             _ => None,
         }
     }
@@ -146,6 +151,7 @@ impl Value {
             Value::Set(c) => c.version,
             Value::ZSet(c) => c.version,
             Value::Stream(c) => c.version,
+            Value::Queue(c) => c.version,
         }
     }
 
@@ -158,6 +164,7 @@ impl Value {
             Value::Set(c) => c.version = version,
             Value::ZSet(c) => c.version = version,
             Value::Stream(c) => c.version = version,
+            Value::Queue(c) => c.version = version,
         }
     }
 
@@ -171,6 +178,7 @@ impl Value {
             Value::Set(c) => c.version = next(),
             Value::ZSet(c) => c.version = next(),
             Value::Stream(c) => c.version = next(),
+            Value::Queue(c) => c.version = next(),
         }
     }
 
@@ -203,6 +211,7 @@ impl Value {
             Value::Set(_) => ValueType::Set,
             Value::ZSet(_) => ValueType::ZSet,
             Value::Stream(_) => ValueType::Stream,
+            Value::Queue(_) => ValueType::Queue,
         }
     }
 
@@ -212,7 +221,7 @@ impl Value {
             Value::Int(n) => Some(Cow::Owned(itoa::Buffer::new().format(*n).as_bytes().to_vec())),
             Value::Inline { len, data } => Some(Cow::Borrowed(&data[..*len as usize])),
             Value::Heap(bytes) | Value::Raw(bytes) => Some(Cow::Borrowed(bytes)),
-            Value::List(_) | Value::Hash(_) | Value::Set(_) | Value::ZSet(_) | Value::Stream(_) => None,
+            Value::List(_) | Value::Hash(_) | Value::Set(_) | Value::ZSet(_) | Value::Stream(_) | Value::Queue(_) => None,
         }
     }
 
@@ -222,7 +231,7 @@ impl Value {
             Value::Int(n) => Some(f(itoa::Buffer::new().format(*n).as_bytes())),
             Value::Inline { len, data } => Some(f(&data[..*len as usize])),
             Value::Heap(bytes) | Value::Raw(bytes) => Some(f(bytes)),
-            Value::List(_) | Value::Hash(_) | Value::Set(_) | Value::ZSet(_) | Value::Stream(_) => None,
+            Value::List(_) | Value::Hash(_) | Value::Set(_) | Value::ZSet(_) | Value::Stream(_) | Value::Queue(_) => None,
         }
     }
 
@@ -260,6 +269,7 @@ impl Value {
             Value::Set(set) => set.encoding(),
             Value::ZSet(zset) => zset.encoding(),
             Value::Stream(_) => "stream",
+            Value::Queue(_) => "queue",
         }
     }
 
@@ -273,11 +283,12 @@ impl Value {
             Value::Set(set) => std::mem::size_of::<Set>() + set.heap_size(),
             Value::ZSet(zset) => std::mem::size_of::<ZSet>() + zset.heap_size(),
             Value::Stream(stream) => std::mem::size_of::<Stream>() + stream.heap_size(),
+            Value::Queue(queue) => std::mem::size_of::<Queue>() + queue.heap_size(),
         }
     }
 
     /// Whether the value is a collection with no elements left (such keys are deleted). Streams
-    /// are never deleted for being empty, as in Redis.
+    /// are never deleted for being empty, as in Redis, nor are queues (their config stays).
     pub fn is_empty_collection(&self) -> bool {
         match self {
             Value::List(list) => list.is_empty(),

@@ -12,6 +12,7 @@ use super::hash::Hash;
 use super::keyspace::ShardSink;
 use super::list::List;
 use super::mutation::Mutation;
+use super::queue::Queue;
 use super::set::Set;
 use super::stream::Stream;
 use super::thin::ThinBytes;
@@ -117,6 +118,7 @@ collection!(Hash);
 collection!(Set);
 collection!(ZSet);
 collection!(Stream);
+collection!(Queue);
 
 /// Write access to the live value at one key.
 pub struct KeyWrite<'a> {

@@ -91,6 +91,7 @@ impl Waiter {
             (BlockedOn::List, Some(found)) => found == ValueType::List,
             (BlockedOn::SortedSet, Some(found)) => found == ValueType::ZSet,
             (BlockedOn::Stream, Some(found)) => found == ValueType::Stream,
+            (BlockedOn::Queue, Some(found)) => found == ValueType::Queue,
         }
     }
 
@@ -315,6 +316,14 @@ impl Blocked {
     /// Whether some client waits on `key` of `db`.
     pub fn awaits(&self, db: usize, key: &[u8]) -> bool {
         self.may_await(db, key) && self.waiters().by_key.contains_key(&(db, key.to_vec()))
+    }
+
+    /// How many clients wait on `key` of `db` (Q.STATS).
+    pub fn waiting_on(&self, db: usize, key: &[u8]) -> usize {
+        if !self.may_await(db, key) {
+            return 0;
+        }
+        self.waiters().by_key.get(&(db, key.to_vec())).map_or(0, VecDeque::len)
     }
 
     /// A write touched `key`: if someone waits on it, it is ready to be served.

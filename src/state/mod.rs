@@ -1,6 +1,6 @@
 //! The server's state, below the commands that read and change it and the server that owns the
 //! sockets: configuration, keyspace and everything else every connection shares ([`shared::Shared`]),
-//! the client registry, pub/sub, WATCH, blocked clients, statistics, the slow log and monitors, and
+//! the client registry, pub/sub, WATCH, blocked clients, queue timers and leases, statistics, the slow log and monitors, and
 //! one connection's [`session::Session`].
 //!
 //! It knows no command table and no socket: `commands` runs handlers against it, `server` owns the
@@ -11,6 +11,7 @@ pub mod blocked;
 pub mod clients;
 pub mod monitor;
 pub mod pubsub;
+pub mod queues;
 pub mod session;
 pub mod shared;
 pub mod slowlog;

@@ -63,6 +63,7 @@ pub enum BlockedOn {
     SortedSet,
     Stream,
     StreamGroup,
+    Queue,
 }
 
 /// A blocking command waiting for data: the connection parks the client on `keys` (in the current

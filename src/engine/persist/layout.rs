@@ -5,10 +5,11 @@
 //! - `0x00 | db u16` → the store id of database `db` (u32 BE). A database's records live under its
 //!   store id, so FLUSHDB (a new id) and SWAPDB (two ids exchanged) are one or two records.
 //! - `'m' | store u32 | slot u16 | key` → the key's metadata: `type u8 | version u64 | deadline u64`
-//!   (Unix ms, 0 = none), then the body: a string's bytes, a list's or a stream's encoding; hashes,
-//!   sets and sorted sets have no body.
+//!   (Unix ms, 0 = none), then the body: a string's bytes, a list's or a stream's encoding, a queue's
+//!   head (config, counters; `persist::queue_codec`); hashes, sets and sorted sets have no body.
 //! - `'d' | store u32 | slot u16 | key length u32 | key | version u64 | member` → one member of a
-//!   hash (its value), set (empty) or sorted set (its score, f64 big-endian bits). Members are filed
+//!   hash (its value), set (empty) or sorted set (its score, f64 big-endian bits), or a queue's
+//!   message (member = its ID, u64; value = its state and payload, `persist::queue_codec`). Members are filed
 //!   under the collection's version, so replacing or deleting a collection is one metadata record;
 //!   records of older versions are unreachable.
 
@@ -78,6 +79,7 @@ pub fn type_code(kind: ValueType) -> u8 {
         ValueType::Set => 3,
         ValueType::ZSet => 4,
         ValueType::Stream => 5,
+        ValueType::Queue => 6,
     }
 }
 
@@ -89,6 +91,7 @@ pub fn type_of_code(code: u8) -> Option<ValueType> {
         3 => ValueType::Set,
         4 => ValueType::ZSet,
         5 => ValueType::Stream,
+        6 => ValueType::Queue,
         _ => return None,
     })
 }

@@ -10,6 +10,7 @@
 //! whole or not at all.
 
 pub mod layout;
+pub mod queue_codec;
 pub mod recovery;
 pub mod store;
 pub mod stream_codec;

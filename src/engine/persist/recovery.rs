@@ -5,12 +5,12 @@ use std::sync::atomic::Ordering;
 
 use super::layout::{db_map_prefix, db_of_map_key, key_of_meta, member_prefix, meta_prefix, read_meta};
 use super::store::{Store, StoreError};
-use super::stream_codec;
+use super::{queue_codec, stream_codec};
 use crate::engine::keyspace::{KeyHash, Keyspace};
 use crate::engine::stream::{Stream, StreamId};
 use crate::engine::value::{versions_after, Limits, Value, ValueType};
 use crate::engine::write::Collection;
-use crate::engine::{Hash, List, Set, ZSet};
+use crate::engine::{Hash, List, Queue, Set, ZSet};
 
 /// What a recovery found.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -55,6 +55,7 @@ pub fn load(store: &Store, keyspace: &Keyspace, limits: &Limits, now_ms: u64) ->
                 ValueType::String => Value::string(body),
                 ValueType::List => load_list(store, &prefix, body, limits)?.ok_or_else(damaged)?.into_value(),
                 ValueType::Stream => load_stream(store, &prefix, body, limits)?.ok_or_else(damaged)?.into_value(),
+                ValueType::Queue => load_queue(store, &prefix, body)?.ok_or_else(damaged)?.into_value(),
                 ValueType::Hash => {
                     let mut hash = Hash::default();
                     for member in store.lsm.prefix(&prefix) {
@@ -132,4 +133,23 @@ fn load_stream(store: &Store, prefix: &[u8], body: &[u8], limits: &Limits) -> Re
         entries.push((StreamId::new(ms, seq), fields));
     }
     Ok(stream_codec::decode_with_entries(body, entries.into_iter(), limits))
+}
+
+/// A queue from its metadata body (its head) and its message records under `prefix`; `None` when
+/// a record is damaged. Leases keep their deadlines: those that ended while the server was down
+/// end at the queue's next use or timer, and their messages are redelivered.
+fn load_queue(store: &Store, prefix: &[u8], body: &[u8]) -> Result<Option<Queue>, StoreError> {
+    let Some(head) = queue_codec::decode_head(body) else {
+        return Ok(None);
+    };
+    let mut messages = Vec::new();
+    for record in store.lsm.prefix(prefix) {
+        let (record_key, encoded) = record?;
+        let id = record_key.get(prefix.len()..).and_then(|id| <[u8; 8]>::try_from(id).ok()).map(u64::from_be_bytes);
+        let (Some(id), Some(message)) = (id, queue_codec::decode_message(&encoded)) else {
+            return Ok(None);
+        };
+        messages.push((id, message));
+    }
+    Ok(Some(Queue::restore(head, messages)))
 }

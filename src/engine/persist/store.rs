@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use super::layout::{db_map_key, member_prefix, meta_header, meta_key};
-use super::stream_codec;
+use super::{queue_codec, stream_codec};
 use crate::engine::keyspace::{KeyHash, Shard};
 use crate::engine::lsm::{self, Options, SyncMode, WriteBatch};
 use crate::engine::mutation::{ChangeSink, Mutation};
@@ -219,6 +219,7 @@ impl Store {
                 record_value.extend_from_slice(&(list.len() as u64).to_be_bytes());
             }
             Value::Stream(stream) => stream_codec::encode_without_entries(stream, record_value),
+            Value::Queue(queue) => queue_codec::encode_head(queue.head(), record_value),
             Value::Hash(_) | Value::Set(_) | Value::ZSet(_) => {}
             string => {
                 string.with_string(|bytes| record_value.extend_from_slice(bytes));
@@ -246,6 +247,13 @@ impl Store {
                     fields.clear();
                     stream_codec::encode_fields(entry, &mut fields);
                     put(&entry_key(id), &fields);
+                }
+            }
+            Value::Queue(queue) => {
+                let mut encoded = Vec::new();
+                for (id, message) in queue.messages() {
+                    queue_codec::encode_message(message, &mut encoded);
+                    put(&id.to_be_bytes(), &encoded);
                 }
             }
             Value::Hash(hash) => hash.iter().for_each(|(field, v)| put(field, v)),
@@ -309,6 +317,13 @@ impl ChangeSink for Store {
                 self.member(pending, db, version, key, &entry_key(id), None);
                 self.mark(pending, db, key, false);
             }
+            Mutation::QueueMessage { key, id, message } => {
+                let mut encoded = std::mem::take(&mut pending.record_value);
+                queue_codec::encode_message(message, &mut encoded);
+                self.member(pending, db, version, key, &id.to_be_bytes(), Some(&encoded));
+                pending.record_value = encoded;
+            }
+            Mutation::QueueRemove { key, id } => self.member(pending, db, version, key, &id.to_be_bytes(), None),
             Mutation::ListInsert { key, .. } | Mutation::ListRemove { key, .. } | Mutation::ListTrim { key, .. } => {
                 // Elements moved: all of them are written again at their new positions.
                 self.mark(pending, db, key, true);
@@ -342,7 +357,10 @@ impl ChangeSink for Store {
                 if let Some(key) = change.key() {
                     let whole = matches!(
                         change,
-                        Mutation::Put { value: Value::List(_) | Value::Hash(_) | Value::Set(_) | Value::ZSet(_) | Value::Stream(_), .. }
+                        Mutation::Put {
+                            value: Value::List(_) | Value::Hash(_) | Value::Set(_) | Value::ZSet(_) | Value::Stream(_) | Value::Queue(_),
+                            ..
+                        }
                     );
                     self.mark(pending, db, key, whole);
                 }
