@@ -47,6 +47,8 @@ fn dump(con: &mut redis::Connection) -> BTreeMap<(i64, Vec<u8>), (String, i64)> 
                 "set" => vec!["smembers"],
                 "zset" => vec!["zrange", "0", "-1", "withscores"],
                 "stream" => vec!["xinfo"],
+                // Its messages move with the clock (leases, delays, TTLs); its policy does not.
+                "queue" => vec!["q.config"],
                 _ => vec!["type"],
             };
             let mut cmd = redis::cmd(command[0]);
@@ -248,6 +250,8 @@ fn the_store_rebuilds_the_keyspace_exactly() {
                             members.sort();
                             format!("set {} {members:?}", value.encoding())
                         }
+                        // Lease holders are clients of this process: a restart keeps the deadlines only.
+                        Value::Queue(_) => without_holders(&format!("{value:?}")),
                         _ => match value.as_string() {
                             Some(bytes) => format!("string {bytes:?}"),
                             None => format!("{value:?}"),
@@ -259,6 +263,16 @@ fn the_store_rebuilds_the_keyspace_exactly() {
         }
         all.sort();
         all
+    }
+
+    fn without_holders(shown: &str) -> String {
+        let mut out = String::new();
+        let mut rest = shown;
+        while let Some(at) = rest.find("holder: ") {
+            out.push_str(&rest[..at]);
+            rest = rest[at + 8..].trim_start_matches(|c: char| c.is_ascii_digit());
+        }
+        out + rest
     }
 
     for seed in 0..60 {

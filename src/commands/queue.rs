@@ -660,14 +660,32 @@ pub fn tick(shared: &Shared, db: usize, key: &[u8], now: u64) {
     let _ = with_queue(shared, db, key, now, false, |_, _| changed((), false));
 }
 
-/// Client `client` went away: its leases end at once and their messages go back to the head of
-/// their lines, as an AMQP channel close does. The caller serves the consumers this made ready.
-pub fn release_client(shared: &Shared, client: u64, now: u64) {
-    for (db, key) in shared.queues.take_leases(client) {
+/// Client `client` went away: its leases in `queues` (from [`crate::state::queues::Queues::take_leases`])
+/// end at once and their messages go back to the head of their lines, as an AMQP channel close
+/// does. The caller serves the consumers this made ready.
+pub fn release_client(shared: &Shared, client: u64, queues: Vec<(usize, Vec<u8>)>, now: u64) {
+    for (db, key) in queues {
         let _ = with_queue(shared, db, &key, now, false, |queue, _| {
             let released = queue.release(client);
             changed((), released > 0)
         });
+    }
+}
+
+/// Schedules the timer of every queue (at start, after recovery: leases and delays that ended
+/// while the server was down are acted on at once).
+pub fn schedule_all(shared: &Shared) {
+    for db in 0..shared.keyspace.databases() {
+        for shard in 0..crate::engine::keyspace::SHARDS {
+            let guard = shared.keyspace.db(db).lock_index(shard);
+            for entry in guard.iter() {
+                if let crate::engine::Value::Queue(queue) = entry.value() {
+                    if let Some(at) = queue.next_due() {
+                        shared.queues.schedule(db, entry.key(), at);
+                    }
+                }
+            }
+        }
     }
 }
 

@@ -124,7 +124,7 @@ pub enum Pushed {
 }
 
 /// A queue. Equality compares messages and head (the indexes follow from them).
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Default, PartialEq)]
 pub struct Queue {
     head: QueueHead,
     messages: HashMap<u64, Message>,
@@ -139,6 +139,15 @@ pub struct Queue {
     /// (expire_at, id) of ready and delayed messages with a TTL.
     ttl: BTreeSet<(u64, u64)>,
     dedup: HashMap<Box<[u8]>, u64>,
+}
+
+/// The head, then the messages by ID: the same for equal queues (a `HashMap`'s order is not).
+impl std::fmt::Debug for Queue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut messages: Vec<_> = self.messages.iter().collect();
+        messages.sort_by_key(|(id, _)| **id);
+        f.debug_struct("Queue").field("head", &self.head).field("messages", &messages).finish()
+    }
 }
 
 /// Counts by state, for Q.STATS.

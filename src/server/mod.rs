@@ -81,6 +81,7 @@ pub async fn run(shared: Arc<Shared>, listeners: Vec<std::net::TcpListener>, wit
     }
     if with_cron {
         tokio::spawn(cron(shared.clone()));
+        tokio::spawn(queue_timer(shared.clone()));
     }
     let mut shutdown = shared.shutdown_signal();
     let _ = shutdown.wait_for(|state| *state == ShutdownRequest::Stop).await;
@@ -179,6 +180,12 @@ pub(crate) fn admit(shared: &Arc<Shared>, stream: TcpStream, addr: SocketAddr) {
         let id = info.id;
         connection::serve(stream, shared.clone(), info).await;
         shared.clients.unregister(id);
+        // IMPORTANT: after the connection's wait (if any) ended, so its own blocked Q.POP cannot
+        // take back what it gives up.
+        let queues = shared.queues.take_leases(id);
+        if !queues.is_empty() {
+            alone_then_serve(&shared, |shared| crate::commands::queue::release_client(shared, id, queues, unix_ms()));
+        }
     });
 }
 
@@ -201,4 +208,51 @@ async fn cron(shared: Arc<Shared>) {
         }
         shared.stats.sample_ops(unix_ms());
     }
+}
+
+/// Acts on queues when their delays, leases or TTLs end, so blocked consumers get the messages on
+/// time without anyone else touching the queue (`commands::queue::tick`). One task, on the cron's
+/// loop; it sleeps until the earliest scheduled queue or until an earlier one is scheduled.
+async fn queue_timer(shared: Arc<Shared>) {
+    crate::commands::queue::schedule_all(&shared);
+    let mut shutdown = shared.shutdown_signal();
+    loop {
+        let wait = shared.queues.next_due().map_or(Duration::from_secs(3600), |at| Duration::from_millis(at.saturating_sub(unix_ms())));
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = shared.queues.rescheduled() => continue,
+            _ = crate::state::shared::stopping(&mut shutdown) => return,
+        }
+        let now = unix_ms();
+        let due = shared.queues.take_due(now);
+        if due.is_empty() {
+            continue;
+        }
+        let ran = alone_then_serve(&shared, |shared| {
+            for (db, key) in &due {
+                crate::commands::queue::tick(shared, *db, key, now);
+            }
+        });
+        if !ran {
+            // A script holds the gate: try again shortly.
+            for (db, key) in &due {
+                shared.queues.schedule(*db, key, now + 10);
+            }
+        }
+    }
+}
+
+/// Runs `f` with the gate's write side, as a write to an awaited key runs, then serves the clients
+/// blocked on what it made ready and writes the changes to the store; false when a busy script
+/// kept the gate.
+fn alone_then_serve(shared: &Shared, f: impl FnOnce(&Shared)) -> bool {
+    let Ok(_gate) = shared.enter_exclusive() else {
+        return false;
+    };
+    f(shared);
+    blocking::serve_ready(shared);
+    if let Some(store) = &shared.store {
+        store.flush_soon();
+    }
+    true
 }

@@ -5,6 +5,8 @@ use rand::rngs::StdRng;
 use rand::Rng;
 
 const KEYS: &[&str] = &["k1", "k2", "k3", "k4", "{t}a", "{t}b"];
+/// Queues mostly live here, so they grow beyond a message or two; `k4` is shared with every type.
+const QUEUE_KEYS: &[&str] = &["q1", "q2", "k4"];
 const MEMBERS: &[&str] = &["a", "b", "c", "d", "e", "1", "2", "3", "17", "-4", "long-member-name-beyond-nothing"];
 
 fn pick<'a>(rng: &mut StdRng, from: &[&'a str]) -> &'a str {
@@ -20,8 +22,9 @@ pub fn random_write(rng: &mut StdRng) -> Vec<String> {
     let m = pick(rng, MEMBERS).to_string();
     let m2 = pick(rng, MEMBERS).to_string();
     let n = rng.random_range(-3..6).to_string();
+    let (qk, qk2) = (pick(rng, QUEUE_KEYS).to_string(), pick(rng, QUEUE_KEYS).to_string());
     let score = format!("{}", rng.random_range(-20..20) as f64 / 4.0);
-    let words: Vec<&str> = match rng.random_range(0..118) {
+    let words: Vec<&str> = match rng.random_range(0..131) {
         0 => vec!["set", &k, &m],
         1 => vec!["set", &k, &m, "px", "150"],
         2 => vec!["set", &k, &m, "keepttl", "get"],
@@ -139,6 +142,27 @@ pub fn random_write(rng: &mut StdRng) -> Vec<String> {
         114 => vec!["incr", &k],
         115 => vec!["decrby", &k, &n],
         116 => vec!["rpoplpush", &k, &k2],
+        117 => vec!["q.push", &qk, &m],
+        118 => vec!["q.push", &qk, &m, "delay", "50", "priority", "3", "ttl", "300", "dedup", &m2],
+        119 => vec!["q.pushmany", &qk, &m, &m2, &m],
+        120 => vec!["q.pop", &qk, "count", "2", "lease", "100"],
+        121 => vec!["q.config", &qk, "lease", "80", "maxdeliveries", "2", "deadletter", if rng.random_bool(0.5) { &qk2 } else { "" }],
+        122 => vec!["q.config", &qk, "maxlen", "3", "overflow", "drop-oldest"],
+        123 => vec!["eval", "local m = redis.call('q.pop', KEYS[1]); if m then return redis.call('q.ack', KEYS[1], m[1][1]) end", "1", &qk],
+        124 => {
+            let script = "local m = redis.call('q.pop', KEYS[1]); if m then return redis.call('q.nack', KEYS[1], m[1][1], unpack(ARGV)) end";
+            match rng.random_range(0..3) {
+                0 => vec!["eval", script, "1", &qk, "dead"],
+                1 => vec!["eval", script, "1", &qk, "delay", "20"],
+                _ => vec!["eval", script, "1", &qk],
+            }
+        }
+        125 => vec!["eval", "local m = redis.call('q.pop', KEYS[1], 'count', 3); if m then return redis.call('q.touch', KEYS[1], m[1][1], 'lease', 500) end", "1", &qk],
+        126 => vec!["q.redrive", &qk],
+        127 => vec!["q.purge", &qk],
+        // Unknown IDs (the scripts above ack, nack and touch real ones).
+        128 => vec!["q.ack", &qk, "1", "2"],
+        129 => vec![if rng.random_bool(0.5) { "q.nack" } else { "q.touch" }, &qk, "1"],
         _ => vec!["hset", &k, &m2, "a-value-longer-than-nothing-at-all-surely-beyond-sixty-four-bytes-of-listpack"],
     };
     words.into_iter().map(String::from).collect()
