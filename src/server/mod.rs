@@ -181,9 +181,10 @@ pub(crate) fn admit(shared: &Arc<Shared>, stream: TcpStream, addr: SocketAddr) {
         connection::serve(stream, shared.clone(), info).await;
         shared.clients.unregister(id);
         // IMPORTANT: after the connection's wait (if any) ended, so its own blocked Q.POP cannot
-        // take back what it gives up.
+        // take back what it gives up. Not when the server shuts down: the leases are persisted with
+        // their deadlines and the client may ack them after the restart.
         let queues = shared.queues.take_leases(id);
-        if !queues.is_empty() {
+        if !queues.is_empty() && !shared.stopping() {
             alone_then_serve(&shared, |shared| crate::commands::queue::release_client(shared, id, queues, unix_ms()));
         }
     });

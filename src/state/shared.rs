@@ -168,6 +168,11 @@ impl Shared {
         self.shutdown.send_replace(ShutdownRequest::Stop);
     }
 
+    /// Whether the server is shutting down.
+    pub fn stopping(&self) -> bool {
+        *self.shutdown.borrow() == ShutdownRequest::Stop
+    }
+
     pub fn shutdown_signal(&self) -> watch::Receiver<ShutdownRequest> {
         self.shutdown.subscribe()
     }
