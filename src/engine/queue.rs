@@ -130,6 +130,8 @@ pub struct Queue {
     messages: HashMap<u64, Message>,
     /// (9 - priority, rank) → id.
     ready: BTreeMap<(u8, i64), u64>,
+    /// The ready IDs by age (IDs grow with push time): the oldest ready message.
+    ready_by_age: BTreeSet<u64>,
     /// (due, id).
     delayed: BTreeSet<(u64, u64)>,
     /// (deadline, id).
@@ -222,7 +224,7 @@ impl Queue {
 
     /// The oldest ready message's ID (IDs grow with push time).
     pub fn oldest_ready(&self) -> Option<u64> {
-        (0..10u8).filter_map(|p| self.ready.range((p, i64::MIN)..=(p, i64::MAX)).next().map(|(_, id)| *id)).min()
+        self.ready_by_age.first().copied()
     }
 
     /// The earliest time something changes by itself: a delay ends, a lease runs out, a TTL passes.
@@ -242,6 +244,7 @@ impl Queue {
         match message.state {
             State::Ready { rank } => {
                 self.ready.insert((9 - message.priority.min(9), rank), id);
+                self.ready_by_age.insert(id);
             }
             State::Delayed { due } => {
                 self.delayed.insert((due, id));
@@ -275,6 +278,7 @@ impl Queue {
         match old.state {
             State::Ready { rank } => {
                 self.ready.remove(&(9 - old.priority.min(9), rank));
+                self.ready_by_age.remove(&id);
             }
             State::Delayed { due } => {
                 self.delayed.remove(&(due, id));
