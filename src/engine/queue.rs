@@ -241,6 +241,27 @@ impl Queue {
     /// Places `message` under `id`, replacing (and unindexing) any message there.
     pub(super) fn put(&mut self, id: u64, message: Message) {
         self.unindex(id);
+        self.index_state(id, &message);
+        if let Some(token) = &message.dedup {
+            self.dedup.insert(token.clone(), id);
+        }
+        self.messages.insert(id, message);
+    }
+
+    /// Changes message `id` in place (its payload is not copied) and moves it between the
+    /// indexes; `change` must leave its DEDUP token alone. False when there is no such message.
+    pub(super) fn modify(&mut self, id: u64, change: impl FnOnce(&mut Message)) -> bool {
+        let Some(mut message) = self.messages.remove(&id) else {
+            return false;
+        };
+        self.unindex_state(id, &message);
+        change(&mut message);
+        self.index_state(id, &message);
+        self.messages.insert(id, message);
+        true
+    }
+
+    fn index_state(&mut self, id: u64, message: &Message) {
         match message.state {
             State::Ready { rank } => {
                 self.ready.insert((9 - message.priority.min(9), rank), id);
@@ -259,25 +280,12 @@ impl Queue {
         if let (Some(at), State::Ready { .. } | State::Delayed { .. }) = (message.expire_at, message.state) {
             self.ttl.insert((at, id));
         }
-        if let Some(token) = &message.dedup {
-            self.dedup.insert(token.clone(), id);
-        }
-        self.messages.insert(id, message);
     }
 
-    /// Removes the message `id` from the queue and every index.
-    pub(super) fn take(&mut self, id: u64) -> Option<Message> {
-        self.unindex(id);
-        self.messages.remove(&id)
-    }
-
-    fn unindex(&mut self, id: u64) {
-        let Some(old) = self.messages.get(&id) else {
-            return;
-        };
-        match old.state {
+    fn unindex_state(&mut self, id: u64, message: &Message) {
+        match message.state {
             State::Ready { rank } => {
-                self.ready.remove(&(9 - old.priority.min(9), rank));
+                self.ready.remove(&(9 - message.priority.min(9), rank));
                 self.ready_by_age.remove(&id);
             }
             State::Delayed { due } => {
@@ -290,14 +298,26 @@ impl Queue {
                 self.dead.remove(&rank);
             }
         }
-        if let Some(at) = old.expire_at {
+        if let Some(at) = message.expire_at {
             self.ttl.remove(&(at, id));
         }
+    }
+
+    /// Removes the message `id` from the queue and every index.
+    pub(super) fn take(&mut self, id: u64) -> Option<Message> {
+        self.unindex(id)
+    }
+
+    /// Takes message `id` out of `messages` and every index.
+    fn unindex(&mut self, id: u64) -> Option<Message> {
+        let old = self.messages.remove(&id)?;
+        self.unindex_state(id, &old);
         if let Some(token) = &old.dedup {
             if self.dedup.get(token) == Some(&id) {
                 self.dedup.remove(token);
             }
         }
+        Some(old)
     }
 
     /// The leased messages of client `holder`.
@@ -408,9 +428,15 @@ mod tracked {
         }
 
         fn restate(&mut self, id: u64, state: State) {
-            if let Some(mut message) = self.value.messages.get(&id).cloned() {
-                message.state = state;
-                self.put_logged(id, message);
+            self.modify_logged(id, |message| message.state = state);
+        }
+
+        /// [`Queue::modify`], recorded.
+        fn modify_logged(&mut self, id: u64, change: impl FnOnce(&mut Message)) {
+            if self.value.modify(id, change) {
+                if let Some(message) = self.value.messages.get(&id) {
+                    self.log.member(|key| Mutation::QueueMessage { key, id, message });
+                }
             }
         }
 
@@ -478,18 +504,17 @@ mod tracked {
         /// order (read them back with [`Queue::message`]).
         pub fn pop(&mut self, count: usize, lease_ms: u64, holder: u64, now: u64) -> Vec<u64> {
             let ids: Vec<u64> = self.value.ready.values().take(count).copied().collect();
+            let state = State::Leased { deadline: now.saturating_add(lease_ms), holder };
             for &id in &ids {
-                let Some(mut message) = self.value.messages.get(&id).cloned() else {
-                    continue;
-                };
-                message.deliveries += 1;
-                message.state = State::Leased { deadline: now.saturating_add(lease_ms), holder };
+                let mut again = false;
+                self.modify_logged(id, |message| {
+                    message.deliveries += 1;
+                    message.state = state;
+                    again = message.deliveries > 1;
+                });
                 let counters = &mut self.value.head.counters;
                 counters.delivered += 1;
-                if message.deliveries > 1 {
-                    counters.redelivered += 1;
-                }
-                self.put_logged(id, message);
+                counters.redelivered += u64::from(again);
             }
             ids
         }
@@ -573,12 +598,12 @@ mod tracked {
         pub fn redrive(&mut self, count: usize) -> usize {
             let ids: Vec<u64> = self.value.dead.values().take(count).copied().collect();
             for &id in &ids {
-                if let Some(mut message) = self.value.messages.get(&id).cloned() {
+                let rank = self.value.head.tail;
+                self.value.head.tail += 1;
+                self.modify_logged(id, |message| {
                     message.deliveries = 0;
-                    message.state = State::Ready { rank: self.value.head.tail };
-                    self.value.head.tail += 1;
-                    self.put_logged(id, message);
-                }
+                    message.state = State::Ready { rank };
+                });
             }
             ids.len()
         }
