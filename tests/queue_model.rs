@@ -608,3 +608,19 @@ fn random_sequences_match_the_model() {
         model_run(seed, 400);
     }
 }
+
+#[test]
+fn inside_multi_exec_and_scripts() {
+    let mut h = Harness::new();
+    assert_eq!(h.run(&["multi"]), Reply::Ok);
+    h.run(&["q.pop", "q", "BLOCK", "0"]);
+    h.run(&["q.push", "q", "a"]);
+    h.run(&["q.pop", "q"]);
+    let Reply::Array(replies) = h.run(&["exec"]) else { panic!() };
+    assert_eq!(replies[0], Reply::NilArray, "no blocking inside EXEC");
+    assert_eq!(payloads(&replies[2]), ["a"]);
+    let script = "local m = redis.call('q.pop', KEYS[1]); return redis.call('q.ack', KEYS[1], m[1][1])";
+    h.run(&["q.push", "q", "b"]);
+    assert_eq!(h.run(&["eval", script, "1", "q"]), Reply::Int(1));
+    assert_eq!(stat(&mut h, "q", "acked"), 1);
+}

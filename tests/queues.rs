@@ -343,3 +343,18 @@ fn kill_9_under_appendfsync_always_loses_no_acknowledged_push() {
     let twice: Vec<&String> = acked.iter().filter(|id| drained.contains(*id)).collect();
     assert!(twice.is_empty(), "acked messages delivered again: {twice:?}");
 }
+
+#[test]
+fn keyspace_events_in_the_module_class() {
+    let server = Server::start();
+    let mut con = server.con();
+    ok(&mut con, &["CONFIG", "SET", "notify-keyspace-events", "Ed"]);
+    let mut subscriber = server.con();
+    let mut pubsub = subscriber.as_pubsub();
+    pubsub.psubscribe("__keyevent@0__:q*").unwrap();
+    ok(&mut con, &["Q.PUSH", "q", "x"]);
+    let id = messages(&ok(&mut con, &["Q.POP", "q"]))[0].0.clone();
+    ok(&mut con, &["Q.ACK", "q", &id]);
+    let events: Vec<String> = (0..3).map(|_| pubsub.get_message().unwrap().get_channel_name().to_string()).collect();
+    assert_eq!(events, ["__keyevent@0__:qpush", "__keyevent@0__:qpop", "__keyevent@0__:qack"]);
+}
