@@ -1,0 +1,166 @@
+//! Load generator for work queues: N producers push 100-byte messages, M consumers pop and ack
+//! them; prints messages/s end to end and the push-to-ack latency (p50, p99).
+//!
+//!   cargo bench --bench queue_load -- --port 7379 --mode strata [--producers 4] [--consumers 4]
+//!       [--messages 200000] [--count 16]
+//!
+//! Modes: `strata` (Q.PUSH; Q.POP COUNT n BLOCK; one Q.ACK for the batch) and `redis`, the reliable
+//! queue pattern Redis users write today (LPUSH; BLMOVE to a processing list; LREM to ack, one
+//! message at a time as BLMOVE gives them). `benches/queues.sh` runs both at the same `appendfsync`.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+struct Options {
+    port: u16,
+    mode: String,
+    producers: usize,
+    consumers: usize,
+    messages: usize,
+    count: usize,
+}
+
+fn options() -> Options {
+    let mut options = Options { port: 7379, mode: "strata".into(), producers: 4, consumers: 4, messages: 200_000, count: 16 };
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut i = 0;
+    while i + 1 < args.len() {
+        let value = &args[i + 1];
+        let number = || value.parse::<usize>().unwrap_or_else(|_| panic!("{}: not a number: {value}", args[i]));
+        match args[i].as_str() {
+            "--port" => options.port = number() as u16,
+            "--mode" => options.mode = value.clone(),
+            "--producers" => options.producers = number(),
+            "--consumers" => options.consumers = number(),
+            "--messages" => options.messages = number(),
+            "--count" => options.count = number(),
+            // `cargo bench` passes `--bench`; anything else unknown is ignored too.
+            _ => {
+                i += 1;
+                continue;
+            }
+        }
+        i += 2;
+    }
+    options
+}
+
+/// A 100-byte payload that starts with the push time (µs since `start`).
+fn payload(start: Instant, n: usize) -> Vec<u8> {
+    let mut bytes = format!("{:020}:{n:010}:", start.elapsed().as_micros()).into_bytes();
+    bytes.resize(100, b'x');
+    bytes
+}
+
+fn pushed_at(payload: &[u8]) -> Option<u64> {
+    std::str::from_utf8(payload.get(..20)?).ok()?.parse().ok()
+}
+
+fn connect(port: u16) -> redis::Connection {
+    let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).expect("client");
+    client.get_connection().expect("connection")
+}
+
+fn bulk(value: &redis::Value) -> Option<&[u8]> {
+    match value {
+        redis::Value::BulkString(bytes) => Some(bytes),
+        _ => None,
+    }
+}
+
+/// Pops and acks until `done` reaches `total`; the latencies (µs) it saw.
+fn consume(options: &Options, start: Instant, done: &AtomicUsize, total: usize) -> Vec<u64> {
+    let mut con = connect(options.port);
+    let mut latencies = Vec::new();
+    let mut ids: Vec<Vec<u8>> = Vec::with_capacity(options.count);
+    while done.load(Ordering::Relaxed) < total {
+        if options.mode == "redis" {
+            let moved: Option<Vec<u8>> = redis::cmd("BLMOVE")
+                .arg("bench:queue")
+                .arg("bench:processing")
+                .arg("RIGHT")
+                .arg("LEFT")
+                .arg(0.2)
+                .query(&mut con)
+                .expect("BLMOVE");
+            let Some(message) = moved else { continue };
+            let _: i64 = redis::cmd("LREM").arg("bench:processing").arg(1).arg(&message).query(&mut con).expect("LREM");
+            if let Some(at) = pushed_at(&message) {
+                latencies.push((start.elapsed().as_micros() as u64).saturating_sub(at));
+            }
+            done.fetch_add(1, Ordering::Relaxed);
+        } else {
+            let reply: redis::Value = redis::cmd("Q.POP")
+                .arg("bench:queue")
+                .arg("COUNT")
+                .arg(options.count)
+                .arg("BLOCK")
+                .arg(200)
+                .query(&mut con)
+                .expect("Q.POP");
+            let redis::Value::Array(batch) = reply else { continue };
+            ids.clear();
+            let mut pushed = Vec::with_capacity(batch.len());
+            for message in &batch {
+                if let redis::Value::Array(parts) = message {
+                    if let (Some(id), Some(body)) = (parts.first().and_then(bulk), parts.get(1).and_then(bulk)) {
+                        ids.push(id.to_vec());
+                        pushed.extend(pushed_at(body));
+                    }
+                }
+            }
+            let _: i64 = redis::cmd("Q.ACK").arg("bench:queue").arg(&ids).query(&mut con).expect("Q.ACK");
+            let now = start.elapsed().as_micros() as u64;
+            latencies.extend(pushed.into_iter().map(|at| now.saturating_sub(at)));
+            done.fetch_add(ids.len(), Ordering::Relaxed);
+        }
+    }
+    latencies
+}
+
+fn main() {
+    let options = Arc::new(options());
+    let mut con = connect(options.port);
+    let _: redis::Value = redis::cmd("DEL").arg("bench:queue").arg("bench:processing").query(&mut con).expect("DEL");
+    let total = options.messages;
+    let done = Arc::new(AtomicUsize::new(0));
+    let start = Instant::now();
+    let consumers: Vec<_> = (0..options.consumers)
+        .map(|_| {
+            let (options, done) = (options.clone(), done.clone());
+            std::thread::spawn(move || consume(&options, start, &done, total))
+        })
+        .collect();
+    let producers: Vec<_> = (0..options.producers)
+        .map(|p| {
+            let options = options.clone();
+            std::thread::spawn(move || {
+                let mut con = connect(options.port);
+                let share = total / options.producers + usize::from(p < total % options.producers);
+                let command = if options.mode == "redis" { "LPUSH" } else { "Q.PUSH" };
+                for n in 0..share {
+                    let _: redis::Value = redis::cmd(command).arg("bench:queue").arg(payload(start, n)).query(&mut con).expect("push");
+                }
+            })
+        })
+        .collect();
+    producers.into_iter().for_each(|p| p.join().expect("producer"));
+    let mut latencies: Vec<u64> = consumers.into_iter().flat_map(|c| c.join().expect("consumer")).collect();
+    let elapsed = start.elapsed();
+    latencies.sort_unstable();
+    let percentile = |p: f64| latencies.get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1))).copied();
+    let ms = |us: Option<u64>| us.map_or(f64::NAN, |us| us as f64 / 1000.0);
+    println!(
+        "{} producers={} consumers={} count={} messages={} msgs/s={:.0} p50_ms={:.2} p99_ms={:.2} ({:.1?})",
+        options.mode,
+        options.producers,
+        options.consumers,
+        options.count,
+        done.load(Ordering::Relaxed),
+        done.load(Ordering::Relaxed) as f64 / elapsed.as_secs_f64().max(f64::EPSILON),
+        ms(percentile(0.50)),
+        ms(percentile(0.99)),
+        Duration::from_secs_f64(elapsed.as_secs_f64()),
+    );
+}
