@@ -358,3 +358,17 @@ fn keyspace_events_in_the_module_class() {
     let events: Vec<String> = (0..3).map(|_| pubsub.get_message().unwrap().get_channel_name().to_string()).collect();
     assert_eq!(events, ["__keyevent@0__:qpush", "__keyevent@0__:qpop", "__keyevent@0__:qack"]);
 }
+
+#[test]
+fn an_expired_message_reaches_a_consumer_of_the_dead_letter_queue_on_time() {
+    let server = Server::start();
+    let mut con = server.con();
+    ok(&mut con, &["Q.CONFIG", "q", "DEADLETTER", "q:expired"]);
+    ok(&mut con, &["Q.PUSH", "q", "stale", "TTL", "300"]);
+    let started = Instant::now();
+    let got = messages(&ok(&mut server.con(), &["Q.POP", "q:expired", "BLOCK", "5000"]));
+    assert_eq!(got[0].1, "stale");
+    let waited = started.elapsed();
+    assert!(waited >= Duration::from_millis(250) && waited < Duration::from_secs(3), "{waited:?}");
+    assert_eq!(stat(&mut con, "q", "dead-lettered"), 1);
+}

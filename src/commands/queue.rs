@@ -103,6 +103,9 @@ fn with_queue<R>(
             if !forward.is_empty() {
                 bury(&mut queue, std::mem::take(&mut forward));
             }
+            // Unlocked (and committed) before the timer and the waiters' registry are told.
+            drop(queue);
+            drop(shard);
             outcome
         }
         Some(target) => {
