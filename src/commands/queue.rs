@@ -104,7 +104,6 @@ fn with_queue<R>(
                 bury(&mut queue, std::mem::take(&mut forward));
             }
             // Unlocked (and committed) before the timer and the waiters' registry are told.
-            drop(queue);
             drop(shard);
             outcome
         }
@@ -191,7 +190,7 @@ fn bury(queue: &mut Tracked<'_, Queue>, messages: Vec<Forward>) {
     queue.commit_head();
 }
 
-/// The key of a queue command, and the rest of its arguments.
+/// The key of a queue command: its first argument.
 fn queue_key<'a>(args: Args<'a>) -> &'a [u8] {
     args.get(1)
 }

@@ -195,14 +195,6 @@ impl Queue {
         self.messages.iter().map(|(id, m)| (*id, m))
     }
 
-    pub fn len(&self) -> usize {
-        self.messages.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.messages.is_empty()
-    }
-
     pub fn sizes(&self) -> Sizes {
         Sizes { ready: self.ready.len(), delayed: self.delayed.len(), leased: self.leased.len(), dead: self.dead.len() }
     }
@@ -215,11 +207,6 @@ impl Queue {
     /// Dead letters, oldest first.
     pub fn dead_ids(&self) -> impl Iterator<Item = u64> + '_ {
         self.dead.values().copied()
-    }
-
-    /// The ID of a message in the queue with DEDUP `token`.
-    pub fn dedup_id(&self, token: &[u8]) -> Option<u64> {
-        self.dedup.get(token).copied()
     }
 
     /// The oldest ready message's ID (IDs grow with push time).
@@ -321,7 +308,7 @@ impl Queue {
     }
 
     /// The leased messages of client `holder`.
-    pub fn leased_by(&self, holder: u64) -> Vec<u64> {
+    fn leased_by(&self, holder: u64) -> Vec<u64> {
         self.leased
             .iter()
             .filter(|(_, id)| matches!(self.messages.get(id), Some(Message { state: State::Leased { holder: h, .. }, .. }) if *h == holder))
