@@ -158,6 +158,16 @@ fn bad_input_and_missing_queues() {
     assert_eq!(h.run(&["q.purge", "q2"]), Reply::Int(1));
     assert_eq!(h.run(&["exists", "q2"]), Reply::Int(1), "an empty queue keeps its config");
     assert_eq!(h.run(&["del", "q2"]), Reply::Int(1));
+
+    // Generic key commands treat a queue as any other value.
+    h.run(&["q.push", "e", "x"]);
+    assert_eq!(h.run(&["copy", "e", "e2"]), Reply::Int(1));
+    assert_eq!(payloads(&h.run(&["q.pop", "e2"])), ["x"]);
+    assert_eq!(stat(&mut h, "e", "ready"), 1, "a copy is its own queue");
+    assert_eq!(h.run(&["scan", "0", "type", "queue"]), Reply::Array(vec![bulk("0"), Reply::Array(vec![bulk("e2"), bulk("e")])]));
+    assert_eq!(h.run(&["pexpire", "e", "100"]), Reply::Int(1));
+    h.advance_ms(100);
+    assert_eq!(h.run(&["exists", "e"]), Reply::Int(0));
 }
 
 /// Where a model message is.
