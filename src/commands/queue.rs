@@ -76,7 +76,8 @@ fn changed<R>(result: R, changed: bool) -> Done<R> {
 }
 
 /// Runs `op` on the queue at `key` of `db` once its time is settled; `None` when there is no
-/// queue and `create` is false. Messages leaving for a dead-letter queue are pushed there under
+/// queue and `create` is false. `touch` records the access (OBJECT IDLETIME; off for CLIENT
+/// NO-TOUCH and for the server's own visits). Messages leaving for a dead-letter queue are pushed there under
 /// the same locks (both keys are locked in order), so none is ever in neither queue. Schedules the
 /// queue's next timed change and wakes its blocked consumers when messages became ready.
 fn with_queue<R>(
@@ -85,11 +86,12 @@ fn with_queue<R>(
     key: &[u8],
     now: u64,
     create: bool,
+    touch: bool,
     op: impl FnOnce(&mut Tracked<'_, Queue>, &mut Vec<Forward>) -> Done<R>,
 ) -> Result<Option<R>, CmdError> {
     let hash = KeyHash::of(key);
     let mut shard = shared.keyspace.db(db).lock(hash);
-    let dead_letter = match get::<Queue>(&mut shard, hash, key, now, true)? {
+    let dead_letter = match get::<Queue>(&mut shard, hash, key, now, touch)? {
         Some(queue) => queue.config().dead_letter.clone(),
         None if create => None,
         None => return Ok(None),
@@ -239,7 +241,7 @@ pub fn push(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let payload = args.get(2);
     let options = parse_push_options(&mut ArgCursor::new(args, 3))?;
     let id = next_id(ctx)?;
-    let pushed = with_queue(ctx.shared, ctx.session.db, key, ctx.now_ms, true, |queue, _| {
+    let pushed = with_queue(ctx.shared, ctx.session.db, key, ctx.now_ms, true, ctx.touches(), |queue, _| {
         let pushed = queue.push(id, payload, &options, ctx.now_ms);
         changed(pushed, pushed == Pushed::Added)
     })?;
@@ -263,7 +265,7 @@ pub fn pushmany(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let node = ctx.shared.config.hot.node_id.load(std::sync::atomic::Ordering::Relaxed);
     let ids = ctx.shared.ids.next(node, (args.len() - 2) as u64, ctx.now_ms).map_err(|e| CmdError::Other(e.into()))?;
     let now = ctx.now_ms;
-    let added = with_queue(ctx.shared, ctx.session.db, key, now, true, |queue, _| {
+    let added = with_queue(ctx.shared, ctx.session.db, key, now, true, ctx.touches(), |queue, _| {
         let config = queue.config();
         let waiting = (queue.sizes().ready + queue.sizes().delayed) as u64;
         if config.overflow == Overflow::Reject && config.max_len.is_some_and(|max| waiting + ids.len() as u64 > max) {
@@ -304,7 +306,7 @@ pub fn pop(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
         }
     }
     let (now, holder, protocol) = (ctx.now_ms, ctx.session.info.id, ctx.session.protocol);
-    let reply = with_queue(ctx.shared, ctx.session.db, key, now, false, |queue, _| {
+    let reply = with_queue(ctx.shared, ctx.session.db, key, now, false, ctx.touches(), |queue, _| {
         let lease = lease.unwrap_or(queue.config().lease_ms);
         let ids = queue.pop(n, lease, holder, now);
         let popped = !ids.is_empty();
@@ -346,7 +348,7 @@ fn parse_ids_then(args: Args, mut option: impl FnMut(&mut ArgCursor) -> Result<b
 pub fn ack(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let key = queue_key(args);
     let ids = parse_ids_then(args, |_| Ok(false))?;
-    let done = with_queue(ctx.shared, ctx.session.db, key, ctx.now_ms, false, |queue, _| {
+    let done = with_queue(ctx.shared, ctx.session.db, key, ctx.now_ms, false, ctx.touches(), |queue, _| {
         let done = queue.ack(&ids);
         changed(done, done > 0)
     })?
@@ -376,7 +378,7 @@ pub fn nack(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
         Ok(true)
     })?;
     let now = ctx.now_ms;
-    let done = with_queue(ctx.shared, ctx.session.db, key, now, false, |queue, forward| {
+    let done = with_queue(ctx.shared, ctx.session.db, key, now, false, ctx.touches(), |queue, forward| {
         let done = queue.nack(&ids, delay, dead, now, forward);
         changed(done, done > 0)
     })?
@@ -402,7 +404,7 @@ pub fn touch(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
         Ok(false)
     })?;
     let now = ctx.now_ms;
-    let done = with_queue(ctx.shared, ctx.session.db, key, now, false, |queue, _| {
+    let done = with_queue(ctx.shared, ctx.session.db, key, now, false, ctx.touches(), |queue, _| {
         let lease = lease.unwrap_or(queue.config().lease_ms);
         let done = queue.touch(&ids, lease, now);
         changed(done, done > 0)
@@ -435,7 +437,7 @@ fn parse_count_only(args: Args, default: usize) -> Result<usize, CmdError> {
 pub fn peek(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let n = parse_count_only(args, 1)?;
     let protocol = ctx.session.protocol;
-    let reply = with_queue(ctx.shared, ctx.session.db, queue_key(args), ctx.now_ms, false, |queue, _| {
+    let reply = with_queue(ctx.shared, ctx.session.db, queue_key(args), ctx.now_ms, false, ctx.touches(), |queue, _| {
         changed(messages_reply(protocol, queue, queue.ready_ids().take(n)), false)
     })?;
     Ok(reply.unwrap_or(Reply::Array(Vec::new())))
@@ -448,7 +450,7 @@ pub fn peek(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
 pub fn dead(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let n = parse_count_only(args, 10)?;
     let protocol = ctx.session.protocol;
-    let reply = with_queue(ctx.shared, ctx.session.db, queue_key(args), ctx.now_ms, false, |queue, _| {
+    let reply = with_queue(ctx.shared, ctx.session.db, queue_key(args), ctx.now_ms, false, ctx.touches(), |queue, _| {
         changed(messages_reply(protocol, queue, queue.dead_ids().take(n)), false)
     })?;
     Ok(reply.unwrap_or(Reply::Array(Vec::new())))
@@ -461,7 +463,7 @@ pub fn dead(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
 pub fn redrive(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let key = queue_key(args);
     let n = parse_count_only(args, usize::MAX)?;
-    let done = with_queue(ctx.shared, ctx.session.db, key, ctx.now_ms, false, |queue, _| {
+    let done = with_queue(ctx.shared, ctx.session.db, key, ctx.now_ms, false, ctx.touches(), |queue, _| {
         let done = queue.redrive(n);
         changed(done, done > 0)
     })?
@@ -478,7 +480,7 @@ pub fn redrive(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
 /// How many ready and delayed messages were dropped (leased ones stay).
 pub fn purge(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let key = queue_key(args);
-    let done = with_queue(ctx.shared, ctx.session.db, key, ctx.now_ms, false, |queue, _| {
+    let done = with_queue(ctx.shared, ctx.session.db, key, ctx.now_ms, false, ctx.touches(), |queue, _| {
         let done = queue.purge();
         changed(done, done > 0)
     })?
@@ -503,7 +505,7 @@ pub fn stats(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let key = queue_key(args);
     let now = ctx.now_ms;
     let waiting = ctx.shared.blocked.waiting_on(ctx.session.db, key) as u64;
-    let sizes_and_counters = with_queue(ctx.shared, ctx.session.db, key, now, false, |queue, _| {
+    let sizes_and_counters = with_queue(ctx.shared, ctx.session.db, key, now, false, ctx.touches(), |queue, _| {
         let oldest = queue.oldest_ready().map_or(0, |id| now.saturating_sub(crate::engine::snowflake::parse(id).unix_ms));
         changed((queue.sizes(), *queue.counters(), oldest), false)
     })?
@@ -605,7 +607,7 @@ pub fn config(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let key = queue_key(args);
     let (db, now) = (ctx.session.db, ctx.now_ms);
     if args.len() == 2 {
-        let reply = with_queue(ctx.shared, db, key, now, false, |queue, _| changed(config_reply(queue.config()), false))?;
+        let reply = with_queue(ctx.shared, db, key, now, false, ctx.touches(), |queue, _| changed(config_reply(queue.config()), false))?;
         return Ok(reply.unwrap_or_else(|| config_reply(&QueueConfig::default())));
     }
     let change = parse_config(args, key)?;
@@ -613,7 +615,7 @@ pub fn config(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
         let hash = KeyHash::of(target);
         get::<Queue>(&mut ctx.db().lock(hash), hash, target, now, false)?;
     }
-    with_queue(ctx.shared, db, key, now, true, |queue, _| {
+    with_queue(ctx.shared, db, key, now, true, ctx.touches(), |queue, _| {
         let mut config = queue.config().clone();
         config.lease_ms = change.lease.unwrap_or(config.lease_ms);
         config.max_deliveries = change.max_deliveries.unwrap_or(config.max_deliveries);
@@ -659,7 +661,7 @@ pub fn list(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
 /// marked to be served; the caller serves them (holding the gate's write side, as a writer would).
 pub fn tick(shared: &Shared, db: usize, key: &[u8], now: u64) {
     // Another type at the key (the queue was renamed away) or no key: nothing to do.
-    let _ = with_queue(shared, db, key, now, false, |_, _| changed((), false));
+    let _ = with_queue(shared, db, key, now, false, false, |_, _| changed((), false));
 }
 
 /// Client `client` went away: its leases in `queues` (from [`crate::state::queues::Queues::take_leases`])
@@ -667,7 +669,7 @@ pub fn tick(shared: &Shared, db: usize, key: &[u8], now: u64) {
 /// does. The caller serves the consumers this made ready.
 pub fn release_client(shared: &Shared, client: u64, queues: Vec<(usize, Vec<u8>)>, now: u64) {
     for (db, key) in queues {
-        let _ = with_queue(shared, db, &key, now, false, |queue, _| {
+        let _ = with_queue(shared, db, &key, now, false, false, |queue, _| {
             let released = queue.release(client);
             changed((), released > 0)
         });
