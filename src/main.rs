@@ -144,6 +144,8 @@ fn main() -> std::process::ExitCode {
                 return std::process::ExitCode::FAILURE;
             }
         }
+        // Before any client can push: queue timers, and message IDs above the stored ones.
+        strata::commands::queue::after_recovery(&shared);
     }
 
     // One single-threaded event loop per thread, each accepting its own connections (the kernel

@@ -676,9 +676,10 @@ pub fn release_client(shared: &Shared, client: u64, queues: Vec<(usize, Vec<u8>)
     }
 }
 
-/// Schedules the timer of every queue (at start, after recovery: leases and delays that ended
-/// while the server was down are acted on at once).
-pub fn schedule_all(shared: &Shared) {
+/// After recovery: schedules the timer of every queue (leases and delays that ended while the
+/// server was down are acted on at once), and makes new message IDs greater than every stored one,
+/// so a clock that went back cannot give a new message the ID of an old one.
+pub fn after_recovery(shared: &Shared) {
     for db in 0..shared.keyspace.databases() {
         for shard in 0..crate::engine::keyspace::SHARDS {
             let guard = shared.keyspace.db(db).lock_index(shard);
@@ -686,6 +687,9 @@ pub fn schedule_all(shared: &Shared) {
                 if let crate::engine::Value::Queue(queue) = entry.value() {
                     if let Some(at) = queue.next_due() {
                         shared.queues.schedule(db, entry.key(), at);
+                    }
+                    if let Some(last) = queue.messages().map(|(id, _)| id).max() {
+                        shared.ids.after(last);
                     }
                 }
             }

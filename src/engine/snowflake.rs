@@ -44,6 +44,13 @@ impl Snowflake {
         Ok(compose(first, (node & MAX_NODE) << SEQUENCE_BITS))
     }
 
+    /// Makes later IDs greater than `id` (one read back from disk), whatever the clock says.
+    pub fn after(&self, id: u64) {
+        let millis = id >> (NODE_BITS + SEQUENCE_BITS);
+        let sequence = id & ((1 << SEQUENCE_BITS) - 1);
+        self.last.fetch_max(millis << SEQUENCE_BITS | sequence, Ordering::AcqRel);
+    }
+
     /// Reserves `count` stamps (`millis << 12 | sequence`); the first.
     fn reserve(&self, count: u64, now_unix_ms: u64) -> Result<u64, &'static str> {
         let now = now_unix_ms.saturating_sub(EPOCH_MS) << SEQUENCE_BITS;
@@ -94,5 +101,8 @@ mod tests {
         let parts = parse(a);
         assert_eq!(parts, SnowflakeParts { unix_ms: t, node: 7, sequence: 0 });
         assert_eq!(parse(*burst.last().unwrap()).node, 7);
+        let restarted = Snowflake::default();
+        restarted.after(*burst.last().unwrap());
+        assert!(restarted.one(7, t - 10_000).unwrap() > *burst.last().unwrap(), "not below what is on disk");
     }
 }

@@ -213,9 +213,9 @@ async fn cron(shared: Arc<Shared>) {
 
 /// Acts on queues when their delays, leases or TTLs end, so blocked consumers get the messages on
 /// time without anyone else touching the queue (`commands::queue::tick`). One task, on the cron's
-/// loop; it sleeps until the earliest scheduled queue or until an earlier one is scheduled.
+/// loop; it sleeps until the earliest scheduled queue or until an earlier one is scheduled
+/// (recovered queues were scheduled by `main`, see `commands::queue::after_recovery`).
 async fn queue_timer(shared: Arc<Shared>) {
-    crate::commands::queue::schedule_all(&shared);
     let mut shutdown = shared.shutdown_signal();
     loop {
         let wait = shared.queues.next_due().map_or(Duration::from_secs(3600), |at| Duration::from_millis(at.saturating_sub(unix_ms())));
