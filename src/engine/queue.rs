@@ -317,6 +317,21 @@ impl Queue {
     }
 }
 
+/// Takes the first element of an ordered set when it satisfies `due`.
+trait TakeFirstDue<T> {
+    fn take_first_due(&mut self, due: impl FnOnce(&T) -> bool) -> Option<T>;
+}
+
+impl<T: Ord> TakeFirstDue<T> for BTreeSet<T> {
+    fn take_first_due(&mut self, due: impl FnOnce(&T) -> bool) -> Option<T> {
+        if self.first().is_some_and(due) {
+            self.pop_first()
+        } else {
+            None
+        }
+    }
+}
+
 /// A message leaving its queue for a dead-letter queue (past MAXDELIVERIES, or its TTL).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Forward {
@@ -357,26 +372,18 @@ mod tracked {
         /// appended to `forward`. Whether anything changed.
         pub fn settle(&mut self, now: u64, forward: &mut Vec<Forward>) -> bool {
             let mut changed = false;
-            while let Some(&(due, id)) = self.value.delayed.first() {
-                if due > now {
-                    break;
-                }
+            // Each loop takes the index entry first, so it ends even if an entry had no message.
+            while let Some((_, id)) = self.value.delayed.take_first_due(|&(due, _)| due <= now) {
                 self.ready_at_tail(id);
                 changed = true;
             }
-            while let Some(&(deadline, id)) = self.value.leased.first() {
-                if deadline > now {
-                    break;
-                }
+            while let Some((_, id)) = self.value.leased.take_first_due(|&(deadline, _)| deadline <= now) {
                 self.give_back(id, forward);
                 changed = true;
             }
-            while let Some(&(at, id)) = self.value.ttl.first() {
-                if at > now {
-                    break;
-                }
+            while let Some((_, id)) = self.value.ttl.take_first_due(|&(at, _)| at <= now) {
                 let Some(message) = self.take_logged(id) else {
-                    break;
+                    continue;
                 };
                 if self.value.head.config.dead_letter.is_some() {
                     self.value.head.counters.dead_lettered += 1;
