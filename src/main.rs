@@ -234,11 +234,7 @@ fn open_store(config: &Config) -> Result<Option<Arc<Store>>, StoreError> {
     if !config.get_bool("appendonly") {
         return Ok(None);
     }
-    let fsync = match config.get("appendfsync").as_str() {
-        "always" => Fsync::Always,
-        "no" => Fsync::No,
-        _ => Fsync::EverySec,
-    };
+    let fsync = Fsync::from_name(&config.get("appendfsync")).unwrap_or(Fsync::EverySec);
     let dir = PathBuf::from(config.get("dir")).join(STORE_DIR);
     let databases = config.get_i64("databases") as usize;
     Store::open(&dir, databases, fsync).map(|store| Some(Arc::new(store)))

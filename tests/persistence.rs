@@ -348,3 +348,27 @@ fn a_kill_9_under_everysec_loses_at_most_the_last_second() {
         }
     }
 }
+
+/// CONFIG SET appendfsync takes effect at once: switched from everysec to always, every write
+/// acknowledged before a `kill -9` right after it is there. Turning persistence on or off while
+/// running is refused rather than ignored.
+#[test]
+fn config_set_appendfsync_always_makes_the_next_acknowledgement_durable() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), "everysec");
+    let mut con = server.con();
+    q(&mut con, &["config", "set", "appendfsync", "always"]).unwrap();
+    let shown: Vec<String> = redis::cmd("config").arg("get").arg("appendfsync").query(&mut con).unwrap();
+    assert_eq!(shown, ["appendfsync", "always"]);
+    let refused = common::err(&mut con, &["config", "set", "appendonly", "no"]);
+    assert!(refused.contains("appendonly"), "{refused}");
+    for i in 0..200 {
+        q(&mut con, &["rpush", "acknowledged", &i.to_string()]).unwrap();
+    }
+    server.signal("KILL");
+    drop(server);
+    let server = start(dir.path(), "everysec");
+    let mut con = server.con();
+    let len: i64 = redis::cmd("llen").arg("acknowledged").query(&mut con).unwrap();
+    assert_eq!(len, 200);
+}

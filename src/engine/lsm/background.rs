@@ -316,30 +316,14 @@ fn sync_loop(inner: Arc<Inner>, ms: u64) {
             }
         }
         // Lock order is writer before state, so the state lock is released above.
-        let file = {
+        {
             let mut w = inner.writer.lock();
             if w.last_sync.elapsed() < period {
                 continue;
             }
             w.last_sync = Instant::now();
-            if let Err(e) = w.wal.write_out() {
-                inner.poison(&e);
-                continue;
-            }
-            w.wal.sync_handle().map(|(f, end)| (f, end, w.wal.path.clone()))
-        };
-        if let Some((f, end, path)) = file {
-            match f.sync_data() {
-                Ok(()) => {
-                    let mut w = inner.writer.lock();
-                    // The log may have rotated meanwhile: its successor starts empty.
-                    if w.wal.path == path {
-                        w.wal.synced_through(end);
-                    }
-                }
-                Err(e) => inner.poison(&Error::io(path, "fsync", e)),
-            }
-            inner.counters.wal_syncs.fetch_add(1, Ordering::Relaxed);
         }
+        // A failure poisons the engine; writers see it.
+        let _ = inner.sync_wal(true);
     }
 }
