@@ -34,6 +34,7 @@ mod batch;
 mod block;
 mod bloom;
 mod cache;
+pub mod check;
 mod coding;
 mod compaction;
 mod error;
