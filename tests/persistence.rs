@@ -372,3 +372,22 @@ fn config_set_appendfsync_always_makes_the_next_acknowledgement_durable() {
     let len: i64 = redis::cmd("llen").arg("acknowledged").query(&mut con).unwrap();
     assert_eq!(len, 200);
 }
+
+/// ID.* generators persist a reservation above every ID they issued, so IDs keep increasing
+/// across a `kill -9` and restart (the clock is not trusted alone: see `Snowflake`).
+#[test]
+fn ids_issued_after_a_kill_9_are_above_every_id_before() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), "always");
+    let mut con = server.con();
+    let before: Vec<i64> = redis::cmd("id.next").arg("COUNT").arg(5000).query(&mut con).unwrap();
+    let named_before: i64 = redis::cmd("id.next").arg("orders").query(&mut con).unwrap();
+    server.signal("KILL");
+    drop(server);
+    let server = start(dir.path(), "always");
+    let mut con = server.con();
+    let after: i64 = redis::cmd("id.next").query(&mut con).unwrap();
+    let named_after: i64 = redis::cmd("id.next").arg("orders").query(&mut con).unwrap();
+    assert!(after > *before.last().unwrap(), "{after} after {:?}", before.last());
+    assert!(named_after > named_before);
+}

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::layout::{db_map_key, member_prefix, meta_header, meta_key};
+use super::layout::{db_map_key, id_reservation_key, member_prefix, meta_header, meta_key};
 use super::stream_codec;
 use crate::engine::keyspace::{KeyHash, Shard};
 use crate::engine::lsm::{self, Options, SyncMode, WriteBatch};
@@ -324,6 +324,15 @@ impl Store {
         }
         self.lsm.flush()?;
         Ok(())
+    }
+
+    /// Records an ID.* generator's new reservation, committed with the command that issued the IDs
+    /// (so under `appendfsync always` they are acknowledged only once it is on disk).
+    pub fn record_id_reservation(&self, namespace: Option<&[u8]>, stamp: u64) {
+        PENDING.with_borrow_mut(|pending| {
+            pending.batch.put(&id_reservation_key(namespace), &stamp.to_be_bytes());
+        });
+        self.commit();
     }
 
     fn store_of(&self, db: usize) -> u32 {
