@@ -140,9 +140,12 @@ pub fn load_slowly(
     Ok(loaded)
 }
 
-/// The ID.* generators' reservations: `(None, stamp)` for the default generator, `(Some(namespace),
+/// An ID.* generator's reservation: `(None, stamp)` for the default generator, `(Some(namespace),
 /// stamp)` for the others.
-pub fn id_reservations(store: &Store) -> Result<Vec<(Option<Vec<u8>>, u64)>, StoreError> {
+pub type IdReservation = (Option<Vec<u8>>, u64);
+
+/// Every ID.* generator's reservation.
+pub fn id_reservations(store: &Store) -> Result<Vec<IdReservation>, StoreError> {
     let mut found = Vec::new();
     for record in store.lsm.prefix(&id_reservation_prefix()) {
         let (key, value) = record?;
