@@ -73,6 +73,8 @@ pub struct Store {
     queue: parking_lot::Mutex<Queue>,
     /// Units committed up to this number are written (see [`Store::acknowledged`]).
     written: AtomicU64,
+    /// Wakes connections waiting for their units ([`Store::wait_acknowledged`]) after a flush.
+    written_changed: tokio::sync::Notify,
     /// Held while a flush writes, so a flush that finds the queue empty still waits for the one
     /// writing what it committed; it keeps what a failed write left unwritten.
     flushing: parking_lot::Mutex<Unwritten>,
@@ -156,6 +158,7 @@ impl Store {
             failure: parking_lot::Mutex::default(),
             queue: parking_lot::Mutex::default(),
             written: AtomicU64::new(0),
+            written_changed: tokio::sync::Notify::new(),
             flushing: parking_lot::Mutex::default(),
             fsync: AtomicU8::new(fsync as u8),
             queued: parking_lot::Condvar::new(),
@@ -201,6 +204,7 @@ impl Store {
             }
             *unwritten = Unwritten { through: unwritten.through, ..Unwritten::default() };
             self.written.store(unwritten.through, Ordering::Release);
+            self.written_changed.notify_waiters();
             tracing::warn!("writing to the store works again");
         }
         let (batch, through) = {
@@ -224,6 +228,7 @@ impl Store {
             return false;
         }
         self.written.store(through, Ordering::Release);
+        self.written_changed.notify_waiters();
         self.failed.store(false, Ordering::Relaxed);
         true
     }
@@ -259,15 +264,36 @@ impl Store {
         }
     }
 
-    /// What a connection calls before it sends replies: with `appendfsync always` a [`Store::flush`]
-    /// (nothing is acknowledged before it is on disk); otherwise the committer thread is woken and
-    /// the event loop goes on, as Redis leaves `everysec` writes to its background fsync.
+    /// What a connection calls before it sends replies. With `appendfsync always` the committer
+    /// thread is woken to write and fsync what is queued while the event loop goes on serving (the
+    /// connection then waits in [`Store::wait_acknowledged`]): one fsync covers every unit
+    /// committed while the previous one ran. With `everysec` and `no` the committer's own rounds
+    /// write the queue, as Redis leaves them to its background fsync. Without a committer (in
+    /// tests), it flushes itself.
     pub fn flush_soon(&self) {
-        if self.fsync() == Fsync::Always || !self.committer.load(Ordering::Relaxed) {
+        if !self.committer.load(Ordering::Relaxed) {
             self.flush();
-        } else if self.queue.lock().batch.len() > WAKE_AT {
-            // The committer writes every millisecond anyway; a big backlog should not wait.
+            return;
+        }
+        let queued = self.queue.lock().batch.len();
+        // Under everysec the committer writes every millisecond anyway; a big backlog should not wait.
+        if queued > WAKE_AT || (queued > 0 && self.fsync() == Fsync::Always) {
             self.queued.notify_one();
+        }
+    }
+
+    /// Waits until replies acknowledging the unit `ticket` may go out ([`Store::acknowledged`]);
+    /// while the disk refuses writes that is until the committer's retry succeeds.
+    pub async fn wait_acknowledged(&self, ticket: u64) {
+        loop {
+            let changed = self.written_changed.notified();
+            let mut changed = std::pin::pin!(changed);
+            // Registered before the check, so a flush between the two still wakes us.
+            changed.as_mut().enable();
+            if self.acknowledged(ticket) {
+                return;
+            }
+            changed.await;
         }
     }
 
@@ -292,8 +318,8 @@ impl Store {
         *self.failure.lock() = reason;
     }
 
-    /// Starts the thread that writes queued units for `everysec` and `no` (with `always` writers
-    /// flush themselves, and it only writes what no reply follows) and fsyncs the log once a
+    /// Starts the thread that writes queued units (under `always` when a connection wakes it, and
+    /// fsyncs them; under `everysec` and `no` about every millisecond) and fsyncs the log once a
     /// second under `everysec`. It stops when the store is dropped.
     pub fn start_committer(self: &std::sync::Arc<Store>) -> std::io::Result<()> {
         let store = std::sync::Arc::downgrade(self);
@@ -308,9 +334,13 @@ impl Store {
                 }
                 store.flush();
                 store.fsync_if_due(&mut last_fsync);
+                let always = store.fsync() == Fsync::Always;
                 drop(store);
                 // Units gather meanwhile, so each LSM write carries many: no wake-up per request.
-                std::thread::sleep(std::time::Duration::from_millis(1));
+                // Under always the fsync itself is that pause.
+                if !always {
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                }
             }
         })?;
         self.committer.store(true, Ordering::Relaxed);
