@@ -10,7 +10,7 @@ use clap::Parser;
 
 use strata::commands::registry;
 use strata::config::Config;
-use strata::engine::persist::{recovery, Fsync, Store, StoreError};
+use strata::engine::persist::{Fsync, Store, StoreError};
 use strata::logging;
 use strata::server;
 use strata::server::spare::{self, LoopActivity};
@@ -61,6 +61,9 @@ fn split_args(args: &[String]) -> Result<(Option<PathBuf>, Settings), String> {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    if cli.args.first().is_some_and(|first| first == "--check-store") {
+        return check_store(&cli.args[1..]);
+    }
     let (file, overrides) = match split_args(&cli.args) {
         Ok(parsed) => parsed,
         Err(error) => {
@@ -75,6 +78,7 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
+    ignore_file_size_signal();
     if let Err(error) = logging::init(&config.get("loglevel"), &config.get("logfile")) {
         eprintln!("strata-server: can't open the log file: {error}");
         return std::process::ExitCode::FAILURE;
@@ -119,7 +123,7 @@ fn main() -> std::process::ExitCode {
         Ok(store) => store,
         Err(error) => {
             tracing::error!(%error, "can't open the store");
-            eprintln!("strata-server: can't open the store: {error}");
+            eprintln!("strata-server: can't open the store: {error}{}", repair_hint(&error));
             return std::process::ExitCode::FAILURE;
         }
     };
@@ -130,23 +134,8 @@ fn main() -> std::process::ExitCode {
             tracing::error!(%error, "can't start the store's committer thread");
             return std::process::ExitCode::FAILURE;
         }
-        let started = std::time::Instant::now();
-        match recovery::load(store, &shared.keyspace, &shared.config.hot.limits(), strata::state::shared::unix_ms()) {
-            Ok(loaded) => tracing::info!(
-                keys = loaded.keys,
-                expired = loaded.expired,
-                seconds = started.elapsed().as_secs_f64(),
-                "DB loaded from disk"
-            ),
-            Err(error) => {
-                tracing::error!(%error, "can't load the store");
-                eprintln!("strata-server: can't load the store: {error}");
-                return std::process::ExitCode::FAILURE;
-            }
-        }
-        // Before any client can push: queue timers, and message IDs above the stored ones.
-        strata::commands::queue::after_recovery(&shared);
     }
+    shared.begin_loading();
 
     // One single-threaded event loop per thread, each accepting its own connections (the kernel
     // spreads them over the SO_REUSEPORT listeners): no task ever migrates between threads, so a
@@ -186,10 +175,16 @@ fn main() -> std::process::ExitCode {
     };
     runtime.block_on(async {
         server::handle_signals(shared.clone());
-        tracing::info!(port = bound, threads, version = strata::VERSION, "Ready to accept connections");
-        // One machine-readable line for scripts and tests that start the server on port 0.
-        println!("ready port={bound}");
-        server::run(shared.clone(), main_listeners, true, main_activity).await;
+        // The loops answer LOADING meanwhile, as Redis does while it loads.
+        let loaded = load_in_background(shared.clone());
+        let ready = async {
+            if loaded.await.is_ok() {
+                tracing::info!(port = bound, threads, version = strata::VERSION, "Ready to accept connections");
+                // One machine-readable line for scripts and tests that start the server on port 0.
+                println!("ready port={bound}");
+            }
+        };
+        tokio::join!(server::run(shared.clone(), main_listeners, true, main_activity), ready);
         tracing::info!("User requested shutdown...");
     });
     for worker in workers {
@@ -205,16 +200,95 @@ fn main() -> std::process::ExitCode {
     std::process::ExitCode::SUCCESS
 }
 
+/// Loads the store on a thread of its own; the process exits if it can't, as redis-server does
+/// when its data can't be loaded. The future resolves when the dataset is loaded.
+fn load_in_background(shared: Arc<Shared>) -> tokio::sync::oneshot::Receiver<()> {
+    let (done, loaded) = tokio::sync::oneshot::channel();
+    let spawned = std::thread::Builder::new().name("strata-load".into()).spawn(move || {
+        let started = std::time::Instant::now();
+        match shared.load_store() {
+            Ok(loaded) => {
+                if shared.store.is_some() {
+                    tracing::info!(
+                        keys = loaded.keys,
+                        expired = loaded.expired,
+                        seconds = started.elapsed().as_secs_f64(),
+                        "DB loaded from disk"
+                    );
+                }
+                // Recovered queues' delays and leases (some ended while the server was down).
+                strata::commands::queue::after_recovery(&shared);
+                let _ = done.send(());
+            }
+            Err(error) => {
+                tracing::error!(%error, "can't load the store");
+                eprintln!("strata-server: can't load the store: {error}{}", repair_hint(&error));
+                std::process::exit(1);
+            }
+        }
+    });
+    if let Err(error) = spawned {
+        tracing::error!(%error, "can't start the loading thread");
+        std::process::exit(1);
+    }
+    loaded
+}
+
+/// `strata-server --check-store DIR [--fix]`: verifies the store in DIR (the `dir` setting, or the
+/// store directory itself) with the server stopped; `--fix` keeps the intact prefix of a damaged
+/// log, as `redis-check-aof --fix` does. Exits 0 when the store is (now) whole.
+fn check_store(args: &[String]) -> std::process::ExitCode {
+    let (dir, fix) = match args {
+        [dir] => (PathBuf::from(dir), false),
+        [dir, fix] if fix == "--fix" => (PathBuf::from(dir), true),
+        _ => {
+            eprintln!("usage: strata-server --check-store DIR [--fix]");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let store = if dir.join(STORE_DIR).is_dir() { dir.join(STORE_DIR) } else { dir };
+    match strata::engine::lsm::check::check(&store, fix) {
+        Ok(report) => {
+            println!(
+                "{}: {} tables ({} entries), {} logs ({} records)",
+                store.display(),
+                report.tables,
+                report.table_entries,
+                report.logs,
+                report.log_records
+            );
+            report.fixed.iter().for_each(|line| println!("fixed: {line}"));
+            report.damaged.iter().for_each(|line| println!("damaged: {line}"));
+            if report.healthy() {
+                println!("the store is whole");
+                std::process::ExitCode::SUCCESS
+            } else {
+                println!("a damaged table can't be cut back: restore it (or the whole store) from a copy");
+                std::process::ExitCode::FAILURE
+            }
+        }
+        Err(error) => {
+            eprintln!("strata-server: can't check {}: {error}", store.display());
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// What to tell the operator when the store is damaged.
+fn repair_hint(error: &StoreError) -> &'static str {
+    if error.0.contains("corrupted file") {
+        "\nCheck it with `strata-server --check-store <dir>`; `--fix` keeps the intact prefix of a damaged log."
+    } else {
+        ""
+    }
+}
+
 /// The store in `dir` when `appendonly` is on, opened with `appendfsync`.
 fn open_store(config: &Config) -> Result<Option<Arc<Store>>, StoreError> {
     if !config.get_bool("appendonly") {
         return Ok(None);
     }
-    let fsync = match config.get("appendfsync").as_str() {
-        "always" => Fsync::Always,
-        "no" => Fsync::No,
-        _ => Fsync::EverySec,
-    };
+    let fsync = Fsync::from_name(&config.get("appendfsync")).unwrap_or(Fsync::EverySec);
     let dir = PathBuf::from(config.get("dir")).join(STORE_DIR);
     let databases = config.get_i64("databases") as usize;
     Store::open(&dir, databases, fsync).map(|store| Some(Arc::new(store)))
@@ -222,6 +296,16 @@ fn open_store(config: &Config) -> Result<Option<Arc<Store>>, StoreError> {
 
 /// The store's directory inside `dir`.
 const STORE_DIR: &str = "strata-store";
+
+/// A write past the file size limit (`ulimit -f`) fails with EFBIG instead of killing the
+/// process, as PostgreSQL arranges too: the store treats it as the disk error it is (MISCONF until
+/// writes succeed again) and nothing acknowledged is lost.
+fn ignore_file_size_signal() {
+    // SAFETY: installs the predefined SIG_IGN disposition before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
+}
 
 fn event_loop() -> std::io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread().enable_all().build()

@@ -303,7 +303,7 @@ fn the_store_rebuilds_the_keyspace_exactly() {
         let now = harness.now_ms();
         let limits = Limits { hash_max_entries: 4, zset_max_entries: 4, ..Limits::default() };
         let rebuilt = Keyspace::new(16);
-        recovery::load(&store, &rebuilt, &limits, now).unwrap();
+        recovery::load(&store, &rebuilt, &limits, now, &Default::default()).unwrap();
         assert_eq!(contents(&rebuilt, now), contents(&harness.shared.keyspace, now), "seed {seed}");
     }
 }
@@ -361,4 +361,47 @@ fn a_kill_9_under_everysec_loses_at_most_the_last_second() {
             assert_pair_whole(&mut con, writer, cycle);
         }
     }
+}
+
+/// CONFIG SET appendfsync takes effect at once: switched from everysec to always, every write
+/// acknowledged before a `kill -9` right after it is there. Turning persistence on or off while
+/// running is refused rather than ignored.
+#[test]
+fn config_set_appendfsync_always_makes_the_next_acknowledgement_durable() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), "everysec");
+    let mut con = server.con();
+    q(&mut con, &["config", "set", "appendfsync", "always"]).unwrap();
+    let shown: Vec<String> = redis::cmd("config").arg("get").arg("appendfsync").query(&mut con).unwrap();
+    assert_eq!(shown, ["appendfsync", "always"]);
+    let refused = common::err(&mut con, &["config", "set", "appendonly", "no"]);
+    assert!(refused.contains("appendonly"), "{refused}");
+    for i in 0..200 {
+        q(&mut con, &["rpush", "acknowledged", &i.to_string()]).unwrap();
+    }
+    server.signal("KILL");
+    drop(server);
+    let server = start(dir.path(), "everysec");
+    let mut con = server.con();
+    let len: i64 = redis::cmd("llen").arg("acknowledged").query(&mut con).unwrap();
+    assert_eq!(len, 200);
+}
+
+/// ID.* generators persist a reservation above every ID they issued, so IDs keep increasing
+/// across a `kill -9` and restart (the clock is not trusted alone: see `Snowflake`).
+#[test]
+fn ids_issued_after_a_kill_9_are_above_every_id_before() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), "always");
+    let mut con = server.con();
+    let before: Vec<i64> = redis::cmd("id.next").arg("COUNT").arg(5000).query(&mut con).unwrap();
+    let named_before: i64 = redis::cmd("id.next").arg("orders").query(&mut con).unwrap();
+    server.signal("KILL");
+    drop(server);
+    let server = start(dir.path(), "always");
+    let mut con = server.con();
+    let after: i64 = redis::cmd("id.next").query(&mut con).unwrap();
+    let named_after: i64 = redis::cmd("id.next").arg("orders").query(&mut con).unwrap();
+    assert!(after > *before.last().unwrap(), "{after} after {:?}", before.last());
+    assert!(named_after > named_before);
 }

@@ -600,7 +600,7 @@ fn model_run(seed: u64, steps: usize) {
         if step % 40 == 39 {
             store.flush();
             let rebuilt = Keyspace::new(16);
-            recovery::load(&store, &rebuilt, &Limits::default(), now).unwrap();
+            recovery::load(&store, &rebuilt, &Limits::default(), now, &Default::default()).unwrap();
             let hash = KeyHash::of(b"q");
             let shown = |keyspace: &Keyspace| {
                 let mut shard = keyspace.db(0).lock(hash);
@@ -619,7 +619,7 @@ fn model_run(seed: u64, steps: usize) {
             store = std::sync::Arc::new(Store::open(dir.path(), 16, Fsync::No).unwrap());
             h = Harness::with_sinks(&[], vec![store.clone()]);
             h.advance_ms(now + 1 - h.now_ms());
-            recovery::load(&store, &h.shared.keyspace, &Limits::default(), h.now_ms()).unwrap();
+            recovery::load(&store, &h.shared.keyspace, &Limits::default(), h.now_ms(), &Default::default()).unwrap();
             strata::commands::queue::after_recovery(&h.shared);
         }
     }

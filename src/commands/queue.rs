@@ -224,9 +224,9 @@ fn full() -> CmdError {
     CmdError::err("queue is full (MAXLEN reached, OVERFLOW reject)")
 }
 
-fn next_id(ctx: &Ctx) -> Result<u64, CmdError> {
-    let node = ctx.shared.config.hot.node_id.load(std::sync::atomic::Ordering::Relaxed);
-    ctx.shared.ids.one(node, ctx.now_ms).map_err(|e| CmdError::Other(e.into()))
+/// `count` message IDs from the ID.* generator (its reservation is persisted with the command).
+fn next_ids(ctx: &Ctx, count: usize) -> Result<Vec<u64>, CmdError> {
+    ctx.shared.next_ids(None, count as u64, ctx.now_ms).map_err(|e| CmdError::Other(e.into()))
 }
 
 /// Q.PUSH queue payload [DELAY ms] [PRIORITY 0-9] [TTL ms] [DEDUP token]
@@ -240,7 +240,7 @@ pub fn push(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let key = queue_key(args);
     let payload = args.get(2);
     let options = parse_push_options(&mut ArgCursor::new(args, 3))?;
-    let id = next_id(ctx)?;
+    let id = next_ids(ctx, 1)?.first().copied().ok_or_else(|| CmdError::err("the ID generator issued no ID"))?;
     let pushed = with_queue(ctx.shared, ctx.session.db, key, ctx.now_ms, true, ctx.touches(), |queue, _| {
         let pushed = queue.push(id, payload, &options, ctx.now_ms);
         changed(pushed, pushed == Pushed::Added)
@@ -262,8 +262,7 @@ pub fn push(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
 /// reject, a push that does not fit whole adds nothing and fails.
 pub fn pushmany(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let key = queue_key(args);
-    let node = ctx.shared.config.hot.node_id.load(std::sync::atomic::Ordering::Relaxed);
-    let ids = ctx.shared.ids.next(node, (args.len() - 2) as u64, ctx.now_ms).map_err(|e| CmdError::Other(e.into()))?;
+    let ids = next_ids(ctx, args.len() - 2)?;
     let now = ctx.now_ms;
     let added = with_queue(ctx.shared, ctx.session.db, key, now, true, ctx.touches(), |queue, _| {
         let config = queue.config();
@@ -676,9 +675,9 @@ pub fn release_client(shared: &Shared, client: u64, queues: Vec<(usize, Vec<u8>)
     }
 }
 
-/// After recovery: schedules the timer of every queue (leases and delays that ended while the
-/// server was down are acted on at once), and makes new message IDs greater than every stored one,
-/// so a clock that went back cannot give a new message the ID of an old one.
+/// After recovery: schedules the timer of every queue, so leases and delays that ended while the
+/// server was down are acted on at once. (New message IDs stay above stored ones through the ID.*
+/// generator's persisted reservation.)
 pub fn after_recovery(shared: &Shared) {
     for db in 0..shared.keyspace.databases() {
         for shard in 0..crate::engine::keyspace::SHARDS {
@@ -687,9 +686,6 @@ pub fn after_recovery(shared: &Shared) {
                 if let crate::engine::Value::Queue(queue) = entry.value() {
                     if let Some(at) = queue.next_due() {
                         shared.queues.schedule(db, entry.key(), at);
-                    }
-                    if let Some(last) = queue.messages().map(|(id, _)| id).max() {
-                        shared.ids.after(last);
                     }
                 }
             }

@@ -4,6 +4,8 @@
 //!
 //! - `0x00 | db u16` → the store id of database `db` (u32 BE). A database's records live under its
 //!   store id, so FLUSHDB (a new id) and SWAPDB (two ids exchanged) are one or two records.
+//! - `0x01 | 0x00` and `0x01 | 0x01 | namespace` → the reservation (u64 BE stamp) of the default and
+//!   of a namespace's ID.* generator.
 //! - `'m' | store u32 | slot u16 | key` → the key's metadata: `type u8 | version u64 | deadline u64`
 //!   (Unix ms, 0 = none), then the body: a string's bytes, a list's or a stream's encoding, a queue's
 //!   head (config, counters; `persist::queue_codec`); hashes, sets and sorted sets have no body.
@@ -17,6 +19,7 @@ use crate::cluster::slot::key_slot;
 use crate::engine::value::ValueType;
 
 const DB_MAP: u8 = 0;
+const ID_RESERVATION: u8 = 1;
 const META: u8 = b'm';
 const MEMBER: u8 = b'd';
 
@@ -35,6 +38,29 @@ pub fn db_map_prefix() -> [u8; 1] {
 pub fn db_of_map_key(record: &[u8]) -> Option<u16> {
     match record {
         [DB_MAP, high, low] => Some(u16::from_be_bytes([*high, *low])),
+        _ => None,
+    }
+}
+
+/// The record of an ID.* generator's reservation (see `Snowflake`): `None` for the default
+/// generator, else a namespace's.
+pub fn id_reservation_key(namespace: Option<&[u8]>) -> Vec<u8> {
+    match namespace {
+        None => vec![ID_RESERVATION, 0],
+        Some(name) => [&[ID_RESERVATION, 1][..], name].concat(),
+    }
+}
+
+/// The prefix of every ID reservation record.
+pub fn id_reservation_prefix() -> [u8; 1] {
+    [ID_RESERVATION]
+}
+
+/// The namespace of an ID reservation record's key (`Some(None)` for the default generator).
+pub fn namespace_of_reservation(record: &[u8]) -> Option<Option<&[u8]>> {
+    match record {
+        [ID_RESERVATION, 0] => Some(None),
+        [ID_RESERVATION, 1, name @ ..] => Some(Some(name)),
         _ => None,
     }
 }
