@@ -2,11 +2,12 @@
 //! them; prints messages/s end to end and the push-to-ack latency (p50, p99).
 //!
 //!   cargo bench --bench queue_load -- --port 7379 --mode strata [--producers 4] [--consumers 4]
-//!       [--messages 200000] [--count 16]
+//!       [--messages 200000] [--count 16] [--batch 16]
 //!
-//! Modes: `strata` (Q.PUSH; Q.POP COUNT n BLOCK; one Q.ACK for the batch) and `redis`, the reliable
-//! queue pattern Redis users write today (LPUSH; BLMOVE to a processing list; LREM to ack, one
-//! message at a time as BLMOVE gives them). `benches/queues.sh` runs both at the same `appendfsync`.
+//! Modes: `strata` (Q.PUSHMANY of `batch` messages, or Q.PUSH with `--batch 1`; Q.POP COUNT n
+//! BLOCK; one Q.ACK for the batch) and `redis`, the reliable queue pattern Redis users write today
+//! (LPUSH of `batch` messages; BLMOVE to a processing list; LREM to ack, one message at a time as
+//! BLMOVE gives them). `benches/queues.sh` runs both at the same `appendfsync`.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -19,10 +20,11 @@ struct Options {
     consumers: usize,
     messages: usize,
     count: usize,
+    batch: usize,
 }
 
 fn options() -> Options {
-    let mut options = Options { port: 7379, mode: "strata".into(), producers: 4, consumers: 4, messages: 200_000, count: 16 };
+    let mut options = Options { port: 7379, mode: "strata".into(), producers: 4, consumers: 4, messages: 200_000, count: 16, batch: 16 };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
     while i + 1 < args.len() {
@@ -35,6 +37,7 @@ fn options() -> Options {
             "--consumers" => options.consumers = number(),
             "--messages" => options.messages = number(),
             "--count" => options.count = number(),
+            "--batch" => options.batch = number().max(1),
             // `cargo bench` passes `--bench`; anything else unknown is ignored too.
             _ => {
                 i += 1;
@@ -138,9 +141,20 @@ fn main() {
             std::thread::spawn(move || {
                 let mut con = connect(options.port);
                 let share = total / options.producers + usize::from(p < total % options.producers);
-                let command = if options.mode == "redis" { "LPUSH" } else { "Q.PUSH" };
-                for n in 0..share {
-                    let _: redis::Value = redis::cmd(command).arg("bench:queue").arg(payload(start, n)).query(&mut con).expect("push");
+                let command = match (options.mode.as_str(), options.batch) {
+                    ("redis", _) => "LPUSH",
+                    (_, 1) => "Q.PUSH",
+                    _ => "Q.PUSHMANY",
+                };
+                let mut n = 0;
+                while n < share {
+                    let mut push = redis::cmd(command);
+                    push.arg("bench:queue");
+                    for _ in 0..options.batch.min(share - n) {
+                        push.arg(payload(start, n));
+                        n += 1;
+                    }
+                    let _: redis::Value = push.query(&mut con).expect("push");
                 }
             })
         })
@@ -152,11 +166,12 @@ fn main() {
     let percentile = |p: f64| latencies.get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1))).copied();
     let ms = |us: Option<u64>| us.map_or(f64::NAN, |us| us as f64 / 1000.0);
     println!(
-        "{} producers={} consumers={} count={} messages={} msgs/s={:.0} p50_ms={:.2} p99_ms={:.2} ({:.1?})",
+        "{} producers={} consumers={} count={} batch={} messages={} msgs/s={:.0} p50_ms={:.2} p99_ms={:.2} ({:.1?})",
         options.mode,
         options.producers,
         options.consumers,
         options.count,
+        options.batch,
         done.load(Ordering::Relaxed),
         done.load(Ordering::Relaxed) as f64 / elapsed.as_secs_f64().max(f64::EPSILON),
         ms(percentile(0.50)),

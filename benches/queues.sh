@@ -2,7 +2,8 @@
 # Work queues end to end: strata's Q.* against the reliable-queue pattern on a real redis-server
 # (LPUSH, BLMOVE to a processing list, LREM to ack), both with AOF on at the same `appendfsync`.
 #
-#   benches/queues.sh [messages]      (default 200000; PRODUCERS, CONSUMERS, COUNT, FSYNC="everysec always")
+#   benches/queues.sh [messages]      (default 200000; PRODUCERS, CONSUMERS, COUNT, BATCH,
+#                                      FSYNC="everysec always", STRATA_PORT, REDIS_PORT)
 #
 # 100-byte messages; prints messages/s end to end and p50/p99 push-to-ack latency for each, and the
 # ratio. RabbitMQ (durable queue, publisher confirms, manual acks) is a follow-up.
@@ -13,8 +14,9 @@ messages=${1:-200000}
 producers=${PRODUCERS:-4}
 consumers=${CONSUMERS:-4}
 count=${COUNT:-16}
-strata_port=${STRATA_PORT:-7379}
-redis_port=${REDIS_PORT:-7380}
+batch=${BATCH:-16}
+strata_port=${STRATA_PORT:-7479}
+redis_port=${REDIS_PORT:-7480}
 work=$(mktemp -d)
 pids=()
 stop() {
@@ -26,7 +28,7 @@ trap stop EXIT
 
 cargo build --release --bin strata-server >/dev/null 2>&1
 cargo bench --bench queue_load --no-run >/dev/null 2>&1
-load() { cargo bench --bench queue_load -- --port "$1" --mode "$2" --producers "$producers" --consumers "$consumers" --count "$count" --messages "$messages" 2>/dev/null | tail -1; }
+load() { cargo bench --bench queue_load -- --port "$1" --mode "$2" --producers "$producers" --consumers "$consumers" --count "$count" --batch "$batch" --messages "$messages" 2>/dev/null | tail -1; }
 rate() { sed -n 's/.*msgs\/s=\([0-9]*\).*/\1/p' <<<"$1"; }
 
 for fsync in ${FSYNC:-everysec always}; do
