@@ -95,6 +95,30 @@ pub fn member_prefix(store: u32, key: &[u8], version: u64, out: &mut Vec<u8>) {
     out.extend_from_slice(&version.to_be_bytes());
 }
 
+/// The parts of a member record's key: its store, the metadata record key of its collection
+/// (written into `meta`), the collection's version and the member.
+pub fn parse_member<'r>(record: &'r [u8], meta: &mut Vec<u8>) -> Option<(u32, u64, &'r [u8])> {
+    let rest = record.strip_prefix(&[MEMBER])?;
+    let (store, rest) = rest.split_at_checked(4)?;
+    let (slot, rest) = rest.split_at_checked(2)?;
+    let (key_len, rest) = rest.split_at_checked(4)?;
+    let key_len = u32::from_be_bytes(key_len.try_into().ok()?) as usize;
+    let (key, rest) = rest.split_at_checked(key_len)?;
+    let (version, member) = rest.split_at_checked(8)?;
+    meta.clear();
+    meta.push(META);
+    meta.extend_from_slice(store);
+    meta.extend_from_slice(slot);
+    meta.extend_from_slice(key);
+    Some((u32::from_be_bytes(store.try_into().ok()?), u64::from_be_bytes(version.try_into().ok()?), member))
+}
+
+/// The store of a metadata record.
+pub fn store_of_meta(record: &[u8]) -> Option<u32> {
+    let store = record.strip_prefix(&[META])?.get(..4)?;
+    Some(u32::from_be_bytes(store.try_into().ok()?))
+}
+
 /// The type byte of a metadata record.
 pub fn type_code(kind: ValueType) -> u8 {
     match kind {

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::garbage::Garbage;
 use super::layout::{db_map_key, id_reservation_key, member_prefix, meta_header, meta_key};
 use super::stream_codec;
 use crate::engine::keyspace::{KeyHash, Shard};
@@ -147,7 +148,7 @@ impl Store {
     pub fn open(dir: &Path, databases: usize, fsync: Fsync) -> Result<Store, StoreError> {
         // The store decides when the log is written and fsynced (see `Store::flush`), so the mode
         // can change at run time.
-        let options = Options { sync: SyncMode::None, ..Options::default() };
+        let options = Options { sync: SyncMode::None, compaction_filter: Some(Arc::new(Garbage::new(databases))), ..Options::default() };
         let lsm = lsm::Db::open(dir, options).map_err(|e| StoreError(format!("{}: {e}", dir.display())))?;
         let stores = (0..databases).map(|db| AtomicU32::new(db as u32)).collect();
         Ok(Store {
@@ -174,6 +175,24 @@ impl Store {
     /// Bytes of the store's tables on disk.
     pub fn disk_bytes(&self) -> u64 {
         self.lsm.stats().table_bytes
+    }
+
+    /// Compacts the whole store: what deleted and replaced collections and flushed databases left
+    /// behind is dropped (see [`super::garbage`]). BGREWRITEAOF runs it.
+    pub fn compact(&self) -> Result<(), StoreError> {
+        self.sync()?;
+        self.lsm.compact_range(None, None)?;
+        Ok(())
+    }
+
+    /// How many records the store holds (a full scan: for tests and diagnosis).
+    pub fn count_records(&self) -> Result<u64, StoreError> {
+        let mut count = 0;
+        for record in self.lsm.range::<&[u8], _>(..) {
+            record?;
+            count += 1;
+        }
+        Ok(count)
     }
 
     /// Why writing fails, while it does: the text of Redis's MISCONF error.
