@@ -1,12 +1,13 @@
 //! The compaction filter that reclaims what the layout leaves behind: records of a flushed
 //! database (its store id no longer named by any database), metadata of such stores, members
 //! filed under a collection version that is no longer the key's (the collection was deleted,
-//! replaced or renamed away), and list elements outside the list's positions (after LTRIM,
-//! LREM, LINSERT rewrote it). kvrocks reclaims its subkeys the same way.
+//! replaced or renamed away), list elements outside the list's positions (after LTRIM, LREM,
+//! LINSERT rewrote it) and pages past a paged string's end. kvrocks reclaims its subkeys the same way.
 
 use std::collections::HashMap;
 
-use super::layout::{db_map_prefix, db_of_map_key, parse_member, read_meta, store_of_meta};
+use super::layout::{db_map_prefix, db_of_map_key, parse_member, read_meta_code, store_of_meta, type_of_code, PAGED_STRING};
+use super::pages::PAGE;
 use crate::engine::lsm::{CompactionFilter, Judge, Snapshot};
 use crate::engine::value::ValueType;
 
@@ -63,14 +64,17 @@ impl CompactionFilter for Garbage {
                 let Ok(meta) = view.get(&meta_key) else {
                     return false;
                 };
-                let read = meta.as_deref().and_then(read_meta);
-                let positions = read.and_then(|(kind, _, _, body)| match kind {
-                    ValueType::List => {
-                        let head = u64::from_be_bytes(body.get(..8)?.try_into().ok()?);
-                        let len = u64::from_be_bytes(body.get(8..16)?.try_into().ok()?);
-                        Some(head..head.checked_add(len)?)
+                let read = meta.as_deref().and_then(read_meta_code);
+                let positions = read.and_then(|(code, _, _, body)| {
+                    let number = |at: usize| body.get(at..at + 8).and_then(|n| n.try_into().ok()).map(u64::from_be_bytes);
+                    match code {
+                        PAGED_STRING => Some(0..number(0)?.div_ceil(PAGE as u64)),
+                        _ if type_of_code(code) == Some(ValueType::List) => {
+                            let head = number(0)?;
+                            Some(head..head.checked_add(number(8)?)?)
+                        }
+                        _ => None,
                     }
-                    _ => None,
                 });
                 last = Some(Collection { meta_key: meta_key.clone(), version: read.map(|(_, version, _, _)| version), positions });
             }
@@ -80,8 +84,14 @@ impl CompactionFilter for Garbage {
             if seen.version != Some(version) {
                 return true;
             }
-            match (&seen.positions, <[u8; 8]>::try_from(member)) {
-                (Some(positions), Ok(position)) => !positions.contains(&u64::from_be_bytes(position)),
+            // A list element's position (8 bytes) or a string page's number (4).
+            let position = match member.len() {
+                8 => member.try_into().ok().map(u64::from_be_bytes),
+                4 => member.try_into().ok().map(u32::from_be_bytes).map(u64::from),
+                _ => None,
+            };
+            match (&seen.positions, position) {
+                (Some(positions), Some(position)) => !positions.contains(&position),
                 _ => false,
             }
         })

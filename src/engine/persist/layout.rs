@@ -13,6 +13,8 @@
 //!   hash (its value), set (empty) or sorted set (its score, f64 big-endian bits). Members are filed
 //!   under the collection's version, so replacing or deleting a collection is one metadata record;
 //!   records of older versions are unreachable.
+//! - A string longer than `pages::PAGED_FROM` bytes has metadata of type [`PAGED_STRING`] (version:
+//!   its pages', body: its length) and `'d'` records per 4 KiB page (member: page number u32 BE).
 
 use crate::cluster::slot::key_slot;
 use crate::engine::value::ValueType;
@@ -143,6 +145,9 @@ pub fn type_of_code(code: u8) -> Option<ValueType> {
     })
 }
 
+/// The type byte of a string kept in pages (see `persist::pages`); its version is the pages'.
+pub const PAGED_STRING: u8 = 6;
+
 /// The fixed part of a metadata record's value: type, version, deadline.
 pub const META_HEADER: usize = 17;
 
@@ -156,11 +161,25 @@ pub fn meta_header(kind: ValueType, version: u64, deadline: Option<u64>, out: &m
 
 /// A metadata value read back: type, version, deadline, body.
 pub fn read_meta(value: &[u8]) -> Option<(ValueType, u64, Option<u64>, &[u8])> {
+    let (code, version, deadline, body) = read_meta_code(value)?;
+    Some((type_of_code(code)?, version, deadline, body))
+}
+
+/// [`read_meta`] with the type byte as stored ([`PAGED_STRING`] included).
+pub fn read_meta_code(value: &[u8]) -> Option<(u8, u64, Option<u64>, &[u8])> {
     let (header, body) = value.split_at_checked(META_HEADER)?;
-    let kind = type_of_code(header[0])?;
     let version = u64::from_be_bytes(header[1..9].try_into().ok()?);
     let deadline = u64::from_be_bytes(header[9..17].try_into().ok()?);
-    Some((kind, version, (deadline != 0).then_some(deadline), body))
+    Some((header[0], version, (deadline != 0).then_some(deadline), body))
+}
+
+/// Writes the fixed part of a paged string's metadata value and its body (the length) into `out`.
+pub fn paged_meta(version: u64, deadline: Option<u64>, len: usize, out: &mut Vec<u8>) {
+    out.clear();
+    out.push(PAGED_STRING);
+    out.extend_from_slice(&version.to_be_bytes());
+    out.extend_from_slice(&deadline.unwrap_or(0).to_be_bytes());
+    out.extend_from_slice(&(len as u64).to_be_bytes());
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@
 
 pub mod garbage;
 pub mod layout;
+pub mod pages;
 pub mod recovery;
 pub mod store;
 pub mod stream_codec;

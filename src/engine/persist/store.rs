@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use super::garbage::Garbage;
 use super::layout::{db_map_key, id_reservation_key, member_prefix, meta_header, meta_key};
+use super::pages::{Pages, Records};
 use super::stream_codec;
 use crate::engine::keyspace::{KeyHash, Shard};
 use crate::engine::lsm::{self, Options, SyncMode, WriteBatch};
@@ -84,6 +85,8 @@ pub struct Store {
     /// Wakes the committer thread (see [`Store::start_committer`]) when units are queued.
     queued: parking_lot::Condvar,
     committer: AtomicBool,
+    /// Page versions of the paged strings.
+    pub(super) pages: Pages,
 }
 
 /// Committed units waiting to be written, and how many units were ever committed: a unit's number
@@ -124,6 +127,8 @@ struct Dirty {
     hash: KeyHash,
     key: Vec<u8>,
     whole: bool,
+    /// The bytes of a string the unit wrote in place (for its pages).
+    touched: Option<std::ops::Range<usize>>,
 }
 
 /// What this thread has recorded and not yet written.
@@ -164,6 +169,7 @@ impl Store {
             fsync: AtomicU8::new(fsync as u8),
             queued: parking_lot::Condvar::new(),
             committer: AtomicBool::new(false),
+            pages: Pages::default(),
         })
     }
 
@@ -408,7 +414,7 @@ impl Store {
     fn mark(&self, pending: &mut Pending, db: usize, key: &[u8], whole: bool) {
         match pending.dirty.iter_mut().find(|d| d.db == db && d.key == key) {
             Some(dirty) => dirty.whole |= whole,
-            None => pending.dirty.push(Dirty { db, hash: KeyHash::of(key), key: key.to_vec(), whole }),
+            None => pending.dirty.push(Dirty { db, hash: KeyHash::of(key), key: key.to_vec(), whole, touched: None }),
         }
         pending.any_whole |= whole;
     }
@@ -420,9 +426,18 @@ impl Store {
         meta_key(store, &dirty.key, record_key);
         let Some(entry) = shard.peek(dirty.hash, &dirty.key) else {
             batch.delete(record_key);
+            self.pages.forget(store, &dirty.key);
             return;
         };
         let value = entry.value();
+        if let Some(bytes) = value.as_string() {
+            let records = Records { batch, record_key, record_value };
+            if self.pages.write(records, store, &dirty.key, &bytes, entry.expire_at(), dirty.whole, dirty.touched.clone()) {
+                return;
+            }
+        } else {
+            self.pages.forget(store, &dirty.key);
+        }
         meta_header(value.value_type(), value.version(), entry.expire_at(), record_value);
         match value {
             Value::List(list) => {
@@ -536,13 +551,20 @@ impl ChangeSink for Store {
                     }
                 }
             }
+            Mutation::StringWrite { key, offset, bytes } => {
+                self.mark(pending, db, key, false);
+                let end = offset + bytes.len();
+                if let Some(dirty) = pending.dirty.iter_mut().find(|d| d.db == db && d.key == key) {
+                    dirty.touched = Some(match dirty.touched.take() {
+                        Some(touched) => touched.start.min(offset)..touched.end.max(end),
+                        None => offset..end,
+                    });
+                }
+            }
             _ => {
                 if let Some(key) = change.key() {
-                    let whole = matches!(
-                        change,
-                        Mutation::Put { value: Value::List(_) | Value::Hash(_) | Value::Set(_) | Value::ZSet(_) | Value::Stream(_), .. }
-                    );
-                    self.mark(pending, db, key, whole);
+                    // A new value is written whole: a collection's members, a big string's pages.
+                    self.mark(pending, db, key, matches!(change, Mutation::Put { .. }));
                 }
             }
         });
