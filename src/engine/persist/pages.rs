@@ -33,21 +33,21 @@ pub struct Records<'a> {
     pub record_value: &'a mut Vec<u8>,
 }
 
+/// A string as a settle finds it: its store, key, bytes and deadline.
+pub struct StoredString<'a> {
+    pub store: u32,
+    pub key: &'a [u8],
+    pub bytes: &'a [u8],
+    pub deadline: Option<u64>,
+}
+
 impl Pages {
     /// Writes the records of string `bytes` at `key` (whose metadata record key is in
     /// `out.record_key`) when it is paged, and returns true; false when it is short enough to stay
     /// inline (any pages it had are forgotten, left to compaction). `whole` when the value is new,
     /// else `touched` holds the bytes the unit changed.
-    pub fn write(
-        &self,
-        out: Records<'_>,
-        store: u32,
-        key: &[u8],
-        bytes: &[u8],
-        deadline: Option<u64>,
-        whole: bool,
-        touched: Option<Range<usize>>,
-    ) -> bool {
+    pub fn write(&self, out: Records<'_>, string: StoredString<'_>, whole: bool, touched: Option<Range<usize>>) -> bool {
+        let StoredString { store, key, bytes, deadline } = string;
         if bytes.len() <= PAGED_FROM {
             self.forget(store, key);
             return false;

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use super::garbage::Garbage;
 use super::layout::{db_map_key, id_reservation_key, member_prefix, meta_header, meta_key};
-use super::pages::{Pages, Records};
+use super::pages::{Pages, Records, StoredString};
 use super::stream_codec;
 use crate::engine::keyspace::{KeyHash, Shard};
 use crate::engine::lsm::{self, Options, SyncMode, WriteBatch};
@@ -432,7 +432,8 @@ impl Store {
         let value = entry.value();
         if let Some(bytes) = value.as_string() {
             let records = Records { batch, record_key, record_value };
-            if self.pages.write(records, store, &dirty.key, &bytes, entry.expire_at(), dirty.whole, dirty.touched.clone()) {
+            let string = StoredString { store, key: &dirty.key, bytes: &bytes, deadline: entry.expire_at() };
+            if self.pages.write(records, string, dirty.whole, dirty.touched.clone()) {
                 return;
             }
         } else {
