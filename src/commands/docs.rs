@@ -293,4 +293,6 @@ pub(super) static REDIS: &[(&str, Doc)] = &[
     doc("geosearchstore", "geo", "6.2.0", "Query a sorted set representing a geospatial index to fetch members inside an area of a box or a circle, and store the result in another key."),
     doc("sort", "generic", "1.0.0", "Sort the elements in a list, set or sorted set"),
     doc("sort_ro", "generic", "7.0.0", "Sort the elements in a list, set or sorted set. Read-only variant of SORT."),
+    doc("dump", "generic", "2.6.0", "Return a serialized version of the value stored at the specified key."),
+    doc("restore", "generic", "2.6.0", "Create a key using the provided serialized value, previously obtained using DUMP."),
 ];

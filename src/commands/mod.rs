@@ -31,6 +31,7 @@ mod info;
 mod introspection;
 mod keys;
 mod lists;
+mod persistence;
 mod pubsub;
 mod scripting;
 mod server;

@@ -60,7 +60,8 @@ pub fn lastsave(ctx: &mut Ctx, _args: Args) -> Result<Reply, CmdError> {
     Ok(Reply::Int(ctx.shared.last_save_unix.load(Ordering::Relaxed) as i64))
 }
 
-/// DEBUG SLEEP seconds | DEBUG JMAP | DEBUG POPULATE count [prefix] [size] | DEBUG HELP
+/// DEBUG SLEEP seconds | DEBUG DIGEST | DEBUG DIGEST-VALUE key... | DEBUG POPULATE count [prefix] [size] |
+/// DEBUG HELP
 ///
 /// DEBUG SLEEP delays this connection only: strata serves other clients meanwhile.
 pub fn debug(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
@@ -73,10 +74,20 @@ pub fn debug(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     if is(sub, "populate") && (3..=5).contains(&args.len()) {
         return populate(ctx, args);
     }
+    if is(sub, "digest") && args.len() == 2 {
+        return Ok(super::persistence::debug_digest(ctx));
+    }
+    if is(sub, "digest-value") {
+        return Ok(super::persistence::debug_digest_value(ctx, args));
+    }
     if is(sub, "help") {
         return Ok(Reply::Array(
             [
                 "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "DIGEST",
+                "    Output a hex signature representing the current DB content.",
+                "DIGEST-VALUE <key> [<key> ...]",
+                "    Output a hex signature of the values of all the specified keys.",
                 "POPULATE <count> [<prefix>] [<size>]",
                 "    Create <count> string keys named key:<num>.",
                 "SLEEP <seconds>",

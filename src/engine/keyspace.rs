@@ -383,6 +383,14 @@ impl Shard {
         self.table.find(hash.0, |e| e.key.as_slice() == key).map(|e| &**e)
     }
 
+    /// Makes `key` look last accessed `idle_secs` ago (RESTORE ... IDLETIME); the access time is
+    /// bookkeeping for OBJECT IDLETIME, not data, so nothing is reported.
+    pub fn set_idle(&mut self, hash: KeyHash, key: &[u8], idle_secs: u64, now_ms: u64) {
+        if let Some(entry) = self.live(hash, key, now_ms) {
+            entry.touch(now_ms.saturating_sub(idle_secs.saturating_mul(1000)));
+        }
+    }
+
     /// Puts back a key read from disk with its collection's stored version, reporting nothing.
     pub fn restore(&mut self, hash: KeyHash, key: &[u8], mut value: Value, expire_at: Option<u64>, version: u64, now_ms: u64) {
         value.restore_version(version);

@@ -1,0 +1,207 @@
+//! Commands on Redis's RDB format: DUMP and RESTORE (values crossing between strata and Redis),
+//! and the digests DEBUG DIGEST / DIGEST-VALUE report (called from DEBUG in `server`).
+
+use super::args::{is, parse_int};
+use super::{CmdError, Ctx};
+use crate::engine::keyspace::{MAX_DEADLINE_MS, SHARDS};
+use crate::engine::rdb::{digest, dump};
+use crate::engine::KeyHash;
+use crate::notify;
+use crate::resp::{Args, Reply};
+
+const BUSY_KEY: CmdError = CmdError::line("BUSYKEY Target key name already exists.");
+
+/// DUMP key
+///
+/// The value at `key` serialized as Redis 7.0 does (RDB encoding, RDB version, CRC64).
+///
+/// # Returns
+/// The payload, or nil when the key does not exist.
+pub fn dump(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
+    let key = args.get(1);
+    let hash = KeyHash::of(key);
+    let mut shard = ctx.db().lock(hash);
+    Ok(match shard.touch(hash, key, ctx.now_ms) {
+        Some(entry) => Reply::Bulk(dump::payload(entry.value()).into()),
+        None => Reply::Nil,
+    })
+}
+
+/// What RESTORE was asked besides the payload.
+#[derive(Debug, Default, PartialEq)]
+struct RestoreArgs {
+    replace: bool,
+    absolute_ttl: bool,
+    idle_secs: Option<u64>,
+}
+
+/// RESTORE's options, as Redis reads them: IDLETIME and FREQ exclude each other, the last of a
+/// repeated flag counts.
+fn parse_restore(args: Args) -> Result<RestoreArgs, CmdError> {
+    let mut parsed = RestoreArgs::default();
+    let mut freq_given = false;
+    let mut at = 4;
+    while at < args.len() {
+        let arg = args.get(at);
+        let has_value = at + 1 < args.len();
+        if is(arg, "replace") {
+            parsed.replace = true;
+        } else if is(arg, "absttl") {
+            parsed.absolute_ttl = true;
+        } else if is(arg, "idletime") && has_value && !freq_given {
+            let idle = parse_int(args.get(at + 1))?;
+            if idle < 0 {
+                return Err(CmdError::err("Invalid IDLETIME value, must be >= 0"));
+            }
+            parsed.idle_secs = Some(idle as u64);
+            at += 1;
+        } else if is(arg, "freq") && has_value && parsed.idle_secs.is_none() {
+            // strata keeps no LFU counter (OBJECT FREQ says so): the value is checked, not kept.
+            let freq = parse_int(args.get(at + 1))?;
+            if !(0..=255).contains(&freq) {
+                return Err(CmdError::err("Invalid FREQ value, must be >= 0 and <= 255"));
+            }
+            freq_given = true;
+            at += 1;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+        at += 1;
+    }
+    Ok(parsed)
+}
+
+/// RESTORE key ttl serialized-value [REPLACE] [ABSTTL] [IDLETIME seconds] [FREQ frequency]
+///
+/// Creates `key` from a DUMP payload (from strata or Redis), expiring after `ttl` milliseconds
+/// (at the Unix time `ttl` with ABSTTL; 0: never).
+///
+/// # Errors
+/// `BUSYKEY` when the key exists and REPLACE is not given; `DUMP payload version or checksum are
+/// wrong`; `Bad data format` when the payload does not decode.
+pub fn restore(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
+    let options = parse_restore(args)?;
+    let key = args.get(1);
+    let hash = KeyHash::of(key);
+    // Redis's order: the existing key, then the TTL, then the payload.
+    if !options.replace && ctx.db().lock(hash).contains(hash, key, ctx.now_ms) {
+        return Err(BUSY_KEY);
+    }
+    let ttl = parse_int(args.get(2))?;
+    if ttl < 0 {
+        return Err(CmdError::err("Invalid TTL value, must be >= 0"));
+    }
+    let body = dump::verify(args.get(3)).map_err(|_| CmdError::err("DUMP payload version or checksum are wrong"))?;
+    let value = dump::value(body, &super::collection::limits(ctx)).map_err(|_| CmdError::err("Bad data format"))?;
+    let deadline = match ttl {
+        0 => None,
+        ttl if options.absolute_ttl => Some(ttl as u64),
+        ttl => Some((ttl as u64).saturating_add(ctx.now_ms)),
+    }
+    .map(|at| at.min(MAX_DEADLINE_MS));
+    let now = ctx.now_ms;
+    let mut shard = ctx.db().lock(hash);
+    // Checked again under the lock: another loop may have created the key since.
+    if !options.replace && shard.contains(hash, key, now) {
+        return Err(BUSY_KEY);
+    }
+    let deleted = shard.remove(hash, key, now).is_some();
+    if deadline.is_some_and(|at| at <= now) {
+        // Already expired: as Redis, the key is only deleted.
+        drop(shard);
+        if deleted {
+            ctx.notify(notify::GENERIC, "del", key);
+        }
+        return Ok(Reply::Ok);
+    }
+    shard.set(hash, key, value, deadline, now);
+    if let Some(idle) = options.idle_secs {
+        shard.set_idle(hash, key, idle, now);
+    }
+    drop(shard);
+    ctx.notify(notify::GENERIC, "restore", key);
+    Ok(Reply::Ok)
+}
+
+/// DEBUG DIGEST: Redis's digest of every database (40 zeros when there are no keys). Keys whose
+/// deadline passed but that are still stored count, as in Redis.
+pub fn debug_digest(ctx: &mut Ctx) -> Reply {
+    let keyspace = &ctx.shared.keyspace;
+    let mut dataset = [0u8; 20];
+    for db in 0..keyspace.databases() {
+        let mut keys = [0u8; 20];
+        let mut any = false;
+        for index in 0..SHARDS {
+            let shard = keyspace.db(db).lock_index(index);
+            for entry in shard.iter() {
+                any = true;
+                digest::xor(&mut keys, &digest::key(entry.key(), entry.value(), entry.expire_at().is_some()));
+            }
+        }
+        if any {
+            digest::enter_db(&mut dataset, db);
+            dataset.iter_mut().zip(keys).for_each(|(d, k)| *d ^= k);
+        }
+    }
+    Reply::Status(digest::hex(&dataset).into())
+}
+
+/// DEBUG DIGEST-VALUE key [key ...]: the digest of each key's value (40 zeros for a missing key).
+pub fn debug_digest_value(ctx: &mut Ctx, args: Args) -> Reply {
+    let replies = args
+        .iter()
+        .skip(2)
+        .map(|key| {
+            let hash = KeyHash::of(key);
+            let shard = ctx.db().lock(hash);
+            let mut value = [0u8; 20];
+            // As Redis: no lazy expiry, a stored key counts even past its deadline.
+            if let Some(entry) = shard.peek(hash, key) {
+                digest::value(&mut value, entry.value(), entry.expire_at().is_some());
+            }
+            Reply::Status(digest::hex(&value).into())
+        })
+        .collect();
+    Reply::Array(replies)
+}
+
+// The command table of this family, joined by `commands::registry`.
+
+use super::acl;
+use super::flags::{DENYOOM, READONLY, WRITE};
+use super::table::Command;
+
+/// The RDB commands, in the order COMMAND lists them.
+pub(super) static COMMANDS: &[Command] = &[
+    Command::new("dump", 2, dump).flags(READONLY).keys(1, 1, 1).acl(acl::KEYSPACE),
+    Command::new("restore", -4, restore).flags(WRITE | DENYOOM).keys(1, 1, 1).acl(acl::KEYSPACE | acl::DANGEROUS),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::commands::harness::Harness;
+
+    #[test]
+    fn restore_options_parse_as_redis() {
+        let mut h = Harness::new();
+        h.run(&["set", "k", "v"]);
+        let payload = match h.run(&["dump", "k"]) {
+            Reply::Bulk(bytes) => bytes,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(h.run(&[&b"restore"[..], b"k", b"0", &payload]), Reply::Error("BUSYKEY Target key name already exists.".into()));
+        assert_eq!(
+            h.run(&[&b"restore"[..], b"k2", b"0", &payload, b"idletime", b"5", b"freq", b"1"]),
+            Reply::Error("ERR syntax error".into())
+        );
+        assert_eq!(h.run(&[&b"restore"[..], b"k2", b"-1", &payload]), Reply::Error("ERR Invalid TTL value, must be >= 0".into()));
+        assert_eq!(
+            h.run(&[&b"restore"[..], b"k2", b"0", b"garbage"]),
+            Reply::Error("ERR DUMP payload version or checksum are wrong".into())
+        );
+        assert_eq!(h.run(&[&b"restore"[..], b"k2", b"0", &payload, b"replace", b"idletime", b"100"]), Reply::Ok);
+        assert_eq!(h.run(&["object", "idletime", "k2"]), Reply::Int(100));
+        assert_eq!(h.run(&["get", "k2"]), Reply::bulk(b"v"));
+    }
+}
