@@ -166,7 +166,7 @@ pub fn read(data: &[u8], limits: &Limits, mut each: impl FnMut(Record<'_>) -> Re
         return Err(RdbError::Malformed("not an RDB file"));
     }
     let version: u16 = std::str::from_utf8(&header[5..]).ok().and_then(|v| v.parse().ok()).ok_or(RdbError::Malformed("version"))?;
-    if version > MAX_READ_VERSION || version < 1 {
+    if !(1..=MAX_READ_VERSION).contains(&version) {
         return Err(RdbError::Version(version));
     }
     // From version 5 on, the file ends with a CRC64 (0 when the writer had `rdbchecksum no`).

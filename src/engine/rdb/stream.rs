@@ -243,8 +243,9 @@ fn read_node(stream: &mut Stream, master: StreamId, items: &[Item<'_>], limits: 
             return Err(malformed("stream field count"));
         }
         let mut fields: Vec<std::borrow::Cow<'_, [u8]>> = Vec::with_capacity(pairs * 2);
-        for i in 0..pairs {
-            let name = if same { names[i] } else { next(&mut at)? };
+        let mut master_names = names.iter();
+        for _ in 0..pairs {
+            let name = if same { *master_names.next().ok_or(malformed("stream master fields"))? } else { next(&mut at)? };
             fields.push(name.to_bytes());
             fields.push(next(&mut at)?.to_bytes());
         }

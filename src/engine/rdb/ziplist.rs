@@ -105,10 +105,13 @@ pub fn write_intset(members: &[i64]) -> Vec<u8> {
     out
 }
 
+/// A hash field and its value.
+pub type Pair<'a> = (&'a [u8], &'a [u8]);
+
 /// The field/value pairs of a zipmap:
 /// `count u8 | (length | field | length | free u8 | value | free bytes)* | 0xFF`, a length being
 /// one byte below 254 or 254 and a u32 LE.
-pub fn read_zipmap(data: &[u8]) -> Result<Vec<(&[u8], &[u8])>, RdbError> {
+pub fn read_zipmap(data: &[u8]) -> Result<Vec<Pair<'_>>, RdbError> {
     let mut at = 1;
     let mut pairs = Vec::new();
     let length = |at: &mut usize| -> Result<usize, RdbError> {

@@ -1,0 +1,388 @@
+//! Redis's RDB format against a real redis-server 7.0: DUMP payloads cross both ways and restore
+//! to values with the same DEBUG DIGEST-VALUE, the same dataset has the same DEBUG DIGEST, RESTORE
+//! refuses what Redis refuses, and no payload (a seeded fuzz of damaged ones) panics or hangs.
+
+mod common;
+
+use common::{q, qb, Server};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use redis::Value as Reply;
+
+/// redis-server with DEBUG allowed (Redis 7.0 refuses it by default).
+fn redis() -> Server {
+    Server::start_redis_with(&["--enable-debug-command", "yes"])
+}
+
+fn run(con: &mut redis::Connection, args: &[&str]) -> Reply {
+    q(con, args).unwrap_or_else(|e| panic!("{args:?}: {e}"))
+}
+
+/// Commands building every type in every encoding Redis 7.0 writes: int, short and compressible
+/// strings, a HyperLogLog; small and multi-node lists; intsets and plain sets; listpack and
+/// hashtable hashes; listpack and skiplist sorted sets with odd scores; streams with deletions,
+/// consumer groups, pending entries and consumers; keys with a deadline.
+fn dataset() -> Vec<Vec<String>> {
+    let mut commands: Vec<Vec<String>> = Vec::new();
+    let mut add = |args: &[&str]| commands.push(args.iter().map(|s| s.to_string()).collect());
+    add(&["set", "str:small", "hello"]);
+    add(&["set", "str:int", "12345"]);
+    add(&["set", "str:negative", "-7"]);
+    add(&["set", "str:bigint", "123456789012345"]);
+    add(&["set", "str:empty", ""]);
+    add(&["set", "str:zeros", "007"]);
+    let long = "abcdefgh".repeat(200);
+    add(&["set", "str:compressible", &long]);
+    let noise: String = (0..3000u32).map(|i| char::from(b'!' + (i.wrapping_mul(2_654_435_761) >> 24) as u8 % 90)).collect();
+    add(&["set", "str:noise", &noise]);
+    add(&["set", "str:ttl", "soon", "ex", "1000"]);
+    add(&["pfadd", "hll", "a", "b", "c", "d"]);
+    add(&["setbit", "bits", "1000", "1"]);
+
+    add(&["rpush", "list:small", "a", "1", "b", "-5", "99999999999"]);
+    let items: Vec<String> = (0..2000).map(|i| if i % 3 == 0 { i.to_string() } else { format!("element-{i}") }).collect();
+    let mut push = vec!["rpush", "list:big"];
+    push.extend(items.iter().map(String::as_str));
+    add(&push);
+    let huge = "x".repeat(20_000);
+    add(&["rpush", "list:huge-element", "a", &huge, "b"]);
+
+    add(&["sadd", "set:ints", "1", "2", "3", "-100000", "1099511627776"]);
+    add(&["sadd", "set:small", "a", "b", "1"]);
+    let members: Vec<String> = (0..1000).map(|i| format!("m{i}")).collect();
+    let mut sadd = vec!["sadd", "set:big"];
+    sadd.extend(members.iter().map(String::as_str));
+    add(&sadd);
+    let ints: Vec<String> = (0..600).map(|i| (i * 7).to_string()).collect();
+    let mut sadd = vec!["sadd", "set:many-ints"];
+    sadd.extend(ints.iter().map(String::as_str));
+    add(&sadd);
+
+    add(&["hset", "hash:small", "f1", "v1", "f2", "2", "3", "three"]);
+    let mut hset = vec!["hset".to_string(), "hash:big".to_string()];
+    for i in 0..700 {
+        hset.push(format!("field{i}"));
+        hset.push(if i % 2 == 0 { i.to_string() } else { format!("value{i}") });
+    }
+    commands.push(hset);
+    let mut add = |args: &[&str]| commands.push(args.iter().map(|s| s.to_string()).collect());
+    add(&["hset", "hash:long-value", "f", &"v".repeat(100)]);
+
+    add(&["zadd", "zset:small", "0.1", "a", "1.5", "b", "3", "c", "-inf", "d", "inf", "e", "-0.25", "f"]);
+    let mut zadd = vec!["zadd".to_string(), "zset:big".to_string()];
+    for i in 0..500 {
+        zadd.push(format!("{}", f64::from(i) / 7.0 - 30.0));
+        zadd.push(format!("member{i}"));
+    }
+    commands.push(zadd);
+    let mut add = |args: &[&str]| commands.push(args.iter().map(|s| s.to_string()).collect());
+    add(&["zadd", "zset:long-member", "1", &"m".repeat(100)]);
+
+    for i in 1..=250 {
+        let id = format!("{}-{}", 1000 + i / 3, i % 3);
+        if i % 5 == 0 {
+            add(&["xadd", "stream", &id, "other", &i.to_string()]);
+        } else {
+            add(&["xadd", "stream", &id, "field", &i.to_string(), "name", "x"]);
+        }
+    }
+    add(&["xdel", "stream", "1010-1", "1020-2"]);
+    add(&["xgroup", "create", "stream", "g1", "0"]);
+    add(&["xgroup", "create", "stream", "g2", "1050-0"]);
+    add(&["xreadgroup", "group", "g1", "alice", "count", "10", "streams", "stream", ">"]);
+    add(&["xreadgroup", "group", "g1", "bob", "count", "5", "streams", "stream", ">"]);
+    add(&["xack", "stream", "g1", "1000-2", "1001-0"]);
+    add(&["xgroup", "createconsumer", "stream", "g2", "carol"]);
+    add(&["xgroup", "create", "empty-stream", "g", "$", "mkstream"]);
+    add(&["xadd", "small-stream", "5-5", "a", "1"]);
+    add(&["pexpire", "small-stream", "100000000"]);
+    commands
+}
+
+fn load(con: &mut redis::Connection, commands: &[Vec<String>]) {
+    for command in commands {
+        let args: Vec<&str> = command.iter().map(String::as_str).collect();
+        run(con, &args);
+    }
+}
+
+fn keys(con: &mut redis::Connection) -> Vec<String> {
+    let mut keys: Vec<String> = redis::cmd("keys").arg("*").query(con).unwrap();
+    keys.sort();
+    keys
+}
+
+fn digest_value(con: &mut redis::Connection, key: &str) -> String {
+    match run(con, &["debug", "digest-value", key]) {
+        Reply::Array(items) => format!("{:?}", items[0]),
+        other => panic!("DEBUG DIGEST-VALUE answered {other:?}"),
+    }
+}
+
+fn dump(con: &mut redis::Connection, key: &str) -> Vec<u8> {
+    match run(con, &["dump", key]) {
+        Reply::BulkString(bytes) => bytes,
+        other => panic!("DUMP {key} answered {other:?}"),
+    }
+}
+
+fn restore(con: &mut redis::Connection, key: &str, payload: &[u8]) -> Result<Reply, String> {
+    qb(con, &[b"restore".to_vec(), key.as_bytes().to_vec(), b"0".to_vec(), payload.to_vec()])
+}
+
+/// What the groups of a stream hold, without times: names, cursors, counters, pending entries and
+/// their owners and delivery counts.
+fn groups(con: &mut redis::Connection, key: &str) -> String {
+    let mut out = format!("{:?}", run(con, &["xinfo", "groups", key]));
+    if let Reply::Array(groups) = run(con, &["xinfo", "groups", key]) {
+        for group in groups {
+            let Reply::Array(fields) = group else { continue };
+            let name = common::as_text(&fields[1]);
+            if let Reply::Array(pending) = run(con, &["xpending", key, &name, "-", "+", "1000"]) {
+                for entry in pending {
+                    if let Reply::Array(parts) = entry {
+                        out.push_str(&format!(" {:?}/{:?}/{:?}", parts[0], parts[1], parts[3]));
+                    }
+                }
+            }
+            if let Reply::Array(consumers) = run(con, &["xinfo", "consumers", key, &name]) {
+                for consumer in consumers {
+                    if let Reply::Array(parts) = consumer {
+                        out.push_str(&format!(" {:?}:{:?}", parts[1], parts[3]));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Every key's payload from `from` restores into `to` as the same value.
+fn cross(from: &Server, to: &Server) {
+    let (mut src, mut dst) = (from.con(), to.con());
+    let names = keys(&mut src);
+    assert!(names.len() > 25, "dataset too small: {names:?}");
+    for key in &names {
+        let payload = dump(&mut src, key);
+        let ttl = match run(&mut src, &["pttl", key]) {
+            Reply::Int(ms) if ms > 0 => ms.to_string(),
+            _ => "0".to_owned(),
+        };
+        let restored = qb(&mut dst, &[b"restore".to_vec(), key.as_bytes().to_vec(), ttl.into_bytes(), payload]);
+        assert_eq!(restored, Ok(Reply::Okay), "RESTORE {key}");
+        assert_eq!(digest_value(&mut src, key), digest_value(&mut dst, key), "digest of {key}");
+        assert_eq!(run(&mut src, &["type", key]), run(&mut dst, &["type", key]), "type of {key}");
+        if key.contains("stream") {
+            assert_eq!(groups(&mut src, key), groups(&mut dst, key), "groups of {key}");
+            assert_eq!(run(&mut src, &["xinfo", "stream", key]).to_owned_len(), run(&mut dst, &["xinfo", "stream", key]).to_owned_len());
+        }
+    }
+}
+
+/// The parts of XINFO STREAM that do not depend on node layout.
+trait StreamSummary {
+    fn to_owned_len(&self) -> String;
+}
+
+impl StreamSummary for Reply {
+    fn to_owned_len(&self) -> String {
+        let pairs = common::as_pairs(self);
+        pairs
+            .iter()
+            .filter(|(name, _)| ["length", "last-generated-id", "max-deleted-entry-id", "entries-added", "groups"].contains(&name.as_str()))
+            .map(|(name, value)| format!("{name}={value:?}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+#[test]
+fn dumps_from_redis_restore_into_strata() {
+    let (redis, strata) = (redis(), Server::start());
+    load(&mut redis.con(), &dataset());
+    cross(&redis, &strata);
+    // Encodings follow from the same limits on both sides.
+    let (mut r, mut s) = (redis.con(), strata.con());
+    for key in
+        ["list:small", "set:ints", "set:big", "hash:small", "hash:big", "hash:long-value", "zset:small", "zset:big", "str:int", "str:noise"]
+    {
+        assert_eq!(run(&mut r, &["object", "encoding", key]), run(&mut s, &["object", "encoding", key]), "encoding of {key}");
+    }
+}
+
+#[test]
+fn dumps_from_strata_restore_into_redis() {
+    let (redis, strata) = (redis(), Server::start());
+    load(&mut strata.con(), &dataset());
+    cross(&strata, &redis);
+}
+
+#[test]
+fn the_same_dataset_has_the_same_digest() {
+    let (redis, strata) = (redis(), Server::start());
+    for server in [&redis, &strata] {
+        let mut con = server.con();
+        assert_eq!(run(&mut con, &["debug", "digest"]), Reply::SimpleString("0".repeat(40)));
+        load(&mut con, &dataset());
+        run(&mut con, &["select", "5"]);
+        run(&mut con, &["set", "in-db-5", "x"]);
+        run(&mut con, &["rpush", "list:small", "other", "db"]);
+    }
+    let digest = run(&mut redis.con(), &["debug", "digest"]);
+    assert_eq!(digest, run(&mut strata.con(), &["debug", "digest"]));
+    assert_ne!(digest, Reply::SimpleString("0".repeat(40)));
+}
+
+#[test]
+fn strata_payloads_restore_into_strata() {
+    let strata = Server::start();
+    let mut con = strata.con();
+    load(&mut con, &dataset());
+    let before = run(&mut con, &["debug", "digest"]);
+    for key in keys(&mut con) {
+        let payload = dump(&mut con, &key);
+        let ttl = run(&mut con, &["pttl", &key]);
+        let replaced = qb(&mut con, &[b"restore".to_vec(), key.as_bytes().to_vec(), b"0".to_vec(), payload.clone(), b"replace".to_vec()]);
+        assert_eq!(replaced, Ok(Reply::Okay));
+        if let Reply::Int(ttl) = ttl {
+            if ttl > 0 {
+                run(&mut con, &["pexpire", &key, &ttl.to_string()]);
+            }
+        }
+    }
+    assert_eq!(run(&mut con, &["debug", "digest"]), before);
+    strata.assert_no_panic();
+}
+
+#[test]
+fn restore_refuses_as_redis_does() {
+    let (redis, strata) = (redis(), Server::start());
+    for server in [&redis, &strata] {
+        let mut con = server.con();
+        run(&mut con, &["set", "k", "v"]);
+        let payload = dump(&mut con, "k");
+        let mut bad_crc = payload.clone();
+        let last = bad_crc.len() - 1;
+        bad_crc[last] ^= 1;
+        let mut newer = payload[..payload.len() - 10].to_vec();
+        newer.extend_from_slice(&12u16.to_le_bytes());
+        let crc = crc64(&newer);
+        newer.extend_from_slice(&crc.to_le_bytes());
+        let mut unknown_type = vec![0x42, 1, b'x'];
+        seal(&mut unknown_type);
+        let mut truncated = payload[..1].to_vec();
+        seal(&mut truncated);
+        let cases: Vec<(Vec<Vec<u8>>, &str)> = vec![
+            (vec![b"k".to_vec(), b"0".to_vec(), payload.clone()], "BUSYKEY Target key name already exists."),
+            (vec![b"k2".to_vec(), b"0".to_vec(), bad_crc], "ERR DUMP payload version or checksum are wrong"),
+            (vec![b"k2".to_vec(), b"0".to_vec(), newer], "ERR DUMP payload version or checksum are wrong"),
+            (vec![b"k2".to_vec(), b"0".to_vec(), b"short".to_vec()], "ERR DUMP payload version or checksum are wrong"),
+            (vec![b"k2".to_vec(), b"0".to_vec(), unknown_type], "ERR Bad data format"),
+            (vec![b"k2".to_vec(), b"0".to_vec(), truncated], "ERR Bad data format"),
+            (vec![b"k2".to_vec(), b"-1".to_vec(), payload.clone()], "ERR Invalid TTL value, must be >= 0"),
+            (vec![b"k2".to_vec(), b"x".to_vec(), payload.clone()], "ERR value is not an integer or out of range"),
+            (
+                vec![b"k2".to_vec(), b"0".to_vec(), payload.clone(), b"idletime".to_vec(), b"-1".to_vec()],
+                "ERR Invalid IDLETIME value, must be >= 0",
+            ),
+            (
+                vec![b"k2".to_vec(), b"0".to_vec(), payload.clone(), b"freq".to_vec(), b"256".to_vec()],
+                "ERR Invalid FREQ value, must be >= 0 and <= 255",
+            ),
+            (
+                vec![b"k2".to_vec(), b"0".to_vec(), payload.clone(), b"freq".to_vec(), b"1".to_vec(), b"idletime".to_vec(), b"1".to_vec()],
+                "ERR syntax error",
+            ),
+            (vec![b"k2".to_vec(), b"0".to_vec(), payload.clone(), b"bogus".to_vec()], "ERR syntax error"),
+        ];
+        for (args, expected) in cases {
+            let mut command = vec![b"restore".to_vec()];
+            command.extend(args.clone());
+            let got = qb(&mut con, &command);
+            assert_eq!(
+                got,
+                Err(expected.to_owned()),
+                "{} on port {}: RESTORE {:?}",
+                expected,
+                server.port,
+                args.iter().map(|a| String::from_utf8_lossy(a).into_owned()).collect::<Vec<_>>()
+            );
+        }
+        // A deadline already past deletes the key being replaced and stores nothing.
+        let past =
+            qb(&mut con, &[b"restore".to_vec(), b"k".to_vec(), b"1".to_vec(), payload.clone(), b"replace".to_vec(), b"absttl".to_vec()]);
+        assert_eq!(past, Ok(Reply::Okay));
+        assert_eq!(run(&mut con, &["exists", "k"]), Reply::Int(0));
+        let later = qb(&mut con, &[b"restore".to_vec(), b"k".to_vec(), b"5000".to_vec(), payload]);
+        assert_eq!(later, Ok(Reply::Okay));
+        assert!(matches!(run(&mut con, &["pttl", "k"]), Reply::Int(ms) if ms > 4000 && ms <= 5000));
+    }
+}
+
+/// Redis's CRC64, written out here so the test does not trust the code it checks.
+fn crc64(data: &[u8]) -> u64 {
+    let mut crc = 0u64;
+    for &byte in data {
+        crc ^= u64::from(byte);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 { (crc >> 1) ^ 0x95ac_9329_ac4b_c9b5 } else { crc >> 1 };
+        }
+    }
+    crc
+}
+
+/// Appends a valid footer (RDB version 10 and the CRC64), so the bytes reach the decoder.
+fn seal(body: &mut Vec<u8>) {
+    body.extend_from_slice(&10u16.to_le_bytes());
+    let crc = crc64(body);
+    body.extend_from_slice(&crc.to_le_bytes());
+}
+
+#[test]
+fn damaged_payloads_are_refused_without_a_panic() {
+    let (redis, strata) = (redis(), Server::start());
+    load(&mut redis.con(), &dataset());
+    let mut src = redis.con();
+    let payloads: Vec<Vec<u8>> = keys(&mut src).iter().map(|key| dump(&mut src, key)).collect();
+    let mut con = strata.con();
+    let mut rng = StdRng::seed_from_u64(0x5eed_0d0b);
+    let mut refused = 0;
+    for round in 0..3000 {
+        let base = &payloads[rng.random_range(0..payloads.len())];
+        let mut body = base[..base.len() - 10].to_vec();
+        match round % 4 {
+            // Flip a few bytes.
+            0 => {
+                for _ in 0..rng.random_range(1..4) {
+                    let at = rng.random_range(0..body.len());
+                    body[at] ^= 1 << rng.random_range(0..8);
+                }
+            }
+            // Cut it short.
+            1 => body.truncate(rng.random_range(0..body.len())),
+            // Overwrite a byte with an extreme value (lengths, counts, encodings).
+            2 => {
+                let at = rng.random_range(0..body.len());
+                body[at] = [0x00, 0x3F, 0x7F, 0x80, 0x81, 0xC3, 0xFE, 0xFF][rng.random_range(0..8)];
+            }
+            // Random bytes after a valid type byte.
+            _ => {
+                let len = rng.random_range(0..64);
+                body = std::iter::once(rng.random_range(0..22u8)).chain((0..len).map(|_| rng.random::<u8>())).collect();
+            }
+        }
+        seal(&mut body);
+        match restore(&mut con, "fuzz", &body) {
+            Ok(_) => {
+                run(&mut con, &["del", "fuzz"]);
+            }
+            Err(error) => {
+                assert!(error.starts_with("ERR Bad data format"), "round {round}: {error}");
+                refused += 1;
+            }
+        }
+    }
+    assert!(refused > 1000, "only {refused} of 3000 damaged payloads were refused");
+    assert_eq!(run(&mut con, &["ping"]), Reply::SimpleString("PONG".into()));
+    strata.assert_no_panic();
+}
