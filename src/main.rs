@@ -115,6 +115,9 @@ fn main() -> std::process::ExitCode {
         return std::process::ExitCode::FAILURE;
     };
     let bound = main_listeners[0].local_addr().map(|a| a.port()).unwrap_or(port);
+    // A store directory that did not exist before this start is a fresh store: the one case,
+    // besides running without persistence, where a `dbfilename` in `dir` is imported.
+    let fresh_store = !PathBuf::from(config.get("dir")).join(STORE_DIR).exists();
     let store = match open_store(&config) {
         Ok(store) => store,
         Err(error) => {
@@ -143,6 +146,13 @@ fn main() -> std::process::ExitCode {
                 eprintln!("strata-server: can't load the store: {error}");
                 return std::process::ExitCode::FAILURE;
             }
+        }
+    }
+    if shared.store.is_none() || fresh_store {
+        if let Err(error) = import_rdb(&shared) {
+            tracing::error!(%error, "Fatal error loading the DB");
+            eprintln!("strata-server: can't import the RDB file: {error}");
+            return std::process::ExitCode::FAILURE;
         }
     }
 
@@ -216,6 +226,39 @@ fn open_store(config: &Config) -> Result<Option<Arc<Store>>, StoreError> {
     let dir = PathBuf::from(config.get("dir")).join(STORE_DIR);
     let databases = config.get_i64("databases") as usize;
     Store::open(&dir, databases, fsync).map(|store| Some(Arc::new(store)))
+}
+
+/// Imports `dir`/`dbfilename` if it exists (a Redis `dump.rdb` or a strata snapshot): its keys go
+/// through the keyspace's write path, so with persistence on they are written to the store; its
+/// function libraries are loaded into the VM.
+fn import_rdb(shared: &Shared) -> Result<(), String> {
+    let path = PathBuf::from(shared.config.get("dir")).join(shared.config.get("dbfilename"));
+    if !path.is_file() {
+        return Ok(());
+    }
+    let started = std::time::Instant::now();
+    let now = strata::state::shared::unix_ms();
+    let imported = strata::engine::rdb::import::import(&path, &shared.keyspace, &shared.config.hot.limits(), now)
+        .map_err(|error| format!("{}: {error}", path.display()))?;
+    if !imported.functions.is_empty() {
+        let mut scripting = shared.scripting.lock();
+        let scripting = scripting.as_mut().ok_or("the Lua VM is unavailable to load the file's functions")?;
+        for code in &imported.functions {
+            scripting
+                .libraries
+                .load(&scripting.vm, code, true)
+                .map_err(|error| format!("{}: a function library: {error}", path.display()))?;
+        }
+    }
+    tracing::info!(
+        keys = imported.keys,
+        expired = imported.expired,
+        functions = imported.functions.len(),
+        seconds = started.elapsed().as_secs_f64(),
+        path = %path.display(),
+        "DB loaded from the RDB file"
+    );
+    Ok(())
 }
 
 /// The store's directory inside `dir`.

@@ -386,3 +386,121 @@ fn damaged_payloads_are_refused_without_a_panic() {
     assert_eq!(run(&mut con, &["ping"]), Reply::SimpleString("PONG".into()));
     strata.assert_no_panic();
 }
+
+const LIBRARY: &str = "#!lua name=rdblib\nredis.register_function('rdbfunc', function(keys, args) return 42 end)";
+
+/// The dataset, two more databases and a function library.
+fn load_everything(con: &mut redis::Connection) {
+    load(con, &dataset());
+    run(con, &["function", "load", LIBRARY]);
+    run(con, &["select", "3"]);
+    run(con, &["set", "in-db-3", "x"]);
+    run(con, &["hset", "h3", "a", "1"]);
+    run(con, &["select", "0"]);
+}
+
+fn digest(con: &mut redis::Connection) -> Reply {
+    run(con, &["debug", "digest"])
+}
+
+fn info_field(con: &mut redis::Connection, name: &str) -> String {
+    let text = common::as_text(&run(con, &["info", "persistence"]));
+    text.lines().find_map(|line| line.strip_prefix(&format!("{name}:"))).unwrap_or_else(|| panic!("no {name} in INFO")).trim().to_owned()
+}
+
+/// redis-server loading `dir`/`file` at start-up.
+fn redis_loading(dir: &std::path::Path, file: &str) -> Server {
+    Server::start_redis_with(&["--enable-debug-command", "yes", "--dir", dir.to_str().unwrap(), "--dbfilename", file])
+}
+
+#[test]
+fn strata_save_loads_into_redis() {
+    let dir = tempfile::tempdir().unwrap();
+    let strata = Server::start_with(&["--dir", dir.path().to_str().unwrap(), "--dbfilename", "snap.rdb"]);
+    let mut con = strata.con();
+    load_everything(&mut con);
+    assert_ne!(info_field(&mut con, "rdb_changes_since_last_save"), "0");
+    let before = common::as_int(&run(&mut con, &["lastsave"]));
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    assert_eq!(run(&mut con, &["save"]), Reply::Okay);
+    assert!(common::as_int(&run(&mut con, &["lastsave"])) > before);
+    assert_eq!(info_field(&mut con, "rdb_changes_since_last_save"), "0");
+    assert_eq!(info_field(&mut con, "rdb_saves"), "1");
+
+    let redis = redis_loading(dir.path(), "snap.rdb");
+    let mut r = redis.con();
+    assert_eq!(digest(&mut r), digest(&mut con));
+    assert_eq!(run(&mut r, &["fcall", "rdbfunc", "0"]), Reply::Int(42));
+    assert_eq!(groups(&mut r, "stream"), groups(&mut con, "stream"));
+}
+
+#[test]
+fn bgsave_writes_a_snapshot_in_the_background() {
+    let dir = tempfile::tempdir().unwrap();
+    let strata = Server::start_with(&["--dir", dir.path().to_str().unwrap()]);
+    let mut con = strata.con();
+    load_everything(&mut con);
+    assert_eq!(err_of(&mut con, &["bgsave", "now"]), "ERR syntax error");
+    assert_eq!(run(&mut con, &["bgsave", "schedule"]), Reply::SimpleString("Background saving started".into()));
+    assert!(common::eventually(std::time::Duration::from_secs(20), || info_field(&mut con, "rdb_bgsave_in_progress") == "0"));
+    assert_eq!(info_field(&mut con, "rdb_last_bgsave_status"), "ok");
+    assert_eq!(info_field(&mut con, "rdb_changes_since_last_save"), "0");
+    // Writes go on while a save runs, and count as changes after it.
+    assert_eq!(run(&mut con, &["bgsave"]), Reply::SimpleString("Background saving started".into()));
+    run(&mut con, &["set", "during", "the save"]);
+    assert!(common::eventually(std::time::Duration::from_secs(20), || info_field(&mut con, "rdb_bgsave_in_progress") == "0"));
+    run(&mut con, &["del", "during"]);
+    assert_ne!(info_field(&mut con, "rdb_changes_since_last_save"), "0");
+
+    let redis = redis_loading(dir.path(), "dump.rdb");
+    let mut r = redis.con();
+    run(&mut r, &["del", "during"]);
+    assert_eq!(digest(&mut r), digest(&mut con));
+}
+
+fn err_of(con: &mut redis::Connection, args: &[&str]) -> String {
+    q(con, args).expect_err("should fail")
+}
+
+#[test]
+fn redis_dump_imports_into_strata_and_into_its_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let redis = redis_loading(dir.path(), "dump.rdb");
+    let mut r = redis.con();
+    load_everything(&mut r);
+    assert_eq!(run(&mut r, &["save"]), Reply::Okay);
+    let expected = digest(&mut r);
+    let dir_arg = dir.path().to_str().unwrap();
+
+    // Without persistence: the file is loaded at every start.
+    let memory_only = Server::start_with(&["--dir", dir_arg]);
+    let mut con = memory_only.con();
+    assert_eq!(digest(&mut con), expected);
+    assert_eq!(run(&mut con, &["fcall", "rdbfunc", "0"]), Reply::Int(42));
+    assert_eq!(groups(&mut con, "stream"), groups(&mut r, "stream"));
+    drop(memory_only);
+
+    // With persistence and a fresh store: imported once, into the store, which later starts
+    // recover from even without the file.
+    let mut persistent = Server::start_with(&["--dir", dir_arg, "--appendonly", "yes"]);
+    assert_eq!(digest(&mut persistent.con()), expected);
+    run(&mut persistent.con(), &["set", "after-import", "1"]);
+    q(&mut persistent.con(), &["shutdown"]).ok();
+    assert!(persistent.wait_exit(std::time::Duration::from_secs(20)).is_some_and(|s| s.success()));
+    std::fs::remove_file(dir.path().join("dump.rdb")).unwrap();
+    let restarted = Server::start_with(&["--dir", dir_arg, "--appendonly", "yes"]);
+    let mut con = restarted.con();
+    run(&mut con, &["del", "after-import"]);
+    assert_eq!(digest(&mut con), expected);
+}
+
+#[test]
+fn a_damaged_file_stops_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("dump.rdb"), b"REDIS0010\xfa\x01").unwrap();
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_strata-server"));
+    command.args(["--port", "0", "--bind", "127.0.0.1", "--dir", dir.path().to_str().unwrap()]);
+    let output = command.output().unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("can't import the RDB file"));
+}

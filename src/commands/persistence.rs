@@ -1,9 +1,13 @@
 //! Commands on Redis's RDB format: DUMP and RESTORE (values crossing between strata and Redis),
-//! and the digests DEBUG DIGEST / DIGEST-VALUE report (called from DEBUG in `server`).
+//! SAVE and BGSAVE (snapshot files a Redis server loads), and the digests DEBUG DIGEST /
+//! DIGEST-VALUE report (called from DEBUG in `server`).
+
+use std::path::PathBuf;
 
 use super::args::{is, parse_int};
 use super::{CmdError, Ctx};
 use crate::engine::keyspace::{MAX_DEADLINE_MS, SHARDS};
+use crate::engine::rdb::snapshot::{self, Header};
 use crate::engine::rdb::{digest, dump};
 use crate::engine::KeyHash;
 use crate::notify;
@@ -123,6 +127,111 @@ pub fn restore(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     Ok(Reply::Ok)
 }
 
+/// Where snapshots go: `dir`/`dbfilename`.
+pub fn snapshot_path(ctx: &Ctx) -> PathBuf {
+    let config = &ctx.shared.config;
+    PathBuf::from(config.get("dir")).join(config.get("dbfilename"))
+}
+
+/// What a snapshot starts with: Redis's aux fields and the function libraries. Needs the VM,
+/// which the connection lends to commands that run alone.
+fn header(ctx: &mut Ctx) -> Header {
+    let codes = |vm: &crate::scripting::Scripting| vm.libraries.libraries().map(|l| l.code.clone()).collect();
+    let functions = match ctx.scripting.as_deref() {
+        Some(vm) => codes(vm),
+        // SHUTDOWN does not run alone (it must work while a script is stuck): it takes the VM if
+        // it is free.
+        None => ctx.shared.scripting.try_lock().and_then(|vm| vm.as_ref().map(codes)).unwrap_or_default(),
+    };
+    let used_memory = super::info::allocated_bytes().unwrap_or(0);
+    Header {
+        aux: vec![
+            ("redis-ver", crate::VERSION_REPORTED.as_bytes().to_vec()),
+            ("redis-bits", b"64".to_vec()),
+            ("ctime", (ctx.now_ms / 1000).to_string().into_bytes()),
+            ("used-mem", used_memory.to_string().into_bytes()),
+            ("aof-base", b"0".to_vec()),
+        ],
+        functions,
+    }
+}
+
+/// Saves the keyspace to `dir`/`dbfilename` on this thread; false (and a log line) on failure.
+/// SHUTDOWN saves through it too.
+pub fn save_now(ctx: &mut Ctx) -> bool {
+    let shared = ctx.shared;
+    if !shared.saving.begin(ctx.now_ms) {
+        return false;
+    }
+    let header = header(ctx);
+    let path = snapshot_path(ctx);
+    let result = snapshot::save(&shared.keyspace, &header, &path, ctx.now_ms);
+    let ended = crate::state::shared::unix_ms();
+    match &result {
+        Ok(keys) => tracing::info!(keys, path = %path.display(), "DB saved on disk"),
+        Err(error) => tracing::warn!(%error, path = %path.display(), "Failed saving the DB"),
+    }
+    shared.saving.end(result.is_ok(), ended);
+    result.is_ok()
+}
+
+/// SAVE
+///
+/// Writes the whole keyspace to `dir`/`dbfilename` before answering. It runs alone (no other
+/// client's command runs meanwhile), so the file is one point in time, as Redis's.
+///
+/// # Errors
+/// `ERR Background save already in progress`; `ERR` when the file cannot be written.
+pub fn save(ctx: &mut Ctx, _args: Args) -> Result<Reply, CmdError> {
+    if ctx.shared.saving.in_progress() {
+        return Err(CmdError::err("Background save already in progress"));
+    }
+    if save_now(ctx) {
+        Ok(Reply::Ok)
+    } else {
+        Err(CmdError::line("ERR"))
+    }
+}
+
+/// BGSAVE [SCHEDULE]
+///
+/// Writes the keyspace to `dir`/`dbfilename` on a background thread, which copies one shard at a
+/// time (see `engine::rdb::snapshot`), so writes go on meanwhile. SCHEDULE is accepted; with no
+/// AOF rewrite to wait for, it starts the save at once.
+///
+/// # Errors
+/// `ERR Background save already in progress`.
+pub fn bgsave(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
+    if args.len() > 2 || (args.len() == 2 && !is(args.get(1), "schedule")) {
+        return Err(CmdError::Syntax);
+    }
+    let shared = ctx.shared;
+    if !shared.saving.begin(ctx.now_ms) {
+        return Err(CmdError::err("Background save already in progress"));
+    }
+    let header = header(ctx);
+    let path = snapshot_path(ctx);
+    let keyspace = shared.keyspace.clone();
+    let saving = shared.saving.clone();
+    let spawned = std::thread::Builder::new().name("strata-bgsave".into()).spawn(move || {
+        let now = crate::state::shared::unix_ms();
+        let result = snapshot::save(&keyspace, &header, &path, now);
+        match &result {
+            Ok(keys) => tracing::info!(keys, path = %path.display(), "Background saving terminated with success"),
+            Err(error) => tracing::warn!(%error, path = %path.display(), "Background saving error"),
+        }
+        saving.end(result.is_ok(), crate::state::shared::unix_ms());
+    });
+    match spawned {
+        Ok(_) => Ok(Reply::status("Background saving started")),
+        Err(error) => {
+            tracing::warn!(%error, "can't start the background save thread");
+            shared.saving.end(false, ctx.now_ms);
+            Err(CmdError::line("ERR"))
+        }
+    }
+}
+
 /// DEBUG DIGEST: Redis's digest of every database (40 zeros when there are no keys). Keys whose
 /// deadline passed but that are still stored count, as in Redis.
 pub fn debug_digest(ctx: &mut Ctx) -> Reply {
@@ -168,13 +277,16 @@ pub fn debug_digest_value(ctx: &mut Ctx, args: Args) -> Reply {
 // The command table of this family, joined by `commands::registry`.
 
 use super::acl;
-use super::flags::{DENYOOM, READONLY, WRITE};
+use super::flags::{ADMIN, DENYOOM, NOSCRIPT, NO_ASYNC_LOADING, NO_MULTI, READONLY, RUNS_ALONE, WRITE};
 use super::table::Command;
 
 /// The RDB commands, in the order COMMAND lists them.
 pub(super) static COMMANDS: &[Command] = &[
     Command::new("dump", 2, dump).flags(READONLY).keys(1, 1, 1).acl(acl::KEYSPACE),
     Command::new("restore", -4, restore).flags(WRITE | DENYOOM).keys(1, 1, 1).acl(acl::KEYSPACE | acl::DANGEROUS),
+    // Alone: SAVE is one point in time, and both need the VM for the function libraries.
+    Command::new("save", 1, save).flags(ADMIN | NOSCRIPT | NO_ASYNC_LOADING | NO_MULTI | RUNS_ALONE).acl(acl::ADMIN | acl::DANGEROUS),
+    Command::new("bgsave", -1, bgsave).flags(ADMIN | NOSCRIPT | NO_ASYNC_LOADING | RUNS_ALONE).acl(acl::ADMIN | acl::DANGEROUS),
 ];
 
 #[cfg(test)]

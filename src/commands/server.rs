@@ -57,7 +57,7 @@ pub fn time(_ctx: &mut Ctx, _args: Args) -> Result<Reply, CmdError> {
 
 /// LASTSAVE
 pub fn lastsave(ctx: &mut Ctx, _args: Args) -> Result<Reply, CmdError> {
-    Ok(Reply::Int(ctx.shared.last_save_unix.load(Ordering::Relaxed) as i64))
+    Ok(Reply::Int(ctx.shared.saving.last_save_unix.load(Ordering::Relaxed) as i64))
 }
 
 /// DEBUG SLEEP seconds | DEBUG DIGEST | DEBUG DIGEST-VALUE key... | DEBUG POPULATE count [prefix] [size] |
@@ -193,7 +193,8 @@ pub fn slowlog_reset(ctx: &mut Ctx, _args: Args) -> Result<Reply, CmdError> {
 
 /// SHUTDOWN [NOSAVE | SAVE] [NOW] [FORCE] [ABORT]
 ///
-/// Nothing needs saving yet: the keyspace is memory only until the LSM tier is wired in.
+/// Saves an RDB snapshot first when SAVE is given, or when save points are configured and NOSAVE
+/// is not.
 pub fn shutdown(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     if args.iter().skip(1).any(|arg| !["nosave", "save", "now", "force", "abort"].iter().any(|w| is(arg, w))) {
         return Err(CmdError::Syntax);
@@ -214,6 +215,12 @@ pub fn shutdown(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
         }
         tracing::warn!("SHUTDOWN NOSAVE while a script runs: exiting now");
         std::process::exit(0);
+    }
+    // As Redis: NOSAVE never saves, SAVE always does, and without either a save happens when save
+    // points are configured. A failed save stops the shutdown unless FORCE.
+    let wants_save = !given("nosave") && (given("save") || !ctx.shared.config.get("save").trim().is_empty());
+    if wants_save && !super::persistence::save_now(ctx) && !given("force") {
+        return Err(CmdError::err("Errors trying to SHUTDOWN. Check logs."));
     }
     ctx.shared.request_shutdown();
     ctx.session.close_after_reply = true;

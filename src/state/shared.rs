@@ -1,6 +1,6 @@
 //! State shared by every connection: configuration, keyspace, clients and counters.
 
-use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -10,6 +10,7 @@ use super::blocked::Blocked;
 use super::clients::Clients;
 use super::monitor::Monitors;
 use super::pubsub::PubSub;
+use super::saving::Saving;
 use super::slowlog::SlowLog;
 use super::stats::Stats;
 use super::watch::Watches;
@@ -37,7 +38,8 @@ pub struct Pause {
 
 pub struct Shared {
     pub config: Config,
-    pub keyspace: Keyspace,
+    /// Shared with background saves (BGSAVE), which walk it from their own thread.
+    pub keyspace: Arc<Keyspace>,
     pub clients: Clients,
     pub stats: Stats,
     pub slowlog: SlowLog,
@@ -61,7 +63,8 @@ pub struct Shared {
     pub started_unix_ms: u64,
     /// The port actually bound (differs from the setting when it is 0).
     pub port: AtomicU16,
-    pub last_save_unix: AtomicU64,
+    /// Shared with the background save's thread, which reports its end there.
+    pub saving: Arc<Saving>,
     pub pause: Mutex<Option<Pause>>,
     pub paused: AtomicBool,
     /// The keyspace on disk, when `appendonly` is on.
@@ -100,7 +103,7 @@ impl Shared {
         let run_id: String = (0..40).map(|_| char::from_digit(rand::random_range(0..16), 16).unwrap_or('0')).collect();
         Shared {
             config,
-            keyspace,
+            keyspace: Arc::new(keyspace),
             clients: Clients::default(),
             stats: Stats::new(command_count),
             slowlog: SlowLog::default(),
@@ -119,7 +122,7 @@ impl Shared {
             started: Instant::now(),
             started_unix_ms: now,
             port: AtomicU16::new(0),
-            last_save_unix: AtomicU64::new(now / 1000),
+            saving: Arc::new(Saving::new(now / 1000)),
             pause: Mutex::new(None),
             paused: AtomicBool::new(false),
             store: None,

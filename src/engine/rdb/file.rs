@@ -1,4 +1,4 @@
-//! Whole RDB files: what SAVE and BGSAVE write and what strata imports at start-up.
+//! Whole RDB files: the writer SAVE and BGSAVE use (`snapshot`) and the reader of start-up imports.
 //!
 //! ```text
 //! "REDIS0010" | aux fields (0xFA name value) | functions (0xF5 code)
@@ -10,9 +10,7 @@
 //! LRU/LFU hints (skipped), functions, the old string-score and packed encodings.
 
 use std::borrow::Cow;
-use std::fs::File;
-use std::io::{BufWriter, Write};
-use std::path::Path;
+use std::io::Write;
 
 use super::decode::{self, Reader};
 use super::{crc64, encode, opcode, RdbError, MAX_READ_VERSION, RDB_VERSION};
@@ -93,57 +91,6 @@ impl<W: Write> Writer<W> {
         self.out.write_all(&crc.to_le_bytes())?;
         Ok(self.out)
     }
-}
-
-/// One key of a snapshot.
-pub struct SnapshotKey {
-    pub key: Vec<u8>,
-    pub value: Value,
-    pub expire_at: Option<u64>,
-}
-
-/// A point-in-time copy of the data to write: aux fields, function codes, and per database its
-/// keys.
-pub struct Snapshot {
-    pub aux: Vec<(&'static str, Vec<u8>)>,
-    pub functions: Vec<Vec<u8>>,
-    pub databases: Vec<(usize, Vec<SnapshotKey>)>,
-}
-
-/// Writes `snapshot` to `path` as Redis does: into a temporary file beside it, synced to disk,
-/// then renamed over `path` (and the directory synced), so a crash leaves the old file or the new
-/// one, never half of one.
-pub fn save(snapshot: &Snapshot, path: &Path) -> Result<(), RdbError> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let temp = dir.join(format!("temp-{}.rdb", std::process::id()));
-    let written = (|| -> std::io::Result<()> {
-        let mut writer = Writer::new(BufWriter::with_capacity(1 << 16, File::create(&temp)?))?;
-        for (name, value) in &snapshot.aux {
-            writer.aux(name, value)?;
-        }
-        for code in &snapshot.functions {
-            writer.function(code)?;
-        }
-        for (db, keys) in &snapshot.databases {
-            if keys.is_empty() {
-                continue;
-            }
-            let volatile = keys.iter().filter(|k| k.expire_at.is_some()).count();
-            writer.select_db(*db, keys.len(), volatile)?;
-            for key in keys {
-                writer.key(&key.key, &key.value, key.expire_at)?;
-            }
-        }
-        let file = writer.finish()?.into_inner().map_err(|e| e.into_error())?;
-        // IMPORTANT: the data is on disk before the rename makes it the snapshot.
-        file.sync_all()?;
-        std::fs::rename(&temp, path)?;
-        File::open(dir)?.sync_all()
-    })();
-    if written.is_err() {
-        let _ = std::fs::remove_file(&temp);
-    }
-    Ok(written?)
 }
 
 /// What a file holds, in file order.

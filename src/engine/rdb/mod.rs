@@ -18,8 +18,10 @@ pub mod digest;
 pub mod dump;
 pub mod encode;
 pub mod file;
+pub mod import;
 pub mod listpack;
 pub mod lzf;
+pub mod snapshot;
 pub mod stream;
 pub mod ziplist;
 
