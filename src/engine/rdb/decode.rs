@@ -36,11 +36,6 @@ impl<'a> Reader<'a> {
         self.buf.len() - self.at
     }
 
-    /// How far the cursor is.
-    pub fn position(&self) -> usize {
-        self.at
-    }
-
     pub fn u8(&mut self) -> Result<u8, RdbError> {
         let byte = *self.buf.get(self.at).ok_or(RdbError::Truncated)?;
         self.at += 1;
@@ -322,4 +317,124 @@ fn zset_value(zset: ZSet) -> Result<Value, RdbError> {
         return Err(RdbError::EmptyKey);
     }
     Ok(Value::ZSet(Box::new(Versioned::new(zset))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::rdb::encode;
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+
+    fn decoded(kind: u8, body: &[u8]) -> Result<Value, RdbError> {
+        value(&mut Reader::new(body), kind, &Limits::default())
+    }
+
+    fn ziplist(entries: &[&[u8]]) -> Vec<u8> {
+        let mut zl = vec![0u8; 10];
+        for entry in entries {
+            zl.extend_from_slice(&[0, entry.len() as u8]);
+            zl.extend_from_slice(entry);
+        }
+        zl.push(0xFF);
+        let len = zl.len() as u32;
+        zl[..4].copy_from_slice(&len.to_le_bytes());
+        zl
+    }
+
+    fn with_string(prefix: &[u8], bytes: &[u8]) -> Vec<u8> {
+        let mut out = prefix.to_vec();
+        encode::string(&mut out, bytes);
+        out
+    }
+
+    #[test]
+    fn reads_the_older_encodings() {
+        let list = decoded(kind::LIST_ZIPLIST, &with_string(&[], &ziplist(&[b"a", b"b"]))).unwrap();
+        let Value::List(list) = list else { panic!() };
+        assert_eq!(list.iter().collect::<Vec<_>>(), vec![&b"a"[..], &b"b"[..]]);
+
+        let quicklist = decoded(kind::LIST_QUICKLIST, &with_string(&[1], &ziplist(&[b"x"]))).unwrap();
+        assert!(matches!(quicklist, Value::List(l) if l.len() == 1));
+
+        let mut linked = vec![2];
+        encode::string(&mut linked, b"p");
+        encode::string(&mut linked, b"q");
+        assert!(matches!(decoded(kind::LIST, &linked).unwrap(), Value::List(l) if l.len() == 2));
+
+        let zipmap = [1, 1, b'f', 1, 0, b'v', 0xFF];
+        let Value::Hash(hash) = decoded(kind::HASH_ZIPMAP, &with_string(&[], &zipmap)).unwrap() else { panic!() };
+        assert_eq!(hash.get(b"f"), Some(&b"v"[..]));
+
+        let zipped = decoded(kind::HASH_ZIPLIST, &with_string(&[], &ziplist(&[b"f", b"v", b"g", b"w"]))).unwrap();
+        assert!(matches!(zipped, Value::Hash(h) if h.len() == 2));
+
+        let mut text_scores = vec![2];
+        encode::string(&mut text_scores, b"a");
+        text_scores.extend_from_slice(&[3, b'1', b'.', b'5']);
+        encode::string(&mut text_scores, b"b");
+        text_scores.push(254);
+        let Value::ZSet(zset) = decoded(kind::ZSET, &text_scores).unwrap() else { panic!() };
+        assert_eq!(zset.score(b"a"), Some(1.5));
+        assert_eq!(zset.score(b"b"), Some(f64::INFINITY));
+
+        let mut lp = crate::engine::rdb::listpack::Writer::new();
+        lp.push(b"m");
+        lp.push(b"7");
+        let Value::Set(set) = decoded(kind::SET_LISTPACK, &with_string(&[], &lp.finish())).unwrap() else { panic!() };
+        assert!(set.contains(b"m") && set.contains(b"7"));
+    }
+
+    #[test]
+    fn refuses_what_redis_refuses() {
+        assert!(matches!(decoded(kind::LIST_QUICKLIST_2, &[0]), Err(RdbError::EmptyKey)));
+        let mut duplicate = vec![2];
+        encode::string(&mut duplicate, b"a");
+        encode::string(&mut duplicate, b"a");
+        assert!(decoded(kind::SET, &duplicate).is_err());
+        let mut nan = vec![1];
+        encode::string(&mut nan, b"a");
+        nan.extend_from_slice(&f64::NAN.to_le_bytes());
+        assert!(decoded(kind::ZSET_2, &nan).is_err());
+        assert!(matches!(decoded(kind::MODULE_2, &[0]), Err(RdbError::UnsupportedType(kind::MODULE_2))));
+        // A count far beyond the bytes left is refused before anything is allocated for it.
+        assert!(decoded(kind::SET, &[0x81, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF]).is_err());
+    }
+
+    #[test]
+    fn random_and_damaged_input_never_panics() {
+        let mut rng = StdRng::seed_from_u64(11);
+        let mut valid = Vec::new();
+        for kind in [kind::LIST_QUICKLIST_2, kind::HASH_LISTPACK, kind::ZSET_LISTPACK, kind::SET_INTSET] {
+            let mut body = Vec::new();
+            match kind {
+                kind::SET_INTSET => encode::string(&mut body, &crate::engine::rdb::ziplist::write_intset(&[1, 5, 1 << 40])),
+                _ => {
+                    if kind == kind::LIST_QUICKLIST_2 {
+                        body.extend_from_slice(&[1, 2]);
+                    }
+                    let mut lp = crate::engine::rdb::listpack::Writer::new();
+                    for item in [&b"field"[..], b"12", b"x", b"-3.5"] {
+                        lp.push(item);
+                    }
+                    encode::string(&mut body, &lp.finish());
+                }
+            }
+            assert!(decoded(kind, &body).is_ok(), "kind {kind}");
+            valid.push((kind, body));
+        }
+        for round in 0..20_000 {
+            let (kind, body) = if round % 2 == 0 {
+                let (kind, body) = &valid[rng.random_range(0..valid.len())];
+                let mut body = body.clone();
+                let at = rng.random_range(0..body.len());
+                body[at] = rng.random();
+                body.truncate(rng.random_range(at..=body.len()));
+                (*kind, body)
+            } else {
+                (rng.random_range(0..22u8), (0..rng.random_range(0..40)).map(|_| rng.random()).collect())
+            };
+            let _ = decoded(kind, &body);
+        }
+    }
 }

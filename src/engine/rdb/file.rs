@@ -200,4 +200,25 @@ mod tests {
         damaged[20] ^= 1;
         assert!(matches!(read(&damaged, &limits, |_| Ok(())), Err(RdbError::Checksum)));
     }
+
+    #[test]
+    fn damaged_files_never_panic() {
+        use rand::{Rng, SeedableRng};
+        let mut writer = Writer::new(Vec::new()).unwrap();
+        writer.aux("ctime", b"1700000000").unwrap();
+        writer.select_db(0, 3, 1).unwrap();
+        writer.key(b"s", &Value::string(&[b'q'; 200]), Some(5)).unwrap();
+        writer.key(b"n", &Value::string(b"77"), None).unwrap();
+        let file = writer.finish().unwrap();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+        for _ in 0..5000 {
+            let mut damaged = file.clone();
+            let at = rng.random_range(9..damaged.len() - 8);
+            damaged[at] = rng.random();
+            // A zero checksum means "not checked", so the damage reaches the parser.
+            let len = damaged.len();
+            damaged[len - 8..].fill(0);
+            let _ = read(&damaged, &Limits::default(), |_| Ok(()));
+        }
+    }
 }

@@ -14,6 +14,9 @@ const MAX_LITERAL: usize = 32;
 /// No LZF stream expands more than this (3 input bytes give at most 264 output bytes), so a
 /// claimed length past it is refused before anything is allocated.
 const MAX_RATIO: usize = 88;
+/// The longest string decompressed: Redis's largest string (512 MiB), so a small payload cannot
+/// claim gigabytes.
+const MAX_OUTPUT: usize = 512 << 20;
 const HASH_BITS: u32 = 14;
 
 /// `input` compressed, or `None` when the result would not be shorter than `limit` bytes (Redis
@@ -85,7 +88,7 @@ fn close_literals(out: &mut Vec<u8>, at: usize, count: usize) {
 
 /// Decompresses `input`, which must produce exactly `expected` bytes; `None` otherwise.
 pub fn decompress(input: &[u8], expected: usize) -> Option<Vec<u8>> {
-    if expected > input.len().saturating_mul(MAX_RATIO) {
+    if expected > input.len().saturating_mul(MAX_RATIO) || expected > MAX_OUTPUT {
         return None;
     }
     let mut out = Vec::with_capacity(expected);

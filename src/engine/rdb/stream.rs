@@ -123,13 +123,20 @@ pub fn encode(out: &mut Vec<u8>, stream: &Stream) {
             out.extend_from_slice(&nack.delivery_time.to_le_bytes());
             length(out, nack.delivery_count);
         }
-        length(out, group.consumers().len() as u64);
-        for (name, consumer) in group.consumers() {
+        // Each consumer's PEL, from the owners in the group's PEL: an entry whose owner is not a
+        // consumer (none should be) still gets one, so the file loads.
+        let mut owned: BTreeMap<&[u8], (u64, Vec<StreamId>)> =
+            group.consumers().iter().map(|(name, consumer)| (&name[..], (consumer.seen_time, Vec::new()))).collect();
+        for (id, nack) in group.pel() {
+            owned.entry(&nack.consumer[..]).or_insert((nack.delivery_time, Vec::new())).1.push(*id);
+        }
+        length(out, owned.len() as u64);
+        for (name, (seen_time, ids)) in owned {
             super::encode::string(out, name);
-            out.extend_from_slice(&consumer.seen_time.to_le_bytes());
-            length(out, consumer.pending.len() as u64);
-            for id in &consumer.pending {
-                out.extend_from_slice(&raw_id(*id));
+            out.extend_from_slice(&seen_time.to_le_bytes());
+            length(out, ids.len() as u64);
+            for id in ids {
+                out.extend_from_slice(&raw_id(id));
             }
         }
     }
