@@ -504,3 +504,18 @@ fn a_damaged_file_stops_the_start() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("can't import the RDB file"));
 }
+
+#[test]
+fn a_save_point_starts_a_background_save() {
+    let dir = tempfile::tempdir().unwrap();
+    let strata = Server::start_with(&["--dir", dir.path().to_str().unwrap(), "--save", "1 2"]);
+    let mut con = strata.con();
+    run(&mut con, &["set", "a", "1"]);
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    assert!(!dir.path().join("dump.rdb").exists(), "one change is below the save point");
+    run(&mut con, &["set", "b", "2"]);
+    assert!(common::eventually(std::time::Duration::from_secs(10), || dir.path().join("dump.rdb").exists()));
+    assert!(common::eventually(std::time::Duration::from_secs(10), || info_field(&mut con, "rdb_changes_since_last_save") == "0"));
+    let redis = redis_loading(dir.path(), "dump.rdb");
+    assert_eq!(digest(&mut redis.con()), digest(&mut con));
+}

@@ -12,6 +12,8 @@ use crate::engine::rdb::{digest, dump};
 use crate::engine::KeyHash;
 use crate::notify;
 use crate::resp::{Args, Reply};
+use crate::scripting::Scripting;
+use crate::state::shared::Shared;
 
 const BUSY_KEY: CmdError = CmdError::line("BUSYKEY Target key name already exists.");
 
@@ -128,27 +130,24 @@ pub fn restore(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
 }
 
 /// Where snapshots go: `dir`/`dbfilename`.
-pub fn snapshot_path(ctx: &Ctx) -> PathBuf {
-    let config = &ctx.shared.config;
-    PathBuf::from(config.get("dir")).join(config.get("dbfilename"))
+fn snapshot_path(shared: &Shared) -> PathBuf {
+    PathBuf::from(shared.config.get("dir")).join(shared.config.get("dbfilename"))
 }
 
-/// What a snapshot starts with: Redis's aux fields and the function libraries. Needs the VM,
-/// which the connection lends to commands that run alone.
-fn header(ctx: &mut Ctx) -> Header {
-    let codes = |vm: &crate::scripting::Scripting| vm.libraries.libraries().map(|l| l.code.clone()).collect();
-    let functions = match ctx.scripting.as_deref() {
+/// What a snapshot starts with: Redis's aux fields and the function libraries, from `vm` when the
+/// caller holds it (commands that run alone), else from the VM if it is free.
+fn header(shared: &Shared, vm: Option<&Scripting>, now_ms: u64) -> Header {
+    let codes = |vm: &Scripting| vm.libraries.libraries().map(|l| l.code.clone()).collect();
+    let functions = match vm {
         Some(vm) => codes(vm),
-        // SHUTDOWN does not run alone (it must work while a script is stuck): it takes the VM if
-        // it is free.
-        None => ctx.shared.scripting.try_lock().and_then(|vm| vm.as_ref().map(codes)).unwrap_or_default(),
+        None => shared.scripting.try_lock().and_then(|vm| vm.as_ref().map(codes)).unwrap_or_default(),
     };
     let used_memory = super::info::allocated_bytes().unwrap_or(0);
     Header {
         aux: vec![
             ("redis-ver", crate::VERSION_REPORTED.as_bytes().to_vec()),
             ("redis-bits", b"64".to_vec()),
-            ("ctime", (ctx.now_ms / 1000).to_string().into_bytes()),
+            ("ctime", (now_ms / 1000).to_string().into_bytes()),
             ("used-mem", used_memory.to_string().into_bytes()),
             ("aof-base", b"0".to_vec()),
         ],
@@ -157,14 +156,14 @@ fn header(ctx: &mut Ctx) -> Header {
 }
 
 /// Saves the keyspace to `dir`/`dbfilename` on this thread; false (and a log line) on failure.
-/// SHUTDOWN saves through it too.
+/// SHUTDOWN saves through it too (without running alone: it must work while a script is stuck).
 pub fn save_now(ctx: &mut Ctx) -> bool {
     let shared = ctx.shared;
     if !shared.saving.begin(ctx.now_ms) {
         return false;
     }
-    let header = header(ctx);
-    let path = snapshot_path(ctx);
+    let header = header(shared, ctx.scripting.as_deref(), ctx.now_ms);
+    let path = snapshot_path(shared);
     let result = snapshot::save(&shared.keyspace, &header, &path, ctx.now_ms);
     let ended = crate::state::shared::unix_ms();
     match &result {
@@ -193,24 +192,20 @@ pub fn save(ctx: &mut Ctx, _args: Args) -> Result<Reply, CmdError> {
     }
 }
 
-/// BGSAVE [SCHEDULE]
-///
-/// Writes the keyspace to `dir`/`dbfilename` on a background thread, which copies one shard at a
-/// time (see `engine::rdb::snapshot`), so writes go on meanwhile. SCHEDULE is accepted; with no
-/// AOF rewrite to wait for, it starts the save at once.
-///
-/// # Errors
-/// `ERR Background save already in progress`.
-pub fn bgsave(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
-    if args.len() > 2 || (args.len() == 2 && !is(args.get(1), "schedule")) {
-        return Err(CmdError::Syntax);
+/// Why a background save did not start.
+enum NotStarted {
+    Running,
+    Thread,
+}
+
+/// Starts writing the keyspace to `dir`/`dbfilename` on a background thread, which copies one
+/// shard at a time (see `engine::rdb::snapshot`), so writes go on meanwhile.
+fn start_background_save(shared: &Shared, vm: Option<&Scripting>, now_ms: u64) -> Result<(), NotStarted> {
+    if !shared.saving.begin(now_ms) {
+        return Err(NotStarted::Running);
     }
-    let shared = ctx.shared;
-    if !shared.saving.begin(ctx.now_ms) {
-        return Err(CmdError::err("Background save already in progress"));
-    }
-    let header = header(ctx);
-    let path = snapshot_path(ctx);
+    let header = header(shared, vm, now_ms);
+    let path = snapshot_path(shared);
     let keyspace = shared.keyspace.clone();
     let saving = shared.saving.clone();
     let spawned = std::thread::Builder::new().name("strata-bgsave".into()).spawn(move || {
@@ -222,13 +217,57 @@ pub fn bgsave(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
         }
         saving.end(result.is_ok(), crate::state::shared::unix_ms());
     });
-    match spawned {
-        Ok(_) => Ok(Reply::status("Background saving started")),
-        Err(error) => {
-            tracing::warn!(%error, "can't start the background save thread");
-            shared.saving.end(false, ctx.now_ms);
-            Err(CmdError::line("ERR"))
-        }
+    spawned.map(|_| ()).map_err(|error| {
+        tracing::warn!(%error, "can't start the background save thread");
+        shared.saving.end(false, now_ms);
+        NotStarted::Thread
+    })
+}
+
+/// BGSAVE [SCHEDULE]
+///
+/// Writes the keyspace to `dir`/`dbfilename` in the background while the server keeps serving.
+/// SCHEDULE is accepted; with no AOF rewrite to wait for, it starts the save at once.
+///
+/// # Errors
+/// `ERR Background save already in progress`.
+pub fn bgsave(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
+    if args.len() > 2 || (args.len() == 2 && !is(args.get(1), "schedule")) {
+        return Err(CmdError::Syntax);
+    }
+    match start_background_save(ctx.shared, ctx.scripting.as_deref(), ctx.now_ms) {
+        Ok(()) => Ok(Reply::status("Background saving started")),
+        Err(NotStarted::Running) => Err(CmdError::err("Background save already in progress")),
+        Err(NotStarted::Thread) => Err(CmdError::line("ERR")),
+    }
+}
+
+/// The `save` points: pairs of seconds and changes (`save "3600 1 300 100"`); none when empty or
+/// malformed.
+fn save_points(setting: &str) -> Vec<(u64, u64)> {
+    let numbers: Option<Vec<u64>> = setting.split_whitespace().map(|n| n.parse().ok()).collect();
+    match numbers {
+        Some(numbers) if numbers.len() % 2 == 0 => numbers.chunks_exact(2).map(|pair| (pair[0], pair[1])).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Redis waits this long after a failed background save before a save point starts another.
+const RETRY_AFTER_FAILURE_MS: u64 = 5000;
+
+/// Starts a background save when a `save` point is due: at least its number of changes since the
+/// last save, and more than its seconds since then (the server's cron calls this once a second).
+pub fn run_save_points(shared: &Shared, now_ms: u64) {
+    let saving = &shared.saving;
+    if saving.in_progress() {
+        return;
+    }
+    let changes = saving.changes.load(std::sync::atomic::Ordering::Relaxed);
+    let since_secs = (now_ms / 1000).saturating_sub(saving.last_save_unix.load(std::sync::atomic::Ordering::Relaxed));
+    let due = save_points(&shared.config.get("save")).into_iter().any(|(secs, wanted)| changes >= wanted && since_secs > secs);
+    if due && (saving.last_ok() || now_ms.saturating_sub(saving.last_attempt_ms()) >= RETRY_AFTER_FAILURE_MS) {
+        tracing::info!(changes, "save point reached: saving in the background");
+        let _ = start_background_save(shared, None, now_ms);
     }
 }
 
@@ -293,6 +332,14 @@ pub(super) static COMMANDS: &[Command] = &[
 mod tests {
     use super::*;
     use crate::commands::harness::Harness;
+
+    #[test]
+    fn save_points_come_in_pairs() {
+        assert_eq!(save_points("3600 1 300 100"), vec![(3600, 1), (300, 100)]);
+        assert_eq!(save_points(""), vec![]);
+        assert_eq!(save_points("3600"), vec![]);
+        assert_eq!(save_points("x 1"), vec![]);
+    }
 
     #[test]
     fn restore_options_parse_as_redis() {

@@ -59,6 +59,11 @@ impl Saving {
         self.in_progress.store(false, Ordering::Release);
     }
 
+    /// When the last save started (Unix ms; 0 before any).
+    pub fn last_attempt_ms(&self) -> u64 {
+        self.started_ms.load(Ordering::Relaxed)
+    }
+
     pub fn in_progress(&self) -> bool {
         self.in_progress.load(Ordering::Acquire)
     }

@@ -17,14 +17,18 @@ const MAX_RATIO: usize = 88;
 /// The longest string decompressed: Redis's largest string (512 MiB), so a small payload cannot
 /// claim gigabytes.
 const MAX_OUTPUT: usize = 512 << 20;
+/// The largest hash table: 16K positions, as liblzf's default.
 const HASH_BITS: u32 = 14;
 
 /// `input` compressed, or `None` when the result would not be shorter than `limit` bytes (Redis
 /// stores the string plain then).
 pub fn compress(input: &[u8], limit: usize) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(limit);
-    // Positions (plus one; 0 = empty) of the last 3-byte sequences seen, by hash.
-    let mut table = vec![0usize; 1 << HASH_BITS];
+    // Positions (plus one; 0 = empty) of the last 3-byte sequences seen, by hash. Sized to the
+    // input: a snapshot compresses millions of short strings, and zeroing a full table for each
+    // would cost more than compressing them.
+    let bits = (input.len().next_power_of_two().trailing_zeros()).clamp(4, HASH_BITS);
+    let mut table = vec![0usize; 1 << bits];
     let mut literal_at = 0;
     let mut literals = 0;
     out.push(0);
@@ -34,8 +38,8 @@ pub fn compress(input: &[u8], limit: usize) -> Option<Vec<u8>> {
             return None;
         }
         if let Some(window) = input.get(at..at + 3) {
-            let hash = (u32::from(window[0]) << 16 | u32::from(window[1]) << 8 | u32::from(window[2])).wrapping_mul(2_654_435_761)
-                >> (32 - HASH_BITS);
+            let hash =
+                (u32::from(window[0]) << 16 | u32::from(window[1]) << 8 | u32::from(window[2])).wrapping_mul(2_654_435_761) >> (32 - bits);
             let candidate = std::mem::replace(&mut table[hash as usize], at + 1);
             if let Some(from) = candidate.checked_sub(1) {
                 let distance = at - from;
