@@ -9,9 +9,11 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use redis::Value as Reply;
 
-/// redis-server with DEBUG allowed (Redis 7.0 refuses it by default).
+/// redis-server with DEBUG allowed (Redis 7.0 refuses it by default), validating every payload and
+/// file it loads in depth (`sanitize-dump-payload yes`: listpack entries, stream node layout, PEL
+/// ownership), so what strata writes must pass Redis's strictest checks.
 fn redis() -> Server {
-    Server::start_redis_with(&["--enable-debug-command", "yes"])
+    Server::start_redis_with(&["--enable-debug-command", "yes", "--sanitize-dump-payload", "yes"])
 }
 
 fn run(con: &mut redis::Connection, args: &[&str]) -> Reply {
@@ -410,7 +412,16 @@ fn info_field(con: &mut redis::Connection, name: &str) -> String {
 
 /// redis-server loading `dir`/`file` at start-up.
 fn redis_loading(dir: &std::path::Path, file: &str) -> Server {
-    Server::start_redis_with(&["--enable-debug-command", "yes", "--dir", dir.to_str().unwrap(), "--dbfilename", file])
+    Server::start_redis_with(&[
+        "--enable-debug-command",
+        "yes",
+        "--sanitize-dump-payload",
+        "yes",
+        "--dir",
+        dir.to_str().unwrap(),
+        "--dbfilename",
+        file,
+    ])
 }
 
 #[test]
@@ -427,6 +438,8 @@ fn strata_save_loads_into_redis() {
     assert_eq!(info_field(&mut con, "rdb_changes_since_last_save"), "0");
     assert_eq!(info_field(&mut con, "rdb_saves"), "1");
 
+    let check = std::process::Command::new("redis-check-rdb").arg(dir.path().join("snap.rdb")).output().unwrap();
+    assert!(String::from_utf8_lossy(&check.stdout).contains("RDB looks OK"), "{}", String::from_utf8_lossy(&check.stdout));
     let redis = redis_loading(dir.path(), "snap.rdb");
     let mut r = redis.con();
     assert_eq!(digest(&mut r), digest(&mut con));
