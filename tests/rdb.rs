@@ -348,7 +348,7 @@ fn damaged_payloads_are_refused_without_a_panic() {
     let payloads: Vec<Vec<u8>> = keys(&mut src).iter().map(|key| dump(&mut src, key)).collect();
     let mut con = strata.con();
     let mut rng = StdRng::seed_from_u64(0x5eed_0d0b);
-    let mut refused = 0;
+    let (mut refused, mut accepted) = (0, 0);
     for round in 0..3000 {
         let base = &payloads[rng.random_range(0..payloads.len())];
         let mut body = base[..base.len() - 10].to_vec();
@@ -376,6 +376,30 @@ fn damaged_payloads_are_refused_without_a_panic() {
         seal(&mut body);
         match restore(&mut con, "fuzz", &body) {
             Ok(_) => {
+                accepted += 1;
+                // What was accepted must also be usable: read it, write to it, dump it again.
+                let kind = common::as_text(&run(&mut con, &["type", "fuzz"]));
+                let uses: &[&[&str]] = match kind.as_str() {
+                    "list" => &[&["lrange", "fuzz", "0", "-1"], &["rpush", "fuzz", "x"], &["lpop", "fuzz"]],
+                    "set" => &[&["smembers", "fuzz"], &["sadd", "fuzz", "x"], &["spop", "fuzz"]],
+                    "zset" => &[&["zrange", "fuzz", "0", "-1", "withscores"], &["zadd", "fuzz", "1", "x"], &["zpopmin", "fuzz"]],
+                    "hash" => &[&["hgetall", "fuzz"], &["hset", "fuzz", "x", "y"]],
+                    "stream" => &[
+                        &["xinfo", "stream", "fuzz", "full"],
+                        &["xinfo", "groups", "fuzz"],
+                        &["xadd", "fuzz", "*", "a", "b"],
+                        &["xrange", "fuzz", "-", "+"],
+                        &["xtrim", "fuzz", "maxlen", "1"],
+                    ],
+                    _ => &[&["get", "fuzz"], &["append", "fuzz", "x"], &["pfcount", "fuzz"]],
+                };
+                for args in
+                    uses.iter().chain([&["debug", "digest-value", "fuzz"][..], &["dump", "fuzz"], &["object", "encoding", "fuzz"]].iter())
+                {
+                    if let Err(error) = q(&mut con, args) {
+                        assert!(!error.starts_with("client error"), "round {round}: {args:?}: {error}");
+                    }
+                }
                 run(&mut con, &["del", "fuzz"]);
             }
             Err(error) => {
@@ -385,6 +409,7 @@ fn damaged_payloads_are_refused_without_a_panic() {
         }
     }
     assert!(refused > 1000, "only {refused} of 3000 damaged payloads were refused");
+    assert!(accepted > 100, "only {accepted} of 3000 damaged payloads decoded: the uses were hardly tried");
     assert_eq!(run(&mut con, &["ping"]), Reply::SimpleString("PONG".into()));
     strata.assert_no_panic();
 }

@@ -172,6 +172,10 @@ pub fn decode(reader: &mut Reader<'_>, kind: u8, limits: &Limits) -> Result<Stre
         let _first = read_id(reader)?;
         (read_id(reader)?, reader.length()?)
     };
+    // What XSETID would accept: counters in i64 (Redis keeps them signed) and consistent.
+    if entries_added < len || entries_added > i64::MAX as u64 || max_deleted > last_id {
+        return Err(malformed("stream counters"));
+    }
     stream.set_meta(last_id, entries_added, max_deleted);
 
     for _ in 0..reader.count()? {
@@ -182,6 +186,9 @@ pub fn decode(reader: &mut Reader<'_>, kind: u8, limits: &Limits) -> Result<Stre
         let group_last = read_id(reader)?;
         let entries_read =
             if kind == kind::STREAM_LISTPACKS { None } else { Some(reader.length()?).filter(|n| *n != UNKNOWN_ENTRIES_READ) };
+        if entries_read.is_some_and(|n| n > i64::MAX as u64) {
+            return Err(malformed("group read counter"));
+        }
         stream.put_group(&name, group_last, entries_read);
         let group = stream.group_mut(&name).ok_or(malformed("consumer group"))?;
         let mut unowned: BTreeMap<StreamId, (u64, u64)> = BTreeMap::new();
