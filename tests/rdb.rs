@@ -176,18 +176,18 @@ fn cross(from: &Server, to: &Server) {
         assert_eq!(run(&mut src, &["type", key]), run(&mut dst, &["type", key]), "type of {key}");
         if key.contains("stream") {
             assert_eq!(groups(&mut src, key), groups(&mut dst, key), "groups of {key}");
-            assert_eq!(run(&mut src, &["xinfo", "stream", key]).to_owned_len(), run(&mut dst, &["xinfo", "stream", key]).to_owned_len());
+            assert_eq!(run(&mut src, &["xinfo", "stream", key]).counters(), run(&mut dst, &["xinfo", "stream", key]).counters());
         }
     }
 }
 
 /// The parts of XINFO STREAM that do not depend on node layout.
 trait StreamSummary {
-    fn to_owned_len(&self) -> String;
+    fn counters(&self) -> String;
 }
 
 impl StreamSummary for Reply {
-    fn to_owned_len(&self) -> String {
+    fn counters(&self) -> String {
         let pairs = common::as_pairs(self);
         pairs
             .iter()

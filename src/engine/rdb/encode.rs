@@ -76,20 +76,41 @@ fn integer(out: &mut Vec<u8>, n: i32) {
 
 /// Appends `value`'s type byte and encoding.
 pub fn value(out: &mut Vec<u8>, value: &Value) {
+    out.push(value_type(value));
+    value_body(out, value);
+}
+
+/// The type byte `value` is written with, which follows from its encoding.
+pub fn value_type(value: &Value) -> u8 {
     match value {
-        Value::List(list) => {
-            out.push(kind::LIST_QUICKLIST_2);
-            list_nodes(out, list);
-        }
+        Value::List(_) => kind::LIST_QUICKLIST_2,
+        Value::Set(set) => match ***set {
+            Set::Ints(_) => kind::SET_INTSET,
+            // Redis 7.0 has no packed sets of strings: the plain encoding is what it reads.
+            Set::Pack(_) | Set::Table(_) => kind::SET,
+        },
+        Value::Hash(hash) => match ***hash {
+            Hash::Pack(_) => kind::HASH_LISTPACK,
+            Hash::Table(_) => kind::HASH,
+        },
+        Value::ZSet(zset) => match ***zset {
+            ZSet::Pack(_) => kind::ZSET_LISTPACK,
+            ZSet::Skip(_) => kind::ZSET_2,
+        },
+        Value::Stream(_) => kind::STREAM_LISTPACKS_2,
+        Value::Int(_) | Value::Inline { .. } | Value::Heap(_) | Value::Raw(_) => kind::STRING,
+    }
+}
+
+/// Appends `value`'s encoding, without its type byte ([`value_type`]).
+pub fn value_body(out: &mut Vec<u8>, value: &Value) {
+    match value {
+        Value::List(list) => list_nodes(out, list),
         Value::Set(set) => set_value(out, set),
         Value::Hash(hash) => hash_value(out, hash),
         Value::ZSet(zset) => zset_value(out, zset),
-        Value::Stream(stream) => {
-            out.push(kind::STREAM_LISTPACKS_2);
-            super::stream::encode(out, stream);
-        }
+        Value::Stream(stream) => super::stream::encode(out, stream),
         Value::Int(_) | Value::Inline { .. } | Value::Heap(_) | Value::Raw(_) => {
-            out.push(kind::STRING);
             value.with_string(|bytes| string(out, bytes));
         }
     }
@@ -119,12 +140,9 @@ fn list_nodes(out: &mut Vec<u8>, list: &List) {
 fn set_value(out: &mut Vec<u8>, set: &Set) {
     match set {
         Set::Ints(members) => {
-            out.push(kind::SET_INTSET);
             string(out, &write_intset(members));
         }
-        // Redis 7.0 has no packed sets of strings: the plain encoding is what it reads.
         Set::Pack(_) | Set::Table(_) => {
-            out.push(kind::SET);
             length(out, set.len() as u64);
             for member in set.iter() {
                 string(out, &member);
@@ -136,7 +154,6 @@ fn set_value(out: &mut Vec<u8>, set: &Set) {
 fn hash_value(out: &mut Vec<u8>, hash: &Hash) {
     match hash {
         Hash::Pack(_) => {
-            out.push(kind::HASH_LISTPACK);
             let mut lp = listpack::Writer::new();
             for (field, value) in hash.iter() {
                 lp.push(field);
@@ -145,7 +162,6 @@ fn hash_value(out: &mut Vec<u8>, hash: &Hash) {
             string(out, &lp.finish());
         }
         Hash::Table(_) => {
-            out.push(kind::HASH);
             length(out, hash.len() as u64);
             for (field, value) in hash.iter() {
                 string(out, field);
@@ -159,7 +175,6 @@ fn zset_value(out: &mut Vec<u8>, zset: &ZSet) {
     let members = zset.range(0, zset.len());
     match zset {
         ZSet::Pack(_) => {
-            out.push(kind::ZSET_LISTPACK);
             let mut lp = listpack::Writer::new();
             for (member, score) in members {
                 lp.push(member);
@@ -168,7 +183,6 @@ fn zset_value(out: &mut Vec<u8>, zset: &ZSet) {
             string(out, &lp.finish());
         }
         ZSet::Skip(_) => {
-            out.push(kind::ZSET_2);
             length(out, members.len() as u64);
             // Highest first, as Redis writes them (its loader then inserts at the head).
             for (member, score) in members.into_iter().rev() {

@@ -74,12 +74,9 @@ impl<W: Write> Writer<W> {
             self.scratch.extend_from_slice(&at.to_le_bytes());
         }
         // The type byte comes first, then the key, then the value's encoding.
-        let start = self.scratch.len();
-        encode::value(&mut self.scratch, value);
-        let kind = self.scratch[start];
-        let mut key_bytes = Vec::with_capacity(key.len() + 5);
-        encode::string(&mut key_bytes, key);
-        self.scratch.splice(start..start + 1, std::iter::once(kind).chain(key_bytes));
+        self.scratch.push(encode::value_type(value));
+        encode::string(&mut self.scratch, key);
+        encode::value_body(&mut self.scratch, value);
         self.flush_scratch()
     }
 
