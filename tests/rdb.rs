@@ -557,3 +557,64 @@ fn a_save_point_starts_a_background_save() {
     let redis = redis_loading(dir.path(), "dump.rdb");
     assert_eq!(digest(&mut redis.con()), digest(&mut con));
 }
+
+/// Runs `count` commands of the shared random workload (every type, odd stream states from XSETID,
+/// XCLAIM FORCE, trims and deletions; databases 0 and 1), waits out its short deadlines, and
+/// touches every key so the expired ones are gone before digests are taken.
+fn random_dataset(con: &mut redis::Connection, seed: u64, count: usize) {
+    let mut rng = StdRng::seed_from_u64(seed);
+    for _ in 0..count {
+        let command = common::workload::random_write(&mut rng);
+        let args: Vec<&str> = command.iter().map(String::as_str).collect();
+        let _ = q(con, &args);
+    }
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    for db in ["0", "1"] {
+        run(con, &["select", db]);
+        for key in keys(con) {
+            run(con, &["exists", &key]);
+        }
+    }
+    run(con, &["select", "0"]);
+}
+
+#[test]
+fn random_datasets_cross_through_payloads_and_files() {
+    for seed in [1, 2, 3] {
+        // strata's data to Redis, key by key through DUMP/RESTORE, then whole through SAVE.
+        let dir = tempfile::tempdir().unwrap();
+        let strata = Server::start_with(&["--dir", dir.path().to_str().unwrap()]);
+        let redis = redis();
+        let (mut s, mut r) = (strata.con(), redis.con());
+        random_dataset(&mut s, seed, 1500);
+        for db in ["0", "1"] {
+            run(&mut s, &["select", db]);
+            run(&mut r, &["select", db]);
+            for key in keys(&mut s) {
+                let payload = dump(&mut s, &key);
+                let ttl = match run(&mut s, &["pttl", &key]) {
+                    Reply::Int(ms) if ms > 0 => ms.to_string(),
+                    _ => "0".to_owned(),
+                };
+                let restored = qb(&mut r, &[b"restore".to_vec(), key.as_bytes().to_vec(), ttl.into_bytes(), payload]);
+                assert_eq!(restored, Ok(Reply::Okay), "seed {seed}: RESTORE {key} into Redis");
+                assert_eq!(digest_value(&mut s, &key), digest_value(&mut r, &key), "seed {seed}: {key}");
+            }
+        }
+        let expected = digest(&mut s);
+        assert_ne!(expected, Reply::SimpleString("0".repeat(40)), "seed {seed}: the workload left no keys");
+        assert_eq!(digest(&mut r), expected, "seed {seed}: DUMP/RESTORE");
+        assert_eq!(run(&mut s, &["save"]), Reply::Okay);
+        let loaded = redis_loading(dir.path(), "dump.rdb");
+        assert_eq!(digest(&mut loaded.con()), expected, "seed {seed}: strata's SAVE in Redis");
+
+        // Redis's data to strata through its dump.rdb.
+        let dir = tempfile::tempdir().unwrap();
+        let redis = redis_loading(dir.path(), "dump.rdb");
+        let mut r = redis.con();
+        random_dataset(&mut r, seed + 100, 1500);
+        assert_eq!(run(&mut r, &["save"]), Reply::Okay);
+        let strata = Server::start_with(&["--dir", dir.path().to_str().unwrap()]);
+        assert_eq!(digest(&mut strata.con()), digest(&mut r), "seed {seed}: Redis's SAVE in strata");
+    }
+}
