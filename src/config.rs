@@ -71,6 +71,9 @@ static SETTINGS: &[Setting] = &[
     setting("save", "", Kind::Text, false),
     setting("appendonly", "no", Kind::Bool, false),
     setting("appendfsync", "everysec", Kind::Enum(&["always", "everysec", "no"]), false),
+    // Redis's hidden test setting: microseconds to wait after loading each key, so tests can watch
+    // the server while it loads.
+    setting("key-load-delay", "0", Kind::Int { min: 0, max: i32::MAX as i64 }, false),
     setting("maxmemory", "0", Kind::Memory { max: i64::MAX }, false),
     setting("maxmemory-policy", "noeviction", Kind::Enum(POLICIES), false),
     setting("hz", "10", Kind::Int { min: 1, max: 500 }, false),

@@ -10,7 +10,7 @@ use clap::Parser;
 
 use strata::commands::registry;
 use strata::config::Config;
-use strata::engine::persist::{recovery, Fsync, Store, StoreError};
+use strata::engine::persist::{Fsync, Store, StoreError};
 use strata::logging;
 use strata::server;
 use strata::server::spare::{self, LoopActivity};
@@ -75,6 +75,7 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
+    ignore_file_size_signal();
     if let Err(error) = logging::init(&config.get("loglevel"), &config.get("logfile")) {
         eprintln!("strata-server: can't open the log file: {error}");
         return std::process::ExitCode::FAILURE;
@@ -133,28 +134,9 @@ fn main() -> std::process::ExitCode {
             tracing::error!(%error, "can't start the store's committer thread");
             return std::process::ExitCode::FAILURE;
         }
-        let started = std::time::Instant::now();
-        match recovery::load(store, &shared.keyspace, &shared.config.hot.limits(), strata::state::shared::unix_ms()) {
-            Ok(loaded) => tracing::info!(
-                keys = loaded.keys,
-                expired = loaded.expired,
-                seconds = started.elapsed().as_secs_f64(),
-                "DB loaded from disk"
-            ),
-            Err(error) => {
-                tracing::error!(%error, "can't load the store");
-                eprintln!("strata-server: can't load the store: {error}");
-                return std::process::ExitCode::FAILURE;
-            }
-        }
     }
-    if shared.store.is_none() || fresh_store {
-        if let Err(error) = import_rdb(&shared) {
-            tracing::error!(%error, "Fatal error loading the DB");
-            eprintln!("strata-server: can't import the RDB file: {error}");
-            return std::process::ExitCode::FAILURE;
-        }
-    }
+    let rdb_import = (shared.store.is_none() || fresh_store).then(|| rdb_path(&shared)).filter(|path| path.is_file());
+    shared.begin_loading(rdb_import.is_some());
 
     // One single-threaded event loop per thread, each accepting its own connections (the kernel
     // spreads them over the SO_REUSEPORT listeners): no task ever migrates between threads, so a
@@ -194,10 +176,16 @@ fn main() -> std::process::ExitCode {
     };
     runtime.block_on(async {
         server::handle_signals(shared.clone());
-        tracing::info!(port = bound, threads, version = strata::VERSION, "Ready to accept connections");
-        // One machine-readable line for scripts and tests that start the server on port 0.
-        println!("ready port={bound}");
-        server::run(shared.clone(), main_listeners, true, main_activity).await;
+        // The loops answer LOADING meanwhile, as Redis does while it loads.
+        let loaded = load_in_background(shared.clone(), rdb_import);
+        let ready = async {
+            if loaded.await.is_ok() {
+                tracing::info!(port = bound, threads, version = strata::VERSION, "Ready to accept connections");
+                // One machine-readable line for scripts and tests that start the server on port 0.
+                println!("ready port={bound}");
+            }
+        };
+        tokio::join!(server::run(shared.clone(), main_listeners, true, main_activity), ready);
         tracing::info!("User requested shutdown...");
     });
     for worker in workers {
@@ -211,6 +199,47 @@ fn main() -> std::process::ExitCode {
     }
     tracing::info!("strata is now ready to exit, bye bye...");
     std::process::ExitCode::SUCCESS
+}
+
+/// Loads the store on a thread of its own, then imports `rdb_import`; the process exits if it
+/// can't, as redis-server does when its data can't be loaded. The future resolves when the dataset
+/// is loaded.
+fn load_in_background(shared: Arc<Shared>, rdb_import: Option<PathBuf>) -> tokio::sync::oneshot::Receiver<()> {
+    let (done, loaded) = tokio::sync::oneshot::channel();
+    let spawned = std::thread::Builder::new().name("strata-load".into()).spawn(move || {
+        let started = std::time::Instant::now();
+        match shared.load_store() {
+            Ok(loaded) => {
+                if shared.store.is_some() {
+                    tracing::info!(
+                        keys = loaded.keys,
+                        expired = loaded.expired,
+                        seconds = started.elapsed().as_secs_f64(),
+                        "DB loaded from disk"
+                    );
+                }
+                if let Some(path) = rdb_import {
+                    if let Err(error) = import_rdb(&shared, &path) {
+                        tracing::error!(%error, "Fatal error loading the DB");
+                        eprintln!("strata-server: can't import the RDB file: {error}");
+                        std::process::exit(1);
+                    }
+                }
+                shared.end_loading();
+                let _ = done.send(());
+            }
+            Err(error) => {
+                tracing::error!(%error, "can't load the store");
+                eprintln!("strata-server: can't load the store: {error}");
+                std::process::exit(1);
+            }
+        }
+    });
+    if let Err(error) = spawned {
+        tracing::error!(%error, "can't start the loading thread");
+        std::process::exit(1);
+    }
+    loaded
 }
 
 /// The store in `dir` when `appendonly` is on, opened with `appendfsync`.
@@ -228,17 +257,18 @@ fn open_store(config: &Config) -> Result<Option<Arc<Store>>, StoreError> {
     Store::open(&dir, databases, fsync).map(|store| Some(Arc::new(store)))
 }
 
-/// Imports `dir`/`dbfilename` if it exists (a Redis `dump.rdb` or a strata snapshot): its keys go
-/// through the keyspace's write path, so with persistence on they are written to the store; its
-/// function libraries are loaded into the VM.
-fn import_rdb(shared: &Shared) -> Result<(), String> {
-    let path = PathBuf::from(shared.config.get("dir")).join(shared.config.get("dbfilename"));
-    if !path.is_file() {
-        return Ok(());
-    }
+/// `dir`/`dbfilename`.
+fn rdb_path(shared: &Shared) -> PathBuf {
+    PathBuf::from(shared.config.get("dir")).join(shared.config.get("dbfilename"))
+}
+
+/// Imports an RDB file (a Redis `dump.rdb` or a strata snapshot): its keys go through the
+/// keyspace's write path, so with persistence on they are written to the store; its function
+/// libraries are loaded into the VM.
+fn import_rdb(shared: &Shared, path: &std::path::Path) -> Result<(), String> {
     let started = std::time::Instant::now();
     let now = strata::state::shared::unix_ms();
-    let imported = strata::engine::rdb::import::import(&path, &shared.keyspace, &shared.config.hot.limits(), now)
+    let imported = strata::engine::rdb::import::import(path, &shared.keyspace, &shared.config.hot.limits(), now)
         .map_err(|error| format!("{}: {error}", path.display()))?;
     if !imported.functions.is_empty() {
         let mut scripting = shared.scripting.lock();
@@ -263,6 +293,16 @@ fn import_rdb(shared: &Shared) -> Result<(), String> {
 
 /// The store's directory inside `dir`.
 const STORE_DIR: &str = "strata-store";
+
+/// A write past the file size limit (`ulimit -f`) fails with EFBIG instead of killing the
+/// process, as PostgreSQL arranges too: the store treats it as the disk error it is (MISCONF until
+/// writes succeed again) and nothing acknowledged is lost.
+fn ignore_file_size_signal() {
+    // SAFETY: installs the predefined SIG_IGN disposition before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
+}
 
 fn event_loop() -> std::io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread().enable_all().build()

@@ -289,7 +289,7 @@ fn the_store_rebuilds_the_keyspace_exactly() {
         let now = harness.now_ms();
         let limits = Limits { hash_max_entries: 4, zset_max_entries: 4, ..Limits::default() };
         let rebuilt = Keyspace::new(16);
-        recovery::load(&store, &rebuilt, &limits, now).unwrap();
+        recovery::load(&store, &rebuilt, &limits, now, &Default::default()).unwrap();
         assert_eq!(contents(&rebuilt, now), contents(&harness.shared.keyspace, now), "seed {seed}");
     }
 }

@@ -13,9 +13,10 @@
 //!
 //! The checks come in Redis's order as strata has always applied them: CLIENT PAUSE before anything;
 //! then BUSY (a request that cannot take the gate because a script holds it); then unknown command,
-//! arity, authentication, subscribed mode; then MULTI queueing.
+//! arity, authentication, writes while the disk refuses them (MISCONF), subscribed mode, loading;
+//! then MULTI queueing.
 
-use super::flags::{ALLOW_BUSY, MAY_REPLICATE, NO_AUTH, NO_MULTI, RUNS_ALONE, SUBSCRIBED_OK, TX_CONTROL, WRITE, WRITES_OTHER_DBS};
+use super::flags::{ALLOW_BUSY, LOADING, MAY_REPLICATE, NO_AUTH, NO_MULTI, RUNS_ALONE, SUBSCRIBED_OK, TX_CONTROL, WRITE, WRITES_OTHER_DBS};
 use super::table::Command;
 use super::Session;
 use crate::resp::{Args, Protocol};
@@ -77,6 +78,11 @@ pub enum Refusal {
     Subscribed,
     /// A `no_multi` command inside MULTI.
     NotInMulti,
+    /// A write (or PING, as Redis refuses it so health checks notice) while the disk refuses
+    /// writes: MISCONF.
+    DiskError,
+    /// A command not flagged `loading` while the dataset is being loaded.
+    Loading,
 }
 
 /// Whether someone waits on a key of the session's database.
@@ -98,6 +104,10 @@ pub struct State<'a> {
     pub busy: Option<ScriptKind>,
     /// While any client is blocked: whether someone waits on this key of the session's database.
     pub awaited: Option<Awaited<'a>>,
+    /// The disk refuses writes (see `Store::failure`).
+    pub disk_error: bool,
+    /// The dataset is being loaded at start.
+    pub loading: bool,
 }
 
 impl State<'_> {
@@ -112,6 +122,8 @@ impl State<'_> {
             pause: None,
             busy: None,
             awaited: None,
+            disk_error: false,
+            loading: false,
         }
     }
 }
@@ -168,9 +180,15 @@ fn step(command: Option<&Command>, args: Args, state: &State) -> Step {
     if !state.authenticated && !command.has(NO_AUTH) {
         return Step::Refuse(Refusal::NoAuth);
     }
+    if state.disk_error && (command.has(WRITE) || command.name == "ping") {
+        return Step::Refuse(Refusal::DiskError);
+    }
     // Checked before MULTI queueing, as in Redis.
     if state.protocol == Protocol::Resp2 && state.subscribed && !command.has(SUBSCRIBED_OK) {
         return Step::Refuse(Refusal::Subscribed);
+    }
+    if state.loading && !command.has(LOADING) {
+        return Step::Refuse(Refusal::Loading);
     }
     if state.in_multi && !command.has(TX_CONTROL) {
         if command.has(NO_MULTI) {
@@ -188,7 +206,17 @@ mod tests {
     use crate::resp::{parse_request, ParseLimits, RequestBuf};
 
     fn idle() -> State<'static> {
-        State { protocol: Protocol::Resp2, authenticated: true, subscribed: false, in_multi: false, pause: None, busy: None, awaited: None }
+        State {
+            protocol: Protocol::Resp2,
+            authenticated: true,
+            subscribed: false,
+            in_multi: false,
+            pause: None,
+            busy: None,
+            awaited: None,
+            disk_error: false,
+            loading: false,
+        }
     }
 
     /// Decides `line` (a space-separated request) in `state`.
@@ -281,6 +309,26 @@ mod tests {
         assert_eq!(decide_line("get", &stranger), go(Gate::Shared, Step::Refuse(Refusal::WrongArity)), "arity first");
         assert_eq!(decide_line("auth p", &stranger), RUN);
         assert_eq!(decide_line("hello 3", &stranger), RUN);
+    }
+
+    #[test]
+    fn a_failing_disk_refuses_writes_and_ping_and_loading_refuses_all_but_loading_commands() {
+        let failing = State { disk_error: true, ..idle() };
+        assert_eq!(decide_line("set k v", &failing), go(Gate::Shared, Step::Refuse(Refusal::DiskError)));
+        assert_eq!(decide_line("ping", &failing), go(Gate::Shared, Step::Refuse(Refusal::DiskError)));
+        assert_eq!(decide_line("get k", &failing), RUN);
+        let stranger = State { authenticated: false, ..failing };
+        assert_eq!(decide_line("set k v", &stranger), go(Gate::Shared, Step::Refuse(Refusal::NoAuth)), "auth first");
+        let in_multi = State { in_multi: true, ..failing };
+        assert_eq!(decide_line("set k v", &in_multi), go(Gate::Shared, Step::Refuse(Refusal::DiskError)), "not queued");
+
+        let loading = State { loading: true, ..idle() };
+        for line in ["get k", "set k v", "ping", "dbsize"] {
+            assert_eq!(decide_line(line, &loading), go(Gate::Shared, Step::Refuse(Refusal::Loading)), "{line}");
+        }
+        for line in ["info", "config get dir", "client id"] {
+            assert_eq!(decide_line(line, &loading), RUN, "{line}");
+        }
     }
 
     #[test]

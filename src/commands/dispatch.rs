@@ -65,7 +65,9 @@ pub fn dispatch_inner_resolved(ctx: &mut Ctx, args: Args, resolved: Resolved) ->
 /// script, the serving of a blocked client): admission with nothing paused, busy or awaited.
 fn step_for(ctx: &Ctx, resolved: &Resolved, args: Args) -> Step {
     let command = resolved.as_ref().ok().map(|&(_, command)| command);
-    match admission::decide(command, args, &admission::State::of(ctx.session)) {
+    let mut state = admission::State::of(ctx.session);
+    state.disk_error = ctx.shared.store.as_ref().is_some_and(|store| store.failed());
+    match admission::decide(command, args, &state) {
         Admission::Go { step, .. } => step,
         // Not with this state; run it rather than drop it.
         Admission::Pause { .. } | Admission::Busy(_) => Step::Run,
@@ -88,6 +90,8 @@ fn run(ctx: &mut Ctx, args: Args, resolved: Resolved, step: Step) -> Dispatched 
             command.name
         )))),
         Step::Refuse(Refusal::NotInMulti) => Some(CmdError::err("Command not allowed inside a transaction")),
+        Step::Refuse(Refusal::DiskError) => Some(misconf(ctx)),
+        Step::Refuse(Refusal::Loading) => Some(CmdError::line("LOADING Redis is loading the dataset in memory")),
         Step::Queue => {
             if let Some(queue) = ctx.session.multi.as_mut() {
                 queue.push(args.to_owned());
@@ -114,6 +118,12 @@ fn run(ctx: &mut Ctx, args: Args, resolved: Resolved, step: Step) -> Dispatched 
     ctx.changed.set(false);
     ctx.changed_keys = outer_keys;
     Dispatched { command: Some(index), reply, rejected: false, queued: false }
+}
+
+/// Redis's refusal of a write while the disk refuses them.
+pub fn misconf(ctx: &Ctx) -> CmdError {
+    let reason = ctx.shared.store.as_ref().and_then(|store| store.failure()).unwrap_or_default();
+    CmdError::Other(Cow::Owned(format!("MISCONF Errors writing to the AOF file: {reason}")))
 }
 
 /// A refused request; inside MULTI it also dooms the transaction (EXEC answers EXECABORT).

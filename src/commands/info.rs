@@ -121,7 +121,8 @@ fn render(ctx: &Ctx, section: &str, out: &mut String) {
         }
         "persistence" => {
             header(out, "Persistence");
-            field(out, "loading", &0);
+            let loading = shared.loading.load(Ordering::Relaxed);
+            field(out, "loading", &u8::from(loading));
             field(out, "async_loading", &0);
             let saving = &shared.saving;
             field(out, "rdb_changes_since_last_save", &saving.changes.load(Ordering::Relaxed));
@@ -137,6 +138,9 @@ fn render(ctx: &Ctx, section: &str, out: &mut String) {
             field(out, "aof_rewrite_in_progress", &0);
             let failed = shared.store.as_ref().is_some_and(|store| store.failed());
             field(out, "aof_last_write_status", &if failed { "err" } else { "ok" });
+            if loading {
+                loading_fields(out, shared);
+            }
         }
         "stats" => {
             let stats = &shared.stats;
@@ -221,6 +225,22 @@ fn render(ctx: &Ctx, section: &str, out: &mut String) {
         }
         _ => {}
     }
+}
+
+/// Redis's `loading_*` fields. strata loads records, not a file: the byte figures are the store's
+/// table bytes and the share of them the records read so far stand for.
+fn loading_fields(out: &mut String, shared: &crate::state::shared::Shared) {
+    let started = shared.loading_started_unix.load(Ordering::Relaxed);
+    let done = shared.loading_progress.fraction();
+    let total_bytes = shared.store.as_ref().map_or(0, |store| store.disk_bytes());
+    let elapsed = (crate::state::shared::unix_ms() / 1000).saturating_sub(started) as f64;
+    let eta = if done > 0.0 { (elapsed / done - elapsed).round() as i64 } else { 1 };
+    field(out, "loading_start_time", &started);
+    field(out, "loading_total_bytes", &total_bytes);
+    field(out, "loading_rdb_used_mem", &0);
+    field(out, "loading_loaded_bytes", &((total_bytes as f64 * done) as u64));
+    field(out, "loading_loaded_perc", &format!("{:.2}", done * 100.0));
+    field(out, "loading_eta_seconds", &eta);
 }
 
 fn header(out: &mut String, name: &str) {

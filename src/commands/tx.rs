@@ -6,7 +6,8 @@
 
 use std::sync::atomic::Ordering;
 
-use super::dispatch::dispatch_inner;
+use super::dispatch::{dispatch_inner, misconf, resolve};
+use super::flags::WRITE;
 use super::{CmdError, Ctx};
 use crate::engine::KeyHash;
 use crate::resp::{Args, Reply};
@@ -31,6 +32,12 @@ pub fn exec(ctx: &mut Ctx, _args: Args) -> Result<Reply, CmdError> {
         return Err(CmdError::err("EXEC without MULTI"));
     };
     let failed = std::mem::take(&mut ctx.session.multi_failed);
+    if ctx.shared.store.as_ref().is_some_and(|store| store.failed())
+        && queued.iter().any(|request| resolve(request.args()).is_ok_and(|(_, command)| command.has(WRITE)))
+    {
+        ctx.session.unwatch_all(ctx.shared);
+        return Err(CmdError::Other(format!("EXECABORT Transaction discarded because of: {}", misconf(ctx)).into()));
+    }
     let now = ctx.now_ms;
     let watch_broken = ctx.session.watch_dirty.load(Ordering::Relaxed)
         || ctx.session.watched.iter().any(|(_, _, deadline)| deadline.is_some_and(|at| at <= now));

@@ -19,6 +19,7 @@ use super::blocking::serve_ready;
 use crate::commands::admission::{self, Admission, Alone, Gate, Step};
 use crate::commands::dispatch::{dispatch_admitted, resolve, Resolved};
 use crate::commands::{registry, Command, Ctx, ReplyMode, Session, ADMIN, SKIP_MONITOR, SKIP_SLOWLOG};
+use crate::engine::persist::Store;
 use crate::resp::{encode, parse_request, Args, ParseLimits, Reply, RequestBuf};
 use crate::scripting::{busy_error, ScriptKind, Scripting};
 use crate::state::blocked::Parked;
@@ -29,6 +30,9 @@ use crate::state::stats::LocalStats;
 
 /// Read buffer headroom kept before each read; large requests grow the buffer as they arrive.
 const READ_CHUNK: usize = 16 * 1024;
+
+/// How long replies wait before their writes are tried again while the disk refuses them.
+const STORE_RETRY: Duration = Duration::from_millis(100);
 
 /// Why a batch stopped before the end of the buffer.
 enum Pending {
@@ -59,6 +63,9 @@ struct Connection {
     session: Session,
     output: BytesMut,
     local: LocalStats,
+    /// The store ticket of the last unit this connection's requests committed: under `appendfsync
+    /// always` its replies wait until that unit is on disk.
+    last_commit: u64,
 }
 
 /// Serves one client until it quits, is killed, times out, errs, or the server shuts down.
@@ -67,7 +74,8 @@ pub async fn serve(stream: TcpStream, shared: Arc<Shared>, info: Arc<ClientInfo>
     let session = Session::new(info.clone(), authenticated);
     let mut shutdown = shared.shutdown_signal();
     let (mut reader, mut writer) = stream.into_split();
-    let mut conn = Connection { shared, info, session, output: BytesMut::with_capacity(1024), local: LocalStats::default() };
+    let mut conn =
+        Connection { shared, info, session, output: BytesMut::with_capacity(1024), local: LocalStats::default(), last_commit: 0 };
     let mut request = RequestBuf::default();
     let mut input = BytesMut::with_capacity(1024);
     let mut monitor_feed: Option<mpsc::Receiver<Bytes>> = None;
@@ -116,7 +124,13 @@ pub async fn serve(stream: TcpStream, shared: Arc<Shared>, info: Arc<ClientInfo>
         let mut consumed = 0;
         let mut close = false;
         loop {
+            let commits_before = Store::last_commit_here();
             let (used, pending) = conn.run_batch(&mut request, &input[consumed..]);
+            // Requests run without a pause, so a unit committed meanwhile is this connection's.
+            let commits_after = Store::last_commit_here();
+            if commits_after != commits_before {
+                conn.last_commit = commits_after;
+            }
             consumed += used;
             match pending {
                 Pending::Done => break,
@@ -206,6 +220,8 @@ impl Connection {
             let awaits = |key: &[u8]| shared.blocked.awaits(db, key);
             let mut state = admission::State::of(&self.session);
             state.pause = shared.pause_in_force();
+            state.disk_error = shared.store.as_ref().is_some_and(|store| store.failed());
+            state.loading = shared.loading.load(Ordering::Relaxed);
             if shared.blocked.count() > 0 {
                 state.awaited = Some(&awaits);
             }
@@ -314,7 +330,7 @@ impl Connection {
     fn execute(&mut self, args: Args, resolved: Resolved, step: Step, now_ms: u64, started: Instant, scripting: Option<&mut Scripting>) {
         // Borrow the fields apart instead of cloning the Arc: a clone per command would bounce its
         // reference count between the threads' caches.
-        let Connection { shared, info, session, output, local } = self;
+        let Connection { shared, info, session, output, local, .. } = self;
         let shared: &Shared = shared;
         drain_messages(session, output);
         let mut ctx = Ctx::new(shared, session, now_ms);
@@ -415,8 +431,14 @@ impl Connection {
     /// Writes and clears the output buffer; false when the peer is gone.
     async fn flush(&mut self, writer: &mut OwnedWriteHalf) -> bool {
         // IMPORTANT: what the replies acknowledge is written first (on disk with appendfsync always).
+        // While the disk refuses writes they wait, and the loop serves other clients meanwhile
+        // (their reads; writes get MISCONF): a reply never acknowledges what is not on disk.
         if let Some(store) = &self.shared.store {
             store.flush_soon();
+            while !store.acknowledged(self.last_commit) {
+                tokio::time::sleep(STORE_RETRY).await;
+                store.flush_soon();
+            }
         }
         if self.output.is_empty() {
             return true;

@@ -196,14 +196,17 @@ async fn cron(shared: Arc<Shared>) {
         }
         // Visit every shard about once a second, a slice per tick, so no tick holds locks for long.
         let per_tick = SHARDS.div_ceil(hz as usize);
-        shared.keyspace.expire_step(&mut expire_cursor, per_tick, unix_ms());
+        // Not while the dataset loads: the loader alone fills the keyspace then.
+        if !shared.loading.load(Ordering::Relaxed) {
+            shared.keyspace.expire_step(&mut expire_cursor, per_tick, unix_ms());
+        }
         // Writes no connection flushes (the active expiry's, an idle server's) reach the log too.
         if let Some(store) = &shared.store {
             store.flush_soon();
         }
         shared.stats.sample_ops(unix_ms());
         let now = unix_ms();
-        if now.saturating_sub(last_save_check) >= 1000 {
+        if now.saturating_sub(last_save_check) >= 1000 && !shared.loading.load(Ordering::Relaxed) {
             last_save_check = now;
             crate::commands::run_save_points(&shared, now);
         }

@@ -1,6 +1,6 @@
 //! State shared by every connection: configuration, keyspace, clients and counters.
 
-use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -16,7 +16,8 @@ use super::stats::Stats;
 use super::watch::Watches;
 use crate::config::Config;
 use crate::engine::mutation::Fanout;
-use crate::engine::persist::Store;
+use crate::engine::persist::recovery::{self, Loaded, Progress};
+use crate::engine::persist::{Store, StoreError};
 use crate::engine::snowflake::Snowflake;
 use crate::engine::{ChangeSink, Keyspace};
 use crate::scripting::{ScriptKind, ScriptStatus, Scripting};
@@ -69,6 +70,10 @@ pub struct Shared {
     pub paused: AtomicBool,
     /// The keyspace on disk, when `appendonly` is on.
     pub store: Option<Arc<Store>>,
+    /// The dataset is being loaded from `store`: commands not flagged `loading` get LOADING.
+    pub loading: AtomicBool,
+    pub loading_progress: Progress,
+    pub loading_started_unix: AtomicU64,
     shutdown: watch::Sender<ShutdownRequest>,
 }
 
@@ -126,8 +131,35 @@ impl Shared {
             pause: Mutex::new(None),
             paused: AtomicBool::new(false),
             store: None,
+            loading: AtomicBool::new(false),
+            loading_progress: Progress::default(),
+            loading_started_unix: AtomicU64::new(0),
             shutdown: watch::channel(ShutdownRequest::Running).0,
         }
+    }
+
+    /// Loads the keyspace from the store, if there is one, while clients get LOADING (call
+    /// [`Shared::begin_loading`] before the event loops start, [`Shared::end_loading`] after).
+    pub fn load_store(&self) -> Result<Loaded, StoreError> {
+        let Some(store) = &self.store else {
+            return Ok(Loaded::default());
+        };
+        let key_delay = Duration::from_micros(self.config.get_i64("key-load-delay") as u64);
+        recovery::load_slowly(store, &self.keyspace, &self.config.hot.limits(), unix_ms(), &self.loading_progress, key_delay)
+    }
+
+    /// From now until [`Shared::end_loading`], clients get LOADING: while the store loads, and
+    /// while an RDB file is imported (`importing`).
+    pub fn begin_loading(&self, importing: bool) {
+        if self.store.is_some() || importing {
+            self.loading_started_unix.store(unix_ms() / 1000, Ordering::Relaxed);
+            self.loading.store(true, Ordering::Release);
+        }
+    }
+
+    /// The dataset is loaded: clients are served.
+    pub fn end_loading(&self) {
+        self.loading.store(false, Ordering::Release);
     }
 
     /// Takes the gate's read side for running commands. While a script holds the write side past

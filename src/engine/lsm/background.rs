@@ -15,7 +15,7 @@ use super::manifest::{ManifestWriter, VersionEdit, NUM_LEVELS};
 use super::memtable::{MemIter, Memtable};
 use super::options::{Options, SyncMode};
 use super::sstable::{Table, TableIter};
-use super::version::{LevelIter, TableHandle};
+use super::version::{LevelIter, TableHandle, Version};
 use super::{table_path, wal_path, Inner, State};
 
 /// A manifest larger than this is rewritten as one snapshot edit.
@@ -84,22 +84,8 @@ fn log_and_apply(inner: &Inner, st: &mut State, mut edit: VersionEdit, added: Ve
     edit.next_file = Some(st.next_file);
     edit.last_seq = Some(inner.visible_seq.load(Ordering::Acquire));
     if st.manifest.size > MANIFEST_ROLLOVER {
-        let number = st.next_file;
-        st.next_file += 1;
-        let mut snap = VersionEdit {
-            log_number: Some(edit.log_number.unwrap_or(st.log_number)),
-            next_file: Some(st.next_file),
-            last_seq: edit.last_seq,
-            ..Default::default()
-        };
-        for (level, files) in v.levels.iter().enumerate() {
-            for t in files {
-                snap.added.push((level, t.meta.clone()));
-            }
-        }
-        let old = st.manifest.path.clone();
-        st.manifest = ManifestWriter::create(&inner.dir, number, &snap)?;
-        let _ = std::fs::remove_file(old);
+        let log_number = edit.log_number.unwrap_or(st.log_number);
+        start_manifest(inner, st, &v, log_number, edit.last_seq)?;
     } else {
         st.manifest.append(&edit)?;
     }
@@ -113,6 +99,23 @@ fn log_and_apply(inner: &Inner, st: &mut State, mut edit: VersionEdit, added: Ve
     }
     st.version = Arc::new(v);
     inner.install_sv(st);
+    Ok(())
+}
+
+/// Replaces the manifest with a new one holding `version` whole (the old one grew
+/// large, or may end in a torn edit after a failed append).
+pub(super) fn start_manifest(inner: &Inner, st: &mut State, version: &Version, log_number: u64, last_seq: Option<u64>) -> Result<()> {
+    let number = st.next_file;
+    st.next_file += 1;
+    let mut snap = VersionEdit { log_number: Some(log_number), next_file: Some(st.next_file), last_seq, ..Default::default() };
+    for (level, files) in version.levels.iter().enumerate() {
+        for t in files {
+            snap.added.push((level, t.meta.clone()));
+        }
+    }
+    let old = st.manifest.path.clone();
+    st.manifest = ManifestWriter::create(&inner.dir, number, &snap)?;
+    let _ = std::fs::remove_file(old);
     Ok(())
 }
 
@@ -323,11 +326,18 @@ fn sync_loop(inner: Arc<Inner>, ms: u64) {
                 inner.poison(&e);
                 continue;
             }
-            w.wal.sync_handle().map(|f| (f, w.wal.path.clone()))
+            w.wal.sync_handle().map(|(f, end)| (f, end, w.wal.path.clone()))
         };
-        if let Some((f, path)) = file {
-            if let Err(e) = f.sync_data() {
-                inner.poison(&Error::io(path, "fsync", e));
+        if let Some((f, end, path)) = file {
+            match f.sync_data() {
+                Ok(()) => {
+                    let mut w = inner.writer.lock();
+                    // The log may have rotated meanwhile: its successor starts empty.
+                    if w.wal.path == path {
+                        w.wal.synced_through(end);
+                    }
+                }
+                Err(e) => inner.poison(&Error::io(path, "fsync", e)),
             }
             inner.counters.wal_syncs.fetch_add(1, Ordering::Relaxed);
         }

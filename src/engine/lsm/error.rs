@@ -35,7 +35,8 @@ pub enum Error {
     /// An option or argument is out of range.
     InvalidArgument(String),
     /// An earlier write-ahead-log or background failure left the engine unable to
-    /// guarantee durability; all later writes are refused until the `Db` is reopened.
+    /// guarantee durability; all later writes are refused until `Db::resume` succeeds
+    /// or the `Db` is reopened.
     Poisoned(String),
     /// The `Db` was closed.
     Closed,
@@ -50,6 +51,18 @@ impl Error {
     /// Builds an [`Error::Corruption`] for `path`.
     pub(crate) fn corrupt(path: impl Into<PathBuf>, detail: impl Into<String>) -> Self {
         Error::Corruption { path: path.into(), detail: detail.into() }
+    }
+
+    /// What went wrong underneath, in the operating system's words for a failed I/O call
+    /// ("No space left on device"), also when it poisoned the engine earlier.
+    pub fn cause(&self) -> String {
+        let os_text = |text: &str| text.split(" (os error").next().unwrap_or(text).to_owned();
+        match self {
+            Error::Io { source, .. } => os_text(&source.to_string()),
+            // The first failure's text, as Display wrote it for an I/O error: "... failed: <os text>".
+            Error::Poisoned(first) => os_text(first.rsplit(" failed: ").next().unwrap_or(first)),
+            other => other.to_string(),
+        }
     }
 
     /// True for [`Error::Corruption`].

@@ -85,7 +85,7 @@ pub(crate) struct SuperVersion {
 
 /// One queued write for group commit.
 struct Pending {
-    batch: WriteBatch,
+    batch: Arc<WriteBatch>,
     state: Mutex<PendingState>,
     cv: Condvar,
 }
@@ -320,6 +320,12 @@ impl Db {
     /// Applies all operations of `batch` atomically; returns the sequence number
     /// of its last operation. With [`SyncMode::Always`] it is durable on return.
     pub fn write(&self, batch: WriteBatch) -> Result<u64> {
+        self.inner.write(Arc::new(batch))
+    }
+
+    /// [`Db::write`] of a batch the caller keeps, to write it again after a failure
+    /// and [`Db::resume`]: a failed write applies none of it.
+    pub fn write_shared(&self, batch: Arc<WriteBatch>) -> Result<u64> {
         self.inner.write(batch)
     }
 
@@ -366,6 +372,38 @@ impl Db {
     /// waits until they are installed; afterwards the WAL holds nothing unflushed.
     pub fn flush(&self) -> Result<()> {
         self.inner.flush()
+    }
+
+    /// After a failed write, fsync, flush or compaction (disk full, I/O error), which
+    /// makes the engine refuse writes: repairs the log (cut back to its durable
+    /// length and written again), starts a fresh manifest in case the old one ends
+    /// in a torn edit, and lets writes and background work go on. Fails, changing
+    /// nothing, while the disk still refuses; call it again later.
+    pub fn resume(&self) -> Result<()> {
+        let inner = &self.inner;
+        {
+            let mut w = inner.writer.lock();
+            if inner.poisoned.lock().is_some() {
+                w.wal.repair()?;
+                *inner.poisoned.lock() = None;
+            }
+        }
+        let mut st = inner.state.lock();
+        if st.bg_error.is_some() {
+            let version = st.version.clone();
+            let log_number = st.log_number;
+            let last_seq = Some(inner.visible_seq.load(Ordering::Acquire));
+            background::start_manifest(inner, &mut st, &version, log_number, last_seq)?;
+            st.bg_error = None;
+            inner.state_cv.notify_all();
+        }
+        Ok(())
+    }
+
+    /// Whether a failed write or background job stopped writes until [`Db::resume`].
+    pub fn failure(&self) -> Option<String> {
+        let poisoned = self.inner.poisoned.lock().clone();
+        poisoned.or_else(|| self.inner.state.lock().bg_error.clone())
     }
 
     /// Compacts every level's files overlapping `[lo, hi]` (`None` = open end)
@@ -550,7 +588,7 @@ impl Inner {
         }
     }
 
-    fn write(&self, batch: WriteBatch) -> Result<u64> {
+    fn write(&self, batch: Arc<WriteBatch>) -> Result<u64> {
         if batch.rep.len() > MAX_BATCH_BYTES {
             return Err(Error::InvalidArgument(format!(
                 "write batch of {} bytes exceeds the {MAX_BATCH_BYTES}-byte limit",
@@ -621,6 +659,7 @@ impl Inner {
         let mut seq = self.visible_seq.load(Ordering::Acquire);
         let mut lasts = SmallVec::new();
         let first = seq + 1;
+        let mark = w.wal.mark();
         for p in group {
             let b = &p.batch;
             if b.count > 0 {
@@ -630,6 +669,7 @@ impl Inner {
             lasts.push(seq);
         }
         if seq >= key::MAX_SEQ {
+            w.wal.discard_from(mark);
             return Err(Error::InvalidArgument("sequence numbers exhausted".into()));
         }
         let io = match self.opts.sync {
@@ -642,7 +682,10 @@ impl Inner {
         };
         if let Err(e) = io {
             // IMPORTANT: after a failed write or fsync the file's state is unknown;
-            // refuse all further writes rather than acknowledge lost data.
+            // refuse all further writes rather than acknowledge lost data, until
+            // [`Db::resume`] repairs the log. This group's writers are told it failed,
+            // so the repair must not write it.
+            w.wal.discard_from(mark);
             self.poison(&e);
             return Err(e);
         }

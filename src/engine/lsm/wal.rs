@@ -10,7 +10,7 @@
 //! truncated on recovery).
 
 use std::fs::{File, OpenOptions};
-use std::io::Write;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -25,19 +25,28 @@ fn check(b: &[u8]) -> u32 {
 
 /// Appends records to one log file. Records are staged in a buffer and written with
 /// one `write` per group commit or buffer fill.
+///
+/// The buffer keeps every byte until an fsync covers it, so a failed write or fsync
+/// (disk full, I/O error) can be repaired: [`WalWriter::repair`] cuts the file back to
+/// what the last fsync made durable and writes the rest again. Rewriting matters after
+/// a failed fsync too: Linux may drop the dirty pages it could not write and report
+/// the next fsync as a success.
 pub(crate) struct WalWriter {
     pub path: PathBuf,
     file: Arc<File>,
+    /// Records since the last fsync; they start at file offset `synced_len`.
     buf: Vec<u8>,
-    /// Bytes handed to the OS but not yet fsynced.
-    unsynced: bool,
+    /// How much of `buf` was handed to the OS.
+    written: usize,
+    /// File length the last fsync made durable.
+    synced_len: u64,
 }
 
 impl WalWriter {
     /// Creates a new, empty log file.
     pub(crate) fn create(path: &Path) -> Result<Self> {
         let file = OpenOptions::new().create_new(true).write(true).open(path).map_err(|e| Error::io(path, "create", e))?;
-        Ok(WalWriter { path: path.to_path_buf(), file: Arc::new(file), buf: Vec::with_capacity(64 << 10), unsynced: false })
+        Ok(WalWriter { path: path.to_path_buf(), file: Arc::new(file), buf: Vec::with_capacity(64 << 10), written: 0, synced_len: 0 })
     }
 
     /// Stages one batch record.
@@ -45,38 +54,70 @@ impl WalWriter {
         frame(&mut self.buf, &[&seq.to_le_bytes(), &count.to_le_bytes(), body]);
     }
 
-    /// Bytes staged in the process.
-    pub(crate) fn buffered(&self) -> usize {
+    /// Where the next record will be staged: [`WalWriter::discard_from`] takes records
+    /// back to here.
+    pub(crate) fn mark(&self) -> usize {
         self.buf.len()
+    }
+
+    /// Forgets the records staged since `mark` (a group whose write failed and which
+    /// its writers were told about), so a repair does not write them.
+    pub(crate) fn discard_from(&mut self, mark: usize) {
+        self.buf.truncate(mark);
+        self.written = self.written.min(mark);
+    }
+
+    /// Bytes staged in the process and not yet handed to the OS.
+    pub(crate) fn buffered(&self) -> usize {
+        self.buf.len() - self.written
     }
 
     /// Hands staged records to the OS.
     pub(crate) fn write_out(&mut self) -> Result<()> {
-        if self.buf.is_empty() {
+        if self.written == self.buf.len() {
             return Ok(());
         }
-        (&*self.file).write_all(&self.buf).map_err(|e| Error::io(&self.path, "write", e))?;
-        self.buf.clear();
-        self.unsynced = true;
+        self.file
+            .write_all_at(&self.buf[self.written..], self.synced_len + self.written as u64)
+            .map_err(|e| Error::io(&self.path, "write", e))?;
+        self.written = self.buf.len();
         Ok(())
     }
 
     /// Writes staged records and fsyncs the file.
     pub(crate) fn sync(&mut self) -> Result<()> {
         self.write_out()?;
-        if self.unsynced {
+        if !self.buf.is_empty() {
             self.file.sync_data().map_err(|e| Error::io(&self.path, "fsync", e))?;
-            self.unsynced = false;
+            self.synced_through(self.synced_len + self.buf.len() as u64);
         }
         Ok(())
     }
 
-    /// A handle to fsync outside the writer's lock when unsynced bytes exist; the
-    /// caller must fsync it (or poison the engine if that fails).
-    pub(crate) fn sync_handle(&mut self) -> Option<Arc<File>> {
-        let dirty = self.unsynced;
-        self.unsynced = false;
-        dirty.then(|| self.file.clone())
+    /// A handle to fsync outside the writer's lock, with the file length it will make
+    /// durable, when written bytes are not yet fsynced. After a successful fsync the
+    /// caller reports it with [`WalWriter::synced_through`]; after a failed one it
+    /// must poison the engine.
+    pub(crate) fn sync_handle(&self) -> Option<(Arc<File>, u64)> {
+        (self.written > 0).then(|| (self.file.clone(), self.synced_len + self.written as u64))
+    }
+
+    /// Drops the buffered bytes an fsync made durable, up to file length `end`.
+    pub(crate) fn synced_through(&mut self, end: u64) {
+        let Some(done) = end.checked_sub(self.synced_len).map(|d| d as usize).filter(|&d| d <= self.written) else {
+            return;
+        };
+        self.buf.drain(..done);
+        self.written -= done;
+        self.synced_len = end;
+    }
+
+    /// After a failed write or fsync: cuts the file back to its durable length and
+    /// writes and fsyncs everything since again.
+    pub(crate) fn repair(&mut self) -> Result<()> {
+        self.file.set_len(self.synced_len).map_err(|e| Error::io(&self.path, "truncate", e))?;
+        self.written = 0;
+        self.sync()
     }
 }
 
@@ -203,6 +244,31 @@ mod tests {
         z.extend_from_slice(&[0u8; 100]);
         std::fs::write(&p, &z).unwrap();
         assert_eq!(replay(&p).unwrap().records.len(), 2);
+    }
+
+    #[test]
+    fn repair_rewrites_what_no_fsync_covered_and_drops_discarded_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("000001.wal");
+        let mut w = WalWriter::create(&p).unwrap();
+        w.add_record(1, 1, b"durable");
+        w.sync().unwrap();
+        w.add_record(2, 1, b"written, not fsynced");
+        w.write_out().unwrap();
+        let mark = w.mark();
+        w.add_record(3, 1, b"a group whose write failed");
+        w.write_out().unwrap();
+        w.discard_from(mark);
+        // What a failed write can leave: junk past the durable length.
+        let mut f = OpenOptions::new().append(true).open(&p).unwrap();
+        std::io::Write::write_all(&mut f, b"\x07junk").unwrap();
+        w.repair().unwrap();
+        let r = replay(&p).unwrap();
+        assert_eq!(r.records, vec![(1, 1, b"durable".to_vec()), (2, 1, b"written, not fsynced".to_vec())]);
+        assert_eq!(r.truncated_at, None);
+        w.add_record(3, 1, b"after the repair");
+        w.sync().unwrap();
+        assert_eq!(replay(&p).unwrap().records.len(), 3);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Rebuilds the keyspace from the store at start: every key of every database with its deadline
 //! and its collection's version. Keys whose deadline passed while the server was down are skipped.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::layout::{db_map_prefix, db_of_map_key, key_of_meta, member_prefix, meta_prefix, read_meta};
 use super::store::{Store, StoreError};
@@ -20,8 +20,45 @@ pub struct Loaded {
     pub expired: u64,
 }
 
-/// Loads every key of `store` into `keyspace` (which must be empty and report to no sink yet).
-pub fn load(store: &Store, keyspace: &Keyspace, limits: &Limits, now_ms: u64) -> Result<Loaded, StoreError> {
+/// How far a running recovery is, for INFO's `loading_*` fields: records read out of about how
+/// many the store holds (old versions and deletions not yet compacted away count too, so the
+/// estimate is high and the fraction reaches 1 only at the end).
+#[derive(Debug, Default)]
+pub struct Progress {
+    pub records_read: AtomicU64,
+    pub records_total: AtomicU64,
+}
+
+impl Progress {
+    /// The fraction done, in [0, 1].
+    pub fn fraction(&self) -> f64 {
+        let total = self.records_total.load(Ordering::Relaxed).max(1);
+        (self.records_read.load(Ordering::Relaxed) as f64 / total as f64).min(1.0)
+    }
+
+    fn read(&self, records: u64) {
+        self.records_read.fetch_add(records, Ordering::Relaxed);
+    }
+}
+
+/// Loads every key of `store` into `keyspace`, counting in `progress` as it goes. The keyspace must
+/// be empty and take no writes meanwhile (clients get LOADING).
+pub fn load(store: &Store, keyspace: &Keyspace, limits: &Limits, now_ms: u64, progress: &Progress) -> Result<Loaded, StoreError> {
+    load_slowly(store, keyspace, limits, now_ms, progress, std::time::Duration::ZERO)
+}
+
+/// [`load`], waiting `key_delay` after each key (Redis's `key-load-delay`, for tests).
+pub fn load_slowly(
+    store: &Store,
+    keyspace: &Keyspace,
+    limits: &Limits,
+    now_ms: u64,
+    progress: &Progress,
+    key_delay: std::time::Duration,
+) -> Result<Loaded, StoreError> {
+    let stats = store.lsm.stats();
+    let total = stats.levels.iter().map(|level| level.entries).sum::<u64>() + stats.memtable_entries as u64;
+    progress.records_total.store(total, Ordering::Relaxed);
     let mut next_store = store.next_store.load(Ordering::Relaxed);
     for record in store.lsm.prefix(&db_map_prefix()) {
         let (key, value) = record?;
@@ -43,6 +80,7 @@ pub fn load(store: &Store, keyspace: &Keyspace, limits: &Limits, now_ms: u64) ->
         let id = store.stores[db].load(Ordering::Relaxed);
         for record in store.lsm.prefix(&meta_prefix(id)) {
             let (record_key, meta) = record?;
+            progress.read(1);
             let damaged = || StoreError(format!("damaged metadata record {record_key:?}"));
             let key = key_of_meta(id, &record_key).ok_or_else(damaged)?;
             let (kind, version, deadline, body) = read_meta(&meta).ok_or_else(damaged)?;
@@ -53,12 +91,13 @@ pub fn load(store: &Store, keyspace: &Keyspace, limits: &Limits, now_ms: u64) ->
             member_prefix(id, key, version, &mut prefix);
             let value = match kind {
                 ValueType::String => Value::string(body),
-                ValueType::List => load_list(store, &prefix, body, limits)?.ok_or_else(damaged)?.into_value(),
-                ValueType::Stream => load_stream(store, &prefix, body, limits)?.ok_or_else(damaged)?.into_value(),
+                ValueType::List => load_list(store, &prefix, body, limits, progress)?.ok_or_else(damaged)?.into_value(),
+                ValueType::Stream => load_stream(store, &prefix, body, limits, progress)?.ok_or_else(damaged)?.into_value(),
                 ValueType::Hash => {
                     let mut hash = Hash::default();
                     for member in store.lsm.prefix(&prefix) {
                         let (member_key, value) = member?;
+                        progress.read(1);
                         hash.set(&member_key[prefix.len()..], &value, limits);
                     }
                     hash.into_value()
@@ -67,6 +106,7 @@ pub fn load(store: &Store, keyspace: &Keyspace, limits: &Limits, now_ms: u64) ->
                     let mut set = Set::default();
                     for member in store.lsm.prefix(&prefix) {
                         let (member_key, _) = member?;
+                        progress.read(1);
                         set.insert(&member_key[prefix.len()..], limits);
                     }
                     set.into_value()
@@ -75,6 +115,7 @@ pub fn load(store: &Store, keyspace: &Keyspace, limits: &Limits, now_ms: u64) ->
                     let mut zset = ZSet::default();
                     for member in store.lsm.prefix(&prefix) {
                         let (member_key, score) = member?;
+                        progress.read(1);
                         let score = <[u8; 8]>::try_from(&score[..]).map_err(|_| damaged())?;
                         zset.insert(&member_key[prefix.len()..], f64::from_bits(u64::from_be_bytes(score)), limits);
                     }
@@ -88,6 +129,9 @@ pub fn load(store: &Store, keyspace: &Keyspace, limits: &Limits, now_ms: u64) ->
             keyspace.db(db).lock(hash).restore(hash, key, value, deadline, version, now_ms);
             max_version = max_version.max(version);
             loaded.keys += 1;
+            if !key_delay.is_zero() {
+                std::thread::sleep(key_delay);
+            }
         }
     }
     versions_after(max_version);
@@ -96,7 +140,7 @@ pub fn load(store: &Store, keyspace: &Keyspace, limits: &Limits, now_ms: u64) ->
 
 /// A list from its metadata body (`head u64 | len u64`) and its element records, which sit at
 /// positions `head..head + len` under `prefix`; `None` when they do not add up.
-fn load_list(store: &Store, prefix: &[u8], body: &[u8], limits: &Limits) -> Result<Option<List>, StoreError> {
+fn load_list(store: &Store, prefix: &[u8], body: &[u8], limits: &Limits, progress: &Progress) -> Result<Option<List>, StoreError> {
     let (Some(head), Some(len)) = (body.get(..8), body.get(8..16)) else {
         return Ok(None);
     };
@@ -109,6 +153,7 @@ fn load_list(store: &Store, prefix: &[u8], body: &[u8], limits: &Limits) -> Resu
     let mut list = List::starting_at(head);
     for (expected, record) in (head..end).zip(store.lsm.range(bound(head)..bound(end))) {
         let (record_key, item) = record?;
+        progress.read(1);
         if record_key.get(prefix.len()..) != Some(&expected.to_be_bytes()[..]) {
             return Ok(None);
         }
@@ -119,10 +164,11 @@ fn load_list(store: &Store, prefix: &[u8], body: &[u8], limits: &Limits) -> Resu
 
 /// A stream from its metadata body (counters and groups) and its entry records under `prefix`;
 /// `None` when they do not fit together.
-fn load_stream(store: &Store, prefix: &[u8], body: &[u8], limits: &Limits) -> Result<Option<Stream>, StoreError> {
+fn load_stream(store: &Store, prefix: &[u8], body: &[u8], limits: &Limits, progress: &Progress) -> Result<Option<Stream>, StoreError> {
     let mut entries = Vec::new();
     for record in store.lsm.prefix(prefix) {
         let (record_key, fields) = record?;
+        progress.read(1);
         let id = record_key.get(prefix.len()..).and_then(|id| <[u8; 16]>::try_from(id).ok());
         let (Some(id), Some(fields)) = (id, stream_codec::decode_fields(&fields)) else {
             return Ok(None);

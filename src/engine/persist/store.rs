@@ -2,7 +2,9 @@
 
 use std::cell::RefCell;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use super::layout::{db_map_key, member_prefix, meta_header, meta_key};
 use super::stream_codec;
@@ -45,19 +47,48 @@ pub struct Store {
     /// The store id of each database (see [`super::layout`]).
     pub(super) stores: Vec<AtomicU32>,
     pub(super) next_store: AtomicU32,
-    /// The last write to the log failed (disk full, I/O error): INFO's `aof_last_write_status`.
+    /// The last write to the log failed (disk full, I/O error): INFO's `aof_last_write_status`,
+    /// and write commands are refused with MISCONF until a retry succeeds.
     failed: AtomicBool,
+    /// Why, as the operating system said it.
+    failure: parking_lot::Mutex<String>,
     /// Committed units not yet written, in commit order: commits append here under their shard
     /// locks, and [`Store::flush`] writes the lot as one LSM batch.
-    queue: parking_lot::Mutex<WriteBatch>,
+    queue: parking_lot::Mutex<Queue>,
+    /// Units committed up to this number are written (see [`Store::acknowledged`]).
+    written: AtomicU64,
     /// Held while a flush writes, so a flush that finds the queue empty still waits for the one
-    /// writing what it committed.
-    flushing: parking_lot::Mutex<()>,
+    /// writing what it committed; it keeps what a failed write left unwritten.
+    flushing: parking_lot::Mutex<Unwritten>,
     fsync: Fsync,
     /// Wakes the committer thread (see [`Store::start_committer`]) when units are queued.
     queued: parking_lot::Condvar,
     committer: AtomicBool,
 }
+
+/// Committed units waiting to be written, and how many units were ever committed: a unit's number
+/// is its ticket.
+#[derive(Default)]
+struct Queue {
+    batch: WriteBatch,
+    committed: u64,
+}
+
+/// Units a failed write left unwritten (up to ticket `through`), written before anything committed
+/// after them once the log takes writes again.
+#[derive(Default)]
+struct Unwritten {
+    batch: Option<(Arc<WriteBatch>, u64)>,
+    last_attempt: Option<Instant>,
+}
+
+thread_local! {
+    /// The ticket of the last unit this thread committed.
+    static LAST_COMMIT: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// How often a failing store tries to write again.
+const RETRY_EVERY: Duration = Duration::from_millis(100);
 
 /// Queued operations past which a connection wakes the committer instead of leaving the backlog
 /// to its next round.
@@ -105,7 +136,9 @@ impl Store {
             stores,
             next_store: AtomicU32::new(databases as u32),
             failed: AtomicBool::new(false),
+            failure: parking_lot::Mutex::default(),
             queue: parking_lot::Mutex::default(),
+            written: AtomicU64::new(0),
             flushing: parking_lot::Mutex::default(),
             fsync,
             queued: parking_lot::Condvar::new(),
@@ -118,15 +151,52 @@ impl Store {
         self.failed.load(Ordering::Relaxed)
     }
 
+    /// Bytes of the store's tables on disk.
+    pub fn disk_bytes(&self) -> u64 {
+        self.lsm.stats().table_bytes
+    }
+
+    /// Why writing fails, while it does: the text of Redis's MISCONF error.
+    pub fn failure(&self) -> Option<String> {
+        self.failed().then(|| self.failure.lock().clone())
+    }
+
     /// Writes every committed unit to the log, as `appendfsync` says (with `always`, on disk when
     /// this returns). Connections call it before they send replies, so nothing is acknowledged
-    /// before it is written; one call writes what every connection committed meanwhile.
-    pub fn flush(&self) {
-        let _writing = self.flushing.lock();
-        let batch = std::mem::take(&mut *self.queue.lock());
-        if !batch.is_empty() {
-            self.write(batch);
+    /// before it is written; one call writes what every connection committed meanwhile. False
+    /// while the disk refuses writes: what is committed stays queued, in order, and a later call
+    /// (at most every [`RETRY_EVERY`]) repairs the log and writes it.
+    pub fn flush(&self) -> bool {
+        let mut unwritten = self.flushing.lock();
+        if let Some((batch, through)) = unwritten.batch.clone() {
+            if unwritten.last_attempt.is_some_and(|at| at.elapsed() < RETRY_EVERY) {
+                return false;
+            }
+            unwritten.last_attempt = Some(Instant::now());
+            if let Err(error) = self.lsm.resume().and_then(|_| self.lsm.write_shared(batch)) {
+                self.fail(&error);
+                return false;
+            }
+            unwritten.batch = None;
+            self.written.store(through, Ordering::Release);
+            tracing::warn!("writing to the store works again");
         }
+        let (batch, through) = {
+            let mut queue = self.queue.lock();
+            (std::mem::take(&mut queue.batch), queue.committed)
+        };
+        if !batch.is_empty() {
+            let batch = Arc::new(batch);
+            if let Err(error) = self.lsm.write_shared(batch.clone()) {
+                unwritten.batch = Some((batch, through));
+                unwritten.last_attempt = Some(Instant::now());
+                self.fail(&error);
+                return false;
+            }
+        }
+        self.written.store(through, Ordering::Release);
+        self.failed.store(false, Ordering::Relaxed);
+        true
     }
 
     /// What a connection calls before it sends replies: with `appendfsync always` a [`Store::flush`]
@@ -135,10 +205,31 @@ impl Store {
     pub fn flush_soon(&self) {
         if self.fsync == Fsync::Always || !self.committer.load(Ordering::Relaxed) {
             self.flush();
-        } else if self.queue.lock().len() > WAKE_AT {
+        } else if self.queue.lock().batch.len() > WAKE_AT {
             // The committer writes every millisecond anyway; a big backlog should not wait.
             self.queued.notify_one();
         }
+    }
+
+    /// The ticket of the last unit the calling thread committed (0 if none): a connection that
+    /// sees it change while its requests run knows which unit its replies acknowledge.
+    pub fn last_commit_here() -> u64 {
+        LAST_COMMIT.get()
+    }
+
+    /// Whether replies acknowledging the unit `ticket` may go out: under `appendfsync always`, once
+    /// it is written (a [`Store::flush`] covered it); otherwise at once.
+    pub fn acknowledged(&self, ticket: u64) -> bool {
+        self.fsync != Fsync::Always || self.written.load(Ordering::Acquire) >= ticket
+    }
+
+    fn fail(&self, error: &lsm::Error) {
+        // The operating system's words, as Redis's MISCONF quotes strerror.
+        let reason = error.cause();
+        if !self.failed.swap(true, Ordering::Relaxed) {
+            tracing::error!(%error, "writing to the store failed; write commands are refused until it works again");
+        }
+        *self.failure.lock() = reason;
     }
 
     /// Starts the thread that writes queued units for `everysec` and `no` (not needed with
@@ -152,7 +243,7 @@ impl Store {
             while let Some(store) = store.upgrade() {
                 {
                     let mut queue = store.queue.lock();
-                    if queue.is_empty() {
+                    if queue.batch.is_empty() {
                         store.queued.wait_for(&mut queue, std::time::Duration::from_millis(100));
                     }
                 }
@@ -168,7 +259,9 @@ impl Store {
 
     /// Waits until every write so far is on disk, whatever the fsync mode (SHUTDOWN).
     pub fn sync(&self) -> Result<(), StoreError> {
-        self.flush();
+        if !self.flush() {
+            return Err(StoreError(format!("can't write: {}", self.failure.lock())));
+        }
         self.lsm.flush()?;
         Ok(())
     }
@@ -254,19 +347,6 @@ impl Store {
                 zset.range(0, zset.len()).into_iter().for_each(|(member, score)| put(member, &score.to_bits().to_be_bytes()))
             }
             _ => {}
-        }
-    }
-
-    fn write(&self, batch: WriteBatch) {
-        match self.lsm.write(batch) {
-            Ok(_) => {
-                self.failed.store(false, Ordering::Relaxed);
-            }
-            Err(error) => {
-                if !self.failed.swap(true, Ordering::Relaxed) {
-                    tracing::error!(%error, "writing to the store failed");
-                }
-            }
         }
     }
 }
@@ -386,7 +466,11 @@ impl ChangeSink for Store {
             }
             // IMPORTANT: appended under the unit's shard locks, so the queue holds units in the
             // order they changed their keys.
-            self.queue.lock().append(&pending.batch);
+            let mut queue = self.queue.lock();
+            queue.batch.append(&pending.batch);
+            queue.committed += 1;
+            LAST_COMMIT.set(queue.committed);
+            drop(queue);
             pending.batch.clear();
         });
     }
