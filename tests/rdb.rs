@@ -483,6 +483,13 @@ fn bgsave_writes_a_snapshot_in_the_background() {
     assert!(common::eventually(std::time::Duration::from_secs(20), || info_field(&mut con, "rdb_bgsave_in_progress") == "0"));
     assert_eq!(info_field(&mut con, "rdb_last_bgsave_status"), "ok");
     assert_eq!(info_field(&mut con, "rdb_changes_since_last_save"), "0");
+    // Inside EXEC it is scheduled, and runs after the transaction, as in Redis.
+    let saves = info_field(&mut con, "rdb_saves");
+    run(&mut con, &["multi"]);
+    run(&mut con, &["bgsave"]);
+    assert_eq!(run(&mut con, &["exec"]), Reply::Array(vec![Reply::SimpleString("Background saving scheduled".into())]));
+    assert!(common::eventually(std::time::Duration::from_secs(20), || info_field(&mut con, "rdb_saves") != saves));
+    assert!(common::eventually(std::time::Duration::from_secs(20), || info_field(&mut con, "rdb_bgsave_in_progress") == "0"));
     // Writes go on while a save runs, and count as changes after it.
     assert_eq!(run(&mut con, &["bgsave"]), Reply::SimpleString("Background saving started".into()));
     run(&mut con, &["set", "during", "the save"]);

@@ -227,13 +227,21 @@ fn start_background_save(shared: &Shared, vm: Option<&Scripting>, now_ms: u64) -
 /// BGSAVE [SCHEDULE]
 ///
 /// Writes the keyspace to `dir`/`dbfilename` in the background while the server keeps serving.
-/// SCHEDULE is accepted; with no AOF rewrite to wait for, it starts the save at once.
+/// SCHEDULE is accepted; with no AOF rewrite to wait for, it starts the save at once. Inside EXEC
+/// the save is scheduled, as in Redis: the cron starts it after the transaction.
 ///
 /// # Errors
 /// `ERR Background save already in progress`.
 pub fn bgsave(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     if args.len() > 2 || (args.len() == 2 && !is(args.get(1), "schedule")) {
         return Err(CmdError::Syntax);
+    }
+    if ctx.shared.saving.in_progress() {
+        return Err(CmdError::err("Background save already in progress"));
+    }
+    if ctx.session.in_exec {
+        ctx.shared.saving.scheduled.store(true, std::sync::atomic::Ordering::Relaxed);
+        return Ok(Reply::status("Background saving scheduled"));
     }
     match start_background_save(ctx.shared, ctx.scripting.as_deref(), ctx.now_ms) {
         Ok(()) => Ok(Reply::status("Background saving started")),
@@ -255,11 +263,16 @@ fn save_points(setting: &str) -> Vec<(u64, u64)> {
 /// Redis waits this long after a failed background save before a save point starts another.
 const RETRY_AFTER_FAILURE_MS: u64 = 5000;
 
-/// Starts a background save when a `save` point is due: at least its number of changes since the
-/// last save, and more than its seconds since then (the server's cron calls this once a second).
+/// Starts a background save when one was scheduled (BGSAVE inside EXEC) or a `save` point is due:
+/// at least its number of changes since the last save, and more than its seconds since then (the
+/// server's cron calls this on every tick).
 pub fn run_save_points(shared: &Shared, now_ms: u64) {
     let saving = &shared.saving;
     if saving.in_progress() {
+        return;
+    }
+    if saving.scheduled.swap(false, std::sync::atomic::Ordering::Relaxed) {
+        let _ = start_background_save(shared, None, now_ms);
         return;
     }
     let changes = saving.changes.load(std::sync::atomic::Ordering::Relaxed);

@@ -182,11 +182,10 @@ pub(crate) fn admit(shared: &Arc<Shared>, stream: TcpStream, addr: SocketAddr) {
     });
 }
 
-/// Background work `hz` times a second: active expiry and the ops/sec sample; once a second, the
+/// Background work `hz` times a second: active expiry, the ops/sec sample, scheduled saves and the
 /// `save` points.
 async fn cron(shared: Arc<Shared>) {
     let mut expire_cursor = 0;
-    let mut last_save_check = 0;
     let mut shutdown = shared.shutdown_signal();
     loop {
         let hz = shared.config.hot.hz.load(Ordering::Relaxed).clamp(1, 500);
@@ -205,10 +204,8 @@ async fn cron(shared: Arc<Shared>) {
             store.flush_soon();
         }
         shared.stats.sample_ops(unix_ms());
-        let now = unix_ms();
-        if now.saturating_sub(last_save_check) >= 1000 && !shared.loading.load(Ordering::Relaxed) {
-            last_save_check = now;
-            crate::commands::run_save_points(&shared, now);
+        if !shared.loading.load(Ordering::Relaxed) {
+            crate::commands::run_save_points(&shared, unix_ms());
         }
     }
 }

@@ -19,6 +19,8 @@ pub struct Saving {
     last_duration_secs: AtomicI64,
     /// Successful saves since start-up (`rdb_saves`).
     saves: AtomicU64,
+    /// A BGSAVE asked for inside EXEC, which the cron starts once the transaction is over.
+    pub scheduled: AtomicBool,
 }
 
 impl Saving {
@@ -32,6 +34,7 @@ impl Saving {
             last_ok: AtomicBool::new(true),
             last_duration_secs: AtomicI64::new(-1),
             saves: AtomicU64::new(0),
+            scheduled: AtomicBool::new(false),
         }
     }
 
