@@ -625,3 +625,23 @@ fn random_datasets_cross_through_payloads_and_files() {
         assert_eq!(digest(&mut strata.con()), digest(&mut r), "seed {seed}: Redis's SAVE in strata");
     }
 }
+
+#[test]
+fn shutdown_save_writes_a_snapshot_and_nosave_does_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir_arg = dir.path().to_str().unwrap();
+    let mut strata = Server::start_with(&["--dir", dir_arg]);
+    run(&mut strata.con(), &["set", "kept", "1"]);
+    q(&mut strata.con(), &["shutdown", "nosave"]).ok();
+    assert!(strata.wait_exit(std::time::Duration::from_secs(20)).is_some());
+    assert!(!dir.path().join("dump.rdb").exists());
+
+    let mut strata = Server::start_with(&["--dir", dir_arg]);
+    let mut con = strata.con();
+    run(&mut con, &["set", "kept", "1"]);
+    run(&mut con, &["bgsave"]);
+    q(&mut con, &["shutdown", "save"]).ok();
+    assert!(strata.wait_exit(std::time::Duration::from_secs(20)).is_some());
+    let restarted = Server::start_with(&["--dir", dir_arg]);
+    assert_eq!(run(&mut restarted.con(), &["get", "kept"]), Reply::BulkString(b"1".to_vec()));
+}

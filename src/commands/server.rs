@@ -219,6 +219,13 @@ pub fn shutdown(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     // As Redis: NOSAVE never saves, SAVE always does, and without either a save happens when save
     // points are configured. A failed save stops the shutdown unless FORCE.
     let wants_save = !given("nosave") && (given("save") || !ctx.shared.config.get("save").trim().is_empty());
+    if wants_save {
+        // Redis kills a running BGSAVE child and saves afresh; strata's background save is a
+        // thread, so it is waited for, then the final save starts.
+        while ctx.shared.saving.in_progress() {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
     if wants_save && !super::persistence::save_now(ctx) && !given("force") {
         return Err(CmdError::err("Errors trying to SHUTDOWN. Check logs."));
     }
