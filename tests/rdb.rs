@@ -645,3 +645,45 @@ fn shutdown_save_writes_a_snapshot_and_nosave_does_not() {
     let restarted = Server::start_with(&["--dir", dir_arg]);
     assert_eq!(run(&mut restarted.con(), &["get", "kept"]), Reply::BulkString(b"1".to_vec()));
 }
+
+#[test]
+fn bgsave_is_one_point_in_time_while_writes_go_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let strata = Server::start_with(&["--dir", dir.path().to_str().unwrap()]);
+    let mut con = strata.con();
+    // Enough keys that the save takes a while, and two counters in different shards that only
+    // ever change together, in one transaction.
+    run(&mut con, &["debug", "populate", "100000", "filler", "64"]);
+    run(&mut con, &["mset", "pair:a", "0", "pair:b", "0"]);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (stop, mut con) = (stop.clone(), strata.con());
+        std::thread::spawn(move || {
+            let mut rounds = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let _: () =
+                    redis::pipe().atomic().incr("pair:a", 1).incr("pair:b", 1).set(format!("new:{rounds}"), 1).query(&mut con).unwrap();
+                rounds += 1;
+            }
+            rounds
+        })
+    };
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let before = common::as_int(&run(&mut con, &["incrby", "pair:a", "0"]));
+    assert_eq!(run(&mut con, &["bgsave"]), Reply::SimpleString("Background saving started".into()));
+    let after = common::as_int(&run(&mut con, &["incrby", "pair:a", "0"]));
+    assert!(common::eventually(std::time::Duration::from_secs(60), || info_field(&mut con, "rdb_bgsave_in_progress") == "0"));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let rounds = writer.join().unwrap();
+    assert_eq!(info_field(&mut con, "rdb_last_bgsave_status"), "ok");
+
+    let redis = redis_loading(dir.path(), "dump.rdb");
+    let mut r = redis.con();
+    let a = common::as_int(&run(&mut r, &["incrby", "pair:a", "0"]));
+    let b = common::as_int(&run(&mut r, &["incrby", "pair:b", "0"]));
+    assert_eq!(a, b, "a transaction appears in part");
+    assert!((before..=after).contains(&a), "{a} was not the value at BGSAVE ({before}..={after})");
+    // Exactly the keys the writer had made by then, and none it made later.
+    let made = keys(&mut r).iter().filter(|k| k.starts_with("new:")).count() as i64;
+    assert_eq!(made, a, "of {rounds} rounds");
+}

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use super::args::{is, parse_int};
 use super::{CmdError, Ctx};
 use crate::engine::keyspace::{MAX_DEADLINE_MS, SHARDS};
-use crate::engine::rdb::snapshot::{self, Header};
+use crate::engine::rdb::snapshot::{self, Frozen, Header};
 use crate::engine::rdb::{digest, dump};
 use crate::engine::KeyHash;
 use crate::notify;
@@ -156,7 +156,8 @@ fn header(shared: &Shared, vm: Option<&Scripting>, now_ms: u64) -> Header {
 }
 
 /// Saves the keyspace to `dir`/`dbfilename` on this thread; false (and a log line) on failure.
-/// SHUTDOWN saves through it too (without running alone: it must work while a script is stuck).
+/// SHUTDOWN saves through it too, without running alone (it must work while a script is stuck):
+/// its file may then show a multi-key command of another loop in part.
 pub fn save_now(ctx: &mut Ctx) -> bool {
     let shared = ctx.shared;
     if !shared.saving.begin(ctx.now_ms) {
@@ -164,7 +165,9 @@ pub fn save_now(ctx: &mut Ctx) -> bool {
     }
     let header = header(shared, ctx.scripting.as_deref(), ctx.now_ms);
     let path = snapshot_path(shared);
-    let result = snapshot::save(&shared.keyspace, &header, &path, ctx.now_ms);
+    let frozen = Frozen::new(shared.keyspace.clone());
+    let result = snapshot::save(&frozen, &header, &path, ctx.now_ms);
+    drop(frozen);
     let ended = crate::state::shared::unix_ms();
     match &result {
         Ok(keys) => tracing::info!(keys, path = %path.display(), "DB saved on disk"),
@@ -198,19 +201,20 @@ enum NotStarted {
     Thread,
 }
 
-/// Starts writing the keyspace to `dir`/`dbfilename` on a background thread, which copies one
-/// shard at a time (see `engine::rdb::snapshot`), so writes go on meanwhile.
+/// Starts writing the keyspace as it is now to `dir`/`dbfilename` on a background thread (see
+/// `engine::rdb::snapshot`), so writes go on meanwhile. The caller holds the gate's write side,
+/// so "now" has no command half done.
 fn start_background_save(shared: &Shared, vm: Option<&Scripting>, now_ms: u64) -> Result<(), NotStarted> {
     if !shared.saving.begin(now_ms) {
         return Err(NotStarted::Running);
     }
     let header = header(shared, vm, now_ms);
     let path = snapshot_path(shared);
-    let keyspace = shared.keyspace.clone();
+    let frozen = Frozen::new(shared.keyspace.clone());
     let saving = shared.saving.clone();
     let spawned = std::thread::Builder::new().name("strata-bgsave".into()).spawn(move || {
-        let now = crate::state::shared::unix_ms();
-        let result = snapshot::save(&keyspace, &header, &path, now);
+        let result = snapshot::save(&frozen, &header, &path, now_ms);
+        drop(frozen);
         match &result {
             Ok(keys) => tracing::info!(keys, path = %path.display(), "Background saving terminated with success"),
             Err(error) => tracing::warn!(%error, path = %path.display(), "Background saving error"),
@@ -271,18 +275,28 @@ pub fn run_save_points(shared: &Shared, now_ms: u64) {
     if saving.in_progress() {
         return;
     }
-    if saving.scheduled.swap(false, std::sync::atomic::Ordering::Relaxed) {
-        let _ = start_background_save(shared, None, now_ms);
-        return;
-    }
+    let scheduled = saving.scheduled.load(std::sync::atomic::Ordering::Relaxed);
     let changes = saving.changes.load(std::sync::atomic::Ordering::Relaxed);
     let since_secs = (now_ms / 1000).saturating_sub(saving.last_save_unix.load(std::sync::atomic::Ordering::Relaxed));
-    let due = save_points(&shared.config.get("save")).into_iter().any(|(secs, wanted)| changes >= wanted && since_secs > secs);
-    if due && (saving.last_ok() || now_ms.saturating_sub(saving.last_attempt_ms()) >= RETRY_AFTER_FAILURE_MS) {
-        tracing::info!(changes, "save point reached: saving in the background");
-        let _ = start_background_save(shared, None, now_ms);
+    let point_due = save_points(&shared.config.get("save")).into_iter().any(|(secs, wanted)| changes >= wanted && since_secs > secs)
+        && (saving.last_ok() || now_ms.saturating_sub(saving.last_attempt_ms()) >= RETRY_AFTER_FAILURE_MS);
+    if !scheduled && !point_due {
+        return;
     }
+    // The snapshot's instant must have no command half done on any loop: hold them off as EXEC
+    // does. A script holding them off longer makes this wait for a later tick.
+    let Some(_alone) = shared.gate.try_write_for(GATE_WAIT) else {
+        return;
+    };
+    saving.scheduled.store(false, std::sync::atomic::Ordering::Relaxed);
+    if !scheduled {
+        tracing::info!(changes, "save point reached: saving in the background");
+    }
+    let _ = start_background_save(shared, None, now_ms);
 }
+
+/// How long the cron waits for the other loops' commands to finish before a scheduled save.
+const GATE_WAIT: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// DEBUG DIGEST: Redis's digest of every database (40 zeros when there are no keys). Keys whose
 /// deadline passed but that are still stored count, as in Redis.

@@ -1,20 +1,40 @@
-//! Writing the keyspace to an RDB file (SAVE, BGSAVE) while it keeps serving writes.
+//! Writing the keyspace to an RDB file (SAVE, BGSAVE) as it was at one instant, while it keeps
+//! serving writes.
 //!
-//! Redis forks and writes its child's frozen copy of memory. strata walks the keyspace shard by
-//! shard instead: each shard is locked just long enough to clone its live entries, then unlocked
-//! while they are encoded and written, so writers wait at most one shard's clone (1/256 of a
-//! database). Each shard is copied at one instant; different shards at different instants, so a
-//! write spanning shards that lands during the walk may appear in part. SAVE runs with every other
-//! command held off (the caller's job), which makes its file one point in time, as in Redis.
+//! Redis forks and writes its child's frozen copy of memory. strata freezes the keyspace instead
+//! ([`Keyspace::freeze`]): from that instant every shard is copied before its next change, or when
+//! the writer reaches it, whichever comes first, and the copies are encoded and written with no
+//! lock held. Writers wait at most for one shard's copy (1/256 of a database), and memory grows by
+//! the copies not yet written, as a fork's copy-on-write pages would.
 
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::Path;
+use std::sync::Arc;
 
 use super::file::Writer;
 use super::RdbError;
 use crate::engine::keyspace::{Keyspace, SHARDS};
-use crate::engine::value::Value;
+
+/// The keyspace frozen at the instant this was made, until it is dropped. Make it when no command
+/// is half done (with the gate's write side held).
+pub struct Frozen {
+    keyspace: Arc<Keyspace>,
+}
+
+impl Frozen {
+    pub fn new(keyspace: Arc<Keyspace>) -> Frozen {
+        keyspace.freeze();
+        Frozen { keyspace }
+    }
+}
+
+impl Drop for Frozen {
+    fn drop(&mut self) {
+        // Also after a failed save: no shard goes on being copied for a writer that stopped.
+        self.keyspace.thaw();
+    }
+}
 
 /// What goes before the keys: aux fields and function library codes.
 pub struct Header {
@@ -22,14 +42,14 @@ pub struct Header {
     pub functions: Vec<Vec<u8>>,
 }
 
-/// Writes `keyspace` to `path` as Redis does: into a temporary file beside it, synced to disk,
-/// renamed over `path`, then the directory synced, so a crash leaves the old file or the new one,
-/// never part of one. Keys whose deadline has passed at `now_ms` are left out. Returns how many
-/// keys were written.
-pub fn save(keyspace: &Keyspace, header: &Header, path: &Path, now_ms: u64) -> Result<usize, RdbError> {
+/// Writes the frozen keyspace to `path` as Redis does: into a temporary file beside it, synced to
+/// disk, renamed over `path`, then the directory synced, so a crash leaves the old file or the new
+/// one, never part of one. Keys whose deadline has passed at `now_ms` are left out. Returns how
+/// many keys were written.
+pub fn save(frozen: &Frozen, header: &Header, path: &Path, now_ms: u64) -> Result<usize, RdbError> {
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let temp = dir.join(format!("temp-{}-{}.rdb", std::process::id(), unique()));
-    let written = write(keyspace, header, &temp, now_ms).and_then(|keys| {
+    let written = write(&frozen.keyspace, header, &temp, now_ms).and_then(|keys| {
         std::fs::rename(&temp, path)?;
         File::open(dir)?.sync_all()?;
         Ok(keys)
@@ -56,30 +76,22 @@ fn write(keyspace: &Keyspace, header: &Header, temp: &Path, now_ms: u64) -> std:
         writer.function(code)?;
     }
     let mut written = 0;
-    let mut copied: Vec<(Vec<u8>, Value, Option<u64>)> = Vec::new();
     for db in 0..keyspace.databases() {
         let mut selected = false;
         for index in 0..SHARDS {
-            {
-                let shard = keyspace.db(db).lock_index(index);
-                copied.extend(
-                    shard
-                        .iter()
-                        .filter(|entry| entry.expire_at().is_none_or(|at| at > now_ms))
-                        .map(|entry| (entry.key().to_vec(), entry.value().clone(), entry.expire_at())),
-                );
-            }
-            if copied.is_empty() {
+            let copy = keyspace.frozen(db, index);
+            let mut live = copy.iter().filter(|entry| entry.expire_at.is_none_or(|at| at > now_ms)).peekable();
+            if live.peek().is_none() {
                 continue;
             }
             if !selected {
-                // The sizes are a hint for the loader's tables; they may change during the walk.
+                // The sizes are a hint for the loader's tables.
                 let db_handle = keyspace.db(db);
                 writer.select_db(db, db_handle.len(), db_handle.volatile())?;
                 selected = true;
             }
-            for (key, value, expire_at) in copied.drain(..) {
-                writer.key(&key, &value, expire_at)?;
+            for entry in live {
+                writer.key(&entry.key, &entry.value, entry.expire_at)?;
                 written += 1;
             }
         }
@@ -94,12 +106,12 @@ fn write(keyspace: &Keyspace, header: &Header, temp: &Path, now_ms: u64) -> std:
 mod tests {
     use super::*;
     use crate::engine::rdb::file::{read, Record};
-    use crate::engine::value::Limits;
+    use crate::engine::value::{Limits, Value};
     use crate::engine::KeyHash;
 
     #[test]
     fn saves_live_keys_of_every_database() {
-        let keyspace = Keyspace::new(4);
+        let keyspace = Arc::new(Keyspace::new(4));
         let now = 1_000_000;
         for (db, key, deadline) in [(0, "a", None), (2, "b", Some(now + 5000)), (2, "gone", Some(now - 1)), (3, "c", None)] {
             let hash = KeyHash::of(key.as_bytes());
@@ -108,12 +120,20 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("dump.rdb");
         let header = Header { aux: vec![("redis-ver", b"7.0.15".to_vec())], functions: Vec::new() };
-        assert_eq!(save(&keyspace, &header, &path, now).unwrap(), 3);
+        let frozen = Frozen::new(keyspace.clone());
+        // Changes after the freeze are not in the file.
+        let hash = KeyHash::of(b"late");
+        keyspace.db(0).lock(hash).set(hash, b"late", Value::string(b"x"), None, now);
+        let hash = KeyHash::of(b"a");
+        keyspace.db(0).lock(hash).set(hash, b"a", Value::string(b"changed"), None, now);
+        assert_eq!(save(&frozen, &header, &path, now).unwrap(), 3);
+        drop(frozen);
         let data = std::fs::read(&path).unwrap();
         let mut seen = Vec::new();
         read(&data, &Limits::default(), |record| {
-            if let Record::Key { db, key, expire_at, .. } = record {
+            if let Record::Key { db, key, expire_at, value } = record {
                 seen.push((db, String::from_utf8_lossy(&key).into_owned(), expire_at));
+                assert_eq!(value.as_string().unwrap().as_ref(), key.as_ref(), "the value as it was at the freeze");
             }
             Ok(())
         })
