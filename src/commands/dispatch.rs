@@ -142,7 +142,7 @@ fn announce_write(ctx: &mut Ctx, command: &Command, args: Args) {
     let db = ctx.session.db;
     if ctx.changed.get() || matches!(command.name, "flushall" | "flushdb" | "swapdb") {
         // One per command that changed data (Redis counts some commands per element).
-        shared.saving.changes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        shared.saving.count_change();
     }
     match command.name {
         "flushall" => {

@@ -125,7 +125,7 @@ fn render(ctx: &Ctx, section: &str, out: &mut String) {
             field(out, "loading", &u8::from(loading));
             field(out, "async_loading", &0);
             let saving = &shared.saving;
-            field(out, "rdb_changes_since_last_save", &saving.changes.load(Ordering::Relaxed));
+            field(out, "rdb_changes_since_last_save", &saving.changes());
             field(out, "rdb_bgsave_in_progress", &u8::from(saving.in_progress()));
             field(out, "rdb_last_save_time", &saving.last_save_unix.load(Ordering::Relaxed));
             field(out, "rdb_last_bgsave_status", &if saving.last_ok() { "ok" } else { "err" });

@@ -276,7 +276,7 @@ pub fn run_save_points(shared: &Shared, now_ms: u64) {
         return;
     }
     let scheduled = saving.scheduled.load(std::sync::atomic::Ordering::Relaxed);
-    let changes = saving.changes.load(std::sync::atomic::Ordering::Relaxed);
+    let changes = saving.changes();
     let since_secs = (now_ms / 1000).saturating_sub(saving.last_save_unix.load(std::sync::atomic::Ordering::Relaxed));
     let point_due = save_points(&shared.config.get("save")).into_iter().any(|(secs, wanted)| changes >= wanted && since_secs > secs)
         && (saving.last_ok() || now_ms.saturating_sub(saving.last_attempt_ms()) >= RETRY_AFTER_FAILURE_MS);

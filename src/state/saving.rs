@@ -1,18 +1,25 @@
 //! The state of RDB saves (SAVE, BGSAVE), as INFO persistence and LASTSAVE report it.
 
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
+
+use crossbeam::utils::CachePadded;
+
+/// Slots of the change counter: each thread counts in its own, so event loops writing at once do
+/// not bounce one cache line per write command.
+const CHANGE_SLOTS: usize = 8;
 
 /// Counters and flags of the saves; the save itself is `engine::rdb::snapshot`.
 pub struct Saving {
-    /// Write commands that changed data since the last successful save
-    /// (`rdb_changes_since_last_save`).
-    pub changes: AtomicU64,
+    /// Write commands that changed data since start-up, summed over the slots.
+    changes: [CachePadded<AtomicU64>; CHANGE_SLOTS],
+    /// The change count a successful save covered: `rdb_changes_since_last_save` is what came after.
+    saved_through: AtomicU64,
     /// Unix seconds of the last successful save (LASTSAVE; start-up time before any).
     pub last_save_unix: AtomicU64,
     in_progress: AtomicBool,
     /// When the running BGSAVE started (Unix ms).
     started_ms: AtomicU64,
-    /// `changes` when the running save started: what a successful save leaves is what came after.
+    /// The change count when the running save started: what it will cover.
     changes_at_start: AtomicU64,
     last_ok: AtomicBool,
     /// Seconds the last BGSAVE took; -1 before any.
@@ -26,7 +33,8 @@ pub struct Saving {
 impl Saving {
     pub fn new(now_unix: u64) -> Saving {
         Saving {
-            changes: AtomicU64::new(0),
+            changes: Default::default(),
+            saved_through: AtomicU64::new(0),
             last_save_unix: AtomicU64::new(now_unix),
             in_progress: AtomicBool::new(false),
             started_ms: AtomicU64::new(0),
@@ -44,7 +52,7 @@ impl Saving {
             return false;
         }
         self.started_ms.store(now_ms, Ordering::Relaxed);
-        self.changes_at_start.store(self.changes.load(Ordering::Relaxed), Ordering::Relaxed);
+        self.changes_at_start.store(self.total_changes(), Ordering::Relaxed);
         true
     }
 
@@ -54,12 +62,31 @@ impl Saving {
         self.last_duration_secs.store((now_ms.saturating_sub(started) / 1000) as i64, Ordering::Relaxed);
         self.last_ok.store(ok, Ordering::Relaxed);
         if ok {
-            let at_start = self.changes_at_start.load(Ordering::Relaxed);
-            let _ = self.changes.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |now| Some(now.saturating_sub(at_start)));
+            self.saved_through.fetch_max(self.changes_at_start.load(Ordering::Relaxed), Ordering::Relaxed);
             self.last_save_unix.store(now_ms / 1000, Ordering::Relaxed);
             self.saves.fetch_add(1, Ordering::Relaxed);
         }
         self.in_progress.store(false, Ordering::Release);
+    }
+
+    /// Counts one write command that changed data.
+    pub fn count_change(&self) {
+        thread_local! {
+            static SLOT: usize = {
+                static NEXT: AtomicUsize = AtomicUsize::new(0);
+                NEXT.fetch_add(1, Ordering::Relaxed) % CHANGE_SLOTS
+            };
+        }
+        SLOT.with(|slot| self.changes[*slot].fetch_add(1, Ordering::Relaxed));
+    }
+
+    fn total_changes(&self) -> u64 {
+        self.changes.iter().map(|slot| slot.load(Ordering::Relaxed)).sum()
+    }
+
+    /// Changes since the last successful save (`rdb_changes_since_last_save`).
+    pub fn changes(&self) -> u64 {
+        self.total_changes().saturating_sub(self.saved_through.load(Ordering::Relaxed))
     }
 
     /// When the last save started (Unix ms; 0 before any).
