@@ -61,6 +61,9 @@ fn split_args(args: &[String]) -> Result<(Option<PathBuf>, Settings), String> {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    if cli.args.first().is_some_and(|first| first == "--check-store") {
+        return check_store(&cli.args[1..]);
+    }
     let (file, overrides) = match split_args(&cli.args) {
         Ok(parsed) => parsed,
         Err(error) => {
@@ -123,7 +126,7 @@ fn main() -> std::process::ExitCode {
         Ok(store) => store,
         Err(error) => {
             tracing::error!(%error, "can't open the store");
-            eprintln!("strata-server: can't open the store: {error}");
+            eprintln!("strata-server: can't open the store: {error}{}", repair_hint(&error));
             return std::process::ExitCode::FAILURE;
         }
     };
@@ -230,7 +233,7 @@ fn load_in_background(shared: Arc<Shared>, rdb_import: Option<PathBuf>) -> tokio
             }
             Err(error) => {
                 tracing::error!(%error, "can't load the store");
-                eprintln!("strata-server: can't load the store: {error}");
+                eprintln!("strata-server: can't load the store: {error}{}", repair_hint(&error));
                 std::process::exit(1);
             }
         }
@@ -242,16 +245,61 @@ fn load_in_background(shared: Arc<Shared>, rdb_import: Option<PathBuf>) -> tokio
     loaded
 }
 
+/// `strata-server --check-store DIR [--fix]`: verifies the store in DIR (the `dir` setting, or the
+/// store directory itself) with the server stopped; `--fix` keeps the intact prefix of a damaged
+/// log, as `redis-check-aof --fix` does. Exits 0 when the store is (now) whole.
+fn check_store(args: &[String]) -> std::process::ExitCode {
+    let (dir, fix) = match args {
+        [dir] => (PathBuf::from(dir), false),
+        [dir, fix] if fix == "--fix" => (PathBuf::from(dir), true),
+        _ => {
+            eprintln!("usage: strata-server --check-store DIR [--fix]");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let store = if dir.join(STORE_DIR).is_dir() { dir.join(STORE_DIR) } else { dir };
+    match strata::engine::lsm::check::check(&store, fix) {
+        Ok(report) => {
+            println!(
+                "{}: {} tables ({} entries), {} logs ({} records)",
+                store.display(),
+                report.tables,
+                report.table_entries,
+                report.logs,
+                report.log_records
+            );
+            report.fixed.iter().for_each(|line| println!("fixed: {line}"));
+            report.damaged.iter().for_each(|line| println!("damaged: {line}"));
+            if report.healthy() {
+                println!("the store is whole");
+                std::process::ExitCode::SUCCESS
+            } else {
+                println!("a damaged table can't be cut back: restore it (or the whole store) from a copy");
+                std::process::ExitCode::FAILURE
+            }
+        }
+        Err(error) => {
+            eprintln!("strata-server: can't check {}: {error}", store.display());
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// What to tell the operator when the store is damaged.
+fn repair_hint(error: &StoreError) -> &'static str {
+    if error.0.contains("corrupted file") {
+        "\nCheck it with `strata-server --check-store <dir>`; `--fix` keeps the intact prefix of a damaged log."
+    } else {
+        ""
+    }
+}
+
 /// The store in `dir` when `appendonly` is on, opened with `appendfsync`.
 fn open_store(config: &Config) -> Result<Option<Arc<Store>>, StoreError> {
     if !config.get_bool("appendonly") {
         return Ok(None);
     }
-    let fsync = match config.get("appendfsync").as_str() {
-        "always" => Fsync::Always,
-        "no" => Fsync::No,
-        _ => Fsync::EverySec,
-    };
+    let fsync = Fsync::from_name(&config.get("appendfsync")).unwrap_or(Fsync::EverySec);
     let dir = PathBuf::from(config.get("dir")).join(STORE_DIR);
     let databases = config.get_i64("databases") as usize;
     Store::open(&dir, databases, fsync).map(|store| Some(Arc::new(store)))

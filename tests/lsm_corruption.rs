@@ -110,3 +110,17 @@ fn damaged_manifest_fails_open_with_the_file_name() {
     let e = Db::open(dir.path(), opts()).err().expect("open must fail");
     assert!(e.is_corruption() && names(&e, &m), "{e}");
 }
+
+#[test]
+fn the_offline_check_reads_every_table_and_names_a_damaged_one() {
+    let dir = tempfile::tempdir().unwrap();
+    populate(dir.path());
+    let whole = strata::engine::lsm::check::check(dir.path(), false).unwrap();
+    assert!(whole.healthy() && whole.tables > 0 && whole.table_entries == 3000, "{whole:?}");
+    let victim = &files_with(dir.path(), ".sst")[0];
+    flip(victim, 100);
+    let report = strata::engine::lsm::check::check(dir.path(), true).unwrap();
+    assert_eq!(report.damaged.len(), 1, "{report:?}");
+    assert!(report.damaged[0].contains(&*victim.file_name().unwrap().to_string_lossy()), "{report:?}");
+    assert!(report.fixed.is_empty(), "a table is not cut back");
+}

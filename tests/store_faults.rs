@@ -180,3 +180,51 @@ fn clients_get_loading_while_the_dataset_loads() {
     assert_eq!(get(&mut con, "key:1").as_deref(), Some("value:1"));
     assert!(server.log_lines().iter().any(|line| line.contains("DB loaded from disk")));
 }
+
+fn strata(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_strata-server")).args(args).output().expect("run strata-server")
+}
+
+#[test]
+fn a_damaged_log_stops_startup_naming_the_file_and_check_store_fix_keeps_the_intact_prefix() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir_arg = dir.path().to_str().unwrap();
+    let server = start(dir.path(), "always");
+    let mut con = server.con();
+    for i in 0..100 {
+        q(&mut con, &["rpush", "list", &i.to_string()]).unwrap();
+    }
+    server.signal("KILL");
+    drop(server);
+    let store = dir.path().join("strata-store");
+    let log = std::fs::read_dir(&store)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "wal"))
+        .max_by_key(|path| std::fs::metadata(path).unwrap().len())
+        .unwrap();
+    let mut bytes = std::fs::read(&log).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x5a;
+    std::fs::write(&log, bytes).unwrap();
+
+    let refused = strata(&["--port", "0", "--appendonly", "yes", "--dir", dir_arg]);
+    assert!(!refused.status.success());
+    let said = String::from_utf8_lossy(&refused.stderr);
+    let name = log.file_name().unwrap().to_str().unwrap();
+    assert!(said.contains(name) && said.contains("--check-store"), "{said}");
+
+    let checked = strata(&["--check-store", dir_arg]);
+    assert!(!checked.status.success());
+    assert!(String::from_utf8_lossy(&checked.stdout).contains(&format!("damaged: {}", log.display())));
+
+    let fixed = strata(&["--check-store", dir_arg, "--fix"]);
+    let report = String::from_utf8_lossy(&fixed.stdout);
+    assert!(fixed.status.success() && report.contains("fixed:") && report.contains("the store is whole"), "{report}");
+
+    let server = start(dir.path(), "always");
+    let mut con = server.con();
+    let kept: Vec<i64> = redis::cmd("lrange").arg("list").arg(0).arg(-1).query(&mut con).unwrap();
+    assert!(!kept.is_empty() && kept.len() < 100, "{} elements", kept.len());
+    assert_eq!(kept, (0..kept.len() as i64).collect::<Vec<_>>(), "what is kept is a prefix of what was written");
+}

@@ -3,6 +3,7 @@
 use std::borrow::Cow;
 
 use super::{CmdError, Ctx};
+use crate::engine::persist::Fsync;
 use crate::resp::{Args, Reply};
 
 /// CONFIG GET parameter [parameter ...]
@@ -21,7 +22,21 @@ pub fn config_set(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
         .step_by(2)
         .map(|i| (String::from_utf8_lossy(args.get(i)).into_owned(), String::from_utf8_lossy(args.get(i + 1)).into_owned()))
         .collect();
+    // Not yet: turning persistence on or off while the server runs (Redis rewrites its AOF then).
+    let persisting = ctx.shared.store.is_some();
+    if pairs.iter().any(|(name, value)| name.eq_ignore_ascii_case("appendonly") && value.eq_ignore_ascii_case("yes") != persisting) {
+        return Err(CmdError::err(
+            "CONFIG SET failed (possibly related to argument 'appendonly') - strata turns persistence on or off only at start",
+        ));
+    }
     ctx.shared.config.set(&pairs).map_err(|e| CmdError::Other(Cow::Owned(e)))?;
+    if let Some(store) = &ctx.shared.store {
+        if let Some(mode) = Fsync::from_name(&ctx.shared.config.get("appendfsync")) {
+            if mode != store.fsync() {
+                store.set_fsync(mode);
+            }
+        }
+    }
     ctx.shared.slowlog.trim(ctx.shared.config.hot.slowlog_max_len.load(std::sync::atomic::Ordering::Relaxed));
     crate::logging::apply_level(&ctx.shared.config.get("loglevel"));
     Ok(Reply::Ok)

@@ -1,11 +1,8 @@
 //! ID.*: snowflake IDs.
 
-use std::sync::atomic::Ordering;
-use std::sync::Arc;
-
 use super::args::{parse_int, ArgCursor};
 use super::{CmdError, Ctx};
-use crate::engine::snowflake::{self, Snowflake};
+use crate::engine::snowflake;
 use crate::resp::{Args, Reply};
 
 /// Largest COUNT one call may ask for.
@@ -32,17 +29,7 @@ pub fn next(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
             return Err(CmdError::Syntax);
         }
     }
-    let node = ctx.shared.config.hot.node_id.load(Ordering::Relaxed);
-    let generator: Arc<Snowflake>;
-    let source = match namespace {
-        None => &ctx.shared.ids,
-        Some(name) => {
-            let mut named = ctx.shared.named_ids.lock().map_err(|_| CmdError::err("ID generator unavailable"))?;
-            generator = named.entry(name.to_vec()).or_default().clone();
-            &*generator
-        }
-    };
-    let ids = source.next(node, count.unwrap_or(1) as u64, ctx.now_ms).map_err(|e| CmdError::Other(e.into()))?;
+    let ids = ctx.shared.next_ids(namespace, count.unwrap_or(1) as u64, ctx.now_ms).map_err(|e| CmdError::Other(e.into()))?;
     Ok(match count {
         None => Reply::Int(ids[0] as i64),
         Some(_) => Reply::Array(ids.into_iter().map(|id| Reply::Int(id as i64)).collect()),

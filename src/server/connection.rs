@@ -31,9 +31,6 @@ use crate::state::stats::LocalStats;
 /// Read buffer headroom kept before each read; large requests grow the buffer as they arrive.
 const READ_CHUNK: usize = 16 * 1024;
 
-/// How long replies wait before their writes are tried again while the disk refuses them.
-const STORE_RETRY: Duration = Duration::from_millis(100);
-
 /// Why a batch stopped before the end of the buffer.
 enum Pending {
     /// Every complete request ran.
@@ -435,9 +432,8 @@ impl Connection {
         // (their reads; writes get MISCONF): a reply never acknowledges what is not on disk.
         if let Some(store) = &self.shared.store {
             store.flush_soon();
-            while !store.acknowledged(self.last_commit) {
-                tokio::time::sleep(STORE_RETRY).await;
-                store.flush_soon();
+            if !store.acknowledged(self.last_commit) {
+                store.wait_acknowledged(self.last_commit).await;
             }
         }
         if self.output.is_empty() {

@@ -57,7 +57,7 @@ pub struct Shared {
     /// The Lua VM and the script caches, used with the gate held for writing (so never contended).
     /// `None` if the VM could not be created.
     pub scripting: parking_lot::Mutex<Option<Scripting>>,
-    pub ids: Snowflake,
+    pub ids: Arc<Snowflake>,
     pub named_ids: Mutex<std::collections::HashMap<Vec<u8>, std::sync::Arc<Snowflake>>>,
     pub run_id: String,
     pub started: Instant,
@@ -121,7 +121,7 @@ impl Shared {
                 Scripting::new(scripts.clone()).inspect_err(|error| tracing::error!(%error, "cannot create the Lua VM")).ok(),
             ),
             scripts,
-            ids: Snowflake::default(),
+            ids: Arc::default(),
             named_ids: Mutex::default(),
             run_id,
             started: Instant::now(),
@@ -145,7 +145,36 @@ impl Shared {
             return Ok(Loaded::default());
         };
         let key_delay = Duration::from_micros(self.config.get_i64("key-load-delay") as u64);
-        recovery::load_slowly(store, &self.keyspace, &self.config.hot.limits(), unix_ms(), &self.loading_progress, key_delay)
+        recovery::load_slowly(store, &self.keyspace, &self.config.hot.limits(), unix_ms(), &self.loading_progress, key_delay).and_then(
+            |loaded| {
+                for (namespace, reserved) in recovery::id_reservations(store)? {
+                    self.id_generator(namespace.as_deref()).resume_above(reserved);
+                }
+                Ok(loaded)
+            },
+        )
+    }
+
+    /// The ID.* generator of `namespace` (the default one for `None`), created on first use.
+    pub fn id_generator(&self, namespace: Option<&[u8]>) -> Arc<Snowflake> {
+        match namespace {
+            None => self.ids.clone(),
+            Some(name) => {
+                let mut named = self.named_ids.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                named.entry(name.to_vec()).or_default().clone()
+            }
+        }
+    }
+
+    /// Issues `count` IDs of `namespace`'s generator for this node; a reservation they needed goes
+    /// to the store with the command, so IDs keep increasing across restarts.
+    pub fn next_ids(&self, namespace: Option<&[u8]>, count: u64, now_ms: u64) -> Result<Vec<u64>, &'static str> {
+        let node = self.config.hot.node_id.load(Ordering::Relaxed);
+        let issued = self.id_generator(namespace).next(node, count, now_ms)?;
+        if let (Some(store), Some(stamp)) = (&self.store, issued.reservation) {
+            store.record_id_reservation(namespace, stamp);
+        }
+        Ok(issued.ids)
     }
 
     /// From now until [`Shared::end_loading`], clients get LOADING: while the store loads, and

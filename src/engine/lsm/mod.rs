@@ -34,9 +34,11 @@ mod batch;
 mod block;
 mod bloom;
 mod cache;
+pub mod check;
 mod coding;
 mod compaction;
 mod error;
+mod filter;
 mod iterator;
 mod key;
 mod manifest;
@@ -49,6 +51,7 @@ mod wal;
 
 pub use batch::WriteBatch;
 pub use error::{Error, Result};
+pub use filter::{CompactionFilter, Judge};
 pub use iterator::DbIterator;
 pub use options::{Compression, Options, SyncMode};
 
@@ -400,6 +403,14 @@ impl Db {
         Ok(())
     }
 
+    /// Hands the log's buffered records to the OS and, with `fsync`, makes them durable (the
+    /// fsync runs outside the writer's lock): for callers that choose when the log reaches the
+    /// disk themselves, with [`SyncMode::None`]. A failure poisons the engine until
+    /// [`Db::resume`].
+    pub fn sync_wal(&self, fsync: bool) -> Result<()> {
+        self.inner.sync_wal(fsync)
+    }
+
     /// Whether a failed write or background job stopped writes until [`Db::resume`].
     pub fn failure(&self) -> Option<String> {
         let poisoned = self.inner.poisoned.lock().clone();
@@ -569,6 +580,43 @@ impl Inner {
         }
         let pin: iterator::Pin = Arc::new(IterPin { _sv: sv, _snap: snap });
         DbIterator::new(MergingIterator::new(children), seq, lo, hi, forward, pin)
+    }
+
+    fn sync_wal(&self, fsync: bool) -> Result<()> {
+        let inner = self;
+        inner.check_writable()?;
+        let (file, end, path) = {
+            let mut w = inner.writer.lock();
+            if let Err(e) = w.wal.write_out() {
+                inner.poison(&e);
+                return Err(e);
+            }
+            match w.wal.sync_handle() {
+                Some((file, end)) if fsync => (file, end, w.wal.path.clone()),
+                _ => return Ok(()),
+            }
+        };
+        if let Err(e) = file.sync_data() {
+            let e = Error::io(path, "fsync", e);
+            inner.poison(&e);
+            return Err(e);
+        }
+        inner.counters.wal_syncs.fetch_add(1, Ordering::Relaxed);
+        let mut w = inner.writer.lock();
+        // The log may have rotated meanwhile (its successor starts empty).
+        if w.wal.path == path {
+            w.wal.synced_through(end);
+        }
+        Ok(())
+    }
+
+    /// A snapshot at the oldest sequence any reader may still read, pinned under the lock
+    /// compactions choose what they may drop with.
+    fn pin_oldest_snapshot(self: &Arc<Self>) -> Snapshot {
+        let mut snaps = self.snapshots.lock();
+        let seq = snaps.keys().next().copied().unwrap_or_else(|| self.visible_seq.load(Ordering::Acquire));
+        *snaps.entry(seq).or_insert(0) += 1;
+        Snapshot { inner: self.clone(), seq }
     }
 
     fn check_writable(&self) -> Result<()> {

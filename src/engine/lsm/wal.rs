@@ -137,49 +137,82 @@ pub(crate) fn frame(buf: &mut Vec<u8>, parts: &[&[u8]]) {
     buf[start + 8..start + 12].copy_from_slice(&c.to_le_bytes());
 }
 
-/// Reads every framed record of a log file (WAL or manifest), truncating a torn
-/// tail in place. A damaged record followed by more data is a corruption error
-/// naming the file. Returns the payloads and the offset of a cut tail.
-pub(crate) fn read_log(path: &Path) -> Result<(Vec<Vec<u8>>, Option<u64>)> {
-    let data = std::fs::read(path).map_err(|e| Error::io(path, "read", e))?;
+/// What a log file holds: its intact records, and how it ends.
+pub(crate) struct Scan {
+    pub records: Vec<Vec<u8>>,
+    /// Bytes of the intact records: the file is whole up to here.
+    pub intact: usize,
+    pub end: LogEnd,
+}
+
+/// How a log file ends after its intact records.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum LogEnd {
+    /// Nothing follows.
+    Clean,
+    /// A record cut short by a crash (or zeros a crash left): dropped on recovery.
+    Torn,
+    /// A damaged record with more data after it: corruption.
+    Damaged(String),
+}
+
+/// Reads every framed record of log file data (WAL or manifest) until its end or the first record
+/// that is not intact.
+pub(crate) fn scan_log(data: &[u8]) -> Scan {
     let mut records = Vec::new();
     let mut pos = 0usize;
-    let mut torn = None;
-    while pos < data.len() {
+    let end = loop {
+        if pos == data.len() {
+            break LogEnd::Clean;
+        }
         let rest = &data[pos..];
         if rest.len() < HEADER {
-            torn = Some(pos);
-            break;
+            break LogEnd::Torn;
         }
         let len = get_u32(rest, 0).unwrap_or(0) as usize;
         if get_u32(rest, 4) != Some(check(&rest[0..4])) {
             // All zeros past this point is what a crash leaves in unwritten pages.
             if rest.iter().all(|&b| b == 0) {
-                torn = Some(pos);
-                break;
+                break LogEnd::Torn;
             }
-            return Err(Error::corrupt(path, format!("record header at offset {pos} fails its checksum")));
+            break LogEnd::Damaged(format!("record header at offset {pos} fails its checksum"));
         }
         let Some(payload) = rest.get(HEADER..HEADER + len) else {
-            torn = Some(pos);
-            break;
+            break LogEnd::Torn;
         };
         if get_u32(rest, 8) != Some(check(payload)) {
             if HEADER + len == rest.len() {
-                torn = Some(pos);
-                break;
+                break LogEnd::Torn;
             }
-            return Err(Error::corrupt(path, format!("record at offset {pos} ({len} bytes) fails its checksum")));
+            break LogEnd::Damaged(format!("record at offset {pos} ({len} bytes) fails its checksum"));
         }
         records.push(payload.to_vec());
         pos += HEADER + len;
+    };
+    Scan { records, intact: pos, end }
+}
+
+/// Cuts `path` to its first `len` bytes, durably.
+pub(crate) fn truncate(path: &Path, len: u64) -> Result<()> {
+    let f = OpenOptions::new().write(true).open(path).map_err(|e| Error::io(path, "open", e))?;
+    f.set_len(len).map_err(|e| Error::io(path, "truncate", e))?;
+    f.sync_all().map_err(|e| Error::io(path, "fsync", e))
+}
+
+/// Reads every framed record of a log file (WAL or manifest), truncating a torn
+/// tail in place. A damaged record followed by more data is a corruption error
+/// naming the file. Returns the payloads and the offset of a cut tail.
+pub(crate) fn read_log(path: &Path) -> Result<(Vec<Vec<u8>>, Option<u64>)> {
+    let data = std::fs::read(path).map_err(|e| Error::io(path, "read", e))?;
+    let scan = scan_log(&data);
+    match scan.end {
+        LogEnd::Clean => Ok((scan.records, None)),
+        LogEnd::Torn => {
+            truncate(path, scan.intact as u64)?;
+            Ok((scan.records, Some(scan.intact as u64)))
+        }
+        LogEnd::Damaged(detail) => Err(Error::corrupt(path, detail)),
     }
-    if let Some(at) = torn {
-        let f = OpenOptions::new().write(true).open(path).map_err(|e| Error::io(path, "open", e))?;
-        f.set_len(at as u64).map_err(|e| Error::io(path, "truncate", e))?;
-        f.sync_all().map_err(|e| Error::io(path, "fsync", e))?;
-    }
-    Ok((records, torn.map(|t| t as u64)))
 }
 
 /// What recovery found in one WAL file.

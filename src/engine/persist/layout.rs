@@ -4,6 +4,8 @@
 //!
 //! - `0x00 | db u16` → the store id of database `db` (u32 BE). A database's records live under its
 //!   store id, so FLUSHDB (a new id) and SWAPDB (two ids exchanged) are one or two records.
+//! - `0x01 | 0x00` and `0x01 | 0x01 | namespace` → the reservation (u64 BE stamp) of the default and
+//!   of a namespace's ID.* generator.
 //! - `'m' | store u32 | slot u16 | key` → the key's metadata: `type u8 | version u64 | deadline u64`
 //!   (Unix ms, 0 = none), then the body: a string's bytes, a list's or a stream's encoding; hashes,
 //!   sets and sorted sets have no body.
@@ -16,6 +18,7 @@ use crate::cluster::slot::key_slot;
 use crate::engine::value::ValueType;
 
 const DB_MAP: u8 = 0;
+const ID_RESERVATION: u8 = 1;
 const META: u8 = b'm';
 const MEMBER: u8 = b'd';
 
@@ -34,6 +37,29 @@ pub fn db_map_prefix() -> [u8; 1] {
 pub fn db_of_map_key(record: &[u8]) -> Option<u16> {
     match record {
         [DB_MAP, high, low] => Some(u16::from_be_bytes([*high, *low])),
+        _ => None,
+    }
+}
+
+/// The record of an ID.* generator's reservation (see `Snowflake`): `None` for the default
+/// generator, else a namespace's.
+pub fn id_reservation_key(namespace: Option<&[u8]>) -> Vec<u8> {
+    match namespace {
+        None => vec![ID_RESERVATION, 0],
+        Some(name) => [&[ID_RESERVATION, 1][..], name].concat(),
+    }
+}
+
+/// The prefix of every ID reservation record.
+pub fn id_reservation_prefix() -> [u8; 1] {
+    [ID_RESERVATION]
+}
+
+/// The namespace of an ID reservation record's key (`Some(None)` for the default generator).
+pub fn namespace_of_reservation(record: &[u8]) -> Option<Option<&[u8]>> {
+    match record {
+        [ID_RESERVATION, 0] => Some(None),
+        [ID_RESERVATION, 1, name @ ..] => Some(Some(name)),
         _ => None,
     }
 }
@@ -67,6 +93,30 @@ pub fn member_prefix(store: u32, key: &[u8], version: u64, out: &mut Vec<u8>) {
     out.extend_from_slice(&(key.len() as u32).to_be_bytes());
     out.extend_from_slice(key);
     out.extend_from_slice(&version.to_be_bytes());
+}
+
+/// The parts of a member record's key: its store, the metadata record key of its collection
+/// (written into `meta`), the collection's version and the member.
+pub fn parse_member<'r>(record: &'r [u8], meta: &mut Vec<u8>) -> Option<(u32, u64, &'r [u8])> {
+    let rest = record.strip_prefix(&[MEMBER])?;
+    let (store, rest) = rest.split_at_checked(4)?;
+    let (slot, rest) = rest.split_at_checked(2)?;
+    let (key_len, rest) = rest.split_at_checked(4)?;
+    let key_len = u32::from_be_bytes(key_len.try_into().ok()?) as usize;
+    let (key, rest) = rest.split_at_checked(key_len)?;
+    let (version, member) = rest.split_at_checked(8)?;
+    meta.clear();
+    meta.push(META);
+    meta.extend_from_slice(store);
+    meta.extend_from_slice(slot);
+    meta.extend_from_slice(key);
+    Some((u32::from_be_bytes(store.try_into().ok()?), u64::from_be_bytes(version.try_into().ok()?), member))
+}
+
+/// The store of a metadata record.
+pub fn store_of_meta(record: &[u8]) -> Option<u32> {
+    let store = record.strip_prefix(&[META])?.get(..4)?;
+    Some(u32::from_be_bytes(store.try_into().ok()?))
 }
 
 /// The type byte of a metadata record.

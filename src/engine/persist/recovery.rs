@@ -3,7 +3,9 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::layout::{db_map_prefix, db_of_map_key, key_of_meta, member_prefix, meta_prefix, read_meta};
+use super::layout::{
+    db_map_prefix, db_of_map_key, id_reservation_prefix, key_of_meta, member_prefix, meta_prefix, namespace_of_reservation, read_meta,
+};
 use super::store::{Store, StoreError};
 use super::stream_codec;
 use crate::engine::keyspace::{KeyHash, Keyspace};
@@ -136,6 +138,23 @@ pub fn load_slowly(
     }
     versions_after(max_version);
     Ok(loaded)
+}
+
+/// An ID.* generator's reservation: `(None, stamp)` for the default generator, `(Some(namespace),
+/// stamp)` for the others.
+pub type IdReservation = (Option<Vec<u8>>, u64);
+
+/// Every ID.* generator's reservation.
+pub fn id_reservations(store: &Store) -> Result<Vec<IdReservation>, StoreError> {
+    let mut found = Vec::new();
+    for record in store.lsm.prefix(&id_reservation_prefix()) {
+        let (key, value) = record?;
+        let (Some(namespace), Ok(stamp)) = (namespace_of_reservation(&key), <[u8; 8]>::try_from(&value[..])) else {
+            return Err(StoreError(format!("damaged ID reservation record {key:?}")));
+        };
+        found.push((namespace.map(<[u8]>::to_vec), u64::from_be_bytes(stamp)));
+    }
+    Ok(found)
 }
 
 /// A list from its metadata body (`head u64 | len u64`) and its element records, which sit at

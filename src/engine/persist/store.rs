@@ -2,11 +2,12 @@
 
 use std::cell::RefCell;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::layout::{db_map_key, member_prefix, meta_header, meta_key};
+use super::garbage::Garbage;
+use super::layout::{db_map_key, id_reservation_key, member_prefix, meta_header, meta_key};
 use super::stream_codec;
 use crate::engine::keyspace::{KeyHash, Shard};
 use crate::engine::lsm::{self, Options, SyncMode, WriteBatch};
@@ -14,8 +15,11 @@ use crate::engine::mutation::{ChangeSink, Mutation};
 use crate::engine::stream::StreamId;
 use crate::engine::value::Value;
 
-/// When the log reaches the disk (`appendfsync`).
+/// When the log reaches the disk (`appendfsync`). Every mode hands writes to the OS before their
+/// replies go out (or, for `everysec` and `no`, within about a millisecond of them), so a crash
+/// of the process alone loses at most that; the modes differ on a crash of the machine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
 pub enum Fsync {
     /// Before a write is acknowledged.
     Always,
@@ -23,6 +27,19 @@ pub enum Fsync {
     EverySec,
     /// When the operating system decides.
     No,
+}
+
+impl Fsync {
+    /// The mode `appendfsync` names (`always`, `everysec`, `no`).
+    pub fn from_name(name: &str) -> Option<Fsync> {
+        [("always", Fsync::Always), ("everysec", Fsync::EverySec), ("no", Fsync::No)]
+            .into_iter()
+            .find_map(|(known, mode)| name.eq_ignore_ascii_case(known).then_some(mode))
+    }
+
+    fn from_u8(value: u8) -> Fsync {
+        [Fsync::Always, Fsync::EverySec, Fsync::No].into_iter().find(|mode| *mode as u8 == value).unwrap_or(Fsync::EverySec)
+    }
 }
 
 /// A failure of the store, with the path it concerns in its text.
@@ -57,10 +74,13 @@ pub struct Store {
     queue: parking_lot::Mutex<Queue>,
     /// Units committed up to this number are written (see [`Store::acknowledged`]).
     written: AtomicU64,
+    /// Wakes connections waiting for their units ([`Store::wait_acknowledged`]) after a flush.
+    written_changed: tokio::sync::Notify,
     /// Held while a flush writes, so a flush that finds the queue empty still waits for the one
     /// writing what it committed; it keeps what a failed write left unwritten.
     flushing: parking_lot::Mutex<Unwritten>,
-    fsync: Fsync,
+    /// An [`Fsync`]: CONFIG SET appendfsync changes it while the server runs.
+    fsync: AtomicU8,
     /// Wakes the committer thread (see [`Store::start_committer`]) when units are queued.
     queued: parking_lot::Condvar,
     committer: AtomicBool,
@@ -74,11 +94,14 @@ struct Queue {
     committed: u64,
 }
 
-/// Units a failed write left unwritten (up to ticket `through`), written before anything committed
-/// after them once the log takes writes again.
+/// What the last flush left: the units written up to ticket `through`, or, while `failing`, the
+/// units a failed write left unwritten (`batch`, written before anything committed after them once
+/// the log takes writes again; `None` when they reached the log's buffer and only its sync failed).
 #[derive(Default)]
 struct Unwritten {
-    batch: Option<(Arc<WriteBatch>, u64)>,
+    batch: Option<Arc<WriteBatch>>,
+    through: u64,
+    failing: bool,
     last_attempt: Option<Instant>,
 }
 
@@ -123,12 +146,9 @@ thread_local! {
 impl Store {
     /// Opens (or creates) the store in `dir` for `databases` databases.
     pub fn open(dir: &Path, databases: usize, fsync: Fsync) -> Result<Store, StoreError> {
-        let sync = match fsync {
-            Fsync::Always => SyncMode::Always,
-            Fsync::EverySec => SyncMode::EveryMillis(1000),
-            Fsync::No => SyncMode::None,
-        };
-        let options = Options { sync, ..Options::default() };
+        // The store decides when the log is written and fsynced (see `Store::flush`), so the mode
+        // can change at run time.
+        let options = Options { sync: SyncMode::None, compaction_filter: Some(Arc::new(Garbage::new(databases))), ..Options::default() };
         let lsm = lsm::Db::open(dir, options).map_err(|e| StoreError(format!("{}: {e}", dir.display())))?;
         let stores = (0..databases).map(|db| AtomicU32::new(db as u32)).collect();
         Ok(Store {
@@ -139,8 +159,9 @@ impl Store {
             failure: parking_lot::Mutex::default(),
             queue: parking_lot::Mutex::default(),
             written: AtomicU64::new(0),
+            written_changed: tokio::sync::Notify::new(),
             flushing: parking_lot::Mutex::default(),
-            fsync,
+            fsync: AtomicU8::new(fsync as u8),
             queued: parking_lot::Condvar::new(),
             committer: AtomicBool::new(false),
         })
@@ -156,6 +177,24 @@ impl Store {
         self.lsm.stats().table_bytes
     }
 
+    /// Compacts the whole store: what deleted and replaced collections and flushed databases left
+    /// behind is dropped (see [`super::garbage`]). BGREWRITEAOF runs it.
+    pub fn compact(&self) -> Result<(), StoreError> {
+        self.sync()?;
+        self.lsm.compact_range(None, None)?;
+        Ok(())
+    }
+
+    /// How many records the store holds (a full scan: for tests and diagnosis).
+    pub fn count_records(&self) -> Result<u64, StoreError> {
+        let mut count = 0;
+        for record in self.lsm.range::<&[u8], _>(..) {
+            record?;
+            count += 1;
+        }
+        Ok(count)
+    }
+
     /// Why writing fails, while it does: the text of Redis's MISCONF error.
     pub fn failure(&self) -> Option<String> {
         self.failed().then(|| self.failure.lock().clone())
@@ -168,46 +207,112 @@ impl Store {
     /// (at most every [`RETRY_EVERY`]) repairs the log and writes it.
     pub fn flush(&self) -> bool {
         let mut unwritten = self.flushing.lock();
-        if let Some((batch, through)) = unwritten.batch.clone() {
+        let fsync = self.fsync() == Fsync::Always;
+        if unwritten.failing {
             if unwritten.last_attempt.is_some_and(|at| at.elapsed() < RETRY_EVERY) {
                 return false;
             }
             unwritten.last_attempt = Some(Instant::now());
-            if let Err(error) = self.lsm.resume().and_then(|_| self.lsm.write_shared(batch)) {
+            let retried = self.lsm.resume().and_then(|_| match unwritten.batch.clone() {
+                Some(batch) => self.lsm.write_shared(batch).map(|_| ()),
+                None => Ok(()),
+            });
+            if let Err(error) = retried.and_then(|_| self.lsm.sync_wal(fsync)) {
                 self.fail(&error);
                 return false;
             }
-            unwritten.batch = None;
-            self.written.store(through, Ordering::Release);
+            *unwritten = Unwritten { through: unwritten.through, ..Unwritten::default() };
+            self.written.store(unwritten.through, Ordering::Release);
+            self.written_changed.notify_waiters();
             tracing::warn!("writing to the store works again");
         }
         let (batch, through) = {
             let mut queue = self.queue.lock();
             (std::mem::take(&mut queue.batch), queue.committed)
         };
-        if !batch.is_empty() {
-            let batch = Arc::new(batch);
-            if let Err(error) = self.lsm.write_shared(batch.clone()) {
-                unwritten.batch = Some((batch, through));
-                unwritten.last_attempt = Some(Instant::now());
-                self.fail(&error);
-                return false;
-            }
+        let batch = (!batch.is_empty()).then(|| Arc::new(batch));
+        let written = match &batch {
+            Some(batch) => self.lsm.write_shared(batch.clone()).map(|_| ()),
+            None => Ok(()),
+        };
+        // A failed write applied nothing, so the batch is kept to write again; after a failed
+        // sync it is in the log's buffer, which the repair writes again.
+        let (written, kept) = match written {
+            Ok(()) => (self.lsm.sync_wal(fsync), None),
+            Err(error) => (Err(error), batch),
+        };
+        if let Err(error) = written {
+            *unwritten = Unwritten { batch: kept, through, failing: true, last_attempt: Some(Instant::now()) };
+            self.fail(&error);
+            return false;
         }
         self.written.store(through, Ordering::Release);
+        self.written_changed.notify_waiters();
         self.failed.store(false, Ordering::Relaxed);
         true
     }
 
-    /// What a connection calls before it sends replies: with `appendfsync always` a [`Store::flush`]
-    /// (nothing is acknowledged before it is on disk); otherwise the committer thread is woken and
-    /// the event loop goes on, as Redis leaves `everysec` writes to its background fsync.
+    /// The `appendfsync` mode in force.
+    pub fn fsync(&self) -> Fsync {
+        Fsync::from_u8(self.fsync.load(Ordering::Relaxed))
+    }
+
+    /// CONFIG SET appendfsync: from the next flush on. Switching to `always` first makes everything
+    /// written so far durable, so no earlier acknowledgement is weaker than the ones after it.
+    pub fn set_fsync(&self, mode: Fsync) {
+        if mode == Fsync::Always {
+            let _flushing = self.flushing.lock();
+            let _ = self.lsm.sync_wal(true);
+        }
+        self.fsync.store(mode as u8, Ordering::Relaxed);
+    }
+
+    /// Fsyncs the log if `everysec` and a second has passed since the last fsync.
+    fn fsync_if_due(&self, last: &mut Instant) {
+        if self.fsync() != Fsync::EverySec || last.elapsed() < Duration::from_secs(1) {
+            return;
+        }
+        *last = Instant::now();
+        let mut unwritten = self.flushing.lock();
+        if unwritten.failing {
+            return;
+        }
+        if let Err(error) = self.lsm.sync_wal(true) {
+            unwritten.failing = true;
+            self.fail(&error);
+        }
+    }
+
+    /// What a connection calls before it sends replies. With `appendfsync always` the committer
+    /// thread is woken to write and fsync what is queued while the event loop goes on serving (the
+    /// connection then waits in [`Store::wait_acknowledged`]): one fsync covers every unit
+    /// committed while the previous one ran. With `everysec` and `no` the committer's own rounds
+    /// write the queue, as Redis leaves them to its background fsync. Without a committer (in
+    /// tests), it flushes itself.
     pub fn flush_soon(&self) {
-        if self.fsync == Fsync::Always || !self.committer.load(Ordering::Relaxed) {
+        if !self.committer.load(Ordering::Relaxed) {
             self.flush();
-        } else if self.queue.lock().batch.len() > WAKE_AT {
-            // The committer writes every millisecond anyway; a big backlog should not wait.
+            return;
+        }
+        let queued = self.queue.lock().batch.len();
+        // Under everysec the committer writes every millisecond anyway; a big backlog should not wait.
+        if queued > WAKE_AT || (queued > 0 && self.fsync() == Fsync::Always) {
             self.queued.notify_one();
+        }
+    }
+
+    /// Waits until replies acknowledging the unit `ticket` may go out ([`Store::acknowledged`]);
+    /// while the disk refuses writes that is until the committer's retry succeeds.
+    pub async fn wait_acknowledged(&self, ticket: u64) {
+        loop {
+            let changed = self.written_changed.notified();
+            let mut changed = std::pin::pin!(changed);
+            // Registered before the check, so a flush between the two still wakes us.
+            changed.as_mut().enable();
+            if self.acknowledged(ticket) {
+                return;
+            }
+            changed.await;
         }
     }
 
@@ -220,7 +325,7 @@ impl Store {
     /// Whether replies acknowledging the unit `ticket` may go out: under `appendfsync always`, once
     /// it is written (a [`Store::flush`] covered it); otherwise at once.
     pub fn acknowledged(&self, ticket: u64) -> bool {
-        self.fsync != Fsync::Always || self.written.load(Ordering::Acquire) >= ticket
+        self.fsync() != Fsync::Always || self.written.load(Ordering::Acquire) >= ticket
     }
 
     fn fail(&self, error: &lsm::Error) {
@@ -232,14 +337,13 @@ impl Store {
         *self.failure.lock() = reason;
     }
 
-    /// Starts the thread that writes queued units for `everysec` and `no` (not needed with
-    /// `always`, whose writers flush themselves). It stops when the store is dropped.
+    /// Starts the thread that writes queued units (under `always` when a connection wakes it, and
+    /// fsyncs them; under `everysec` and `no` about every millisecond) and fsyncs the log once a
+    /// second under `everysec`. It stops when the store is dropped.
     pub fn start_committer(self: &std::sync::Arc<Store>) -> std::io::Result<()> {
-        if self.fsync == Fsync::Always {
-            return Ok(());
-        }
         let store = std::sync::Arc::downgrade(self);
         std::thread::Builder::new().name("strata-committer".into()).spawn(move || {
+            let mut last_fsync = Instant::now();
             while let Some(store) = store.upgrade() {
                 {
                     let mut queue = store.queue.lock();
@@ -248,9 +352,14 @@ impl Store {
                     }
                 }
                 store.flush();
+                store.fsync_if_due(&mut last_fsync);
+                let always = store.fsync() == Fsync::Always;
                 drop(store);
                 // Units gather meanwhile, so each LSM write carries many: no wake-up per request.
-                std::thread::sleep(std::time::Duration::from_millis(1));
+                // Under always the fsync itself is that pause.
+                if !always {
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                }
             }
         })?;
         self.committer.store(true, Ordering::Relaxed);
@@ -264,6 +373,15 @@ impl Store {
         }
         self.lsm.flush()?;
         Ok(())
+    }
+
+    /// Records an ID.* generator's new reservation, committed with the command that issued the IDs
+    /// (so under `appendfsync always` they are acknowledged only once it is on disk).
+    pub fn record_id_reservation(&self, namespace: Option<&[u8]>, stamp: u64) {
+        PENDING.with_borrow_mut(|pending| {
+            pending.batch.put(&id_reservation_key(namespace), &stamp.to_be_bytes());
+        });
+        self.commit();
     }
 
     fn store_of(&self, db: usize) -> u32 {
