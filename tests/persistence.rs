@@ -493,3 +493,37 @@ fn big_strings_are_paged_and_edits_write_only_the_pages_they_touch() {
         }
     }
 }
+
+/// BGREWRITEAOF compacts the store in the background, as Redis rewrites its AOF: INFO shows it
+/// running and done, and everything is still there after a restart.
+#[test]
+fn bgrewriteaof_compacts_the_store_and_keeps_every_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), "everysec");
+    let mut con = server.con();
+    for i in 0..200 {
+        q(&mut con, &["hset", &format!("hash:{i}"), "a", "1", "b", "2"]).unwrap();
+    }
+    for i in 0..100 {
+        q(&mut con, &["del", &format!("hash:{i}")]).unwrap();
+    }
+    let started: String = redis::cmd("bgrewriteaof").query(&mut con).unwrap();
+    assert_eq!(started, "Background append only file rewriting started");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let info: String = redis::cmd("info").arg("persistence").query(&mut con).unwrap();
+        if info.contains("aof_rewrite_in_progress:0") {
+            assert!(info.contains("aof_last_bgrewrite_status:ok"), "{info}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the rewrite did not end");
+        thread::sleep(Duration::from_millis(20));
+    }
+    q(&mut con, &["shutdown"]).ok();
+    drop(server);
+    let server = start(dir.path(), "everysec");
+    let mut con = server.con();
+    assert_eq!(redis::cmd("dbsize").query::<i64>(&mut con).unwrap(), 100);
+    let field: String = redis::cmd("hget").arg("hash:150").arg("b").query(&mut con).unwrap();
+    assert_eq!(field, "2");
+}

@@ -15,6 +15,7 @@ pub mod lsm;
 pub mod mutation;
 pub mod pack;
 pub mod persist;
+pub mod rdb;
 pub mod replay;
 pub mod set;
 pub mod skiplist;

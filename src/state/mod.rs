@@ -11,6 +11,7 @@ pub mod blocked;
 pub mod clients;
 pub mod monitor;
 pub mod pubsub;
+pub mod saving;
 pub mod session;
 pub mod shared;
 pub mod slowlog;

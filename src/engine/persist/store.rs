@@ -87,6 +87,8 @@ pub struct Store {
     committer: AtomicBool,
     /// Page versions of the paged strings.
     pub(super) pages: Pages,
+    compacting: AtomicBool,
+    compaction_failed: AtomicBool,
 }
 
 /// Committed units waiting to be written, and how many units were ever committed: a unit's number
@@ -170,6 +172,8 @@ impl Store {
             queued: parking_lot::Condvar::new(),
             committer: AtomicBool::new(false),
             pages: Pages::default(),
+            compacting: AtomicBool::new(false),
+            compaction_failed: AtomicBool::new(false),
         })
     }
 
@@ -189,6 +193,37 @@ impl Store {
         self.sync()?;
         self.lsm.compact_range(None, None)?;
         Ok(())
+    }
+
+    /// Starts [`Store::compact`] on a thread of its own (BGREWRITEAOF); false if one is running.
+    pub fn start_compaction(self: &Arc<Store>) -> bool {
+        if self.compacting.swap(true, Ordering::AcqRel) {
+            return false;
+        }
+        let store = self.clone();
+        let spawned = std::thread::Builder::new().name("strata-compact".into()).spawn(move || {
+            let result = store.compact();
+            if let Err(error) = &result {
+                tracing::error!(%error, "compacting the store failed");
+            }
+            store.compaction_failed.store(result.is_err(), Ordering::Relaxed);
+            store.compacting.store(false, Ordering::Release);
+        });
+        if spawned.is_err() {
+            self.compaction_failed.store(true, Ordering::Relaxed);
+            self.compacting.store(false, Ordering::Release);
+        }
+        true
+    }
+
+    /// A compaction started by BGREWRITEAOF is running (INFO `aof_rewrite_in_progress`).
+    pub fn compacting(&self) -> bool {
+        self.compacting.load(Ordering::Acquire)
+    }
+
+    /// The last one failed (INFO `aof_last_bgrewrite_status`).
+    pub fn compaction_failed(&self) -> bool {
+        self.compaction_failed.load(Ordering::Relaxed)
     }
 
     /// How many records the store holds (a full scan: for tests and diagnosis).
