@@ -97,6 +97,7 @@ pub(super) static REDIS: &[(&str, Doc)] = &[
     doc("lastsave", "server", "1.0.0", "Get the UNIX time stamp of the last successful save to disk"),
     doc("save", "server", "1.0.0", "Synchronously save the dataset to disk"),
     doc("bgsave", "server", "1.0.0", "Asynchronously save the dataset to disk"),
+    doc("bgrewriteaof", "server", "1.0.0", "Asynchronously rewrite the append-only file"),
     doc("debug", "server", "1.0.0", "A container for debugging commands"),
     doc("monitor", "server", "1.0.0", "Listen for all requests received by the server in real time"),
     doc("slowlog", "server", "2.2.12", "A container for slow log commands"),
