@@ -465,14 +465,15 @@ impl Store {
             return;
         };
         let value = entry.value();
-        if let Some(bytes) = value.as_string() {
+        let paged = value.with_string(|bytes| {
             let records = Records { batch, record_key, record_value };
-            let string = StoredString { store, key: &dirty.key, bytes: &bytes, deadline: entry.expire_at() };
-            if self.pages.write(records, string, dirty.whole, dirty.touched.clone()) {
-                return;
-            }
-        } else {
-            self.pages.forget(store, &dirty.key);
+            let string = StoredString { store, key: &dirty.key, bytes, deadline: entry.expire_at() };
+            self.pages.write(records, string, dirty.whole, dirty.touched.clone())
+        });
+        match paged {
+            Some(true) => return,
+            Some(false) => {}
+            None => self.pages.forget(store, &dirty.key),
         }
         meta_header(value.value_type(), value.version(), entry.expire_at(), record_value);
         match value {
