@@ -23,7 +23,8 @@ run_one() {
   # shellcheck disable=SC2086 # STRATA_ARGS is a list of options.
   "$binary" --port "$port" --bind 127.0.0.1 --loglevel warning ${STRATA_ARGS:-} >/dev/null &
   local pid=$!
-  until redis-cli -p "$port" ping >/dev/null 2>&1; do sleep 0.1; done
+  # PONG, not LOADING: a server with persistence answers once its data is loaded.
+  until [ "$(redis-cli -p "$port" ping 2>/dev/null)" = PONG ]; do sleep 0.1; done
   while IFS=, read -r name rps _; do
     name=${name//\"/}
     rps=${rps//\"/}

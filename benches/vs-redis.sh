@@ -33,7 +33,8 @@ start_servers() {
   redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no --enable-debug-command yes --loglevel warning ${REDIS_ARGS:-} >/dev/null &
   redis_pid=$!
   for port in "$strata_port" "$redis_port"; do
-    until redis-cli -p "$port" ping >/dev/null 2>&1; do sleep 0.1; done
+    # PONG, not LOADING: a server with persistence answers once its data is loaded.
+    until [ "$(redis-cli -p "$port" ping 2>/dev/null)" = PONG ]; do sleep 0.1; done
   done
 }
 stop_servers() {

@@ -119,6 +119,9 @@ fn main() -> std::process::ExitCode {
         return std::process::ExitCode::FAILURE;
     };
     let bound = main_listeners[0].local_addr().map(|a| a.port()).unwrap_or(port);
+    // A store directory that did not exist before this start is a fresh store: the one case,
+    // besides running without persistence, where a `dbfilename` in `dir` is imported.
+    let fresh_store = !PathBuf::from(config.get("dir")).join(STORE_DIR).exists();
     let store = match open_store(&config) {
         Ok(store) => store,
         Err(error) => {
@@ -135,7 +138,8 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     }
-    shared.begin_loading();
+    let rdb_import = (shared.store.is_none() || fresh_store).then(|| rdb_path(&shared)).filter(|path| path.is_file());
+    shared.begin_loading(rdb_import.is_some());
 
     // One single-threaded event loop per thread, each accepting its own connections (the kernel
     // spreads them over the SO_REUSEPORT listeners): no task ever migrates between threads, so a
@@ -176,7 +180,7 @@ fn main() -> std::process::ExitCode {
     runtime.block_on(async {
         server::handle_signals(shared.clone());
         // The loops answer LOADING meanwhile, as Redis does while it loads.
-        let loaded = load_in_background(shared.clone());
+        let loaded = load_in_background(shared.clone(), rdb_import);
         let ready = async {
             if loaded.await.is_ok() {
                 tracing::info!(port = bound, threads, version = strata::VERSION, "Ready to accept connections");
@@ -200,9 +204,10 @@ fn main() -> std::process::ExitCode {
     std::process::ExitCode::SUCCESS
 }
 
-/// Loads the store on a thread of its own; the process exits if it can't, as redis-server does
-/// when its data can't be loaded. The future resolves when the dataset is loaded.
-fn load_in_background(shared: Arc<Shared>) -> tokio::sync::oneshot::Receiver<()> {
+/// Loads the store on a thread of its own, then imports `rdb_import`; the process exits if it
+/// can't, as redis-server does when its data can't be loaded. The future resolves when the dataset
+/// is loaded.
+fn load_in_background(shared: Arc<Shared>, rdb_import: Option<PathBuf>) -> tokio::sync::oneshot::Receiver<()> {
     let (done, loaded) = tokio::sync::oneshot::channel();
     let spawned = std::thread::Builder::new().name("strata-load".into()).spawn(move || {
         let started = std::time::Instant::now();
@@ -216,8 +221,16 @@ fn load_in_background(shared: Arc<Shared>) -> tokio::sync::oneshot::Receiver<()>
                         "DB loaded from disk"
                     );
                 }
+                if let Some(path) = rdb_import {
+                    if let Err(error) = import_rdb(&shared, &path) {
+                        tracing::error!(%error, "Fatal error loading the DB");
+                        eprintln!("strata-server: can't import the RDB file: {error}");
+                        std::process::exit(1);
+                    }
+                }
                 // Recovered queues' delays and leases (some ended while the server was down).
                 strata::commands::queue::after_recovery(&shared);
+                shared.end_loading();
                 let _ = done.send(());
             }
             Err(error) => {
@@ -292,6 +305,40 @@ fn open_store(config: &Config) -> Result<Option<Arc<Store>>, StoreError> {
     let dir = PathBuf::from(config.get("dir")).join(STORE_DIR);
     let databases = config.get_i64("databases") as usize;
     Store::open(&dir, databases, fsync).map(|store| Some(Arc::new(store)))
+}
+
+/// `dir`/`dbfilename`.
+fn rdb_path(shared: &Shared) -> PathBuf {
+    PathBuf::from(shared.config.get("dir")).join(shared.config.get("dbfilename"))
+}
+
+/// Imports an RDB file (a Redis `dump.rdb` or a strata snapshot): its keys go through the
+/// keyspace's write path, so with persistence on they are written to the store; its function
+/// libraries are loaded into the VM.
+fn import_rdb(shared: &Shared, path: &std::path::Path) -> Result<(), String> {
+    let started = std::time::Instant::now();
+    let now = strata::state::shared::unix_ms();
+    let imported = strata::engine::rdb::import::import(path, &shared.keyspace, &shared.config.hot.limits(), now)
+        .map_err(|error| format!("{}: {error}", path.display()))?;
+    if !imported.functions.is_empty() {
+        let mut scripting = shared.scripting.lock();
+        let scripting = scripting.as_mut().ok_or("the Lua VM is unavailable to load the file's functions")?;
+        for code in &imported.functions {
+            scripting
+                .libraries
+                .load(&scripting.vm, code, true)
+                .map_err(|error| format!("{}: a function library: {error}", path.display()))?;
+        }
+    }
+    tracing::info!(
+        keys = imported.keys,
+        expired = imported.expired,
+        functions = imported.functions.len(),
+        seconds = started.elapsed().as_secs_f64(),
+        path = %path.display(),
+        "DB loaded from the RDB file"
+    );
+    Ok(())
 }
 
 /// The store's directory inside `dir`.

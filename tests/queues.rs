@@ -372,3 +372,15 @@ fn an_expired_message_reaches_a_consumer_of_the_dead_letter_queue_on_time() {
     assert!(waited >= Duration::from_millis(250) && waited < Duration::from_secs(3), "{waited:?}");
     assert_eq!(stat(&mut con, "q", "dead-lettered"), 1);
 }
+
+#[test]
+fn dump_refuses_a_queue_and_save_leaves_queues_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_with(&["--dir", dir.path().to_str().unwrap()]);
+    let mut con = server.con();
+    ok(&mut con, &["Q.PUSH", "q", "x"]);
+    ok(&mut con, &["SET", "s", "v"]);
+    assert!(err(&mut con, &["DUMP", "q"]).starts_with("ERR DUMP of a queue is not supported"));
+    assert_eq!(ok(&mut con, &["SAVE"]), Value::Okay);
+    assert!(dir.path().join("dump.rdb").exists());
+}

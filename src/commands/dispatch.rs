@@ -140,6 +140,10 @@ fn refuse(ctx: &mut Ctx, command: Option<usize>, error: CmdError) -> Dispatched 
 fn announce_write(ctx: &mut Ctx, command: &Command, args: Args) {
     let shared = ctx.shared;
     let db = ctx.session.db;
+    if ctx.changed.get() || matches!(command.name, "flushall" | "flushdb" | "swapdb") {
+        // One per command that changed data (Redis counts some commands per element).
+        shared.saving.count_change();
+    }
     match command.name {
         "flushall" => {
             shared.watches.touch_db(None);

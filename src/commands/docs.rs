@@ -95,6 +95,9 @@ pub(super) static REDIS: &[(&str, Doc)] = &[
     doc("swapdb", "server", "4.0.0", "Swaps two Redis databases"),
     doc("time", "server", "2.6.0", "Return the current server time"),
     doc("lastsave", "server", "1.0.0", "Get the UNIX time stamp of the last successful save to disk"),
+    doc("save", "server", "1.0.0", "Synchronously save the dataset to disk"),
+    doc("bgsave", "server", "1.0.0", "Asynchronously save the dataset to disk"),
+    doc("bgrewriteaof", "server", "1.0.0", "Asynchronously rewrite the append-only file"),
     doc("debug", "server", "1.0.0", "A container for debugging commands"),
     doc("monitor", "server", "1.0.0", "Listen for all requests received by the server in real time"),
     doc("slowlog", "server", "2.2.12", "A container for slow log commands"),
@@ -293,4 +296,6 @@ pub(super) static REDIS: &[(&str, Doc)] = &[
     doc("geosearchstore", "geo", "6.2.0", "Query a sorted set representing a geospatial index to fetch members inside an area of a box or a circle, and store the result in another key."),
     doc("sort", "generic", "1.0.0", "Sort the elements in a list, set or sorted set"),
     doc("sort_ro", "generic", "7.0.0", "Sort the elements in a list, set or sorted set. Read-only variant of SORT."),
+    doc("dump", "generic", "2.6.0", "Return a serialized version of the value stored at the specified key."),
+    doc("restore", "generic", "2.6.0", "Create a key using the provided serialized value, previously obtained using DUMP."),
 ];

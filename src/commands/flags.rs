@@ -18,6 +18,8 @@ pub const ALLOW_BUSY: u32 = 1 << 14;
 pub const NO_MULTI: u32 = 1 << 15;
 /// The command may be called without any key (EVAL, FCALL with `numkeys` 0).
 pub const NO_MANDATORY_KEYS: u32 = 1 << 17;
+/// Refused while a replica loads its data in the background (SAVE, BGSAVE); printed only.
+pub const NO_ASYNC_LOADING: u32 = 1 << 18;
 /// Key positions depend on the arguments (a `numkeys` argument); the row has a keys function.
 pub const MOVABLE_KEYS: u32 = 1 << 16;
 
@@ -39,6 +41,7 @@ pub const FLAG_NAMES: &[(u32, &str)] = &[
     (MAY_REPLICATE, "may_replicate"),
     (NO_MANDATORY_KEYS, "no_mandatory_keys"),
     (ALLOW_BUSY, "allow_busy"),
+    (NO_ASYNC_LOADING, "no_async_loading"),
     (NO_MULTI, "no_multi"),
     (MOVABLE_KEYS, "movablekeys"),
 ];

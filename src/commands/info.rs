@@ -124,13 +124,22 @@ fn render(ctx: &Ctx, section: &str, out: &mut String) {
             let loading = shared.loading.load(Ordering::Relaxed);
             field(out, "loading", &u8::from(loading));
             field(out, "async_loading", &0);
-            field(out, "rdb_changes_since_last_save", &0);
-            field(out, "rdb_bgsave_in_progress", &0);
-            field(out, "rdb_last_save_time", &shared.last_save_unix.load(Ordering::Relaxed));
-            field(out, "rdb_last_bgsave_status", &"ok");
+            let saving = &shared.saving;
+            field(out, "rdb_changes_since_last_save", &saving.changes());
+            field(out, "rdb_bgsave_in_progress", &u8::from(saving.in_progress()));
+            field(out, "rdb_last_save_time", &saving.last_save_unix.load(Ordering::Relaxed));
+            field(out, "rdb_last_bgsave_status", &if saving.last_ok() { "ok" } else { "err" });
+            field(out, "rdb_last_bgsave_time_sec", &saving.last_duration_secs());
+            field(out, "rdb_current_bgsave_time_sec", &saving.current_duration_secs(ctx.now_ms));
+            field(out, "rdb_saves", &saving.saves());
+            // No fork, so no copy-on-write: BGSAVE copies one shard at a time instead.
+            field(out, "rdb_last_cow_size", &0);
             field(out, "aof_enabled", &u8::from(shared.store.is_some()));
-            field(out, "aof_rewrite_in_progress", &0);
-            let failed = shared.store.as_ref().is_some_and(|store| store.failed());
+            let store = shared.store.as_deref();
+            field(out, "aof_rewrite_in_progress", &u8::from(store.is_some_and(|store| store.compacting())));
+            let rewrite_failed = store.is_some_and(|store| store.compaction_failed());
+            field(out, "aof_last_bgrewrite_status", &if rewrite_failed { "err" } else { "ok" });
+            let failed = store.is_some_and(|store| store.failed());
             field(out, "aof_last_write_status", &if failed { "err" } else { "ok" });
             if loading {
                 loading_fields(out, shared);
@@ -265,7 +274,7 @@ fn proc_status_kb(field: &str) -> u64 {
 
 /// Bytes allocated through jemalloc (the server's global allocator), as Redis's used_memory; `None`
 /// when jemalloc is not the allocator in use (unit tests).
-fn allocated_bytes() -> Option<u64> {
+pub fn allocated_bytes() -> Option<u64> {
     tikv_jemalloc_ctl::epoch::advance().ok()?;
     let allocated = tikv_jemalloc_ctl::stats::allocated::read().ok()? as u64;
     (allocated > 0).then_some(allocated)

@@ -31,6 +31,7 @@ mod info;
 mod introspection;
 mod keys;
 mod lists;
+mod persistence;
 mod pubsub;
 pub mod queue;
 mod scripting;
@@ -49,6 +50,7 @@ pub use dispatch::{dispatch, Dispatched};
 pub use docs::Doc;
 pub use error::CmdError;
 pub use flags::*;
+pub use persistence::run_save_points;
 pub use table::{registry, Command, Registry};
 
 use crate::resp::{Args, Reply};

@@ -57,10 +57,11 @@ pub fn time(_ctx: &mut Ctx, _args: Args) -> Result<Reply, CmdError> {
 
 /// LASTSAVE
 pub fn lastsave(ctx: &mut Ctx, _args: Args) -> Result<Reply, CmdError> {
-    Ok(Reply::Int(ctx.shared.last_save_unix.load(Ordering::Relaxed) as i64))
+    Ok(Reply::Int(ctx.shared.saving.last_save_unix.load(Ordering::Relaxed) as i64))
 }
 
-/// DEBUG SLEEP seconds | DEBUG JMAP | DEBUG POPULATE count [prefix] [size] | DEBUG HELP
+/// DEBUG SLEEP seconds | DEBUG DIGEST | DEBUG DIGEST-VALUE key... | DEBUG POPULATE count [prefix] [size] |
+/// DEBUG HELP
 ///
 /// DEBUG SLEEP delays this connection only: strata serves other clients meanwhile.
 pub fn debug(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
@@ -73,10 +74,20 @@ pub fn debug(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     if is(sub, "populate") && (3..=5).contains(&args.len()) {
         return populate(ctx, args);
     }
+    if is(sub, "digest") && args.len() == 2 {
+        return Ok(super::persistence::debug_digest(ctx));
+    }
+    if is(sub, "digest-value") {
+        return Ok(super::persistence::debug_digest_value(ctx, args));
+    }
     if is(sub, "help") {
         return Ok(Reply::Array(
             [
                 "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "DIGEST",
+                "    Output a hex signature representing the current DB content.",
+                "DIGEST-VALUE <key> [<key> ...]",
+                "    Output a hex signature of the values of all the specified keys.",
                 "POPULATE <count> [<prefix>] [<size>]",
                 "    Create <count> string keys named key:<num>.",
                 "SLEEP <seconds>",
@@ -182,7 +193,8 @@ pub fn slowlog_reset(ctx: &mut Ctx, _args: Args) -> Result<Reply, CmdError> {
 
 /// SHUTDOWN [NOSAVE | SAVE] [NOW] [FORCE] [ABORT]
 ///
-/// Nothing needs saving yet: the keyspace is memory only until the LSM tier is wired in.
+/// Saves an RDB snapshot first when SAVE is given, or when save points are configured and NOSAVE
+/// is not.
 pub fn shutdown(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     if args.iter().skip(1).any(|arg| !["nosave", "save", "now", "force", "abort"].iter().any(|w| is(arg, w))) {
         return Err(CmdError::Syntax);
@@ -203,6 +215,19 @@ pub fn shutdown(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
         }
         tracing::warn!("SHUTDOWN NOSAVE while a script runs: exiting now");
         std::process::exit(0);
+    }
+    // As Redis: NOSAVE never saves, SAVE always does, and without either a save happens when save
+    // points are configured. A failed save stops the shutdown unless FORCE.
+    let wants_save = !given("nosave") && (given("save") || !ctx.shared.config.get("save").trim().is_empty());
+    if wants_save {
+        // Redis kills a running BGSAVE child and saves afresh; strata's background save is a
+        // thread, so it is waited for, then the final save starts.
+        while ctx.shared.saving.in_progress() {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+    if wants_save && !super::persistence::save_now(ctx) && !given("force") {
+        return Err(CmdError::err("Errors trying to SHUTDOWN. Check logs."));
     }
     ctx.shared.request_shutdown();
     ctx.session.close_after_reply = true;

@@ -5,6 +5,7 @@ use bytes::Bytes;
 use super::args::{parse_int, ArgCursor};
 use super::expiry::{deadline, TimeUnit};
 use super::{CmdError, Ctx};
+use crate::engine::thin::ThinBytes;
 use crate::engine::{KeyHash, Shard, Value};
 use crate::notify;
 use crate::num::parse_f64;
@@ -513,22 +514,24 @@ pub fn setrange(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     }
     let hash = KeyHash::of(key);
     let mut shard = ctx.db().lock(hash);
-    let existing = read(&mut shard, hash, key, ctx.now_ms, false)?;
-    let current_len = existing.as_ref().map_or(0, Bytes::len);
+    let current_len = match shard.get(hash, key, ctx.now_ms) {
+        Some(entry) => Some(entry.value().with_string(<[u8]>::len).ok_or(CmdError::WrongType)?),
+        None => None,
+    };
     if value.is_empty() {
-        return Ok(Reply::from(current_len));
+        return Ok(Reply::from(current_len.unwrap_or(0)));
     }
     // Saturating: an offset near i64::MAX must be refused, not overflow (a panic in debug builds, a
     // wrapped size and a huge allocation in release builds).
     check_size(offset.saturating_add(value.len() as i64))?;
-    let mut bytes = existing.map(|b| b.to_vec()).unwrap_or_default();
-    let end = offset as usize + value.len();
-    if bytes.len() < end {
-        bytes.resize(end, 0);
+    if current_len.is_none() {
+        shard.set(hash, key, Value::Raw(ThinBytes::new(b"")), None, ctx.now_ms);
     }
-    bytes[offset as usize..end].copy_from_slice(value);
+    // In place, as Redis: the edit (and what persistence writes) is the size of the range.
+    let write = shard.write(hash, key, ctx.now_ms, false).ok_or(CmdError::NoSuchKey)?;
+    let mut bytes = write.string_bytes().ok_or(CmdError::WrongType)?;
+    bytes.write_at(offset as usize, value);
     let len = bytes.len();
-    shard.set_keep_ttl(hash, key, Value::Raw(bytes.into()), ctx.now_ms);
     drop(shard);
     ctx.notify(notify::STRING, "setrange", key);
     Ok(Reply::from(len))

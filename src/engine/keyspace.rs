@@ -176,6 +176,23 @@ pub struct Shard {
     /// Keys with a deadline (INFO keyspace `expires=`).
     volatile: usize,
     sink: Option<ShardSink>,
+    /// A snapshot's hold on this shard ([`Keyspace::freeze`]).
+    freeze: Freeze,
+}
+
+/// One key as a snapshot copied it.
+pub struct FrozenEntry {
+    pub key: Box<[u8]>,
+    pub value: Value,
+    pub expire_at: Option<u64>,
+}
+
+/// Where a shard stands in a snapshot: still to be copied (`pending`), or copied and waiting for
+/// the snapshot's writer to take the copy.
+#[derive(Default)]
+struct Freeze {
+    pending: bool,
+    copy: Option<Vec<FrozenEntry>>,
 }
 
 impl Shard {
@@ -358,6 +375,17 @@ impl Shard {
     }
 
     /// Exchanges the keys of two shards; each keeps reporting changes for its own database.
+    /// Copies the entries as they are now for the snapshot waiting on this shard.
+    fn copy_for_snapshot(&mut self) {
+        self.freeze.pending = false;
+        let copy = self
+            .table
+            .iter()
+            .map(|entry| FrozenEntry { key: Box::from(entry.key()), value: entry.value.clone(), expire_at: entry.expire_at() })
+            .collect();
+        self.freeze.copy = Some(copy);
+    }
+
     fn swap(&mut self, other: &mut Shard) {
         std::mem::swap(&mut self.table, &mut other.table);
         std::mem::swap(&mut self.volatile, &mut other.volatile);
@@ -381,6 +409,14 @@ impl Shard {
     /// The entry for `key` as it is, expired or not, without touching anything (sinks settling).
     pub fn peek(&self, hash: KeyHash, key: &[u8]) -> Option<&Entry> {
         self.table.find(hash.0, |e| e.key.as_slice() == key).map(|e| &**e)
+    }
+
+    /// Makes `key` look last accessed `idle_secs` ago (RESTORE ... IDLETIME); the access time is
+    /// bookkeeping for OBJECT IDLETIME, not data, so nothing is reported.
+    pub fn set_idle(&mut self, hash: KeyHash, key: &[u8], idle_secs: u64, now_ms: u64) {
+        if let Some(entry) = self.live(hash, key, now_ms) {
+            entry.touch(now_ms.saturating_sub(idle_secs.saturating_mul(1000)));
+        }
     }
 
     /// Puts back a key read from disk with its collection's stored version, reporting nothing.
@@ -438,7 +474,12 @@ pub struct ShardGuard<'a> {
 }
 
 impl<'a> ShardGuard<'a> {
-    fn new(shard: MutexGuard<'a, Shard>) -> ShardGuard<'a> {
+    fn new(mut shard: MutexGuard<'a, Shard>) -> ShardGuard<'a> {
+        // IMPORTANT: before anyone can change a shard a snapshot still waits for, it is copied as
+        // it stands, so the snapshot sees every shard as it was when it began.
+        if shard.freeze.pending {
+            shard.copy_for_snapshot();
+        }
         ShardGuard { shard, commits: true }
     }
 }
@@ -660,6 +701,35 @@ impl Keyspace {
     pub fn flush_all(&self) {
         for db in &self.dbs {
             db.clear();
+        }
+    }
+
+    /// Starts a point-in-time snapshot: every shard is copied before its next change (or when
+    /// [`Keyspace::frozen`] asks for it, whichever comes first), so the copies together are the
+    /// keyspace as it is now, while writers wait at most for one shard's copy. The caller makes
+    /// "now" an instant with no command half done (it holds the gate's write side), and ends the
+    /// snapshot with [`Keyspace::thaw`].
+    pub fn freeze(&self) {
+        for db in &self.dbs {
+            for shard in &db.shards {
+                lock_shard(shard).freeze = Freeze { pending: true, copy: None };
+            }
+        }
+    }
+
+    /// The snapshot's copy of shard `index` of database `db` (empty when no snapshot is running).
+    pub fn frozen(&self, db: usize, index: usize) -> Vec<FrozenEntry> {
+        // Locking copies the shard if no writer did.
+        let mut guard = self.dbs[db].lock_index(index);
+        guard.shard.freeze.copy.take().unwrap_or_default()
+    }
+
+    /// Ends the snapshot: shards not reached yet are no longer copied, copies not taken are freed.
+    pub fn thaw(&self) {
+        for db in &self.dbs {
+            for shard in &db.shards {
+                lock_shard(shard).freeze = Freeze::default();
+            }
         }
     }
 

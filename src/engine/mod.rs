@@ -16,6 +16,7 @@ pub mod mutation;
 pub mod pack;
 pub mod persist;
 pub mod queue;
+pub mod rdb;
 pub mod replay;
 pub mod set;
 pub mod skiplist;

@@ -97,6 +97,12 @@ impl<T: std::fmt::Debug> std::fmt::Debug for Versioned<T> {
 /// between incarnations of one key). Recovery raises it past every version on disk.
 static LAST_VERSION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
+/// A version no collection has had in this process (for data filed by version, as persisted
+/// string pages are).
+pub fn fresh_version() -> u64 {
+    LAST_VERSION.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1
+}
+
 /// Makes later versions greater than `seen` (recovery, after reading stored versions).
 pub fn versions_after(seen: u64) {
     LAST_VERSION.fetch_max(seen, std::sync::atomic::Ordering::Relaxed);
@@ -170,7 +176,7 @@ impl Value {
 
     /// Gives a collection a new version, as it is stored under a key.
     pub(super) fn stamp_version(&mut self) {
-        let next = || LAST_VERSION.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        let next = fresh_version;
         match self {
             Value::Int(_) | Value::Inline { .. } | Value::Heap(_) | Value::Raw(_) => {}
             Value::List(c) => c.version = next(),

@@ -190,7 +190,8 @@ pub(crate) fn admit(shared: &Arc<Shared>, stream: TcpStream, addr: SocketAddr) {
     });
 }
 
-/// Background work `hz` times a second: active expiry and the ops/sec sample.
+/// Background work `hz` times a second: active expiry, the ops/sec sample, scheduled saves and the
+/// `save` points.
 async fn cron(shared: Arc<Shared>) {
     let mut expire_cursor = 0;
     let mut shutdown = shared.shutdown_signal();
@@ -211,6 +212,9 @@ async fn cron(shared: Arc<Shared>) {
             store.flush_soon();
         }
         shared.stats.sample_ops(unix_ms());
+        if !shared.loading.load(Ordering::Relaxed) {
+            crate::commands::run_save_points(&shared, unix_ms());
+        }
     }
 }
 

@@ -12,6 +12,7 @@ pub mod clients;
 pub mod monitor;
 pub mod pubsub;
 pub mod queues;
+pub mod saving;
 pub mod session;
 pub mod shared;
 pub mod slowlog;

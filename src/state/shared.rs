@@ -10,6 +10,7 @@ use super::blocked::Blocked;
 use super::clients::Clients;
 use super::monitor::Monitors;
 use super::pubsub::PubSub;
+use super::saving::Saving;
 use super::slowlog::SlowLog;
 use super::stats::Stats;
 use super::watch::Watches;
@@ -38,7 +39,8 @@ pub struct Pause {
 
 pub struct Shared {
     pub config: Config,
-    pub keyspace: Keyspace,
+    /// Shared with background saves (BGSAVE), which walk it from their own thread.
+    pub keyspace: Arc<Keyspace>,
     pub clients: Clients,
     pub stats: Stats,
     pub slowlog: SlowLog,
@@ -64,7 +66,8 @@ pub struct Shared {
     pub started_unix_ms: u64,
     /// The port actually bound (differs from the setting when it is 0).
     pub port: AtomicU16,
-    pub last_save_unix: AtomicU64,
+    /// Shared with the background save's thread, which reports its end there.
+    pub saving: Arc<Saving>,
     pub pause: Mutex<Option<Pause>>,
     pub paused: AtomicBool,
     /// The keyspace on disk, when `appendonly` is on.
@@ -107,7 +110,7 @@ impl Shared {
         let run_id: String = (0..40).map(|_| char::from_digit(rand::random_range(0..16), 16).unwrap_or('0')).collect();
         Shared {
             config,
-            keyspace,
+            keyspace: Arc::new(keyspace),
             clients: Clients::default(),
             stats: Stats::new(command_count),
             slowlog: SlowLog::default(),
@@ -127,7 +130,7 @@ impl Shared {
             started: Instant::now(),
             started_unix_ms: now,
             port: AtomicU16::new(0),
-            last_save_unix: AtomicU64::new(now / 1000),
+            saving: Arc::new(Saving::new(now / 1000)),
             pause: Mutex::new(None),
             paused: AtomicBool::new(false),
             store: None,
@@ -139,21 +142,20 @@ impl Shared {
     }
 
     /// Loads the keyspace from the store, if there is one, while clients get LOADING (call
-    /// [`Shared::begin_loading`] before the event loops start).
+    /// [`Shared::begin_loading`] before the event loops start, [`Shared::end_loading`] after).
     pub fn load_store(&self) -> Result<Loaded, StoreError> {
         let Some(store) = &self.store else {
             return Ok(Loaded::default());
         };
         let key_delay = Duration::from_micros(self.config.get_i64("key-load-delay") as u64);
-        let loaded = recovery::load_slowly(store, &self.keyspace, &self.config.hot.limits(), unix_ms(), &self.loading_progress, key_delay)
-            .and_then(|loaded| {
+        recovery::load_slowly(store, &self.keyspace, &self.config.hot.limits(), unix_ms(), &self.loading_progress, key_delay).and_then(
+            |loaded| {
                 for (namespace, reserved) in recovery::id_reservations(store)? {
                     self.id_generator(namespace.as_deref()).resume_above(reserved);
                 }
                 Ok(loaded)
-            });
-        self.loading.store(false, Ordering::Release);
-        loaded
+            },
+        )
     }
 
     /// The ID.* generator of `namespace` (the default one for `None`), created on first use.
@@ -178,12 +180,18 @@ impl Shared {
         Ok(issued.ids)
     }
 
-    /// From now until [`Shared::load_store`] is done, clients get LOADING.
-    pub fn begin_loading(&self) {
-        if self.store.is_some() {
+    /// From now until [`Shared::end_loading`], clients get LOADING: while the store loads, and
+    /// while an RDB file is imported (`importing`).
+    pub fn begin_loading(&self, importing: bool) {
+        if self.store.is_some() || importing {
             self.loading_started_unix.store(unix_ms() / 1000, Ordering::Relaxed);
             self.loading.store(true, Ordering::Release);
         }
+    }
+
+    /// The dataset is loaded: clients are served.
+    pub fn end_loading(&self) {
+        self.loading.store(false, Ordering::Release);
     }
 
     /// Takes the gate's read side for running commands. While a script holds the write side past

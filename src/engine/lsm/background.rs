@@ -150,7 +150,7 @@ fn flush_one(inner: &Inner, imm: &Arc<Memtable>) -> Result<()> {
     let snap = smallest_snapshot(inner);
     let mut it = MemIter::new(imm.clone());
     it.seek_to_first();
-    let built = compaction::build_tables(inner, &mut it, snap, &|_| false, false)?;
+    let built = compaction::build_tables(inner, &mut it, snap, &|_| false, false, None)?;
     let mut st = inner.state.lock();
     let Some(oldest) = st.imms.last() else {
         return Ok(());
@@ -212,7 +212,7 @@ fn compaction_loop(inner: Arc<Inner>) {
 }
 
 /// Executes a compaction whose levels the caller has marked busy.
-pub(super) fn run_compaction(inner: &Inner, c: &Compaction) -> Result<()> {
+pub(super) fn run_compaction(inner: &Arc<Inner>, c: &Compaction) -> Result<()> {
     let out = c.output_level();
     let mut edit = VersionEdit::default();
     for t in &c.inputs {
@@ -228,7 +228,9 @@ pub(super) fn run_compaction(inner: &Inner, c: &Compaction) -> Result<()> {
     for t in &c.next_inputs {
         edit.deleted.push((out, t.meta.number));
     }
-    let snap = smallest_snapshot(inner);
+    // Pinned, so the filter's view keeps what it reads while the compaction runs.
+    let view = inner.pin_oldest_snapshot();
+    let snap = view.seq;
     let mut children: Vec<Box<dyn InternalIterator>> = Vec::new();
     if c.level == 0 {
         for t in &c.inputs {
@@ -244,7 +246,8 @@ pub(super) fn run_compaction(inner: &Inner, c: &Compaction) -> Result<()> {
     merged.seek_to_first();
     let version = c.version.clone();
     let is_base = move |uk: &[u8]| compaction::is_base_level(&version, out, uk);
-    let built = compaction::build_tables(inner, &mut merged, snap, &is_base, true)?;
+    let mut judge = inner.opts.compaction_filter.as_ref().map(|filter| filter.judge(&view));
+    let built = compaction::build_tables(&**inner, &mut merged, snap, &is_base, true, judge.as_mut())?;
     let written: u64 = built.iter().map(|b| b.meta.size).sum();
     let added = built.into_iter().map(|Built { meta, table }| (out, Arc::new(TableHandle::new(meta, table)))).collect();
     let mut st = inner.state.lock();
@@ -257,7 +260,7 @@ pub(super) fn run_compaction(inner: &Inner, c: &Compaction) -> Result<()> {
 }
 
 /// Compacts `[lo, hi]` level by level down to the deepest level holding data.
-pub(super) fn compact_range(inner: &Inner, lo: &[u8], hi: Option<&[u8]>) -> Result<()> {
+pub(super) fn compact_range(inner: &Arc<Inner>, lo: &[u8], hi: Option<&[u8]>) -> Result<()> {
     let mut level = 0;
     while level < NUM_LEVELS - 1 {
         let c = {
@@ -278,7 +281,9 @@ pub(super) fn compact_range(inner: &Inner, lo: &[u8], hi: Option<&[u8]>) -> Resu
                 return Ok(());
             }
             match compaction::pick_range(&v, &inner.opts, level, lo, hi) {
-                Some(c) => {
+                Some(mut c) => {
+                    // A requested compaction rewrites what it moves, so the filter sees it.
+                    c.trivial_move &= inner.opts.compaction_filter.is_none();
                     st.busy[level] = true;
                     st.busy[level + 1] = true;
                     c

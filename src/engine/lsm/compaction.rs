@@ -16,6 +16,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::error::{Error, Result};
+use super::filter::Judge;
 use super::iterator::InternalIterator;
 use super::key::{self, Kind};
 use super::manifest::{FileMeta, NUM_LEVELS};
@@ -168,6 +169,7 @@ pub(crate) fn build_tables(
     smallest_snapshot: u64,
     is_base: &dyn Fn(&[u8]) -> bool,
     split: bool,
+    mut garbage: Option<&mut Judge<'_>>,
 ) -> Result<Vec<Built>> {
     let opts = env.options();
     let mut out: Vec<Built> = Vec::new();
@@ -206,15 +208,30 @@ pub(crate) fn build_tables(
             // A newer version of this key is visible to every reader: this one is
             // hidden forever.
             let hidden = last_seq_for_key <= smallest_snapshot;
+            let newest = last_seq_for_key == u64::MAX;
             let dead_tombstone = kind == Kind::Delete && seq <= smallest_snapshot && is_base(uk);
             last_seq_for_key = seq;
+            // The filter judges the newest version once every reader sees it; where older
+            // versions may sit deeper, a deletion must hide them.
+            let filtered = newest
+                && kind == Kind::Put
+                && seq <= smallest_snapshot
+                && garbage.as_mut().is_some_and(|is_garbage| is_garbage(uk, iter.value()));
+            if filtered && is_base(uk) {
+                iter.next();
+                continue;
+            }
             if !hidden && !dead_tombstone {
                 if builder.is_none() {
                     let num = env.new_file_number();
                     builder = Some((num, TableBuilder::create(&env.table_path(num), opts)?));
                 }
                 if let Some((_, b)) = &mut builder {
-                    b.add(iter.key(), iter.value())?;
+                    if filtered {
+                        b.add(&key::make_internal(uk, seq, Kind::Delete as u8), &[])?;
+                    } else {
+                        b.add(iter.key(), iter.value())?;
+                    }
                 }
             }
             iter.next();

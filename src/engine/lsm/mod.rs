@@ -38,6 +38,7 @@ pub mod check;
 mod coding;
 mod compaction;
 mod error;
+mod filter;
 mod iterator;
 mod key;
 mod manifest;
@@ -50,6 +51,7 @@ mod wal;
 
 pub use batch::WriteBatch;
 pub use error::{Error, Result};
+pub use filter::{CompactionFilter, Judge};
 pub use iterator::DbIterator;
 pub use options::{Compression, Options, SyncMode};
 
@@ -606,6 +608,15 @@ impl Inner {
             w.wal.synced_through(end);
         }
         Ok(())
+    }
+
+    /// A snapshot at the oldest sequence any reader may still read, pinned under the lock
+    /// compactions choose what they may drop with.
+    fn pin_oldest_snapshot(self: &Arc<Self>) -> Snapshot {
+        let mut snaps = self.snapshots.lock();
+        let seq = snaps.keys().next().copied().unwrap_or_else(|| self.visible_seq.load(Ordering::Acquire));
+        *snaps.entry(seq).or_insert(0) += 1;
+        Snapshot { inner: self.clone(), seq }
     }
 
     fn check_writable(&self) -> Result<()> {

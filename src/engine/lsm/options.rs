@@ -74,6 +74,8 @@ pub struct Options {
     /// Verify block checksums on every read (default true). Off saves a hash per
     /// block read; corruption then shows up as a decoding error instead.
     pub verify_checksums: bool,
+    /// Tells compactions which records are garbage (default none).
+    pub compaction_filter: Option<std::sync::Arc<dyn super::CompactionFilter>>,
 }
 
 impl Default for Options {
@@ -96,6 +98,7 @@ impl Default for Options {
             compaction_threads: 1,
             max_open_files: 1000,
             verify_checksums: true,
+            compaction_filter: None,
         }
     }
 }

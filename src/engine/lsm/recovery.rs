@@ -251,7 +251,7 @@ fn flush_replayed(env: &OpenEnv<'_>, mem: Memtable, version: &mut Version, added
     it.seek_to_first();
     // No snapshot exists yet, but keep every version: recovery is not the place
     // to drop data.
-    let built = compaction::build_tables(env, &mut it, 0, &|_| false, false)?;
+    let built = compaction::build_tables(env, &mut it, 0, &|_| false, false, None)?;
     for b in built {
         added.push(b.meta.clone());
         let (v, _) = version.apply(&[], vec![(0, Arc::new(TableHandle::new(b.meta, b.table)))]);

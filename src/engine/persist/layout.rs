@@ -14,6 +14,8 @@
 //!   message (member = its ID, u64; value = its state and payload, `persist::queue_codec`). Members are filed
 //!   under the collection's version, so replacing or deleting a collection is one metadata record;
 //!   records of older versions are unreachable.
+//! - A string longer than `pages::PAGED_FROM` bytes has metadata of type [`PAGED_STRING`] (version:
+//!   its pages', body: its length) and `'d'` records per 4 KiB page (member: page number u32 BE).
 
 use crate::cluster::slot::key_slot;
 use crate::engine::value::ValueType;
@@ -96,6 +98,30 @@ pub fn member_prefix(store: u32, key: &[u8], version: u64, out: &mut Vec<u8>) {
     out.extend_from_slice(&version.to_be_bytes());
 }
 
+/// The parts of a member record's key: its store, the metadata record key of its collection
+/// (written into `meta`), the collection's version and the member.
+pub fn parse_member<'r>(record: &'r [u8], meta: &mut Vec<u8>) -> Option<(u32, u64, &'r [u8])> {
+    let rest = record.strip_prefix(&[MEMBER])?;
+    let (store, rest) = rest.split_at_checked(4)?;
+    let (slot, rest) = rest.split_at_checked(2)?;
+    let (key_len, rest) = rest.split_at_checked(4)?;
+    let key_len = u32::from_be_bytes(key_len.try_into().ok()?) as usize;
+    let (key, rest) = rest.split_at_checked(key_len)?;
+    let (version, member) = rest.split_at_checked(8)?;
+    meta.clear();
+    meta.push(META);
+    meta.extend_from_slice(store);
+    meta.extend_from_slice(slot);
+    meta.extend_from_slice(key);
+    Some((u32::from_be_bytes(store.try_into().ok()?), u64::from_be_bytes(version.try_into().ok()?), member))
+}
+
+/// The store of a metadata record.
+pub fn store_of_meta(record: &[u8]) -> Option<u32> {
+    let store = record.strip_prefix(&[META])?.get(..4)?;
+    Some(u32::from_be_bytes(store.try_into().ok()?))
+}
+
 /// The type byte of a metadata record.
 pub fn type_code(kind: ValueType) -> u8 {
     match kind {
@@ -105,7 +131,7 @@ pub fn type_code(kind: ValueType) -> u8 {
         ValueType::Set => 3,
         ValueType::ZSet => 4,
         ValueType::Stream => 5,
-        ValueType::Queue => 6,
+        ValueType::Queue => 7,
     }
 }
 
@@ -117,10 +143,13 @@ pub fn type_of_code(code: u8) -> Option<ValueType> {
         3 => ValueType::Set,
         4 => ValueType::ZSet,
         5 => ValueType::Stream,
-        6 => ValueType::Queue,
+        7 => ValueType::Queue,
         _ => return None,
     })
 }
+
+/// The type byte of a string kept in pages (see `persist::pages`); its version is the pages'.
+pub const PAGED_STRING: u8 = 6;
 
 /// The fixed part of a metadata record's value: type, version, deadline.
 pub const META_HEADER: usize = 17;
@@ -135,11 +164,25 @@ pub fn meta_header(kind: ValueType, version: u64, deadline: Option<u64>, out: &m
 
 /// A metadata value read back: type, version, deadline, body.
 pub fn read_meta(value: &[u8]) -> Option<(ValueType, u64, Option<u64>, &[u8])> {
+    let (code, version, deadline, body) = read_meta_code(value)?;
+    Some((type_of_code(code)?, version, deadline, body))
+}
+
+/// [`read_meta`] with the type byte as stored ([`PAGED_STRING`] included).
+pub fn read_meta_code(value: &[u8]) -> Option<(u8, u64, Option<u64>, &[u8])> {
     let (header, body) = value.split_at_checked(META_HEADER)?;
-    let kind = type_of_code(header[0])?;
     let version = u64::from_be_bytes(header[1..9].try_into().ok()?);
     let deadline = u64::from_be_bytes(header[9..17].try_into().ok()?);
-    Some((kind, version, (deadline != 0).then_some(deadline), body))
+    Some((header[0], version, (deadline != 0).then_some(deadline), body))
+}
+
+/// Writes the fixed part of a paged string's metadata value and its body (the length) into `out`.
+pub fn paged_meta(version: u64, deadline: Option<u64>, len: usize, out: &mut Vec<u8>) {
+    out.clear();
+    out.push(PAGED_STRING);
+    out.extend_from_slice(&version.to_be_bytes());
+    out.extend_from_slice(&deadline.unwrap_or(0).to_be_bytes());
+    out.extend_from_slice(&(len as u64).to_be_bytes());
 }
 
 #[cfg(test)]

@@ -9,7 +9,9 @@
 //! transaction or script ([`super::Keyspace::atomically`]) is one batch: after a crash it is there
 //! whole or not at all.
 
+pub mod garbage;
 pub mod layout;
+pub mod pages;
 pub mod queue_codec;
 pub mod recovery;
 pub mod store;

@@ -4,8 +4,10 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::layout::{
-    db_map_prefix, db_of_map_key, id_reservation_prefix, key_of_meta, member_prefix, meta_prefix, namespace_of_reservation, read_meta,
+    db_map_prefix, db_of_map_key, id_reservation_prefix, key_of_meta, member_prefix, meta_prefix, namespace_of_reservation, read_meta_code,
+    type_of_code, PAGED_STRING,
 };
+use super::pages;
 use super::store::{Store, StoreError};
 use super::{queue_codec, stream_codec};
 use crate::engine::keyspace::{KeyHash, Keyspace};
@@ -85,12 +87,22 @@ pub fn load_slowly(
             progress.read(1);
             let damaged = || StoreError(format!("damaged metadata record {record_key:?}"));
             let key = key_of_meta(id, &record_key).ok_or_else(damaged)?;
-            let (kind, version, deadline, body) = read_meta(&meta).ok_or_else(damaged)?;
+            let (code, version, deadline, body) = read_meta_code(&meta).ok_or_else(damaged)?;
             if deadline.is_some_and(|at| at <= now_ms) {
                 loaded.expired += 1;
                 continue;
             }
             member_prefix(id, key, version, &mut prefix);
+            if code == PAGED_STRING {
+                let bytes = load_pages(store, &prefix, body, progress)?.ok_or_else(damaged)?;
+                store.pages.remember(id, key, version);
+                let hash = KeyHash::of(key);
+                keyspace.db(db).lock(hash).restore(hash, key, Value::string(&bytes), deadline, 0, now_ms);
+                max_version = max_version.max(version);
+                loaded.keys += 1;
+                continue;
+            }
+            let kind = type_of_code(code).ok_or_else(damaged)?;
             let value = match kind {
                 ValueType::String => Value::string(body),
                 ValueType::List => load_list(store, &prefix, body, limits, progress)?.ok_or_else(damaged)?.into_value(),
@@ -156,6 +168,28 @@ pub fn id_reservations(store: &Store) -> Result<Vec<IdReservation>, StoreError> 
         found.push((namespace.map(<[u8]>::to_vec), u64::from_be_bytes(stamp)));
     }
     Ok(found)
+}
+
+/// A paged string from its metadata body (its length) and its page records under `prefix`;
+/// `None` when they do not fit together.
+fn load_pages(store: &Store, prefix: &[u8], body: &[u8], progress: &Progress) -> Result<Option<Vec<u8>>, StoreError> {
+    let Some(len) = body.get(..8).and_then(|len| <[u8; 8]>::try_from(len).ok()).map(u64::from_be_bytes) else {
+        return Ok(None);
+    };
+    // Strings are at most 4 GiB (their length is stored in 32 bits): a bigger length is damage.
+    let Ok(len) = u32::try_from(len) else {
+        return Ok(None);
+    };
+    let mut pages = Vec::new();
+    for record in store.lsm.prefix(prefix) {
+        let (record_key, page) = record?;
+        progress.read(1);
+        let Some(number) = record_key.get(prefix.len()..).and_then(|n| <[u8; 4]>::try_from(n).ok()) else {
+            return Ok(None);
+        };
+        pages.push((u32::from_be_bytes(number), page.to_vec()));
+    }
+    Ok(pages::assemble(len as usize, pages.into_iter()))
 }
 
 /// A list from its metadata body (`head u64 | len u64`) and its element records, which sit at

@@ -6,7 +6,9 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::garbage::Garbage;
 use super::layout::{db_map_key, id_reservation_key, member_prefix, meta_header, meta_key};
+use super::pages::{Pages, Records, StoredString};
 use super::{queue_codec, stream_codec};
 use crate::engine::keyspace::{KeyHash, Shard};
 use crate::engine::lsm::{self, Options, SyncMode, WriteBatch};
@@ -83,6 +85,10 @@ pub struct Store {
     /// Wakes the committer thread (see [`Store::start_committer`]) when units are queued.
     queued: parking_lot::Condvar,
     committer: AtomicBool,
+    /// Page versions of the paged strings.
+    pub(super) pages: Pages,
+    compacting: AtomicBool,
+    compaction_failed: AtomicBool,
 }
 
 /// Committed units waiting to be written, and how many units were ever committed: a unit's number
@@ -123,6 +129,8 @@ struct Dirty {
     hash: KeyHash,
     key: Vec<u8>,
     whole: bool,
+    /// The bytes of a string the unit wrote in place (for its pages).
+    touched: Option<std::ops::Range<usize>>,
 }
 
 /// What this thread has recorded and not yet written.
@@ -147,7 +155,7 @@ impl Store {
     pub fn open(dir: &Path, databases: usize, fsync: Fsync) -> Result<Store, StoreError> {
         // The store decides when the log is written and fsynced (see `Store::flush`), so the mode
         // can change at run time.
-        let options = Options { sync: SyncMode::None, ..Options::default() };
+        let options = Options { sync: SyncMode::None, compaction_filter: Some(Arc::new(Garbage::new(databases))), ..Options::default() };
         let lsm = lsm::Db::open(dir, options).map_err(|e| StoreError(format!("{}: {e}", dir.display())))?;
         let stores = (0..databases).map(|db| AtomicU32::new(db as u32)).collect();
         Ok(Store {
@@ -163,6 +171,9 @@ impl Store {
             fsync: AtomicU8::new(fsync as u8),
             queued: parking_lot::Condvar::new(),
             committer: AtomicBool::new(false),
+            pages: Pages::default(),
+            compacting: AtomicBool::new(false),
+            compaction_failed: AtomicBool::new(false),
         })
     }
 
@@ -174,6 +185,55 @@ impl Store {
     /// Bytes of the store's tables on disk.
     pub fn disk_bytes(&self) -> u64 {
         self.lsm.stats().table_bytes
+    }
+
+    /// Compacts the whole store: what deleted and replaced collections and flushed databases left
+    /// behind is dropped (see [`super::garbage`]). BGREWRITEAOF runs it.
+    pub fn compact(&self) -> Result<(), StoreError> {
+        self.sync()?;
+        self.lsm.compact_range(None, None)?;
+        Ok(())
+    }
+
+    /// Starts [`Store::compact`] on a thread of its own (BGREWRITEAOF); false if one is running.
+    pub fn start_compaction(self: &Arc<Store>) -> bool {
+        if self.compacting.swap(true, Ordering::AcqRel) {
+            return false;
+        }
+        let store = self.clone();
+        let spawned = std::thread::Builder::new().name("strata-compact".into()).spawn(move || {
+            let result = store.compact();
+            if let Err(error) = &result {
+                tracing::error!(%error, "compacting the store failed");
+            }
+            store.compaction_failed.store(result.is_err(), Ordering::Relaxed);
+            store.compacting.store(false, Ordering::Release);
+        });
+        if spawned.is_err() {
+            self.compaction_failed.store(true, Ordering::Relaxed);
+            self.compacting.store(false, Ordering::Release);
+        }
+        true
+    }
+
+    /// A compaction started by BGREWRITEAOF is running (INFO `aof_rewrite_in_progress`).
+    pub fn compacting(&self) -> bool {
+        self.compacting.load(Ordering::Acquire)
+    }
+
+    /// The last one failed (INFO `aof_last_bgrewrite_status`).
+    pub fn compaction_failed(&self) -> bool {
+        self.compaction_failed.load(Ordering::Relaxed)
+    }
+
+    /// How many records the store holds (a full scan: for tests and diagnosis).
+    pub fn count_records(&self) -> Result<u64, StoreError> {
+        let mut count = 0;
+        for record in self.lsm.range::<&[u8], _>(..) {
+            record?;
+            count += 1;
+        }
+        Ok(count)
     }
 
     /// Why writing fails, while it does: the text of Redis's MISCONF error.
@@ -389,7 +449,7 @@ impl Store {
     fn mark(&self, pending: &mut Pending, db: usize, key: &[u8], whole: bool) {
         match pending.dirty.iter_mut().find(|d| d.db == db && d.key == key) {
             Some(dirty) => dirty.whole |= whole,
-            None => pending.dirty.push(Dirty { db, hash: KeyHash::of(key), key: key.to_vec(), whole }),
+            None => pending.dirty.push(Dirty { db, hash: KeyHash::of(key), key: key.to_vec(), whole, touched: None }),
         }
         pending.any_whole |= whole;
     }
@@ -401,9 +461,20 @@ impl Store {
         meta_key(store, &dirty.key, record_key);
         let Some(entry) = shard.peek(dirty.hash, &dirty.key) else {
             batch.delete(record_key);
+            self.pages.forget(store, &dirty.key);
             return;
         };
         let value = entry.value();
+        let paged = value.with_string(|bytes| {
+            let records = Records { batch, record_key, record_value };
+            let string = StoredString { store, key: &dirty.key, bytes, deadline: entry.expire_at() };
+            self.pages.write(records, string, dirty.whole, dirty.touched.clone())
+        });
+        match paged {
+            Some(true) => return,
+            Some(false) => {}
+            None => self.pages.forget(store, &dirty.key),
+        }
         meta_header(value.value_type(), value.version(), entry.expire_at(), record_value);
         match value {
             Value::List(list) => {
@@ -532,16 +603,20 @@ impl ChangeSink for Store {
                     }
                 }
             }
+            Mutation::StringWrite { key, offset, bytes } => {
+                self.mark(pending, db, key, false);
+                let end = offset + bytes.len();
+                if let Some(dirty) = pending.dirty.iter_mut().find(|d| d.db == db && d.key == key) {
+                    dirty.touched = Some(match dirty.touched.take() {
+                        Some(touched) => touched.start.min(offset)..touched.end.max(end),
+                        None => offset..end,
+                    });
+                }
+            }
             _ => {
                 if let Some(key) = change.key() {
-                    let whole = matches!(
-                        change,
-                        Mutation::Put {
-                            value: Value::List(_) | Value::Hash(_) | Value::Set(_) | Value::ZSet(_) | Value::Stream(_) | Value::Queue(_),
-                            ..
-                        }
-                    );
-                    self.mark(pending, db, key, whole);
+                    // A new value is written whole: a collection's members, a big string's pages.
+                    self.mark(pending, db, key, matches!(change, Mutation::Put { .. }));
                 }
             }
         });
