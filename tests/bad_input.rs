@@ -576,3 +576,22 @@ fn mutated_requests_answer_like_redis() {
     assert!(mismatches.is_empty(), "{} of {CASES} differ:\n{}", mismatches.len(), mismatches[..mismatches.len().min(8)].join("\n"));
     strata.assert_healthy();
 }
+
+/// A pattern with many stars against a long key answers at once (Redis's recursive matcher, and
+/// strata's before, took exponential time: CVE-2022-36021), in KEYS, SCAN MATCH and PSUBSCRIBE's
+/// matching alike.
+#[test]
+fn nested_star_patterns_answer_at_once() {
+    let server = Server::start();
+    let mut con = server.con();
+    let key = "a".repeat(40);
+    q(&mut con, &["set", &key, "1"]).unwrap();
+    let pattern = format!("{}b", "a*".repeat(20));
+    let keys: Vec<String> = redis::cmd("keys").arg(&pattern).query(&mut con).unwrap();
+    assert!(keys.is_empty());
+    let (_, found): (String, Vec<String>) =
+        redis::cmd("scan").arg(0).arg("match").arg(&pattern).arg("count").arg(100).query(&mut con).unwrap();
+    assert!(found.is_empty());
+    let keys: Vec<String> = redis::cmd("keys").arg(format!("{}*", "a*".repeat(20))).query(&mut con).unwrap();
+    assert_eq!(keys, [key]);
+}
