@@ -541,3 +541,51 @@ fn bgrewriteaof_compacts_the_store_and_keeps_every_key() {
     let field: String = redis::cmd("hget").arg("hash:150").arg("b").query(&mut con).unwrap();
     assert_eq!(field, "2");
 }
+
+/// DEBUG RELOAD drops the keyspace from memory and loads it back, from the store with persistence
+/// on and through the RDB file without: the same DEBUG DIGEST before and after.
+#[test]
+fn debug_reload_gives_back_the_same_dataset_with_and_without_persistence() {
+    for persistence in ["yes", "no"] {
+        let dir = tempfile::tempdir().unwrap();
+        let server = Server::start_with(&["--appendonly", persistence, "--dir", dir.path().to_str().unwrap()]);
+        let mut con = server.con();
+        for db in ["1", "0"] {
+            q(&mut con, &["select", db]).unwrap();
+            q(&mut con, &["debug", "populate", "500"]).unwrap();
+            q(&mut con, &["hset", "hash", "a", "1", "b", "2"]).unwrap();
+            q(&mut con, &["rpush", "list", "a", "b", "c"]).unwrap();
+            q(&mut con, &["zadd", "zset", "1.5", "a", "2", "b"]).unwrap();
+            q(&mut con, &["sadd", "set", "a", "7"]).unwrap();
+            q(&mut con, &["xadd", "stream", "1-1", "f", "v"]).unwrap();
+            q(&mut con, &["xgroup", "create", "stream", "g", "0"]).unwrap();
+            q(&mut con, &["pexpire", "hash", "100000"]).unwrap();
+        }
+        q(&mut con, &["set", "big", &"x".repeat(40_000)]).unwrap();
+        q(&mut con, &["setrange", "big", "20000", "y"]).unwrap();
+        let before: String = redis::cmd("debug").arg("digest").query(&mut con).unwrap();
+        let keys_before: i64 = redis::cmd("dbsize").query(&mut con).unwrap();
+        let keys_everywhere = |con: &mut redis::Connection| {
+            let info: String = redis::cmd("info").arg("keyspace").query(con).unwrap();
+            info.lines()
+                .filter_map(|line| line.split_once(":keys="))
+                .map(|(_, rest)| rest.split(',').next().unwrap().parse::<i64>().unwrap())
+                .sum::<i64>()
+        };
+        let everywhere_before = keys_everywhere(&mut con);
+        assert!(everywhere_before > 20, "{everywhere_before} keys");
+        assert_eq!(q(&mut con, &["debug", "reload"]).unwrap(), Reply::Okay, "appendonly {persistence}");
+        let after: String = redis::cmd("debug").arg("digest").query(&mut con).unwrap();
+        assert_eq!(after, before, "appendonly {persistence}");
+        assert_eq!(redis::cmd("dbsize").query::<i64>(&mut con).unwrap(), keys_before);
+        assert_eq!(keys_everywhere(&mut con), everywhere_before);
+        assert!(common::err(&mut con, &["debug", "reload", "sideways"]).contains("MERGE, NOFLUSH and NOSAVE"));
+        // A queue lives only in strata's store: without one, an RDB reload would lose it.
+        q(&mut con, &["q.push", "jobs", "work"]).unwrap();
+        match persistence {
+            "yes" => assert_eq!(q(&mut con, &["debug", "reload"]).unwrap(), Reply::Okay),
+            _ => assert!(common::err(&mut con, &["debug", "reload"]).contains("queue"), "refused, not lost"),
+        }
+        assert_eq!(redis::cmd("type").arg("jobs").query::<String>(&mut con).unwrap(), "queue");
+    }
+}

@@ -257,6 +257,61 @@ pub fn bgsave(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     }
 }
 
+/// DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE]: drops the keyspace from memory and loads it back from
+/// disk, as Redis saves and reloads its RDB file: from the store with persistence on (MERGE and
+/// NOFLUSH change nothing then), else from `dir`/`dbfilename`, saved first unless NOSAVE, and
+/// loaded on top of what is in memory with NOFLUSH. Function libraries stay as they are in memory.
+/// Runs alone (DEBUG's row), so no command sees the keyspace half loaded.
+pub fn debug_reload(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
+    let (mut flush, mut save) = (true, true);
+    for option in args.iter().skip(2) {
+        if is(option, "merge") {
+            continue;
+        } else if is(option, "noflush") {
+            flush = false;
+        } else if is(option, "nosave") {
+            save = false;
+        } else {
+            return Err(CmdError::err("DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options."));
+        }
+    }
+    let shared = ctx.shared;
+    match &shared.store {
+        Some(store) => {
+            if !store.flush() {
+                return Err(super::dispatch::misconf(ctx));
+            }
+            shared.keyspace.forget_all();
+            shared.load_store().map_err(|error| CmdError::err(format!("Error trying to load the dataset: {error}")))?;
+        }
+        None => {
+            if holds_queues(shared) {
+                return Err(CmdError::err("DEBUG RELOAD without persistence would lose the queues (RDB files have no queue type)"));
+            }
+            if save && !save_now(ctx) {
+                return Err(CmdError::err("Error trying to save the DB"));
+            }
+            if flush {
+                shared.keyspace.forget_all();
+            }
+            let path = snapshot_path(shared);
+            crate::engine::rdb::import::import(&path, &shared.keyspace, &shared.config.hot.limits(), ctx.now_ms)
+                .map_err(|error| CmdError::err(format!("Error trying to load the RDB dump: {error}")))?;
+        }
+    }
+    super::queue::after_recovery(shared);
+    Ok(Reply::Ok)
+}
+
+/// Whether any database holds a queue.
+fn holds_queues(shared: &Shared) -> bool {
+    (0..shared.keyspace.databases()).any(|db| {
+        (0..crate::engine::keyspace::SHARDS).any(|shard| {
+            shared.keyspace.db(db).lock_index(shard).iter().any(|entry| matches!(entry.value(), crate::engine::Value::Queue(_)))
+        })
+    })
+}
+
 /// BGREWRITEAOF: compacts the store in the background (strata's log is the LSM engine's, so
 /// rewriting it is a compaction: what deleted and replaced values left behind goes).
 ///

@@ -61,7 +61,7 @@ pub fn lastsave(ctx: &mut Ctx, _args: Args) -> Result<Reply, CmdError> {
 }
 
 /// DEBUG SLEEP seconds | DEBUG DIGEST | DEBUG DIGEST-VALUE key... | DEBUG POPULATE count [prefix] [size] |
-/// DEBUG HELP
+/// DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE] | DEBUG HELP
 ///
 /// DEBUG SLEEP delays this connection only: strata serves other clients meanwhile.
 pub fn debug(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
@@ -73,6 +73,9 @@ pub fn debug(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     }
     if is(sub, "populate") && (3..=5).contains(&args.len()) {
         return populate(ctx, args);
+    }
+    if is(sub, "reload") {
+        return super::persistence::debug_reload(ctx, args);
     }
     if is(sub, "digest") && args.len() == 2 {
         return Ok(super::persistence::debug_digest(ctx));
@@ -90,6 +93,8 @@ pub fn debug(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
                 "    Output a hex signature of the values of all the specified keys.",
                 "POPULATE <count> [<prefix>] [<size>]",
                 "    Create <count> string keys named key:<num>.",
+                "RELOAD [option ...]",
+                "    Save the RDB on disk and reload it back to memory. Options: MERGE, NOFLUSH, NOSAVE.",
                 "SLEEP <seconds>",
                 "    Stop the server for <seconds>.",
                 "HELP",
@@ -252,7 +257,7 @@ pub fn wait(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
 // the rows, so that the family's table and its handlers change independently.
 
 use super::acl;
-use super::flags::{ADMIN, ALLOW_BUSY, FAST, LOADING, NOSCRIPT, NO_MULTI, READONLY, STALE, WRITE, WRITES_OTHER_DBS};
+use super::flags::{ADMIN, ALLOW_BUSY, FAST, LOADING, NOSCRIPT, NO_MULTI, READONLY, RUNS_ALONE, STALE, WRITE, WRITES_OTHER_DBS};
 use super::table::Command;
 
 /// The server commands, in the order COMMAND lists them.
@@ -263,7 +268,8 @@ pub(super) static COMMANDS: &[Command] = &[
     Command::new("swapdb", 3, swapdb).flags(WRITE | FAST | WRITES_OTHER_DBS).acl(acl::KEYSPACE | acl::DANGEROUS),
     Command::new("time", 1, time).flags(LOADING | STALE | FAST),
     Command::new("lastsave", 1, lastsave).flags(LOADING | STALE | FAST).acl(acl::ADMIN | acl::DANGEROUS),
-    Command::new("debug", -2, debug).flags(ADMIN | NOSCRIPT | LOADING | STALE),
+    // Alone: DEBUG RELOAD empties and refills the keyspace.
+    Command::new("debug", -2, debug).flags(ADMIN | NOSCRIPT | LOADING | STALE | RUNS_ALONE),
     Command::new("monitor", 1, monitor).flags(ADMIN | NOSCRIPT | LOADING | STALE),
     Command::new("slowlog", -2, super::dispatch::container).subcommands(SLOWLOG_SUBCOMMANDS),
     Command::new("shutdown", -1, shutdown).flags(ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ALLOW_BUSY),

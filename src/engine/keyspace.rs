@@ -698,6 +698,16 @@ impl Keyspace {
         }
     }
 
+    /// Drops every key of every database from memory without reporting it to the sinks (DEBUG
+    /// RELOAD: the data stays on disk and is loaded back).
+    pub fn forget_all(&self) {
+        for db in &self.dbs {
+            for mut shard in db.lock_all() {
+                shard.clear();
+            }
+        }
+    }
+
     pub fn flush_all(&self) {
         for db in &self.dbs {
             db.clear();
