@@ -59,6 +59,37 @@ fn parse_hex_float(text: &str) -> Option<f64> {
     Some(if negative { -value } else { value })
 }
 
+/// `printf("%.*g", precision, x)`.
+pub fn format_g(x: f64, precision: usize) -> String {
+    if x.is_nan() {
+        return if x.is_sign_negative() { "-nan" } else { "nan" }.to_string();
+    }
+    if x.is_infinite() {
+        return if x < 0.0 { "-inf" } else { "inf" }.to_string();
+    }
+    let precision = precision.max(1);
+    // C picks the style from the exponent the value has once rounded to `precision` digits.
+    let scientific = format!("{:.*e}", precision - 1, x);
+    let (mantissa, exponent) = scientific.split_once('e').unwrap_or((&scientific, "0"));
+    let exponent: i32 = exponent.parse().unwrap_or(0);
+    if exponent < -4 || exponent >= precision as i32 {
+        let sign = if exponent < 0 { '-' } else { '+' };
+        format!("{}e{}{:02}", strip_fraction_zeros(mantissa), sign, exponent.unsigned_abs())
+    } else {
+        let decimals = (precision as i32 - 1 - exponent) as usize;
+        strip_fraction_zeros(&format!("{x:.decimals$}")).to_string()
+    }
+}
+
+/// `%g` drops trailing zeros of the fraction, and the point when nothing is left after it.
+pub fn strip_fraction_zeros(s: &str) -> &str {
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        s
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

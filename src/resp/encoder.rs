@@ -120,7 +120,7 @@ pub fn format_double(value: f64) -> String {
     if value.is_infinite() {
         return if value > 0.0 { "inf".to_owned() } else { "-inf".to_owned() };
     }
-    format_g(value, 17)
+    crate::num::format_g(value, 17)
 }
 
 /// Redis's `ld2string(..., LD_STR_HUMAN)`: 17 decimals, trailing zeros (and a bare point) removed,
@@ -130,37 +130,11 @@ pub fn format_human_double(value: f64) -> String {
         return if value > 0.0 { "inf".to_owned() } else { "-inf".to_owned() };
     }
     let text = format!("{value:.17}");
-    let trimmed = trim_fraction(&text);
+    let trimmed = crate::num::strip_fraction_zeros(&text);
     if trimmed == "-0" {
         "0".to_owned()
     } else {
         trimmed.to_owned()
-    }
-}
-
-/// C's `%.{precision}g`.
-fn format_g(value: f64, precision: usize) -> String {
-    if value == 0.0 {
-        return if value.is_sign_negative() { "-0".to_owned() } else { "0".to_owned() };
-    }
-    let scientific = format!("{:.*e}", precision - 1, value);
-    let (mantissa, exponent) = scientific.split_once('e').unwrap_or((&scientific, "0"));
-    let exponent: i32 = exponent.parse().unwrap_or(0);
-    if exponent < -4 || exponent >= precision as i32 {
-        let mantissa = trim_fraction(mantissa);
-        let sign = if exponent < 0 { '-' } else { '+' };
-        format!("{mantissa}e{sign}{:02}", exponent.abs())
-    } else {
-        let decimals = (precision as i32 - 1 - exponent).max(0) as usize;
-        trim_fraction(&format!("{value:.decimals$}")).to_owned()
-    }
-}
-
-fn trim_fraction(text: &str) -> &str {
-    if text.contains('.') {
-        text.trim_end_matches('0').trim_end_matches('.')
-    } else {
-        text
     }
 }
 

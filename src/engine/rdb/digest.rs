@@ -130,30 +130,7 @@ pub fn format_score(score: f64) -> String {
     if score > -4_503_599_627_370_495.0 && score < 4_503_599_627_370_496.0 && score == score.trunc() {
         return (score as i64).to_string();
     }
-    format_g17(score)
-}
-
-/// C's `%.17g` for a finite, non-zero number: 17 significant digits, trailing zeros dropped,
-/// scientific notation when the exponent is below -4 or at least 17.
-fn format_g17(x: f64) -> String {
-    let scientific = format!("{x:.16e}");
-    let (mantissa, exponent) = scientific.split_once('e').unwrap_or((&scientific, "0"));
-    let exponent: i32 = exponent.parse().unwrap_or(0);
-    if !(-4..17).contains(&exponent) {
-        let mantissa = trim_zeros(mantissa);
-        let sign = if exponent < 0 { '-' } else { '+' };
-        return format!("{mantissa}e{sign}{:02}", exponent.abs());
-    }
-    let decimals = (16 - exponent) as usize;
-    trim_zeros(&format!("{x:.decimals$}")).to_owned()
-}
-
-fn trim_zeros(text: &str) -> &str {
-    if text.contains('.') {
-        text.trim_end_matches('0').trim_end_matches('.')
-    } else {
-        text
-    }
+    crate::num::format_g(score, 17)
 }
 
 #[cfg(test)]

@@ -5,36 +5,7 @@
 /// 2^63 as a double: the first value `(int64_t)d` cannot represent.
 const TWO_POW_63: f64 = 9_223_372_036_854_775_808.0;
 
-/// `printf("%.*g", precision, x)`.
-pub(super) fn format_g(x: f64, precision: usize) -> String {
-    if x.is_nan() {
-        return if x.is_sign_negative() { "-nan" } else { "nan" }.to_string();
-    }
-    if x.is_infinite() {
-        return if x < 0.0 { "-inf" } else { "inf" }.to_string();
-    }
-    let precision = precision.max(1);
-    // C picks the style from the exponent the value has once rounded to `precision` digits.
-    let scientific = format!("{:.*e}", precision - 1, x);
-    let (mantissa, exponent) = scientific.split_once('e').unwrap_or((&scientific, "0"));
-    let exponent: i32 = exponent.parse().unwrap_or(0);
-    if exponent < -4 || exponent >= precision as i32 {
-        let sign = if exponent < 0 { '-' } else { '+' };
-        format!("{}e{}{:02}", strip_fraction_zeros(mantissa), sign, exponent.unsigned_abs())
-    } else {
-        let decimals = (precision as i32 - 1 - exponent) as usize;
-        strip_fraction_zeros(&format!("{x:.decimals$}")).to_string()
-    }
-}
-
-/// `%g` drops trailing zeros of the fraction, and the point when nothing is left after it.
-fn strip_fraction_zeros(s: &str) -> &str {
-    if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.')
-    } else {
-        s
-    }
-}
+pub(super) use crate::num::format_g;
 
 /// glibc's `strtod` at the start of `s` (which does not start with white space): the value and how
 /// many bytes make it, or `None` when no number starts there. Accepts what C does: a sign,
