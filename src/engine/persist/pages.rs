@@ -17,11 +17,11 @@ pub const PAGE: usize = 4096;
 /// Strings longer than this are paged.
 pub const PAGED_FROM: usize = 16 * 1024;
 
-/// The page version of every paged string, by (store id, key): a write to part of one must file
-/// its pages where the others are.
+/// The page version of every paged string, by store id and key (looked up without copying the
+/// key): a write to part of one must file its pages where the others are.
 #[derive(Default)]
 pub struct Pages {
-    versions: parking_lot::Mutex<HashMap<(u32, Vec<u8>), u64>>,
+    versions: parking_lot::Mutex<HashMap<u32, HashMap<Vec<u8>, u64>>>,
     /// How many entries `versions` has: while 0, no key needs looking up.
     count: AtomicUsize,
 }
@@ -53,7 +53,7 @@ impl Pages {
             return false;
         }
         let mut versions = self.versions.lock();
-        let known = if whole { None } else { versions.get(&(store, key.to_vec())).copied() };
+        let known = if whole { None } else { versions.get(&store).and_then(|keys| keys.get(key)).copied() };
         let (version, pages) = match known {
             Some(version) => {
                 let touched = touched.unwrap_or(0..0);
@@ -61,7 +61,7 @@ impl Pages {
             }
             None => {
                 let version = fresh_version();
-                if versions.insert((store, key.to_vec()), version).is_none() {
+                if versions.entry(store).or_default().insert(key.to_vec(), version).is_none() {
                     self.count.fetch_add(1, Ordering::Relaxed);
                 }
                 (version, 0..bytes.len().div_ceil(PAGE))
@@ -84,14 +84,14 @@ impl Pages {
         if self.count.load(Ordering::Relaxed) == 0 {
             return;
         }
-        if self.versions.lock().remove(&(store, key.to_vec())).is_some() {
+        if self.versions.lock().get_mut(&store).and_then(|keys| keys.remove(key)).is_some() {
             self.count.fetch_sub(1, Ordering::Relaxed);
         }
     }
 
     /// A paged string found at start.
     pub fn remember(&self, store: u32, key: &[u8], version: u64) {
-        if self.versions.lock().insert((store, key.to_vec()), version).is_none() {
+        if self.versions.lock().entry(store).or_default().insert(key.to_vec(), version).is_none() {
             self.count.fetch_add(1, Ordering::Relaxed);
         }
     }
