@@ -446,12 +446,18 @@ impl Store {
 
     /// Marks `key` dirty: its metadata (and, when `whole`, all its members) is written when its
     /// shard unlocks.
-    fn mark(&self, pending: &mut Pending, db: usize, key: &[u8], whole: bool) {
-        match pending.dirty.iter_mut().find(|d| d.db == db && d.key == key) {
-            Some(dirty) => dirty.whole |= whole,
-            None => pending.dirty.push(Dirty { db, hash: KeyHash::of(key), key: key.to_vec(), whole, touched: None }),
-        }
+    fn mark<'p>(&self, pending: &'p mut Pending, db: usize, key: &[u8], whole: bool) -> &'p mut Dirty {
         pending.any_whole |= whole;
+        let index = match pending.dirty.iter().position(|d| d.db == db && d.key == key) {
+            Some(index) => index,
+            None => {
+                pending.dirty.push(Dirty { db, hash: KeyHash::of(key), key: key.to_vec(), whole: false, touched: None });
+                pending.dirty.len() - 1
+            }
+        };
+        let dirty = &mut pending.dirty[index];
+        dirty.whole |= whole;
+        dirty
     }
 
     /// Writes the metadata (and, when `whole`, the members) of `key` as `shard` holds it now.
@@ -604,14 +610,12 @@ impl ChangeSink for Store {
                 }
             }
             Mutation::StringWrite { key, offset, bytes } => {
-                self.mark(pending, db, key, false);
+                let dirty = self.mark(pending, db, key, false);
                 let end = offset + bytes.len();
-                if let Some(dirty) = pending.dirty.iter_mut().find(|d| d.db == db && d.key == key) {
-                    dirty.touched = Some(match dirty.touched.take() {
-                        Some(touched) => touched.start.min(offset)..touched.end.max(end),
-                        None => offset..end,
-                    });
-                }
+                dirty.touched = Some(match dirty.touched.take() {
+                    Some(touched) => touched.start.min(offset)..touched.end.max(end),
+                    None => offset..end,
+                });
             }
             _ => {
                 if let Some(key) = change.key() {
