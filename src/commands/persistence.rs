@@ -31,6 +31,9 @@ pub fn dump(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
         Some(entry) if matches!(entry.value(), crate::engine::Value::Queue(_)) => {
             return Err(CmdError::err("DUMP of a queue is not supported yet (Redis's format has no queue type)"));
         }
+        Some(entry) if matches!(entry.value(), crate::engine::Value::Topic(_)) => {
+            return Err(CmdError::err("DUMP of a topic is not supported yet (Redis's format has no topic type)"));
+        }
         Some(entry) => Reply::Bulk(dump::payload(entry.value()).into()),
         None => Reply::Nil,
     })
@@ -286,7 +289,9 @@ pub fn debug_reload(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
         }
         None => {
             if holds_queues(shared) {
-                return Err(CmdError::err("DEBUG RELOAD without persistence would lose the queues (RDB files have no queue type)"));
+                return Err(CmdError::err(
+                    "DEBUG RELOAD without persistence would lose the queues and topics (RDB files have no such types)",
+                ));
             }
             if save && !save_now(ctx) {
                 return Err(CmdError::err("Error trying to save the DB"));
@@ -303,11 +308,16 @@ pub fn debug_reload(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     Ok(Reply::Ok)
 }
 
-/// Whether any database holds a queue.
+/// Whether any database holds a queue or a topic.
 fn holds_queues(shared: &Shared) -> bool {
     (0..shared.keyspace.databases()).any(|db| {
         (0..crate::engine::keyspace::SHARDS).any(|shard| {
-            shared.keyspace.db(db).lock_index(shard).iter().any(|entry| matches!(entry.value(), crate::engine::Value::Queue(_)))
+            shared
+                .keyspace
+                .db(db)
+                .lock_index(shard)
+                .iter()
+                .any(|entry| matches!(entry.value(), crate::engine::Value::Queue(_) | crate::engine::Value::Topic(_)))
         })
     })
 }
