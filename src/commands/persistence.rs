@@ -305,6 +305,7 @@ pub fn debug_reload(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
         }
     }
     super::queue::after_recovery(shared);
+    super::topic::after_recovery(shared);
     Ok(Reply::Ok)
 }
 

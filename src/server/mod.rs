@@ -82,6 +82,7 @@ pub async fn run(shared: Arc<Shared>, listeners: Vec<std::net::TcpListener>, wit
     if with_cron {
         tokio::spawn(cron(shared.clone()));
         tokio::spawn(queue_timer(shared.clone()));
+        tokio::spawn(topic_worker(shared.clone()));
     }
     let mut shutdown = shared.shutdown_signal();
     let _ = shutdown.wait_for(|state| *state == ShutdownRequest::Stop).await;
@@ -247,6 +248,35 @@ async fn queue_timer(shared: Arc<Shared>) {
                 shared.queues.schedule(*db, key, now + 10);
             }
         }
+    }
+}
+
+/// How often the topic worker visits the topics.
+const TOPIC_WORKER_EVERY: Duration = Duration::from_millis(250);
+
+/// Applies topics' retention and compaction and ends group members' expired sessions, so disk is
+/// bounded and partitions move to live members without anyone touching the topic
+/// (`commands::topic::maintain`, whose choices come from the pure `engine::topic::choose`). One
+/// task, on the cron's loop; recovered topics were registered by `main`.
+async fn topic_worker(shared: Arc<Shared>) {
+    let mut shutdown = shared.shutdown_signal();
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(TOPIC_WORKER_EVERY) => {}
+            _ = crate::state::shared::stopping(&mut shutdown) => return,
+        }
+        let topics = shared.topics.all();
+        if topics.is_empty() || shared.loading.load(Ordering::Relaxed) {
+            continue;
+        }
+        alone_then_serve(&shared, |shared| {
+            let now = unix_ms();
+            for (db, key) in &topics {
+                if !crate::commands::topic::maintain(shared, *db, key, now) {
+                    shared.topics.forget(*db, key);
+                }
+            }
+        });
     }
 }
 

@@ -17,4 +17,5 @@ pub mod session;
 pub mod shared;
 pub mod slowlog;
 pub mod stats;
+pub mod topics;
 pub mod watch;
