@@ -69,7 +69,7 @@ impl Entry {
 }
 
 /// One partition's log.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub struct Partition {
     entries: BTreeMap<u64, Entry>,
     /// The log end offset: the offset the next entry gets.
@@ -87,6 +87,13 @@ pub struct Partition {
 impl PartialEq for Partition {
     fn eq(&self, other: &Partition) -> bool {
         self.end == other.end && self.entries == other.entries
+    }
+}
+
+/// Log end and entries: what equality compares.
+impl std::fmt::Debug for Partition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Partition").field("end", &self.end).field("entries", &self.entries).finish()
     }
 }
 
@@ -224,12 +231,18 @@ pub fn choose(config: &TopicConfig, partition: &Partition, now: u64, limit: usiz
 }
 
 /// A member of a consumer group.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub struct Member {
     /// Its partitions, ascending.
     pub partitions: Vec<u32>,
     /// When it was last heard of (a SUB or HEARTBEAT); soft state, not compared.
     pub seen: u64,
+}
+
+impl std::fmt::Debug for Member {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Member").field("partitions", &self.partitions).finish()
+    }
 }
 
 impl PartialEq for Member {
@@ -239,7 +252,7 @@ impl PartialEq for Member {
 }
 
 /// A consumer group.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub struct Group {
     pub session_ms: u64,
     /// Grows with every rebalance; a member's assignment belongs to one generation.
@@ -259,6 +272,17 @@ impl PartialEq for Group {
             && self.generation == other.generation
             && self.members == other.members
             && self.committed == other.committed
+    }
+}
+
+impl std::fmt::Debug for Group {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Group")
+            .field("session_ms", &self.session_ms)
+            .field("generation", &self.generation)
+            .field("members", &self.members)
+            .field("committed", &self.committed)
+            .finish()
     }
 }
 
@@ -430,8 +454,8 @@ pub enum TopicChange<'a> {
     },
 }
 
-/// A topic. Equality compares config, partitions, groups and producers (not soft state).
-#[derive(Clone, Debug, Default)]
+/// A topic. Equality and `Debug` show config, partitions, groups and producers (not soft state).
+#[derive(Clone, Default)]
 pub struct Topic {
     config: TopicConfig,
     partitions: Vec<Partition>,
@@ -439,6 +463,17 @@ pub struct Topic {
     producers: BTreeMap<(Box<[u8]>, u32), Producer>,
     /// The partition the next unkeyed publish goes to (round robin; soft state).
     next_partition: u32,
+}
+
+impl std::fmt::Debug for Topic {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Topic")
+            .field("config", &self.config)
+            .field("partitions", &self.partitions)
+            .field("groups", &self.groups)
+            .field("producers", &self.producers)
+            .finish()
+    }
 }
 
 impl PartialEq for Topic {
