@@ -243,3 +243,372 @@ fn inside_multi_exec_scripts_and_resp3() {
     assert_eq!(text(map_get(entry, "key")), "k");
     assert_eq!(text(map_get(entry, "payload")), "a");
 }
+
+/// One partition of the model: entries by offset, the log end.
+#[derive(Default, Clone)]
+struct Log {
+    entries: std::collections::BTreeMap<u64, (u64, Option<String>, String)>,
+    end: u64,
+}
+
+impl Log {
+    fn bytes(&self) -> u64 {
+        self.entries.values().map(|(_, k, p)| (k.as_ref().map_or(0, |k| k.len()) + p.len() + 16) as u64).sum()
+    }
+
+    fn start(&self) -> u64 {
+        self.entries.keys().next().copied().unwrap_or(self.end)
+    }
+}
+
+/// The model of one topic with one group `g`.
+struct Model {
+    logs: Vec<Log>,
+    retention: Option<u64>,
+    max_bytes: Option<u64>,
+    /// Tombstone delay of a compacted topic.
+    compact: Option<u64>,
+    producers: std::collections::HashMap<(String, u32), Vec<(u64, u64)>>,
+    members: std::collections::BTreeMap<String, u64>,
+    session: u64,
+    committed: std::collections::BTreeMap<u32, u64>,
+    position: std::collections::BTreeMap<u32, u64>,
+    owners: std::collections::BTreeMap<u32, String>,
+}
+
+impl Model {
+    fn new(partitions: usize, retention: Option<u64>, max_bytes: Option<u64>, compact: Option<u64>) -> Model {
+        Model {
+            logs: vec![Log::default(); partitions],
+            retention,
+            max_bytes,
+            compact,
+            producers: Default::default(),
+            members: Default::default(),
+            session: 1000,
+            committed: Default::default(),
+            position: Default::default(),
+            owners: Default::default(),
+        }
+    }
+
+    fn append(&mut self, p: u32, key: Option<&str>, payload: &str, now: u64) -> u64 {
+        let log = &mut self.logs[p as usize];
+        let offset = log.end;
+        log.entries.insert(offset, (now, key.map(String::from), payload.to_string()));
+        log.end += 1;
+        offset
+    }
+
+    /// Members not heard of for a session leave; their partitions' positions go (a member that
+    /// comes back in the same command starts again from the committed offsets, as in Kafka).
+    fn expire(&mut self, now: u64) {
+        let session = self.session;
+        let gone: Vec<String> = self.members.iter().filter(|(_, seen)| **seen + session <= now).map(|(n, _)| n.clone()).collect();
+        for name in gone {
+            self.leave(&name);
+        }
+    }
+
+    fn leave(&mut self, name: &str) -> bool {
+        let owned: Vec<u32> = self.owners.iter().filter(|(_, o)| o.as_str() == name).map(|(p, _)| *p).collect();
+        for p in owned {
+            self.position.remove(&p);
+            self.owners.remove(&p);
+        }
+        self.members.remove(name).is_some()
+    }
+
+    /// Retention by age and bytes, then compaction, as the worker applies them.
+    fn clean(&mut self, now: u64) {
+        for log in &mut self.logs {
+            while let Some((&offset, &(ts, _, _))) = log.entries.iter().next() {
+                let old = self.retention.is_some_and(|ms| ts + ms <= now);
+                let big = self.max_bytes.is_some_and(|max| log.bytes() > max);
+                if !old && !big {
+                    break;
+                }
+                log.entries.remove(&offset);
+            }
+            if let Some(tombstone_ms) = self.compact {
+                let mut latest = std::collections::HashMap::new();
+                for (offset, (_, key, _)) in &log.entries {
+                    latest.insert(key.clone(), *offset);
+                }
+                log.entries.retain(|offset, (ts, key, payload)| {
+                    latest.get(key) == Some(offset) && !(payload.is_empty() && *ts + tombstone_ms <= now)
+                });
+            }
+        }
+    }
+
+    /// The group's next offset on `p` (position, else committed, else the start).
+    fn next(&self, p: u32) -> u64 {
+        let log = &self.logs[p as usize];
+        self.position.get(&p).or(self.committed.get(&p)).copied().unwrap_or(0).max(log.start()).min(log.end)
+    }
+
+    /// Takes in the assignment the server reports: positions of partitions that changed owner go.
+    fn observe(&mut self, assignment: &[(String, Vec<i64>)]) {
+        let owners: std::collections::BTreeMap<u32, String> =
+            assignment.iter().flat_map(|(name, parts)| parts.iter().map(move |p| (*p as u32, name.clone()))).collect();
+        for p in 0..self.logs.len() as u32 {
+            if self.owners.get(&p) != owners.get(&p) {
+                self.position.remove(&p);
+            }
+        }
+        self.owners = owners;
+    }
+}
+
+fn check_assignment(model: &Model, assignment: &[(String, Vec<i64>)], context: &str) {
+    let names: Vec<&String> = assignment.iter().map(|(n, _)| n).collect();
+    assert_eq!(names, model.members.keys().collect::<Vec<_>>(), "{context}: members");
+    if assignment.is_empty() {
+        return;
+    }
+    let mut all: Vec<i64> = assignment.iter().flat_map(|(_, p)| p.clone()).collect();
+    all.sort();
+    assert_eq!(all, (0..model.logs.len() as i64).collect::<Vec<_>>(), "{context}: each partition has one owner");
+    let sizes: Vec<usize> = assignment.iter().map(|(_, p)| p.len()).collect();
+    assert!(sizes.iter().max().unwrap() - sizes.iter().min().unwrap() <= 1, "{context}: balanced {assignment:?}");
+}
+
+fn entry_reply(offset: u64, entry: &(u64, Option<String>, String)) -> Reply {
+    Reply::Array(vec![
+        Reply::Int(offset as i64),
+        Reply::Int(entry.0 as i64),
+        entry.1.as_ref().map_or(Reply::Nil, |k| Reply::bulk(k.as_bytes())),
+        Reply::bulk(entry.2.as_bytes()),
+    ])
+}
+
+/// One seeded run over a topic with one group: every STREAM.* command with random arguments and
+/// a moving clock, each reply checked against the model, the worker's retention and compaction
+/// and session ends applied to both; the topic rebuilt from the store now and then must equal
+/// the live one, and every 97 steps the server restarts from its store.
+fn model_run(seed: u64, steps: usize, compacted: bool) {
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+    use strata::engine::persist::{recovery, Fsync, Store};
+    use strata::engine::topic::partition_for;
+    use strata::engine::{KeyHash, Keyspace, Limits};
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = std::sync::Arc::new(Store::open(dir.path(), 16, Fsync::No).unwrap());
+    let mut h = Harness::with_sinks(&[], vec![store.clone()]);
+    let mut rng = StdRng::seed_from_u64(seed);
+    let (mut model, create): (Model, Vec<&str>) = if compacted {
+        (Model::new(2, None, None, Some(300)), vec!["stream.create", "t", "PARTITIONS", "2", "COMPACT", "TOMBSTONE", "300"])
+    } else {
+        (Model::new(3, Some(2000), Some(400), None), vec!["stream.create", "t", "PARTITIONS", "3", "RETENTION", "2000", "MAXBYTES", "400"])
+    };
+    assert_eq!(h.run(&create), Reply::Ok);
+    // The group exists from the start (a SEEK creates it), so every group command has one to act on.
+    assert_eq!(h.run(&["stream.seek", "t", "GROUP", "g", "PARTITION", "0", "EARLIEST"]), Reply::Ok);
+    model.committed.insert(0, 0);
+    let partitions = model.logs.len() as u32;
+    let keys = ["a", "b", "c", "d", "e", "f"];
+    let consumers = ["c1", "c2", "c3"];
+    for step in 0..steps {
+        let now = h.now_ms();
+        let context = format!("seed {seed} step {step}");
+        match rng.random_range(0..14) {
+            0..=2 => {
+                let key = keys[rng.random_range(0..keys.len())];
+                let payload = if compacted && rng.random_bool(0.2) { String::new() } else { format!("p{step}") };
+                let p = partition_for(key.as_bytes(), partitions);
+                let offset = model.append(p, Some(key), &payload, now);
+                let reply = h.run(&["stream.pub", "t", &payload, "KEY", key]);
+                assert_eq!(published(&reply), (p as i64, offset as i64), "{context}");
+            }
+            3 => {
+                let p = rng.random_range(0..partitions);
+                let producer = ["x", "y"][rng.random_range(0..2)];
+                let known = model.producers.get(&(producer.to_string(), p)).cloned().unwrap_or_default();
+                let expected = known.last().map_or(0, |(s, _)| s + 1);
+                let seq = (expected + rng.random_range(0..3)).saturating_sub(1);
+                let key = if compacted { keys[0] } else { "" };
+                let mut command = vec!["stream.pub", "t", "v", "PARTITION"];
+                let (p_text, seq_text) = (p.to_string(), seq.to_string());
+                command.extend([p_text.as_str(), "PRODUCER", producer, "SEQ", seq_text.as_str()]);
+                if compacted {
+                    command.extend(["KEY", key]);
+                }
+                let reply = h.run(&command);
+                if let Some((_, offset)) = known.iter().find(|(s, _)| *s == seq) {
+                    assert_eq!(published(&reply), (p as i64, *offset as i64), "{context}: a retry");
+                } else if seq != expected {
+                    assert!(error(&reply).contains(&format!("expected {expected}")), "{context}: {reply:?}");
+                } else {
+                    let offset = model.append(p, compacted.then_some(key), "v", now);
+                    assert_eq!(published(&reply), (p as i64, offset as i64), "{context}");
+                    let window = model.producers.entry((producer.to_string(), p)).or_default();
+                    window.push((seq, offset));
+                    if window.len() > 5 {
+                        window.remove(0);
+                    }
+                }
+            }
+            4 => {
+                let p = rng.random_range(0..partitions);
+                let log = &model.logs[p as usize];
+                let n = rng.random_range(1..6);
+                let (how, from): (Vec<String>, u64) = match rng.random_range(0..4) {
+                    0 => {
+                        let o = rng.random_range(0..log.end + 2);
+                        (vec!["OFFSET".into(), o.to_string()], o)
+                    }
+                    1 => (vec!["EARLIEST".into()], log.start()),
+                    2 => (vec!["LATEST".into()], log.end),
+                    _ => {
+                        let t = now.saturating_sub(rng.random_range(0..3000));
+                        let first = log.entries.iter().find(|(_, e)| e.0 >= t).map_or(log.end, |(o, _)| *o);
+                        (vec!["TIME".into(), t.to_string()], first)
+                    }
+                };
+                let mut command: Vec<String> = ["stream.read", "t", "PARTITION", &p.to_string()].iter().map(|s| s.to_string()).collect();
+                command.extend(how);
+                command.extend(["COUNT".to_string(), n.to_string()]);
+                let expected = Reply::Array(log.entries.range(from..).take(n).map(|(o, e)| entry_reply(*o, e)).collect());
+                assert_eq!(h.run(&command), expected, "{context}: {command:?}");
+            }
+            5..=7 => {
+                let c = consumers[rng.random_range(0..consumers.len())];
+                let n = rng.random_range(1..8);
+                model.expire(now);
+                model.members.insert(c.to_string(), now);
+                let reply = h.run(&["stream.sub", "t", "GROUP", "g", "CONSUMER", c, "COUNT", &n.to_string(), "SESSION", "1000"]);
+                let assignment = assignment(&mut h, "t", "g");
+                check_assignment(&model, &assignment, &context);
+                model.observe(&assignment);
+                let mine: Vec<u32> = model.owners.iter().filter(|(_, o)| o.as_str() == c).map(|(p, _)| *p).collect();
+                let mut cursors: Vec<(u32, u64)> = mine.iter().map(|p| (*p, model.next(*p))).collect();
+                let mut expected = Vec::new();
+                let mut progressed = true;
+                while expected.len() < n && progressed {
+                    progressed = false;
+                    for (p, at) in cursors.iter_mut() {
+                        if expected.len() >= n {
+                            break;
+                        }
+                        if let Some((o, e)) = model.logs[*p as usize].entries.range(*at..).next() {
+                            expected.push((*p as i64, *o as i64, e.2.clone()));
+                            *at = o + 1;
+                            progressed = true;
+                        }
+                    }
+                }
+                for (p, at) in cursors {
+                    model.position.insert(p, at);
+                }
+                assert_eq!(sub_entries(&reply), expected, "{context}: SUB {c}");
+            }
+            8 => {
+                let c = consumers[rng.random_range(0..consumers.len())];
+                let p = rng.random_range(0..partitions);
+                let o = rng.random_range(0..model.logs[p as usize].end + 2);
+                model.expire(now);
+                let reply = h.run(&["stream.commit", "t", "GROUP", "g", "CONSUMER", c, &p.to_string(), &o.to_string()]);
+                let assignment = assignment(&mut h, "t", "g");
+                check_assignment(&model, &assignment, &context);
+                model.observe(&assignment);
+                if !model.members.contains_key(c) {
+                    assert!(error(&reply).contains("not a member"), "{context}: {reply:?}");
+                } else if model.owners.get(&p).map(String::as_str) != Some(c) {
+                    assert!(error(&reply).starts_with("FENCED"), "{context}: {reply:?}");
+                } else if o > model.logs[p as usize].end {
+                    assert!(error(&reply).contains("past the end"), "{context}: {reply:?}");
+                } else {
+                    assert_eq!(reply, Reply::Ok, "{context}");
+                    model.committed.insert(p, o);
+                }
+            }
+            9 => {
+                let p = rng.random_range(0..partitions);
+                let log = &model.logs[p as usize];
+                let (how, to) =
+                    if rng.random_bool(0.5) { (vec!["EARLIEST".to_string()], log.start()) } else { (vec!["LATEST".to_string()], log.end) };
+                let mut command: Vec<String> =
+                    ["stream.seek", "t", "GROUP", "g", "PARTITION", &p.to_string()].iter().map(|s| s.to_string()).collect();
+                command.extend(how);
+                assert_eq!(h.run(&command), Reply::Ok, "{context}");
+                model.committed.insert(p, to);
+                model.position.insert(p, to);
+            }
+            10 => {
+                let c = consumers[rng.random_range(0..consumers.len())];
+                let leave = rng.random_bool(0.3);
+                if leave {
+                    let was = model.leave(c);
+                    assert_eq!(h.run(&["stream.leave", "t", "GROUP", "g", "CONSUMER", c]), Reply::Int(i64::from(was)), "{context}");
+                } else {
+                    model.expire(now);
+                    let reply = h.run(&["stream.heartbeat", "t", "GROUP", "g", "CONSUMER", c]);
+                    if let Some(seen) = model.members.get_mut(c) {
+                        *seen = now;
+                        assert!(matches!(reply, Reply::Array(_)), "{context}: {reply:?}");
+                    } else {
+                        assert!(error(&reply).contains("not a member"), "{context}: {reply:?}");
+                    }
+                }
+                let assignment = assignment(&mut h, "t", "g");
+                check_assignment(&model, &assignment, &context);
+                model.observe(&assignment);
+            }
+            11 => {
+                let rows = h.run(&["stream.offsets", "t", "GROUP", "g"]);
+                for (p, row) in items(&rows).iter().enumerate() {
+                    let log = &model.logs[p];
+                    let committed = model.committed.get(&(p as u32)).copied();
+                    assert_eq!(map_get(row, "committed"), &committed.map_or(Reply::Nil, |c| Reply::Int(c as i64)), "{context}");
+                    assert_eq!(int(map_get(row, "log-end")), log.end as i64, "{context}");
+                    assert_eq!(int(map_get(row, "log-start")), log.start() as i64, "{context}");
+                    let lag = log.end.saturating_sub(committed.unwrap_or(0).max(log.start()));
+                    assert_eq!(int(map_get(row, "lag")), lag as i64, "{context}");
+                }
+            }
+            12 => h.advance_ms(rng.random_range(0..400)),
+            _ => {
+                assert!(strata::commands::topic::maintain(&h.shared, 0, b"t", now));
+                model.expire(now);
+                model.clean(now);
+                let assignment = assignment(&mut h, "t", "g");
+                check_assignment(&model, &assignment, &context);
+                model.observe(&assignment);
+            }
+        }
+
+        if step % 40 == 39 {
+            store.flush();
+            let rebuilt = Keyspace::new(16);
+            recovery::load(&store, &rebuilt, &Limits::default(), now, &Default::default()).unwrap();
+            let hash = KeyHash::of(b"t");
+            let shown = |keyspace: &Keyspace| keyspace.db(0).lock(hash).get(hash, b"t", now).map(|e| format!("{:?}", e.value()));
+            assert_eq!(shown(&rebuilt), shown(&h.shared.keyspace), "{context}: the store's topic");
+        }
+
+        // A restart: positions (soft state) go back to the committed offsets; members get a new session.
+        if step % 97 == 96 {
+            store.flush();
+            let now = h.now_ms();
+            drop(h);
+            drop(store);
+            store = std::sync::Arc::new(Store::open(dir.path(), 16, Fsync::No).unwrap());
+            h = Harness::with_sinks(&[], vec![store.clone()]);
+            h.advance_ms(now + 1 - h.now_ms());
+            recovery::load(&store, &h.shared.keyspace, &Limits::default(), h.now_ms(), &Default::default()).unwrap();
+            strata::commands::topic::after_recovery(&h.shared);
+            model.position.clear();
+            let restarted = h.now_ms();
+            model.members.values_mut().for_each(|seen| *seen = restarted);
+        }
+    }
+}
+
+#[test]
+fn random_sequences_match_the_model() {
+    for seed in 0..40 {
+        model_run(seed, 400, seed % 3 == 2);
+    }
+}
