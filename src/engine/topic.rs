@@ -81,6 +81,8 @@ pub struct Partition {
     latest: HashMap<Box<[u8]>, u64>,
     /// Compacted topics: offsets of entries a later entry with the same key superseded.
     superseded: BTreeSet<u64>,
+    /// Compacted topics: (timestamp, offset) of the tombstones that are their key's latest entry.
+    tombstones: BTreeSet<(u64, u64)>,
 }
 
 /// Entries and log end; the indexes follow from them.
@@ -153,6 +155,12 @@ impl Partition {
             if let Some(key) = &entry.key {
                 if let Some(old) = self.latest.insert(key.clone(), offset) {
                     self.superseded.insert(old);
+                    if let Some(old_entry) = self.entries.get(&old) {
+                        self.tombstones.remove(&(old_entry.timestamp, old));
+                    }
+                }
+                if entry.is_tombstone() {
+                    self.tombstones.insert((entry.timestamp, offset));
                 }
             }
         }
@@ -164,6 +172,7 @@ impl Partition {
         let entry = self.entries.remove(&offset)?;
         self.bytes -= entry.size();
         self.superseded.remove(&offset);
+        self.tombstones.remove(&(entry.timestamp, offset));
         if let Some(key) = &entry.key {
             if self.latest.get(key) == Some(&offset) {
                 self.latest.remove(key);
@@ -218,10 +227,9 @@ pub fn choose(config: &TopicConfig, partition: &Partition, now: u64, limit: usiz
     let mut compacted = Vec::new();
     if config.compact {
         let superseded = partition.superseded.range(before..).copied();
-        let tombstones = partition.latest.values().copied().filter(|&offset| {
-            offset >= before
-                && partition.entry(offset).is_some_and(|e| e.is_tombstone() && e.timestamp.saturating_add(config.tombstone_ms) <= now)
-        });
+        // Oldest first: the tombstones past their delay are a prefix.
+        let old = partition.tombstones.iter().take_while(|(ts, _)| ts.saturating_add(config.tombstone_ms) <= now);
+        let tombstones = old.map(|(_, offset)| *offset).filter(|&offset| offset >= before);
         compacted.extend(superseded.chain(tombstones).take(limit - taken));
         compacted.sort_unstable();
     }
