@@ -3,7 +3,7 @@
 //! messages/s and, end to end, the publish-to-commit latency (p50, p99).
 //!
 //!   cargo bench --bench topic_load -- --port 7379 --mode strata --phase publish|e2e
-//!       [--producers 4] [--consumers 4] [--messages 200000] [--pipeline 16] [--count 100]
+//!       [--producers 4] [--consumers 4] [--messages 200000] [--pipeline 16] [--count 100] [--maxbytes n]
 //!
 //! Modes: `strata` (STREAM.PUB with KEY; STREAM.SUB COUNT BLOCK and STREAM.COMMIT of the batch),
 //! `redis`, what Redis Streams users write today (XADD to one of 8 stream keys chosen by a hash of
@@ -31,6 +31,8 @@ struct Options {
     messages: usize,
     pipeline: usize,
     count: usize,
+    /// STREAM.CREATE's MAXBYTES per partition (0: none), for the run that shows disk bounded by retention.
+    max_bytes: usize,
 }
 
 fn options() -> Options {
@@ -44,6 +46,7 @@ fn options() -> Options {
         messages: load::number(&flags, "messages", 200_000),
         pipeline: load::number(&flags, "pipeline", 16).max(1),
         count: load::number(&flags, "count", 100).max(1),
+        max_bytes: load::number(&flags, "maxbytes", 0),
     }
 }
 
@@ -79,8 +82,12 @@ fn setup(options: &Options) {
     let streams: Vec<String> = (0..PARTITIONS).map(|s| format!("bench:s{s}")).collect();
     let _: redis::Value = redis::cmd("DEL").arg("bench:topic").arg(&streams).query(&mut con).expect("DEL");
     if options.mode == "strata" {
-        let _: redis::Value =
-            redis::cmd("STREAM.CREATE").arg("bench:topic").arg("PARTITIONS").arg(PARTITIONS).query(&mut con).expect("CREATE");
+        let mut create = redis::cmd("STREAM.CREATE");
+        create.arg("bench:topic").arg("PARTITIONS").arg(PARTITIONS);
+        if options.max_bytes > 0 {
+            create.arg("MAXBYTES").arg(options.max_bytes);
+        }
+        let _: redis::Value = create.query(&mut con).expect("CREATE");
         // The group's members join before anything is published, so no rebalance moves a partition
         // mid-run.
         for c in 0..options.consumers {

@@ -4,11 +4,12 @@
 # same, all with AOF on at the same `appendfsync`.
 #
 #   benches/topics.sh [messages]      (default 200000; PRODUCERS, CONSUMERS, COUNT, FSYNC=everysec,
-#                                      STRATA_PORT, REDIS_PORT)
+#                                      STRATA_PORT, REDIS_PORT, RETAINED=2000000 MAXBYTES=4194304)
 #
 # 100-byte messages with keys over 8 partitions: publish rate at pipelines 1 and 16, then end to end
 # (publishing at pipeline 16, a group of CONSUMERS committing every batch) with the p50/p99
-# publish-to-commit latency. Needs redis-server.
+# publish-to-commit latency. Last, RETAINED messages go to a topic with MAXBYTES per partition and
+# the store's size on disk is printed: retention bounds it. Needs redis-server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 messages=${1:-200000}
@@ -39,5 +40,12 @@ for fsync in ${FSYNC:-everysec}; do
     echo "  STREAM.* / Redis Streams: $(echo "$(rate "$ours") / $(rate "$theirs")" | bc -l | cut -c1-5)x"
   done
   echo "  strata store on disk: $(du -sh "$work/strata" | cut -f1)"
+  retained=${RETAINED:-2000000}
+  max_bytes=${MAXBYTES:-4194304}
+  cargo bench --bench topic_load -- --port "$strata_port" --mode strata --phase publish --pipeline 16 --producers "$producers" \
+    --messages "$retained" --maxbytes "$max_bytes" 2>/dev/null | tail -1 | sed 's/^/  /'
+  sleep 2
+  kept=$(redis-cli -p "$strata_port" stream.info bench:topic | awk '/^entries$/ {getline; n += $1} END {print n}')
+  echo "  $retained messages, MAXBYTES $max_bytes x 8 partitions: $kept entries kept, store on disk $(du -sh "$work/strata" | cut -f1)"
   pair_stop "$strata_port" "$redis_port"
 done
