@@ -624,3 +624,13 @@ fn random_sequences_match_the_model() {
         model_run(seed, 400, seed % 3 == 2);
     }
 }
+
+#[test]
+fn blocking_forms_do_not_block_in_scripts() {
+    let mut h = Harness::new();
+    h.run(&["stream.create", "t"]);
+    let script = "return redis.call('stream.read', KEYS[1], 'PARTITION', 0, 'LATEST', 'BLOCK', 0)";
+    assert_eq!(h.run(&["eval", script, "1", "t"]), Reply::Nil, "a null array, as Redis gives inside scripts");
+    let script = "return redis.call('stream.sub', KEYS[1], 'GROUP', 'g', 'CONSUMER', 'c', 'BLOCK', 0)";
+    assert_eq!(h.run(&["eval", script, "1", "t"]), Reply::Nil);
+}
