@@ -610,7 +610,7 @@ fn model_run(seed: u64, steps: usize, compacted: bool) {
             h = Harness::with_sinks(&[], vec![store.clone()]);
             h.advance_ms(now + 1 - h.now_ms());
             recovery::load(&store, &h.shared.keyspace, &Limits::default(), h.now_ms(), &Default::default()).unwrap();
-            strata::commands::topic::after_recovery(&h.shared);
+            strata::commands::topic::register_all(&h.shared);
             model.position.clear();
             let restarted = h.now_ms();
             model.members.values_mut().for_each(|seen| *seen = restarted);

@@ -324,3 +324,20 @@ fn replay_by_time_starts_at_the_right_entry() {
     let sub = sub_entries(&ok(&mut con, &["STREAM.SUB", "t", "GROUP", "replay", "CONSUMER", "r"]));
     assert_eq!(sub.iter().map(|e| e.2.as_str()).collect::<Vec<_>>(), ["late0", "late1", "late2"]);
 }
+
+/// The worker applies retention by itself, also to a topic renamed away from the key its STREAM.*
+/// writes registered; offsets go on after everything was removed.
+#[test]
+fn the_worker_applies_retention_to_renamed_topics_too() {
+    let server = Server::start();
+    let mut con = server.con();
+    ok(&mut con, &["STREAM.CREATE", "r", "RETENTION", "200"]);
+    for i in 0..3 {
+        ok(&mut con, &["STREAM.PUB", "r", &format!("m{i}")]);
+    }
+    ok(&mut con, &["RENAME", "r", "renamed"]);
+    let entries = |con: &mut redis::Connection| read_entries(&ok(con, &["STREAM.READ", "renamed", "PARTITION", "0", "EARLIEST"])).len();
+    assert!(common::eventually(Duration::from_secs(20), || entries(&mut con) == 0), "retention removed the entries");
+    assert_eq!(published(&ok(&mut con, &["STREAM.PUB", "renamed", "next"])), (0, 3), "offsets are never reused");
+    server.assert_no_panic();
+}

@@ -302,7 +302,7 @@ pub fn debug_reload(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
         }
     }
     super::queue::after_recovery(shared);
-    super::topic::after_recovery(shared);
+    super::topic::register_all(shared);
     Ok(Reply::Ok)
 }
 

@@ -639,8 +639,10 @@ pub fn maintain(shared: &Shared, db: usize, key: &[u8], now: u64) -> bool {
     true
 }
 
-/// After recovery: registers every topic with the worker.
-pub fn after_recovery(shared: &Shared) {
+/// Registers every topic of every database with the worker: after recovery, and every few seconds
+/// from the worker itself, so a topic that reached its key without a STREAM.* write (RENAME,
+/// RESTORE, MOVE, COPY) still gets its retention.
+pub fn register_all(shared: &Shared) {
     for db in 0..shared.keyspace.databases() {
         for shard in 0..crate::engine::keyspace::SHARDS {
             let guard = shared.keyspace.db(db).lock_index(shard);

@@ -1,7 +1,8 @@
 //! The topics the topic worker visits (`server`'s `topic_worker`, [`crate::commands::topic::maintain`]):
 //! every key a STREAM.* write touched, and every topic recovery found. A hint, like the queue
 //! timer's schedule: a key that no longer holds a topic (deleted, renamed away) is forgotten at the
-//! worker's next visit, and a topic renamed to another key is registered again by its next write.
+//! worker's next visit, and a topic renamed to another key is registered again by its next write
+//! or by the worker's periodic look at every key (`commands::topic::register_all`).
 
 use std::sync::Mutex;
 
