@@ -270,7 +270,7 @@ async fn topic_worker(shared: Arc<Shared>) {
             _ = crate::state::shared::stopping(&mut shutdown) => return,
         }
         visits = visits.wrapping_add(1);
-        if visits % TOPIC_REDISCOVERY == 0 && !shared.loading.load(Ordering::Relaxed) {
+        if visits.is_multiple_of(TOPIC_REDISCOVERY) && !shared.loading.load(Ordering::Relaxed) {
             crate::commands::topic::register_all(&shared);
         }
         let topics = shared.topics.all();
