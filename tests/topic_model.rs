@@ -634,3 +634,25 @@ fn blocking_forms_do_not_block_in_scripts() {
     let script = "return redis.call('stream.sub', KEYS[1], 'GROUP', 'g', 'CONSUMER', 'c', 'BLOCK', 0)";
     assert_eq!(h.run(&["eval", script, "1", "t"]), Reply::Nil);
 }
+
+#[test]
+fn a_consumer_waiting_in_block_keeps_its_partitions() {
+    let mut h = Harness::new();
+    h.run(&["stream.create", "t", "PARTITIONS", "2"]);
+    assert_eq!(h.run(&["stream.sub", "t", "GROUP", "g", "CONSUMER", "waiter", "BLOCK", "5000", "SESSION", "1000"]), Reply::NoReply);
+    h.advance_ms(3000);
+    h.run(&["stream.sub", "t", "GROUP", "g", "CONSUMER", "other"]);
+    let shares = assignment(&mut h, "t", "g");
+    assert_eq!(shares, vec![("other".into(), vec![1]), ("waiter".into(), vec![0])], "still a member 3 s into a 5 s wait");
+    h.advance_ms(900);
+    h.run(&["stream.heartbeat", "t", "GROUP", "g", "CONSUMER", "other"]);
+    h.advance_ms(900);
+    h.run(&["stream.heartbeat", "t", "GROUP", "g", "CONSUMER", "other"]);
+    assert_eq!(assignment(&mut h, "t", "g").len(), 2, "4.8 s in: the wait has not ended");
+    // The wait ended at 5 s and nothing was heard of the waiter for a session after.
+    h.advance_ms(600);
+    h.run(&["stream.heartbeat", "t", "GROUP", "g", "CONSUMER", "other"]);
+    h.advance_ms(700);
+    h.run(&["stream.heartbeat", "t", "GROUP", "g", "CONSUMER", "other"]);
+    assert_eq!(assignment(&mut h, "t", "g"), vec![("other".into(), vec![0, 1])]);
+}

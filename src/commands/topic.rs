@@ -328,7 +328,8 @@ fn group_and_consumer<'a>(cursor: &mut ArgCursor<'a>) -> Result<(&'a [u8], &'a [
 /// reads from the partitions the group assigns to it, from the group's positions (for a partition
 /// it just got: the committed offset, else the earliest), taking partitions in turn. SESSION sets
 /// the group's session timeout (default 45 s, Kafka's): a member neither subscribing nor sending
-/// STREAM.HEARTBEAT for longer leaves the group. BLOCK should stay below it.
+/// STREAM.HEARTBEAT for longer leaves the group; a finite BLOCK keeps it alive while it waits (the
+/// session counts from the end of the wait), BLOCK 0 does not.
 ///
 /// # Returns
 /// Up to COUNT (default 100) entries, each `[partition, offset, timestamp-ms, key, payload]`, a
@@ -350,6 +351,9 @@ pub fn subscribe(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
         }
     }
     let (now, protocol) = (ctx.now_ms, ctx.session.protocol);
+    // A consumer waiting in a finite BLOCK is alive until the wait ends: its session counts from
+    // then (as a Kafka consumer's heartbeats go on while it polls).
+    let waits_until = wait.flatten().filter(|_| !ctx.session.in_exec).map(|d| now.saturating_add(d.as_millis() as u64));
     let (rebalanced, entries) = with_topic(ctx, key, |topic| {
         let expired = topic.expire_members(now);
         let joined = topic.join(group, consumer, session, now);
@@ -358,6 +362,10 @@ pub fn subscribe(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
             .into_iter()
             .filter_map(|(p, o)| topic.partition(p).and_then(|log| log.entry(o)).map(|e| entry_reply(protocol, Some(p), o, e)))
             .collect();
+        if let (true, Some(until)) = (entries.is_empty(), waits_until) {
+            // Just joined or renewed, so a member: nothing to refuse.
+            let _ = topic.heartbeat(group, consumer, until);
+        }
         (expired || joined, entries)
     })?
     .ok_or_else(|| no_topic(key))?;
