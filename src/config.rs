@@ -57,6 +57,9 @@ static SETTINGS: &[Setting] = &[
     setting("bind", "* -::*", Kind::Text, true),
     setting("tcp-backlog", "511", Kind::Int { min: 0, max: i32::MAX as i64 }, true),
     setting("requirepass", "", Kind::Text, false),
+    setting("aclfile", "", Kind::Text, true),
+    setting("acllog-max-len", "128", Kind::Int { min: 0, max: i64::MAX }, false),
+    setting("acl-pubsub-default", "resetchannels", Kind::Enum(&["allchannels", "resetchannels"]), false),
     setting("threads", "0", Kind::Int { min: 0, max: 256 }, true),
     setting("databases", "16", Kind::Int { min: 1, max: i32::MAX as i64 }, true),
     setting("maxclients", "10000", Kind::Int { min: 1, max: u32::MAX as i64 }, false),
@@ -170,6 +173,8 @@ impl Hot {
 pub struct Config {
     values: RwLock<BTreeMap<&'static str, String>>,
     file: Option<PathBuf>,
+    /// The `user` lines of the file and command line: each a user name and its ACL rules.
+    users: Vec<Vec<String>>,
     /// Shared with the parts that read settings without the configuration (the pub/sub registry).
     pub hot: Arc<Hot>,
 }
@@ -189,9 +194,10 @@ impl std::error::Error for ConfigError {}
 impl Config {
     /// Defaults, then the file (if any), then `overrides` (`name value...` pairs from the command line).
     pub fn load(file: Option<&Path>, overrides: &[(String, String)]) -> Result<Config, ConfigError> {
-        let config = Config {
+        let mut config = Config {
             values: RwLock::new(SETTINGS.iter().map(|s| (s.name, s.default.to_owned())).collect()),
             file: file.map(Path::to_path_buf),
+            users: Vec::new(),
             hot: Arc::new(Hot::default()),
         };
         if let Some(path) = file {
@@ -203,10 +209,18 @@ impl Config {
                 else {
                     continue;
                 };
+                if name == "user" {
+                    config.users.push(user_words(line));
+                    continue;
+                }
                 config.apply(&name, &value).map_err(|e| ConfigError(format!("*** FATAL CONFIG FILE ERROR at line {}: {e}", number + 1)))?;
             }
         }
         for (name, value) in overrides {
+            if name == "user" {
+                config.users.push(user_words(&format!("user {value}")));
+                continue;
+            }
             config.apply(name, value).map_err(|e| ConfigError(format!("*** FATAL CONFIG ERROR in argument '--{name}': {e}")))?;
         }
         config.refresh_hot();
@@ -361,6 +375,11 @@ impl Config {
         std::fs::write(&temp, out).and_then(|_| std::fs::rename(&temp, path)).map_err(|e| format!("ERR Rewriting config file: {e}"))
     }
 
+    /// The `user` lines given at start, in order: each the user name then its rules.
+    pub fn users(&self) -> &[Vec<String>] {
+        &self.users
+    }
+
     pub fn file(&self) -> Option<&Path> {
         self.file.as_deref()
     }
@@ -372,6 +391,16 @@ fn format_line(name: &str, value: &str) -> String {
     } else {
         format!("{name} {value}")
     }
+}
+
+/// The words of a `user` line after `user`, split as the line's other values are.
+fn user_words(line: &str) -> Vec<String> {
+    let mut scratch = Vec::new();
+    let mut spans = Vec::new();
+    if split_inline_args(line.trim().as_bytes(), &mut scratch, &mut spans).is_err() {
+        return Vec::new();
+    }
+    spans.iter().skip(1).map(|s| String::from_utf8_lossy(&scratch[s.clone()]).into_owned()).collect()
 }
 
 /// Splits a config line into its name and value; `None` for blank lines and comments.

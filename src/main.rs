@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use clap::Parser;
 
-use strata::commands::registry;
+use strata::commands::{load_configured_users, registry};
 use strata::config::Config;
 use strata::engine::persist::{Fsync, Store, StoreError};
 use strata::logging;
@@ -132,6 +132,11 @@ fn main() -> std::process::ExitCode {
     };
     let shared = Arc::new(Shared::with_store(config, registry().all.len(), store));
     shared.port.store(bound, std::sync::atomic::Ordering::Relaxed);
+    if let Err(error) = load_configured_users(&shared) {
+        tracing::error!(%error, "Aborting startup because of ACL errors");
+        eprintln!("strata-server: ACL errors: {error}");
+        return std::process::ExitCode::FAILURE;
+    }
     if let Some(store) = &shared.store {
         if let Err(error) = store.start_committer() {
             tracing::error!(%error, "can't start the store's committer thread");

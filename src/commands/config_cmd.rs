@@ -30,6 +30,9 @@ pub fn config_set(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
         ));
     }
     ctx.shared.config.set(&pairs).map_err(|e| CmdError::Other(Cow::Owned(e)))?;
+    if pairs.iter().any(|(name, _)| name.eq_ignore_ascii_case("requirepass")) {
+        super::access::set_requirepass(ctx.shared, &ctx.shared.config.get("requirepass"));
+    }
     if let Some(store) = &ctx.shared.store {
         if let Some(mode) = Fsync::from_name(&ctx.shared.config.get("appendfsync")) {
             if mode != store.fsync() {

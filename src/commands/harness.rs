@@ -55,7 +55,8 @@ impl Harness {
         let shared = Arc::new(Shared::with_sinks(config, registry().all.len(), sinks));
         let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
         let info = Arc::new(ClientInfo::new(shared.clients.next_id(), addr, addr, -1, START_MS));
-        Harness { shared, session: Session::new(info, true), now_ms: START_MS, args: OwnedArgs::default() }
+        let session = Session::new(info, &shared.acl);
+        Harness { shared, session, now_ms: START_MS, args: OwnedArgs::default() }
     }
 
     /// Runs one command as the client would send it and returns its reply. A blocking command that

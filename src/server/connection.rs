@@ -67,8 +67,7 @@ struct Connection {
 
 /// Serves one client until it quits, is killed, times out, errs, or the server shuts down.
 pub async fn serve(stream: TcpStream, shared: Arc<Shared>, info: Arc<ClientInfo>) {
-    let authenticated = shared.config.get("requirepass").is_empty();
-    let session = Session::new(info.clone(), authenticated);
+    let session = Session::new(info.clone(), &shared.acl);
     let mut shutdown = shared.shutdown_signal();
     let (mut reader, mut writer) = stream.into_split();
     let mut conn =
@@ -215,6 +214,7 @@ impl Connection {
             let command = resolved.as_ref().ok().map(|&(_, command)| command);
             let db = self.session.db;
             let awaits = |key: &[u8]| shared.blocked.awaits(db, key);
+            self.session.refresh_user(&shared.acl);
             let mut state = admission::State::of(&self.session);
             state.pause = shared.pause_in_force();
             state.disk_error = shared.store.as_ref().is_some_and(|store| store.failed());
