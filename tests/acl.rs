@@ -242,13 +242,35 @@ fn users_come_from_config_lines_and_the_acl_file() {
 }
 
 #[test]
+fn subscribers_to_revoked_channels_are_disconnected() {
+    let server = Server::start();
+    let mut admin = server.con();
+    ok(&mut admin, &["ACL", "SETUSER", "listener", "on", ">l", "&news.*", "&alerts", "+subscribe", "+psubscribe", "+ping"]);
+    let mut news = connect_as(&server, "listener", "l");
+    let mut alerts = connect_as(&server, "listener", "l");
+    ok(&mut news, &["PSUBSCRIBE", "news.*"]);
+    ok(&mut alerts, &["SUBSCRIBE", "alerts"]);
+    assert_eq!(
+        ok(&mut admin, &["ACL", "DRYRUN", "listener", "SUBSCRIBE", "other"]),
+        bulk("This user has no permissions to access the 'other' channel")
+    );
+    ok(&mut admin, &["ACL", "SETUSER", "listener", "resetchannels", "&alerts"]);
+    std::thread::sleep(Duration::from_millis(100));
+    let mut subscribed = redis::cmd("PING");
+    subscribed.arg("still");
+    assert!(subscribed.query::<Value>(&mut news).is_err(), "its pattern was revoked");
+    assert!(subscribed.query::<Value>(&mut alerts).is_ok(), "its channel is still allowed");
+}
+
+#[test]
 fn acl_cat_lists_redis_categories_then_strata_families() {
     let server = Server::start();
     let mut con = server.con();
     let categories = strings(ok(&mut con, &["ACL", "CAT"]));
     assert_eq!(&categories[..3], ["keyspace", "read", "write"]);
     assert_eq!(categories[20], "scripting", "Redis's 21 categories first");
-    assert!(categories.contains(&"queue".to_owned()));
+    assert!(categories.contains(&"queue".to_owned()) && categories.contains(&"id".to_owned()));
+    assert_eq!(strings(ok(&mut con, &["ACL", "CAT", "id"])), ["id.next", "id.parse"]);
     let queue_commands = strings(ok(&mut con, &["ACL", "CAT", "queue"]));
     assert!(queue_commands.contains(&"q.push".to_owned()), "{queue_commands:?}");
     assert!(strings(ok(&mut con, &["ACL", "CAT", "hash"])).contains(&"hset".to_owned()));

@@ -24,6 +24,8 @@ pub const TRANSACTION: u32 = 1 << 19;
 pub const SCRIPTING: u32 = 1 << 20;
 /// strata's work queues (Q.*).
 pub const QUEUE: u32 = 1 << 21;
+/// strata's snowflake IDs (ID.*).
+pub const ID: u32 = 1 << 24;
 
 /// Category names with their `@`, in the order Redis prints them.
 pub const NAMES: &[(u32, &str)] = &[
@@ -49,6 +51,7 @@ pub const NAMES: &[(u32, &str)] = &[
     (TRANSACTION, "@transaction"),
     (SCRIPTING, "@scripting"),
     (QUEUE, "@queue"),
+    (ID, "@id"),
 ];
 
 /// A command's categories: the ones its row names plus the ones its flags imply, by the rules of

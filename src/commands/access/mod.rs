@@ -230,8 +230,38 @@ pub fn acl_setuser(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let user = apply_rules(base, &rules, all_channels).map_err(|(at, error)| {
         CmdError::err(format!("Error in ACL SETUSER modifier '{}': {error}", String::from_utf8_lossy(&rules[at])))
     })?;
+    if let Some(old) = ctx.shared.acl.get(name) {
+        disconnect_revoked_subscribers(ctx, &old, &user);
+    }
     ctx.shared.acl.put(user);
     Ok(Reply::Ok)
+}
+
+/// Disconnects the user's subscribed clients that hold a channel or pattern its new rules no longer
+/// allow (Redis's `ACLKillPubsubClientsIfNeeded`): only when some selector lost channels.
+fn disconnect_revoked_subscribers(ctx: &mut Ctx, old: &User, new: &User) {
+    if new.selectors.iter().any(|selector| selector.all_channels) {
+        return;
+    }
+    let allowed: Vec<&Vec<u8>> = new.selectors.iter().flat_map(|selector| &selector.channels).collect();
+    let kept = old.selectors.iter().flat_map(|selector| &selector.channels).all(|channel| allowed.contains(&channel));
+    if kept {
+        return;
+    }
+    let permits = |name: &[u8], is_pattern: bool| {
+        allowed.iter().any(|rule| if is_pattern { rule.as_slice() == name } else { crate::glob::matches(rule, name, false) })
+    };
+    for client in ctx.shared.clients.all() {
+        if client.user() != old.name || !client.subscribed() || client.id == ctx.session.id() {
+            continue;
+        }
+        let [channels, patterns, shard_channels] = ctx.shared.pubsub.subscriptions_of(client.id);
+        let revoked = patterns.iter().any(|pattern| !permits(pattern, true))
+            || channels.iter().chain(&shard_channels).any(|channel| !permits(channel, false));
+        if revoked {
+            client.kill();
+        }
+    }
 }
 
 /// ACL GETUSER username
