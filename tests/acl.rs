@@ -294,3 +294,21 @@ fn a_restricted_users_blocked_pop_is_served() {
     ok(&mut admin, &["RPUSH", "jobs", "j1"]);
     assert_eq!(waiter.join().unwrap(), Ok(Value::Array(vec![bulk("jobs"), bulk("j1")])));
 }
+
+#[test]
+fn strangers_may_not_send_big_requests_before_authenticating() {
+    let server = Server::start_with(&["--requirepass", "pw"]);
+    let mut stranger = server.raw();
+    assert_eq!(stranger.send_until_close(b"*11\r\n"), "-ERR Protocol error: unauthenticated multibulk length\r\n");
+    let mut stranger = server.raw();
+    assert_eq!(stranger.send_until_close(b"*2\r\n$16385\r\n"), "-ERR Protocol error: unauthenticated bulk length\r\n");
+    let mut stranger = server.raw();
+    stranger.send(b"PING\r\n");
+    assert_eq!(stranger.read_line(), "-NOAUTH Authentication required.");
+    // Once authenticated, in the same pipeline, the limits are gone.
+    let big = "x".repeat(100_000);
+    let request = format!("AUTH pw\r\n*12\r\n$5\r\nRPUSH\r\n$1\r\nl\r\n{}$100000\r\n{big}\r\n", "$1\r\na\r\n".repeat(9));
+    stranger.send(request.as_bytes());
+    assert_eq!(stranger.read_line(), "+OK");
+    assert_eq!(stranger.read_line(), ":10");
+}

@@ -239,7 +239,7 @@ mod tests {
             .chain(line.split(' ').map(|arg| format!("${}\r\n{arg}\r\n", arg.len())))
             .collect();
         let mut request = RequestBuf::default();
-        parse_request(wire.as_bytes(), &mut request, ParseLimits { max_bulk_len: 1 << 20 }).unwrap();
+        parse_request(wire.as_bytes(), &mut request, ParseLimits { max_bulk_len: 1 << 20, unauthenticated: false }).unwrap();
         let args = request.args(wire.as_bytes());
         let command = resolve(args).ok().map(|(_, command)| command);
         decide(command, args, state)

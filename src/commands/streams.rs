@@ -1380,7 +1380,7 @@ mod tests {
             buf.push_str(&format!("${}\r\n{word}\r\n", word.len()));
         }
         let mut req = RequestBuf::default();
-        parse_request(buf.as_bytes(), &mut req, ParseLimits { max_bulk_len: 1 << 20 }).expect("request");
+        parse_request(buf.as_bytes(), &mut req, ParseLimits { max_bulk_len: 1 << 20, unauthenticated: false }).expect("request");
         f(req.args(buf.as_bytes()))
     }
 
@@ -1479,7 +1479,7 @@ mod blocking_tests {
             buf.push_str(&format!("${}\r\n{word}\r\n", word.len()));
         }
         let mut req = RequestBuf::default();
-        parse_request(buf.as_bytes(), &mut req, ParseLimits { max_bulk_len: 1 << 20 }).expect("request");
+        parse_request(buf.as_bytes(), &mut req, ParseLimits { max_bulk_len: 1 << 20, unauthenticated: false }).expect("request");
         let mut ctx = Ctx::new(shared, session, now_ms);
         dispatch(&mut ctx, req.args(buf.as_bytes())).reply
     }

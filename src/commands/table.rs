@@ -383,7 +383,7 @@ mod tests {
     fn movable_keys_come_from_numkeys() {
         let buf = b"zunionstore d 2 a b WEIGHTS 1 2\r\n";
         let mut req = crate::resp::RequestBuf::default();
-        crate::resp::parse_request(buf, &mut req, crate::resp::ParseLimits { max_bulk_len: 1 << 20 }).unwrap();
+        crate::resp::parse_request(buf, &mut req, crate::resp::ParseLimits { max_bulk_len: 1 << 20, unauthenticated: false }).unwrap();
         let args = req.args(buf);
         let (_, zunionstore) = registry().find(b"zunionstore").unwrap();
         assert!(zunionstore.has(MOVABLE_KEYS));

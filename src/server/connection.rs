@@ -184,7 +184,7 @@ impl Connection {
     /// stopped.
     fn run_batch(&mut self, request: &mut RequestBuf, buffer: &[u8]) -> (usize, Pending) {
         let shared = self.shared.clone();
-        let limits = ParseLimits { max_bulk_len: shared.config.hot.proto_max_bulk_len.load(Ordering::Relaxed) };
+        let max_bulk_len = shared.config.hot.proto_max_bulk_len.load(Ordering::Relaxed);
         // One wall-clock reading per batch; each command's time derives from the monotonic clock it
         // reads anyway for its duration, so a command costs two clock reads, as in Redis.
         let batch_started = Instant::now();
@@ -195,6 +195,8 @@ impl Connection {
         let mut consumed = 0;
         loop {
             let rest = &buffer[consumed..];
+            // Per request: an AUTH earlier in the pipeline lifts the limits of what follows it.
+            let limits = ParseLimits { max_bulk_len, unauthenticated: !self.session.authenticated };
             let length = match parse_request(rest, request, limits) {
                 Ok(Some(length)) => length,
                 Ok(None) => return (consumed, Pending::Done),
