@@ -47,6 +47,8 @@ const fn setting(name: &'static str, default: &'static str, kind: Kind, immutabl
 /// Strings are stored with a 32-bit length, so no single argument may be longer.
 const MAX_STRING_LEN: i64 = u32::MAX as i64 - 64;
 
+/// Who may run DEBUG or set protected configs: nobody, local clients, everyone.
+const PROTECTED_ACTIONS: &[&str] = &["no", "local", "yes"];
 const LOGLEVELS: &[&str] = &["debug", "verbose", "notice", "warning", "nothing"];
 const POLICIES: &[&str] =
     &["volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl", "allkeys-lru", "allkeys-lfu", "allkeys-random", "noeviction"];
@@ -58,6 +60,9 @@ static SETTINGS: &[Setting] = &[
     setting("tcp-backlog", "511", Kind::Int { min: 0, max: i32::MAX as i64 }, true),
     setting("requirepass", "", Kind::Text, false),
     setting("aclfile", "", Kind::Text, true),
+    setting("protected-mode", "yes", Kind::Bool, false),
+    setting("enable-debug-command", "no", Kind::Enum(PROTECTED_ACTIONS), true),
+    setting("enable-protected-configs", "no", Kind::Enum(PROTECTED_ACTIONS), true),
     setting("acllog-max-len", "128", Kind::Int { min: 0, max: i64::MAX }, false),
     setting("acl-pubsub-default", "resetchannels", Kind::Enum(&["allchannels", "resetchannels"]), false),
     setting("threads", "0", Kind::Int { min: 0, max: 256 }, true),

@@ -312,3 +312,50 @@ fn strangers_may_not_send_big_requests_before_authenticating() {
     assert_eq!(stranger.read_line(), "+OK");
     assert_eq!(stranger.read_line(), ":10");
 }
+
+/// An address of this machine outside the loopback interface, if it has one.
+fn outside_address() -> Option<std::net::IpAddr> {
+    let socket = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    socket.connect("192.0.2.1:9").ok()?;
+    let ip = socket.local_addr().ok()?.ip();
+    (!ip.is_loopback() && !ip.is_unspecified()).then_some(ip)
+}
+
+#[test]
+fn protected_mode_refuses_outside_clients_while_the_default_user_has_no_password() {
+    let Some(ip) = outside_address() else {
+        println!("SKIPPED: no address outside the loopback interface");
+        return;
+    };
+    let server = Server::start_with(&["--bind", "0.0.0.0"]);
+    let mut outside = common::RawClient { stream: std::net::TcpStream::connect((ip, server.port)).unwrap() };
+    outside.stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let answer = outside.send_until_close(b"PING\r\n");
+    assert!(answer.starts_with("-DENIED Redis is running in protected mode because protected mode is enabled"), "{answer}");
+    let mut local = server.con();
+    ok(&mut local, &["CONFIG", "SET", "requirepass", "pw"]);
+    let mut outside_con = redis::Client::open(format!("redis://:pw@{ip}:{}/", server.port)).unwrap().get_connection().unwrap();
+    assert_eq!(ok(&mut outside_con, &["PING"]), common::status("PONG"), "with a password, protected mode lets it in");
+}
+
+#[test]
+fn debug_and_protected_configs_follow_their_enable_settings() {
+    let server = Server::start_with(&["--enable-debug-command", "no"]);
+    let mut con = server.con();
+    assert_eq!(
+        err(&mut con, &["DEBUG", "SLEEP", "0"]),
+        "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server."
+    );
+    assert_eq!(
+        err(&mut con, &["CONFIG", "SET", "dir", "/tmp"]),
+        "ERR CONFIG SET failed (possibly related to argument 'dir') - can't set protected config"
+    );
+    assert_eq!(
+        err(&mut con, &["CONFIG", "SET", "enable-debug-command", "yes"]),
+        "ERR CONFIG SET failed (possibly related to argument 'enable-debug-command') - can't set immutable config"
+    );
+    let server = Server::start_with(&["--enable-debug-command", "local", "--enable-protected-configs", "local"]);
+    let mut con = server.con();
+    assert_eq!(ok(&mut con, &["DEBUG", "SLEEP", "0"]), Value::Okay);
+    assert_eq!(ok(&mut con, &["CONFIG", "SET", "dbfilename", "other.rdb"]), Value::Okay);
+}

@@ -29,6 +29,11 @@ pub fn config_set(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
             "CONFIG SET failed (possibly related to argument 'appendonly') - strata turns persistence on or off only at start",
         ));
     }
+    if let Some((name, _)) = pairs.iter().find(|(name, _)| PROTECTED_CONFIGS.iter().any(|p| name.eq_ignore_ascii_case(p))) {
+        if !ctx.protected_action_allowed("enable-protected-configs") {
+            return Err(CmdError::err(format!("CONFIG SET failed (possibly related to argument '{name}') - can't set protected config")));
+        }
+    }
     ctx.shared.config.set(&pairs).map_err(|e| CmdError::Other(Cow::Owned(e)))?;
     if pairs.iter().any(|(name, _)| name.eq_ignore_ascii_case("requirepass")) {
         super::access::set_requirepass(ctx.shared, &ctx.shared.config.get("requirepass"));
@@ -44,6 +49,9 @@ pub fn config_set(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     crate::logging::apply_level(&ctx.shared.config.get("loglevel"));
     Ok(Reply::Ok)
 }
+
+/// Settings CONFIG SET changes only as `enable-protected-configs` allows: where files are written.
+const PROTECTED_CONFIGS: &[&str] = &["dir", "dbfilename"];
 
 /// CONFIG RESETSTAT
 pub fn config_resetstat(ctx: &mut Ctx, _args: Args) -> Result<Reply, CmdError> {

@@ -47,7 +47,11 @@ impl Harness {
     /// A server configured with `settings` (`name value` pairs, as on the command line) whose
     /// keyspace also reports its changes to `sinks`.
     pub fn with_sinks(settings: &[(&str, &str)], sinks: Vec<Arc<dyn ChangeSink>>) -> Harness {
-        let overrides: Vec<(String, String)> = settings.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect();
+        let mut overrides: Vec<(String, String)> = settings.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect();
+        // Redis's default refuses DEBUG; the harness's client is local.
+        if !settings.iter().any(|(name, _)| *name == "enable-debug-command") {
+            overrides.push(("enable-debug-command".to_owned(), "local".to_owned()));
+        }
         let config = match Config::load(None, &overrides) {
             Ok(config) => config,
             Err(error) => panic!("harness settings: {error}"),

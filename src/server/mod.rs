@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::state::clients::ClientInfo;
@@ -152,14 +152,39 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
     }
 }
 
+/// What a client outside the loopback interface gets in protected mode.
+const PROTECTED_MODE_DENIAL: &str = "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Setup a an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
+
+/// Answers a connection it won't serve with `error` and closes it. What the client sent meanwhile is
+/// read and dropped for a moment first: closing a socket with unread input resets it, and the client
+/// would lose the error.
+async fn refuse_connection(mut stream: TcpStream, error: &'static [u8]) {
+    if stream.write_all(error).await.is_err() || stream.shutdown().await.is_err() {
+        return;
+    }
+    let mut sink = [0u8; 4096];
+    let drain = async { while matches!(stream.read(&mut sink).await, Ok(read) if read > 0) {} };
+    let _ = tokio::time::timeout(Duration::from_secs(1), drain).await;
+}
+
+/// Protected mode (Redis 7.0): while the default user needs no password, only loopback clients
+/// may connect.
+fn protected_from(shared: &Shared, addr: SocketAddr) -> bool {
+    !addr.ip().is_loopback()
+        && shared.config.get_bool("protected-mode")
+        && shared.acl.get(crate::state::acl::DEFAULT_USER).is_some_and(|user| user.nopass)
+}
+
 pub(crate) fn admit(shared: &Arc<Shared>, stream: TcpStream, addr: SocketAddr) {
     shared.stats.connections_received.fetch_add(1, Ordering::Relaxed);
     if shared.clients.len() >= shared.config.hot.maxclients.load(Ordering::Relaxed) {
         shared.stats.rejected_connections.fetch_add(1, Ordering::Relaxed);
-        tokio::spawn(async move {
-            let mut stream = stream;
-            let _ = stream.write_all(b"-ERR max number of clients reached\r\n").await;
-        });
+        tokio::spawn(refuse_connection(stream, b"-ERR max number of clients reached\r\n"));
+        return;
+    }
+    if protected_from(shared, addr) {
+        shared.stats.rejected_connections.fetch_add(1, Ordering::Relaxed);
+        tokio::spawn(refuse_connection(stream, PROTECTED_MODE_DENIAL.as_bytes()));
         return;
     }
     let _ = stream.set_nodelay(true);
