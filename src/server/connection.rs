@@ -10,9 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, watch};
 
 use super::blocking::serve_ready;
@@ -65,11 +63,15 @@ struct Connection {
     last_commit: u64,
 }
 
-/// Serves one client until it quits, is killed, times out, errs, or the server shuts down.
-pub async fn serve(stream: TcpStream, shared: Arc<Shared>, info: Arc<ClientInfo>) {
+/// Serves one client until it quits, is killed, times out, errs, or the server shuts down: over
+/// the two halves of a TCP socket, or of a TLS session.
+pub async fn serve<R, W>(mut reader: R, mut writer: W, shared: Arc<Shared>, info: Arc<ClientInfo>)
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
     let session = Session::new(info.clone(), &shared.acl);
     let mut shutdown = shared.shutdown_signal();
-    let (mut reader, mut writer) = stream.into_split();
     let mut conn =
         Connection { shared, info, session, output: BytesMut::with_capacity(1024), local: LocalStats::default(), last_commit: 0 };
     let mut request = RequestBuf::default();
@@ -384,8 +386,8 @@ impl Connection {
         &mut self,
         deadline: Option<Instant>,
         parked: Parked,
-        reader: &mut OwnedReadHalf,
-        writer: &mut OwnedWriteHalf,
+        reader: &mut (impl AsyncRead + Unpin),
+        writer: &mut (impl AsyncWrite + Unpin),
         input: &mut BytesMut,
         shutdown: &mut watch::Receiver<ShutdownRequest>,
     ) -> Unblocked {
@@ -428,7 +430,7 @@ impl Connection {
     }
 
     /// Writes and clears the output buffer; false when the peer is gone.
-    async fn flush(&mut self, writer: &mut OwnedWriteHalf) -> bool {
+    async fn flush(&mut self, writer: &mut (impl AsyncWrite + Unpin)) -> bool {
         // IMPORTANT: what the replies acknowledge is written first (on disk with appendfsync always).
         // While the disk refuses writes they wait, and the loop serves other clients meanwhile
         // (their reads; writes get MISCONF): a reply never acknowledges what is not on disk.

@@ -18,4 +18,5 @@ pub mod session;
 pub mod shared;
 pub mod slowlog;
 pub mod stats;
+pub mod tls;
 pub mod watch;

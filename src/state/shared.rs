@@ -47,6 +47,8 @@ pub struct Shared {
     /// ACL users, and the ACL LOG of denials.
     pub acl: Users,
     pub acl_log: AclLog,
+    /// The TLS configuration of `tls-port` connections, when TLS is on.
+    pub tls: super::tls::Tls,
     pub stats: Stats,
     pub slowlog: SlowLog,
     pub monitors: Monitors,
@@ -117,6 +119,7 @@ impl Shared {
         Shared {
             acl: Users::with([default_user]),
             acl_log: AclLog::default(),
+            tls: Default::default(),
             config,
             keyspace: Arc::new(keyspace),
             clients: Clients::default(),
