@@ -157,6 +157,10 @@ pub struct Hot {
     pub pubsub_hard_limit: AtomicU64,
     pub pubsub_soft_limit: AtomicU64,
     pub pubsub_soft_seconds: AtomicU64,
+    /// The `normal` class (every other client's pending replies).
+    pub normal_hard_limit: AtomicU64,
+    pub normal_soft_limit: AtomicU64,
+    pub normal_soft_seconds: AtomicU64,
     pub stream_node_max_bytes: AtomicUsize,
     pub stream_node_max_entries: AtomicUsize,
     /// Past this many bytes a sparse HyperLogLog turns dense.
@@ -290,6 +294,10 @@ impl Config {
         hot.pubsub_hard_limit.store(hard, Ordering::Relaxed);
         hot.pubsub_soft_limit.store(soft, Ordering::Relaxed);
         hot.pubsub_soft_seconds.store(seconds, Ordering::Relaxed);
+        let [hard, soft, seconds] = limits.iter().find(|(c, _)| *c == "normal").map_or([0; 3], |(_, l)| *l);
+        hot.normal_hard_limit.store(hard, Ordering::Relaxed);
+        hot.normal_soft_limit.store(soft, Ordering::Relaxed);
+        hot.normal_soft_seconds.store(seconds, Ordering::Relaxed);
         hot.stream_node_max_bytes.store(size("stream-node-max-bytes"), Ordering::Relaxed);
         hot.stream_node_max_entries.store(size("stream-node-max-entries"), Ordering::Relaxed);
         hot.hll_sparse_max_bytes.store(size("hll-sparse-max-bytes"), Ordering::Relaxed);

@@ -636,3 +636,36 @@ fn huge_counts_and_sizes_are_refused_not_built() {
     assert_eq!(q(&mut ours, &["SRANDMEMBER", "s", "-3"]).map(|v| matches!(v, redis::Value::Array(a) if a.len() == 3)), Ok(true));
     strata.assert_healthy();
 }
+
+/// `used_memory` from INFO memory.
+fn used_memory(con: &mut redis::Connection) -> u64 {
+    let info: String = redis::cmd("INFO").arg("memory").query(con).unwrap();
+    info.lines().find_map(|line| line.strip_prefix("used_memory:")).unwrap().trim().parse().unwrap()
+}
+
+/// A client that pipelines requests for big replies and never reads them holds a bounded amount of
+/// memory (replies wait to be written in slices, not all at once), and past the `normal` class of
+/// client-output-buffer-limit it is disconnected, as Redis does.
+#[test]
+fn clients_that_never_read_cannot_grow_memory_without_bound() {
+    let mut strata = Server::start();
+    let mut con = strata.con();
+    ok(&mut con, &["SET", "big", &"x".repeat(1 << 20)]);
+    let requests = b"GET big\r\n".repeat(400);
+    let mut reluctant = strata.raw();
+    reluctant.send(&requests);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let used = used_memory(&mut con);
+    assert!(used < 64 << 20, "400 MB of replies asked for, {used} bytes in use");
+    drop(reluctant);
+
+    ok(&mut con, &["CONFIG", "SET", "client-output-buffer-limit", "normal 2mb 0 0"]);
+    let mut reluctant = strata.raw();
+    reluctant.stream.set_read_timeout(Some(std::time::Duration::from_secs(20))).unwrap();
+    reluctant.send(&requests);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let received = reluctant.read_to_close();
+    assert!(received.len() < 100 << 20, "disconnected past the hard limit, after {} bytes", received.len());
+    assert_eq!(q(&mut con, &["PING"]), Ok(redis::Value::SimpleString("PONG".to_owned())));
+    strata.assert_healthy();
+}

@@ -28,6 +28,9 @@ use crate::state::stats::LocalStats;
 
 /// Read buffer headroom kept before each read; large requests grow the buffer as they arrive.
 const READ_CHUNK: usize = 16 * 1024;
+/// Replies a batch may hold before they are written: a client that pipelines big replies and never
+/// reads them holds at most this much of strata's memory (plus one reply), whatever it sends.
+const OUTPUT_BATCH_LIMIT: usize = 4 * 1024 * 1024;
 
 /// Why a batch stopped before the end of the buffer.
 enum Pending {
@@ -42,8 +45,17 @@ enum Pending {
     Blocked(Option<Instant>, Parked),
     /// MONITOR: start streaming.
     Monitor,
+    /// The replies so far reached [`OUTPUT_BATCH_LIMIT`]: they go out before more requests run.
+    Flush,
     /// QUIT, a kill of self, SHUTDOWN, or a protocol error.
     Close,
+}
+
+/// Which `client-output-buffer-limit` a connection's pending replies pass.
+enum OutputLimit {
+    Hard,
+    /// Over the soft limit: the client has this long to read them.
+    Soft(Duration),
 }
 
 /// How a blocked command ended.
@@ -143,6 +155,11 @@ where
                     tokio::time::sleep(delay).await;
                 }
                 Pending::Paused { write } => wait_while_paused(&conn.shared, write).await,
+                Pending::Flush => {
+                    if !conn.flush(&mut writer).await {
+                        break 'connection;
+                    }
+                }
                 Pending::Monitor => {
                     let (sender, receiver) = mpsc::channel(MONITOR_QUEUE);
                     conn.shared.monitors.add(conn.info.id, sender);
@@ -316,7 +333,10 @@ impl Connection {
         if std::mem::take(&mut self.session.become_monitor) {
             return Some(Pending::Monitor);
         }
-        self.session.close_after_reply.then_some(Pending::Close)
+        if self.session.close_after_reply {
+            return Some(Pending::Close);
+        }
+        (self.output.len() >= OUTPUT_BATCH_LIMIT).then_some(Pending::Flush)
     }
 
     /// Answers BUSY: a script has run past busy-reply-threshold.
@@ -443,7 +463,17 @@ impl Connection {
         if self.output.is_empty() {
             return true;
         }
-        let ok = writer.write_all(&self.output).await.is_ok();
+        let ok = match self.output_limits() {
+            None => writer.write_all(&self.output).await.is_ok(),
+            Some(OutputLimit::Hard) => false,
+            // Over the soft limit the client has the limit's seconds to take its replies.
+            Some(OutputLimit::Soft(patience)) => {
+                matches!(tokio::time::timeout(patience, writer.write_all(&self.output)).await, Ok(Ok(())))
+            }
+        };
+        if !ok && self.output_limits().is_some() {
+            tracing::warn!(client = self.info.id, addr = %self.info.addr, "client scheduled to be closed ASAP for overcoming of output buffer limits");
+        }
         self.shared.stats.net_output_bytes.fetch_add(self.output.len() as u64, Ordering::Relaxed);
         self.output.clear();
         // A huge reply leaves a huge buffer; give it back rather than keep it for the connection's life.
@@ -451,6 +481,18 @@ impl Connection {
             self.output = BytesMut::with_capacity(1024);
         }
         ok
+    }
+
+    /// Whether the replies waiting to be written pass the `normal` class of
+    /// `client-output-buffer-limit` (pubsub messages are bounded by the registry).
+    fn output_limits(&self) -> Option<OutputLimit> {
+        let hot = &self.shared.config.hot;
+        let (hard, soft) = (hot.normal_hard_limit.load(Ordering::Relaxed), hot.normal_soft_limit.load(Ordering::Relaxed));
+        let pending = self.output.len() as u64;
+        if hard > 0 && pending > hard {
+            return Some(OutputLimit::Hard);
+        }
+        (soft > 0 && pending > soft).then(|| OutputLimit::Soft(Duration::from_secs(hot.normal_soft_seconds.load(Ordering::Relaxed))))
     }
 
     /// Releases what the connection registered in shared state.
