@@ -18,7 +18,7 @@
 
 use super::access::check::{check, Denial};
 use super::flags::{ALLOW_BUSY, LOADING, MAY_REPLICATE, NO_AUTH, NO_MULTI, RUNS_ALONE, SUBSCRIBED_OK, TX_CONTROL, WRITE, WRITES_OTHER_DBS};
-use super::table::{registry, Command};
+use super::table::Command;
 use super::Session;
 use crate::resp::{Args, Protocol};
 use crate::scripting::ScriptKind;
@@ -135,10 +135,11 @@ impl State<'_> {
     }
 }
 
-/// Decides what becomes of a request. `command` is the row the request resolved to, `None` for an
-/// unknown command or subcommand. Pure: no locks, no clocks, no allocation (but for the key list of
+/// Decides what becomes of a request. `resolved` is the row the request resolved to and its index
+/// in the registry, `None` for an unknown command or subcommand. Pure: no locks, no clocks, no allocation (but for the key list of
 /// a movable-keys write while clients are blocked).
-pub fn decide(command: Option<&Command>, args: Args, state: &State) -> Admission {
+pub fn decide(resolved: Option<(usize, &Command)>, args: Args, state: &State) -> Admission {
+    let command = resolved.map(|(_, command)| command);
     let has = |flag| command.is_some_and(|c| c.has(flag));
     if let Some(all) = state.pause {
         let write = has(WRITE | MAY_REPLICATE);
@@ -154,7 +155,7 @@ pub fn decide(command: Option<&Command>, args: Args, state: &State) -> Admission
         (None, Some(alone)) => Gate::Alone(alone),
         (None, None) => Gate::Shared,
     };
-    Admission::Go { gate, step: step(command, args, state) }
+    Admission::Go { gate, step: step(resolved, args, state) }
 }
 
 /// Whether and why a command runs alone.
@@ -177,8 +178,8 @@ fn runs_alone(command: &Command, args: Args, state: &State) -> Option<Alone> {
 }
 
 /// The checks dispatch applies before the handler, in Redis's order.
-fn step(command: Option<&Command>, args: Args, state: &State) -> Step {
-    let Some(command) = command else {
+fn step(resolved: Option<(usize, &Command)>, args: Args, state: &State) -> Step {
+    let Some((index, command)) = resolved else {
         return Step::Refuse(Refusal::Unknown);
     };
     if !command.arity_ok(args.len()) {
@@ -188,7 +189,6 @@ fn step(command: Option<&Command>, args: Args, state: &State) -> Step {
         return Step::Refuse(Refusal::NoAuth);
     }
     if let Some(user) = state.user {
-        let index = registry().index_of(command.name).unwrap_or(usize::MAX);
         if let Err(denial) = check(user, index, command, args) {
             return Step::Refuse(Refusal::NoPerm(denial));
         }
@@ -241,8 +241,7 @@ mod tests {
         let mut request = RequestBuf::default();
         parse_request(wire.as_bytes(), &mut request, ParseLimits { max_bulk_len: 1 << 20, unauthenticated: false }).unwrap();
         let args = request.args(wire.as_bytes());
-        let command = resolve(args).ok().map(|(_, command)| command);
-        decide(command, args, state)
+        decide(resolve(args).ok(), args, state)
     }
 
     fn go(gate: Gate, step: Step) -> Admission {

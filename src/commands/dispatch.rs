@@ -67,13 +67,12 @@ pub fn dispatch_inner_resolved(ctx: &mut Ctx, args: Args, resolved: Resolved) ->
 /// script, the serving of a blocked client): admission with nothing paused, busy or awaited, and
 /// ACL permissions checked when `check_acl`.
 fn step_for(ctx: &Ctx, resolved: &Resolved, args: Args, check_acl: bool) -> Step {
-    let command = resolved.as_ref().ok().map(|&(_, command)| command);
     let mut state = admission::State::of(ctx.session);
     if !check_acl {
         state.user = None;
     }
     state.disk_error = ctx.shared.store.as_ref().is_some_and(|store| store.failed());
-    match admission::decide(command, args, &state) {
+    match admission::decide(resolved.as_ref().ok().copied(), args, &state) {
         Admission::Go { step, .. } => step,
         // Not with this state; run it rather than drop it.
         Admission::Pause { .. } | Admission::Busy(_) => Step::Run,

@@ -243,7 +243,7 @@ impl Connection {
             if shared.blocked.count() > 0 {
                 state.awaited = Some(&awaits);
             }
-            let mut admission = admission::decide(command, args, &state);
+            let mut admission = admission::decide(resolved.as_ref().ok().copied(), args, &state);
             let started = Instant::now();
             let now_ms = batch_unix_ms + started.duration_since(batch_started).as_millis() as u64;
             // Take the side of the gate the request asks for (kept across a pipeline of the same
@@ -268,7 +268,7 @@ impl Connection {
             };
             if let Err(kind) = entered {
                 state.busy = Some(kind);
-                admission = admission::decide(command, args, &state);
+                admission = admission::decide(resolved.as_ref().ok().copied(), args, &state);
             }
             let (side, step) = match admission {
                 Admission::Pause { write } => return (consumed, Pending::Paused { write }),
