@@ -359,3 +359,23 @@ fn debug_and_protected_configs_follow_their_enable_settings() {
     assert_eq!(ok(&mut con, &["DEBUG", "SLEEP", "0"]), Value::Okay);
     assert_eq!(ok(&mut con, &["CONFIG", "SET", "dbfilename", "other.rdb"]), Value::Okay);
 }
+
+#[test]
+fn queued_commands_are_checked_again_at_exec_as_redis_does() {
+    let strata = Server::start();
+    let redis = Server::start_redis();
+    let mut answers = Vec::new();
+    for server in [&strata, &redis] {
+        let mut admin = server.con();
+        ok(&mut admin, &["ACL", "SETUSER", "t", "on", ">pw", "~*", "+get", "+set", "+multi", "+exec"]);
+        let mut user = server.raw();
+        user.send(b"AUTH t pw\r\nMULTI\r\nSET k v\r\nGET k\r\n");
+        let queued: Vec<String> = (0..4).map(|_| user.read_line()).collect();
+        assert_eq!(queued, ["+OK", "+OK", "+QUEUED", "+QUEUED"]);
+        ok(&mut admin, &["ACL", "SETUSER", "t", "-set"]);
+        user.send(b"EXEC\r\n");
+        answers.push((0..3).map(|_| user.read_line()).collect::<Vec<_>>());
+    }
+    assert_eq!(answers[0], answers[1], "strata, then redis");
+    assert_eq!(answers[0][2], "$-1", "the other commands ran");
+}

@@ -172,6 +172,21 @@ pub fn refuse(ctx: &Ctx, command: &Command, args: Args, denial: Denial) -> CmdEr
     }
 }
 
+/// Checks a queued command again at EXEC, as Redis does, in case the user's rules changed since it
+/// was queued: the refusal (logged) replaces that command's reply, and the others run.
+pub fn recheck_queued(ctx: &Ctx, args: Args) -> Option<Reply> {
+    let user = ctx.session.restricted_user()?;
+    let (index, command) = super::dispatch::resolve(args).ok()?;
+    let denial = check::check(user, index, command, args).err()?;
+    log(ctx, command, args, denial, Context::Multi);
+    let reason = match denial {
+        Denial::Command => "no permission to execute the command or subcommand",
+        Denial::Key(_) => "no permission to touch the specified keys",
+        Denial::Channel(_) => "no permission to access one of the channels used as arguments",
+    };
+    Some(Reply::Error(Cow::Owned(format!("NOPERM ACLs rules changed between the moment the transaction was accumulated and the EXEC call. This command is no longer allowed for the following reason: {reason}"))))
+}
+
 /// Logs a request a script may not make and returns the error `redis.call` raises.
 pub fn refuse_in_script(ctx: &Ctx, command: &Command, args: Args, denial: Denial) -> &'static str {
     log(ctx, command, args, denial, Context::Lua);
