@@ -361,15 +361,26 @@ impl Config {
     }
 
     /// CONFIG REWRITE: rewrites the file in place, keeping comments and the order of lines, replacing
-    /// the values of settings it names and appending settings that differ from their defaults.
-    pub fn rewrite(&self) -> Result<(), String> {
+    /// the values of settings it names and appending settings that differ from their defaults. The
+    /// `user` lines become `users` (each `user <name> <rules>`), where the first one stood.
+    pub fn rewrite(&self, users: &[String]) -> Result<(), String> {
         let path = self.file.as_ref().ok_or_else(|| "ERR The server is running without a config file".to_owned())?;
         let old = std::fs::read_to_string(path).unwrap_or_default();
         let values = self.read_values().clone();
         let mut written = std::collections::HashSet::new();
         let mut out = String::new();
+        let mut users_written = false;
         for line in old.lines() {
             match parse_line(line) {
+                Ok(Some((name, _))) if name == "user" => {
+                    if !std::mem::replace(&mut users_written, true) {
+                        users.iter().for_each(|user| {
+                            out.push_str(user);
+                            out.push('\n');
+                        });
+                    }
+                    continue;
+                }
                 Ok(Some((name, _))) => {
                     if let Some(setting) = find(&name) {
                         // A repeated setting keeps only its first line, which takes the current value.
@@ -390,6 +401,12 @@ impl Config {
                 out.push_str(&format_line(setting.name, &values[setting.name]));
                 out.push('\n');
             }
+        }
+        if !users_written {
+            users.iter().for_each(|user| {
+                out.push_str(user);
+                out.push('\n');
+            });
         }
         let temp = path.with_extension("rewrite.tmp");
         std::fs::write(&temp, out).and_then(|_| std::fs::rename(&temp, path)).map_err(|e| format!("ERR Rewriting config file: {e}"))
@@ -591,7 +608,7 @@ mod tests {
         std::fs::write(&path, "# keep me\nmaxclients 5\n").unwrap();
         let config = Config::load(Some(&path), &[]).unwrap();
         config.set(&[("maxclients".into(), "6".into()), ("timeout".into(), "9".into())]).unwrap();
-        config.rewrite().unwrap();
+        config.rewrite(&[]).unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "# keep me\nmaxclients 6\ntimeout 9\n");
     }
 }

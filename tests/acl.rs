@@ -379,3 +379,23 @@ fn queued_commands_are_checked_again_at_exec_as_redis_does() {
     assert_eq!(answers[0], answers[1], "strata, then redis");
     assert_eq!(answers[0][2], "$-1", "the other commands ran");
 }
+
+#[test]
+fn config_rewrite_keeps_the_users() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("strata.conf");
+    std::fs::write(&conf, "# users\nuser old on >o ~* +get\nport 0\n").unwrap();
+    let server = Server::start_with(&[conf.to_str().unwrap(), "--appendonly", "no"]);
+    let mut admin = server.con();
+    ok(&mut admin, &["ACL", "SETUSER", "added", "on", ">a", "~k*", "+set", "(~x* +get)"]);
+    ok(&mut admin, &["ACL", "DELUSER", "old"]);
+    assert_eq!(ok(&mut admin, &["CONFIG", "REWRITE"]), Value::Okay);
+    drop(server);
+    let rewritten = std::fs::read_to_string(&conf).unwrap();
+    assert!(rewritten.starts_with("# users\nuser added on #"), "{rewritten}");
+    assert!(!rewritten.contains("user old"), "{rewritten}");
+    let server = Server::start_with(&[conf.to_str().unwrap(), "--appendonly", "no"]);
+    let mut added = connect_as(&server, "added", "a");
+    assert_eq!(ok(&mut added, &["SET", "k1", "v"]), Value::Okay);
+    assert_eq!(ok(&mut added, &["GET", "x1"]), Value::Nil, "the selector came back too");
+}

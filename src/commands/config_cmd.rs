@@ -77,7 +77,9 @@ pub fn config_resetstat(ctx: &mut Ctx, _args: Args) -> Result<Reply, CmdError> {
 
 /// CONFIG REWRITE
 pub fn config_rewrite(ctx: &mut Ctx, _args: Args) -> Result<Reply, CmdError> {
-    ctx.shared.config.rewrite().map_err(|e| CmdError::Other(Cow::Owned(e)))?;
+    // Users go to the file too, unless an ACL file keeps them (ACL SAVE writes that one).
+    let users = if ctx.shared.config.get("aclfile").is_empty() { super::access::user_lines(ctx.shared) } else { Vec::new() };
+    ctx.shared.config.rewrite(&users).map_err(|e| CmdError::Other(Cow::Owned(e)))?;
     Ok(Reply::Ok)
 }
 

@@ -320,6 +320,11 @@ pub fn acl_list(ctx: &mut Ctx, _args: Args) -> Result<Reply, CmdError> {
     Ok(Reply::Array(ctx.shared.acl.all().iter().map(|user| Reply::bulk(user_line(user).as_bytes())).collect()))
 }
 
+/// Every user as a `user` config line, in name order (CONFIG REWRITE, ACL SAVE).
+pub fn user_lines(shared: &Shared) -> Vec<String> {
+    shared.acl.all().iter().map(|user| user_line(user)).collect()
+}
+
 fn user_line(user: &User) -> String {
     format!("user {} {}", String::from_utf8_lossy(&user.name), describe_user(user))
 }
@@ -438,7 +443,7 @@ pub fn acl_load(ctx: &mut Ctx, _args: Args) -> Result<Reply, CmdError> {
 /// ACL SAVE: writes every user to the ACL file (through a temporary file and a rename).
 pub fn acl_save(ctx: &mut Ctx, _args: Args) -> Result<Reply, CmdError> {
     let file = acl_file(ctx)?;
-    let text: String = ctx.shared.acl.all().iter().map(|user| user_line(user) + "\n").collect();
+    let text: String = user_lines(ctx.shared).into_iter().map(|line| line + "\n").collect();
     let temp = format!("{file}.tmp-{}", std::process::id());
     std::fs::write(&temp, text).and_then(|_| std::fs::rename(&temp, &file)).map_err(|error| {
         tracing::warn!(%error, "Writing the ACL file for ACL SAVE");
