@@ -22,7 +22,7 @@ use crate::state::acl::{User, DEFAULT_USER};
 use crate::state::shared::Shared;
 use check::Denial;
 use describe::{describe_user, selector_fields};
-use rules::{apply_user_rule, merge_selector_args, RuleError};
+use rules::{apply_user_rule, has_spaces, merge_selector_args, RuleError};
 
 /// Whether new users and `reset` start with every channel (`acl-pubsub-default allchannels`).
 fn all_channels_by_default(shared: &Shared) -> bool {
@@ -35,10 +35,6 @@ fn apply_rules(mut user: User, rules: &[Vec<u8>], all_channels: bool) -> Result<
         apply_user_rule(&mut user, rule, all_channels).map_err(|error| (at, error))?;
     }
     Ok(user)
-}
-
-fn has_spaces(name: &[u8]) -> bool {
-    name.iter().any(|&c| c.is_ascii_whitespace() || c == 0 || c == 0x0b)
 }
 
 /// Loads the users of the `user` config lines, then of `aclfile`, at start. Redis refuses to start

@@ -238,7 +238,8 @@ pub fn set_category(selector: &mut Selector, category: u32, allowed: bool) {
     }
 }
 
-fn has_spaces(text: &[u8]) -> bool {
+/// Whether a name or pattern holds spaces or NULs, which ACL refuses (Redis's `ACLStringHasSpaces`).
+pub fn has_spaces(text: &[u8]) -> bool {
     text.iter().any(|&c| c.is_ascii_whitespace() || c == 0 || c == 0x0b)
 }
 
