@@ -100,14 +100,17 @@ fn main() -> std::process::ExitCode {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1)),
         n => n as usize,
     };
-    let listener_sets = match server::bind(&bind, port, backlog, threads) {
-        Ok(sets) => sets,
-        Err(error) => {
-            tracing::error!(%error, "could not listen on {bind} port {port}");
-            eprintln!("strata-server: could not listen on {bind} port {port}: {error}");
-            return std::process::ExitCode::FAILURE;
-        }
-    };
+    // `port 0` with a `tls-port` serves TLS only, as in Redis; without one it picks a free port.
+    let tls_only = port == 0 && config.get_i64("tls-port") > 0;
+    let listener_sets =
+        match if tls_only { Ok((0..threads).map(|_| Vec::new()).collect()) } else { server::bind(&bind, port, backlog, threads) } {
+            Ok(sets) => sets,
+            Err(error) => {
+                tracing::error!(%error, "could not listen on {bind} port {port}");
+                eprintln!("strata-server: could not listen on {bind} port {port}: {error}");
+                return std::process::ExitCode::FAILURE;
+            }
+        };
     // Each loop's activity, and duplicates of its listeners for the spare loop (server::spare).
     let activities: Vec<Arc<LoopActivity>> = listener_sets.iter().map(|_| Arc::default()).collect();
     let stand_ins: Vec<_> = listener_sets
@@ -119,7 +122,7 @@ fn main() -> std::process::ExitCode {
     let Some((main_listeners, main_activity)) = loops.next() else {
         return std::process::ExitCode::FAILURE;
     };
-    let bound = main_listeners[0].local_addr().map(|a| a.port()).unwrap_or(port);
+    let bound = main_listeners.first().and_then(|listener| listener.local_addr().ok()).map_or(port, |address| address.port());
     // A store directory that did not exist before this start is a fresh store: the one case,
     // besides running without persistence, where a `dbfilename` in `dir` is imported.
     let fresh_store = !PathBuf::from(config.get("dir")).join(STORE_DIR).exists();

@@ -45,10 +45,15 @@ impl Certificates {
     }
 }
 
+/// A server with TLS on `tls_port` and, unless `extra` says `--port 0` (TLS only), a plain port.
 fn start(certificates: &Certificates, tls_port: u16, extra: &[&str]) -> Server {
     let port = tls_port.to_string();
+    let plain = free_port().to_string();
     let (cert, key, ca) = (certificates.arg("server.crt"), certificates.arg("server.key"), certificates.arg("ca.crt"));
     let mut args = vec!["--tls-port", &port, "--tls-cert-file", &cert, "--tls-key-file", &key, "--tls-ca-cert-file", &ca];
+    if !extra.contains(&"--port") {
+        args.extend(["--port", &plain]);
+    }
     args.extend_from_slice(extra);
     Server::start_with(&args)
 }
@@ -124,6 +129,19 @@ fn config_set_reloads_certificates_and_refuses_broken_ones() {
     ok(&mut plain, &["CONFIG", "SET", "tls-cert-file", &renewed.arg("server.crt"), "tls-key-file", &renewed.arg("server.key")]);
     assert_eq!(redis_cli_tls(tls_port, &renewed.path("ca.crt"), None, &["PING"]), "PONG\n");
     assert!(!redis_cli_tls(tls_port, &certificates.path("ca.crt"), None, &["PING"]).contains("PONG"));
+}
+
+#[test]
+fn port_0_with_a_tls_port_serves_tls_only() {
+    if !redis_cli_has_tls() {
+        println!("SKIPPED: this redis-cli has no TLS");
+        return;
+    }
+    let certificates = Certificates::make();
+    let tls_port = free_port();
+    let server = start(&certificates, tls_port, &["--port", "0", "--tls-auth-clients", "no"]);
+    assert_eq!(server.port, 0, "no plain port");
+    assert_eq!(redis_cli_tls(tls_port, &certificates.path("ca.crt"), None, &["PING"]), "PONG\n");
 }
 
 #[test]
