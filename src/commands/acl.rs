@@ -26,6 +26,8 @@ pub const SCRIPTING: u32 = 1 << 20;
 pub const QUEUE: u32 = 1 << 21;
 /// strata's partitioned topics (STREAM.*).
 pub const TOPIC: u32 = 1 << 22;
+/// strata's snowflake IDs (ID.*).
+pub const ID: u32 = 1 << 24;
 
 /// Category names with their `@`, in the order Redis prints them.
 pub const NAMES: &[(u32, &str)] = &[
@@ -52,6 +54,7 @@ pub const NAMES: &[(u32, &str)] = &[
     (SCRIPTING, "@scripting"),
     (QUEUE, "@queue"),
     (TOPIC, "@topic"),
+    (ID, "@id"),
 ];
 
 /// A command's categories: the ones its row names plus the ones its flags imply, by the rules of

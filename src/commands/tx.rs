@@ -6,6 +6,7 @@
 
 use std::sync::atomic::Ordering;
 
+use super::access;
 use super::dispatch::{dispatch_inner, misconf, resolve};
 use super::flags::WRITE;
 use super::{CmdError, Ctx};
@@ -51,7 +52,15 @@ pub fn exec(ctx: &mut Ctx, _args: Args) -> Result<Reply, CmdError> {
     ctx.session.in_exec = true;
     // One unit for persistence: after a crash the transaction is there whole or not at all.
     let shared = ctx.shared;
-    let replies = shared.keyspace.atomically(|| queued.iter().map(|request| dispatch_inner(ctx, request.args()).reply).collect());
+    let replies = shared.keyspace.atomically(|| {
+        queued
+            .iter()
+            .map(|request| match access::recheck_queued(ctx, request.args()) {
+                Some(refused) => refused,
+                None => dispatch_inner(ctx, request.args()).reply,
+            })
+            .collect()
+    });
     ctx.session.in_exec = false;
     Ok(Reply::Array(replies))
 }
