@@ -13,6 +13,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+#[path = "common/load.rs"]
+mod load;
+use load::{connect, payload, sent_at};
+
 struct Options {
     port: u16,
     mode: String,
@@ -24,45 +28,16 @@ struct Options {
 }
 
 fn options() -> Options {
-    let mut options = Options { port: 7379, mode: "strata".into(), producers: 4, consumers: 4, messages: 200_000, count: 16, batch: 16 };
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let mut i = 0;
-    while i + 1 < args.len() {
-        let value = &args[i + 1];
-        let number = || value.parse::<usize>().unwrap_or_else(|_| panic!("{}: not a number: {value}", args[i]));
-        match args[i].as_str() {
-            "--port" => options.port = number() as u16,
-            "--mode" => options.mode = value.clone(),
-            "--producers" => options.producers = number(),
-            "--consumers" => options.consumers = number(),
-            "--messages" => options.messages = number(),
-            "--count" => options.count = number(),
-            "--batch" => options.batch = number().max(1),
-            // `cargo bench` passes `--bench`; anything else unknown is ignored too.
-            _ => {
-                i += 1;
-                continue;
-            }
-        }
-        i += 2;
+    let flags = load::flags();
+    Options {
+        port: load::number(&flags, "port", 7379) as u16,
+        mode: flags.get("mode").cloned().unwrap_or_else(|| "strata".into()),
+        producers: load::number(&flags, "producers", 4),
+        consumers: load::number(&flags, "consumers", 4),
+        messages: load::number(&flags, "messages", 200_000),
+        count: load::number(&flags, "count", 16),
+        batch: load::number(&flags, "batch", 16).max(1),
     }
-    options
-}
-
-/// A 100-byte payload that starts with the push time (µs since `start`).
-fn payload(start: Instant, n: usize) -> Vec<u8> {
-    let mut bytes = format!("{:020}:{n:010}:", start.elapsed().as_micros()).into_bytes();
-    bytes.resize(100, b'x');
-    bytes
-}
-
-fn pushed_at(payload: &[u8]) -> Option<u64> {
-    std::str::from_utf8(payload.get(..20)?).ok()?.parse().ok()
-}
-
-fn connect(port: u16) -> redis::Connection {
-    let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).expect("client");
-    client.get_connection().expect("connection")
 }
 
 fn bulk(value: &redis::Value) -> Option<&[u8]> {
@@ -89,7 +64,7 @@ fn consume(options: &Options, start: Instant, done: &AtomicUsize, total: usize) 
                 .expect("BLMOVE");
             let Some(message) = moved else { continue };
             let _: i64 = redis::cmd("LREM").arg("bench:processing").arg(1).arg(&message).query(&mut con).expect("LREM");
-            if let Some(at) = pushed_at(&message) {
+            if let Some(at) = sent_at(&message) {
                 latencies.push((start.elapsed().as_micros() as u64).saturating_sub(at));
             }
             done.fetch_add(1, Ordering::Relaxed);
@@ -109,7 +84,7 @@ fn consume(options: &Options, start: Instant, done: &AtomicUsize, total: usize) 
                 if let redis::Value::Array(parts) = message {
                     if let (Some(id), Some(body)) = (parts.first().and_then(bulk), parts.get(1).and_then(bulk)) {
                         ids.push(id.to_vec());
-                        pushed.extend(pushed_at(body));
+                        pushed.extend(sent_at(body));
                     }
                 }
             }
@@ -162,9 +137,7 @@ fn main() {
     producers.into_iter().for_each(|p| p.join().expect("producer"));
     let mut latencies: Vec<u64> = consumers.into_iter().flat_map(|c| c.join().expect("consumer")).collect();
     let elapsed = start.elapsed();
-    latencies.sort_unstable();
-    let percentile = |p: f64| latencies.get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1))).copied();
-    let ms = |us: Option<u64>| us.map_or(f64::NAN, |us| us as f64 / 1000.0);
+    let (p50, p99) = load::p50_p99_ms(&mut latencies);
     println!(
         "{} producers={} consumers={} count={} batch={} messages={} msgs/s={:.0} p50_ms={:.2} p99_ms={:.2} ({:.1?})",
         options.mode,
@@ -174,8 +147,8 @@ fn main() {
         options.batch,
         done.load(Ordering::Relaxed),
         done.load(Ordering::Relaxed) as f64 / elapsed.as_secs_f64().max(f64::EPSILON),
-        ms(percentile(0.50)),
-        ms(percentile(0.99)),
+        p50,
+        p99,
         Duration::from_secs_f64(elapsed.as_secs_f64()),
     );
 }

@@ -112,6 +112,8 @@ static SETTINGS: &[Setting] = &[
     setting("client-output-buffer-limit", "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60", Kind::BufferLimits, false),
     setting("stream-node-max-bytes", "4096", Kind::Memory { max: i64::MAX }, false),
     setting("stream-node-max-entries", "100", Kind::Int { min: 0, max: i64::MAX }, false),
+    // The partition count of a topic the first STREAM.PUB creates (Kafka's `num.partitions`).
+    setting("stream-default-partitions", "1", Kind::Int { min: 1, max: 4096 }, false),
     setting("hll-sparse-max-bytes", "3000", Kind::Memory { max: i64::MAX }, false),
 ];
 

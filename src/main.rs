@@ -259,6 +259,7 @@ fn load_in_background(shared: Arc<Shared>, rdb_import: Option<PathBuf>) -> tokio
                 }
                 // Recovered queues' delays and leases (some ended while the server was down).
                 strata::commands::queue::after_recovery(&shared);
+                strata::commands::topic::register_all(&shared);
                 shared.end_loading();
                 let _ = done.send(());
             }

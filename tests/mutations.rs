@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 mod common;
 
-use common::workload::random_write;
+use common::workload::{random_topic_write, random_write};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use strata::commands::harness::Harness;
@@ -139,7 +139,13 @@ fn run_seed(seed: u64, steps: usize, ran: &mut HashSet<String>) {
         Arc::new(Mirror { keyspace: Keyspace::new(16), limits: limits(), recorded: Mutex::new((0, None)), versions: Mutex::default() });
     let mut harness = Harness::with_sinks(SETTINGS, vec![mirror.clone()]);
     let mut rng = StdRng::seed_from_u64(seed);
+    let mut topic_rng = StdRng::seed_from_u64(seed + (1 << 32));
     for step in 0..steps {
+        if topic_rng.random_bool(0.15) {
+            let command = random_topic_write(&mut topic_rng);
+            ran.insert(command_name(&command));
+            harness.run(&command);
+        }
         match rng.random_range(0..20) {
             0 => {
                 harness.run(&["multi"]);

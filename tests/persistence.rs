@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::workload::random_write;
+use common::workload::{random_topic_write, random_write};
 use common::{q, Server};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -281,7 +281,11 @@ fn the_store_rebuilds_the_keyspace_exactly() {
         let mut harness =
             Harness::with_sinks(&[("hash-max-listpack-entries", "4"), ("zset-max-listpack-entries", "4")], vec![store.clone()]);
         let mut rng = StdRng::seed_from_u64(seed);
+        let mut topic_rng = StdRng::seed_from_u64(seed + (1 << 32));
         for _ in 0..500 {
+            if topic_rng.random_bool(0.15) {
+                harness.run(&random_topic_write(&mut topic_rng));
+            }
             if rng.random_bool(0.05) {
                 harness.run(&["multi"]);
                 for _ in 0..3 {

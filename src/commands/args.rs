@@ -95,6 +95,30 @@ pub fn is(arg: &[u8], word: &str) -> bool {
     arg.eq_ignore_ascii_case(word.as_bytes())
 }
 
+/// A non-negative number of milliseconds or a count (strata's own commands), with Redis's integer
+/// error when it is no integer.
+pub fn non_negative(cursor: &mut ArgCursor, what: &str) -> Result<u64, CmdError> {
+    let n = cursor.next_i64()?;
+    u64::try_from(n).map_err(|_| CmdError::err(format!("{what} must be positive or zero")))
+}
+
+/// [`non_negative`], and not 0.
+pub fn positive(cursor: &mut ArgCursor, what: &str) -> Result<u64, CmdError> {
+    match non_negative(cursor, what)? {
+        0 => Err(CmdError::err(format!("{what} must be positive"))),
+        n => Ok(n),
+    }
+}
+
+/// A COUNT of 1 to `max`.
+pub fn count(cursor: &mut ArgCursor, max: i64) -> Result<usize, CmdError> {
+    let n = cursor.next_i64()?;
+    if !(1..=max).contains(&n) {
+        return Err(CmdError::err(format!("COUNT must be between 1 and {max}")));
+    }
+    Ok(n as usize)
+}
+
 /// A blocking command's timeout in seconds with fractions (BLPOP, BZPOPMIN, ...): `None` for 0,
 /// which waits forever.
 pub fn parse_timeout_secs(arg: &[u8]) -> Result<Option<std::time::Duration>, CmdError> {

@@ -75,7 +75,9 @@ impl Harness {
         let mut ctx = Ctx::new(shared, &mut self.session, self.now_ms);
         ctx.scripting = scripting.as_mut();
         let reply = dispatch(&mut ctx, self.args.args()).reply;
+        // Nobody waits here: what a blocked command left for its waiter goes too.
         self.session.block = None;
+        self.session.blocked_read_ids = None;
         reply
     }
 

@@ -41,6 +41,7 @@ mod sets;
 mod sort;
 mod streams;
 mod strings;
+pub mod topic;
 mod tx;
 mod zsets;
 

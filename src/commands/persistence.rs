@@ -286,7 +286,9 @@ pub fn debug_reload(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
         }
         None => {
             if holds_queues(shared) {
-                return Err(CmdError::err("DEBUG RELOAD without persistence would lose the queues (RDB files have no queue type)"));
+                return Err(CmdError::err(
+                    "DEBUG RELOAD without persistence would lose the queues and topics (RDB files have no such types)",
+                ));
             }
             if save && !save_now(ctx) {
                 return Err(CmdError::err("Error trying to save the DB"));
@@ -300,14 +302,20 @@ pub fn debug_reload(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
         }
     }
     super::queue::after_recovery(shared);
+    super::topic::register_all(shared);
     Ok(Reply::Ok)
 }
 
-/// Whether any database holds a queue.
+/// Whether any database holds a queue or a topic.
 fn holds_queues(shared: &Shared) -> bool {
     (0..shared.keyspace.databases()).any(|db| {
         (0..crate::engine::keyspace::SHARDS).any(|shard| {
-            shared.keyspace.db(db).lock_index(shard).iter().any(|entry| matches!(entry.value(), crate::engine::Value::Queue(_)))
+            shared
+                .keyspace
+                .db(db)
+                .lock_index(shard)
+                .iter()
+                .any(|entry| matches!(entry.value(), crate::engine::Value::Queue(_) | crate::engine::Value::Topic(_)))
         })
     })
 }

@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use super::args::{is, ArgCursor};
+use super::args::{self, is, non_negative, positive, ArgCursor};
 use super::collection::{get, get_or_create};
 use super::{BlockedOn, CmdError, Ctx};
 use crate::engine::queue::{Forward, Message, Overflow, PushOptions, Pushed, Queue, QueueConfig};
@@ -27,25 +27,8 @@ fn parse_id(arg: &[u8]) -> Result<u64, CmdError> {
     std::str::from_utf8(arg).ok().and_then(|text| text.parse::<u64>().ok()).ok_or_else(|| CmdError::err("invalid message ID"))
 }
 
-/// A non-negative number of milliseconds or a count, with Redis's integer error otherwise.
-fn non_negative(cursor: &mut ArgCursor, what: &str) -> Result<u64, CmdError> {
-    let n = cursor.next_i64()?;
-    u64::try_from(n).map_err(|_| CmdError::err(format!("{what} must be positive or zero")))
-}
-
-fn positive(cursor: &mut ArgCursor, what: &str) -> Result<u64, CmdError> {
-    match non_negative(cursor, what)? {
-        0 => Err(CmdError::err(format!("{what} must be positive"))),
-        n => Ok(n),
-    }
-}
-
 fn count(cursor: &mut ArgCursor) -> Result<usize, CmdError> {
-    let n = cursor.next_i64()?;
-    if !(1..=MAX_COUNT).contains(&n) {
-        return Err(CmdError::err(format!("COUNT must be between 1 and {MAX_COUNT}")));
-    }
-    Ok(n as usize)
+    args::count(cursor, MAX_COUNT)
 }
 
 /// One message as Q.POP, Q.PEEK and Q.DEAD answer it: `[id, payload, deliveries]`, a map in RESP3.

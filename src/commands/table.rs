@@ -18,7 +18,7 @@ use super::docs::{self, Doc};
 use super::flags::*;
 use super::{
     access, acl, bitmaps, blocking, client, config_cmd, connection, geo, hashes, hyperloglog, id, info, introspection, keys, lists,
-    persistence, pubsub, queue, scripting, server, sets, sort, streams, strings, tx, zsets, Handler,
+    persistence, pubsub, queue, scripting, server, sets, sort, streams, strings, topic, tx, zsets, Handler,
 };
 use crate::resp::Args;
 
@@ -222,6 +222,7 @@ static FAMILIES: &[Family] = &[
     Family::new(geo::COMMANDS),
     Family::new(sort::COMMANDS),
     Family::new(queue::COMMANDS).docs(queue::DOCS),
+    Family::new(topic::COMMANDS).docs(topic::DOCS),
     Family::new(persistence::COMMANDS),
     Family::new(access::COMMANDS),
 ];

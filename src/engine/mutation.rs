@@ -13,6 +13,7 @@
 use super::keyspace::Shard;
 use super::queue::{Message, QueueHead};
 use super::stream::{Fields, StreamId};
+use super::topic::TopicChange;
 use super::value::Value;
 
 /// The end of a list a push or pop works on.
@@ -204,6 +205,13 @@ pub enum Mutation<'a> {
         head: &'a QueueHead,
     },
 
+    /// A topic's entry, partition end, group, committed offset, producer or config changed (see
+    /// [`TopicChange`]).
+    Topic {
+        key: &'a [u8],
+        change: TopicChange<'a>,
+    },
+
     /// Every key of the database is gone (FLUSHDB; FLUSHALL reports one per database).
     FlushDb,
     /// This database and database `other` exchanged their contents (SWAPDB).
@@ -246,7 +254,8 @@ impl Mutation<'_> {
             | PendingDelete { key, .. }
             | QueueMessage { key, .. }
             | QueueRemove { key, .. }
-            | QueueHead { key, .. } => Some(key),
+            | QueueHead { key, .. }
+            | Topic { key, .. } => Some(key),
             FlushDb | SwapDb { .. } => None,
         }
     }

@@ -6,7 +6,7 @@ use super::keyspace::{KeyHash, Keyspace};
 use super::limits::Limits;
 use super::mutation::{Mutation, Side};
 use super::write::Tracked;
-use super::{Hash, List, Queue, Set, Stream, ZSet};
+use super::{Hash, List, Queue, Set, Stream, Topic, ZSet};
 
 /// Why a mutation could not be applied: the keyspace does not hold what the mutation expects, so
 /// the two have diverged.
@@ -78,6 +78,7 @@ pub fn apply(keyspace: &Keyspace, db: usize, change: &Mutation<'_>, limits: &Lim
                 Mutation::QueueMessage { id, message, .. } => write.collection::<Queue>().map(|mut q| q.replay_put(id, message)),
                 Mutation::QueueRemove { id, .. } => write.collection::<Queue>().map(|mut q| q.replay_take(id)),
                 Mutation::QueueHead { head, .. } => write.collection::<Queue>().map(|mut q| q.replay_head(head)),
+                Mutation::Topic { change, .. } => write.collection::<Topic>().map(|mut t| t.replay(&change, now_ms)),
                 _ => write.collection::<Stream>().and_then(|stream| apply_stream(stream, change, limits)),
             };
             applied.ok_or_else(|| diverged("wrong type"))?;

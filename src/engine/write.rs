@@ -16,6 +16,7 @@ use super::queue::Queue;
 use super::set::Set;
 use super::stream::Stream;
 use super::thin::ThinBytes;
+use super::topic::Topic;
 use super::value::{Value, Versioned};
 use super::zset::ZSet;
 
@@ -119,6 +120,7 @@ collection!(Set);
 collection!(ZSet);
 collection!(Stream);
 collection!(Queue);
+collection!(Topic);
 
 /// Write access to the live value at one key.
 pub struct KeyWrite<'a> {

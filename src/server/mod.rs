@@ -91,6 +91,7 @@ pub async fn run(shared: Arc<Shared>, listeners: Listeners, with_cron: bool, act
     if with_cron {
         tokio::spawn(cron(shared.clone()));
         tokio::spawn(queue_timer(shared.clone()));
+        tokio::spawn(topic_worker(shared.clone()));
     }
     let mut shutdown = shared.shutdown_signal();
     let _ = shutdown.wait_for(|state| *state == ShutdownRequest::Stop).await;
@@ -306,6 +307,43 @@ async fn queue_timer(shared: Arc<Shared>) {
                 shared.queues.schedule(*db, key, now + 10);
             }
         }
+    }
+}
+
+/// How often the topic worker visits the topics.
+const TOPIC_WORKER_EVERY: Duration = Duration::from_millis(250);
+/// Every how many visits it looks for topics no STREAM.* write registered (renamed, restored).
+const TOPIC_REDISCOVERY: u32 = 40;
+
+/// Applies topics' retention and compaction and ends group members' expired sessions, so disk is
+/// bounded and partitions move to live members without anyone touching the topic
+/// (`commands::topic::maintain`, whose choices come from the pure `engine::topic::choose`). One
+/// task, on the cron's loop; recovered topics were registered by `main`, and every
+/// [`TOPIC_REDISCOVERY`] visits it registers the topics no STREAM.* write did.
+async fn topic_worker(shared: Arc<Shared>) {
+    let mut shutdown = shared.shutdown_signal();
+    let mut visits = 0u32;
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(TOPIC_WORKER_EVERY) => {}
+            _ = crate::state::shared::stopping(&mut shutdown) => return,
+        }
+        visits = visits.wrapping_add(1);
+        if visits.is_multiple_of(TOPIC_REDISCOVERY) && !shared.loading.load(Ordering::Relaxed) {
+            crate::commands::topic::register_all(&shared);
+        }
+        let topics = shared.topics.all();
+        if topics.is_empty() || shared.loading.load(Ordering::Relaxed) {
+            continue;
+        }
+        alone_then_serve(&shared, |shared| {
+            let now = unix_ms();
+            for (db, key) in &topics {
+                if !crate::commands::topic::maintain(shared, *db, key, now) {
+                    shared.topics.forget(*db, key);
+                }
+            }
+        });
     }
 }
 

@@ -92,6 +92,7 @@ impl Waiter {
             (BlockedOn::SortedSet, Some(found)) => found == ValueType::ZSet,
             (BlockedOn::Stream, Some(found)) => found == ValueType::Stream,
             (BlockedOn::Queue, Some(found)) => found == ValueType::Queue,
+            (BlockedOn::Topic, Some(found)) => found == ValueType::Topic,
         }
     }
 

@@ -19,4 +19,5 @@ pub mod shared;
 pub mod slowlog;
 pub mod stats;
 pub mod tls;
+pub mod topics;
 pub mod watch;

@@ -12,12 +12,12 @@ use std::sync::Mutex;
 use hashbrown::{Equivalent, HashMap};
 use tokio::sync::Notify;
 
-type QueueKey = (usize, Vec<u8>);
+pub(super) type QueueKey = (usize, Vec<u8>);
 
 /// A borrowed `(db, key)`, to look keys up without copying them. It hashes as the owned tuple does
 /// (a `Vec<u8>` hashes as its slice).
 #[derive(Hash)]
-struct KeyRef<'a>(usize, &'a [u8]);
+pub(super) struct KeyRef<'a>(pub(super) usize, pub(super) &'a [u8]);
 
 impl Equivalent<QueueKey> for KeyRef<'_> {
     fn equivalent(&self, key: &QueueKey) -> bool {

@@ -70,6 +70,7 @@ pub enum BlockedOn {
     Stream,
     StreamGroup,
     Queue,
+    Topic,
 }
 
 /// A blocking command waiting for data: the connection parks the client on `keys` (in the current

@@ -57,6 +57,8 @@ pub struct Shared {
     pub watches: Watches,
     /// Queue timers and which clients hold leases where.
     pub queues: super::queues::Queues,
+    /// The topics the topic worker visits.
+    pub topics: super::topics::Topics,
     /// Commands run under the read side; EXEC takes the write side, so no other client's command
     /// runs between the commands of a transaction. Held only while commands execute, never across
     /// an `.await`.
@@ -130,6 +132,7 @@ impl Shared {
             blocked: Blocked::default(),
             watches: Watches::default(),
             queues: Default::default(),
+            topics: Default::default(),
             gate: parking_lot::RwLock::new(()),
             scripting: parking_lot::Mutex::new(
                 Scripting::new(scripts.clone()).inspect_err(|error| tracing::error!(%error, "cannot create the Lua VM")).ok(),

@@ -7,6 +7,8 @@ use rand::Rng;
 const KEYS: &[&str] = &["k1", "k2", "k3", "k4", "{t}a", "{t}b"];
 /// Queues mostly live here, so they grow beyond a message or two; `k4` is shared with every type.
 const QUEUE_KEYS: &[&str] = &["q1", "q2", "k4"];
+/// Topics mostly live here; `k4` is shared with every type.
+const TOPIC_KEYS: &[&str] = &["t1", "t2", "k4"];
 const MEMBERS: &[&str] = &["a", "b", "c", "d", "e", "1", "2", "3", "17", "-4", "long-member-name-beyond-nothing"];
 
 fn pick<'a>(rng: &mut StdRng, from: &[&'a str]) -> &'a str {
@@ -164,6 +166,39 @@ pub fn random_write(rng: &mut StdRng) -> Vec<String> {
         128 => vec!["q.ack", &qk, "1", "2"],
         129 => vec![if rng.random_bool(0.5) { "q.nack" } else { "q.touch" }, &qk, "1"],
         _ => vec!["hset", &k, &m2, "a-value-longer-than-nothing-at-all-surely-beyond-sixty-four-bytes-of-listpack"],
+    };
+    words.into_iter().map(String::from).collect()
+}
+
+/// One random STREAM.* write over a few topic keys (one shared with every type). A workload of
+/// its own, drawn from a generator of its own, so adding it left [`random_write`]'s sequences as
+/// they were.
+pub fn random_topic_write(rng: &mut StdRng) -> Vec<String> {
+    let tk = pick(rng, TOPIC_KEYS).to_string();
+    let m = pick(rng, MEMBERS).to_string();
+    let m2 = pick(rng, MEMBERS).to_string();
+    let seq = rng.random_range(0..4).to_string();
+    let words: Vec<&str> = match rng.random_range(0..9) {
+        0 => match rng.random_range(0..3) {
+            0 => vec!["stream.create", &tk, "partitions", "3"],
+            1 => vec!["stream.create", &tk, "partitions", "2", "retention", "100", "maxbytes", "200"],
+            _ => vec!["stream.create", &tk, "compact", "tombstone", "50"],
+        },
+        1 => vec!["stream.pub", &tk, &m, "key", &m2],
+        2 => vec!["stream.pub", &tk, if rng.random_bool(0.2) { "" } else { &m }, "partition", "0", "producer", &m2, "seq", &seq],
+        3 => vec!["stream.sub", &tk, "group", "g", "consumer", &m, "count", "2", "session", "100"],
+        4 => vec![
+            "eval",
+            "local e = redis.call('stream.sub', KEYS[1], 'group', 'g', 'consumer', ARGV[1]); \
+             if e[1] then return redis.call('stream.commit', KEYS[1], 'group', 'g', 'consumer', ARGV[1], e[1][1], e[1][2] + 1) end",
+            "1",
+            &tk,
+            &m,
+        ],
+        5 => vec!["stream.seek", &tk, "group", if rng.random_bool(0.5) { "g" } else { "h" }, "partition", "0", "earliest"],
+        6 => vec!["stream.leave", &tk, "group", "g", "consumer", &m],
+        7 => vec!["stream.heartbeat", &tk, "group", "g", "consumer", &m],
+        _ => vec!["stream.commit", &tk, "group", "g", "consumer", &m, "0", "1"],
     };
     words.into_iter().map(String::from).collect()
 }

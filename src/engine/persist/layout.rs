@@ -8,10 +8,11 @@
 //!   of a namespace's ID.* generator.
 //! - `'m' | store u32 | slot u16 | key` → the key's metadata: `type u8 | version u64 | deadline u64`
 //!   (Unix ms, 0 = none), then the body: a string's bytes, a list's or a stream's encoding, a queue's
-//!   head (config, counters; `persist::queue_codec`); hashes, sets and sorted sets have no body.
+//!   head (config, counters; `persist::queue_codec`), a topic's config; hashes, sets and sorted sets have no body.
 //! - `'d' | store u32 | slot u16 | key length u32 | key | version u64 | member` → one member of a
 //!   hash (its value), set (empty) or sorted set (its score, f64 big-endian bits), or a queue's
-//!   message (member = its ID, u64; value = its state and payload, `persist::queue_codec`). Members are filed
+//!   message (member = its ID, u64; value = its state and payload, `persist::queue_codec`), or a
+//!   topic's entry, partition end, group, committed offset or producer (`persist::topic_codec`). Members are filed
 //!   under the collection's version, so replacing or deleting a collection is one metadata record;
 //!   records of older versions are unreachable.
 //! - A string longer than `pages::PAGED_FROM` bytes has metadata of type [`PAGED_STRING`] (version:
@@ -132,6 +133,7 @@ pub fn type_code(kind: ValueType) -> u8 {
         ValueType::ZSet => 4,
         ValueType::Stream => 5,
         ValueType::Queue => 7,
+        ValueType::Topic => 8,
     }
 }
 
@@ -144,6 +146,7 @@ pub fn type_of_code(code: u8) -> Option<ValueType> {
         4 => ValueType::ZSet,
         5 => ValueType::Stream,
         7 => ValueType::Queue,
+        8 => ValueType::Topic,
         _ => return None,
     })
 }

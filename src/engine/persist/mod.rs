@@ -16,5 +16,6 @@ pub mod queue_codec;
 pub mod recovery;
 pub mod store;
 pub mod stream_codec;
+pub mod topic_codec;
 
 pub use store::{Fsync, Store, StoreError};

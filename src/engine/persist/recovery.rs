@@ -9,12 +9,12 @@ use super::layout::{
 };
 use super::pages;
 use super::store::{Store, StoreError};
-use super::{queue_codec, stream_codec};
+use super::{queue_codec, stream_codec, topic_codec};
 use crate::engine::keyspace::{KeyHash, Keyspace};
 use crate::engine::stream::{Stream, StreamId};
 use crate::engine::value::{versions_after, Limits, Value, ValueType};
 use crate::engine::write::Collection;
-use crate::engine::{Hash, List, Queue, Set, ZSet};
+use crate::engine::{Hash, List, Queue, Set, Topic, ZSet};
 
 /// What a recovery found.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -108,6 +108,7 @@ pub fn load_slowly(
                 ValueType::List => load_list(store, &prefix, body, limits, progress)?.ok_or_else(damaged)?.into_value(),
                 ValueType::Stream => load_stream(store, &prefix, body, limits, progress)?.ok_or_else(damaged)?.into_value(),
                 ValueType::Queue => load_queue(store, &prefix, body, progress)?.ok_or_else(damaged)?.into_value(),
+                ValueType::Topic => load_topic(store, &prefix, body, now_ms, progress)?.ok_or_else(damaged)?.into_value(),
                 ValueType::Hash => {
                     let mut hash = Hash::default();
                     for member in store.lsm.prefix(&prefix) {
@@ -252,4 +253,24 @@ fn load_queue(store: &Store, prefix: &[u8], body: &[u8], progress: &Progress) ->
         messages.push((id, message));
     }
     Ok(Some(Queue::restore(head, messages)))
+}
+
+/// A topic from its metadata body (its config) and its member records under `prefix`; `None` when
+/// a record is damaged. Group members count as heard of at `now`: each gets a full session to
+/// come back after the restart.
+fn load_topic(store: &Store, prefix: &[u8], body: &[u8], now: u64, progress: &Progress) -> Result<Option<Topic>, StoreError> {
+    let Some(config) = topic_codec::decode_config(body) else {
+        return Ok(None);
+    };
+    let mut topic = Topic::new();
+    topic.apply(&crate::engine::topic::TopicChange::Config(&config), now);
+    for record in store.lsm.prefix(prefix) {
+        let (record_key, value) = record?;
+        progress.read(1);
+        let Some(decoded) = record_key.get(prefix.len()..).and_then(|member| topic_codec::decode(member, &value)) else {
+            return Ok(None);
+        };
+        topic.apply(&decoded.as_change(), now);
+    }
+    Ok(Some(topic))
 }

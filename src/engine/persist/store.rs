@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use super::garbage::Garbage;
 use super::layout::{db_map_key, id_reservation_key, member_prefix, meta_header, meta_key};
 use super::pages::{Pages, Records, StoredString};
-use super::{queue_codec, stream_codec};
+use super::{queue_codec, stream_codec, topic_codec};
 use crate::engine::keyspace::{KeyHash, Shard};
 use crate::engine::lsm::{self, Options, SyncMode, WriteBatch};
 use crate::engine::mutation::{ChangeSink, Mutation};
@@ -489,6 +489,7 @@ impl Store {
             }
             Value::Stream(stream) => stream_codec::encode_without_entries(stream, record_value),
             Value::Queue(queue) => queue_codec::encode_head(queue.head(), record_value),
+            Value::Topic(topic) => topic_codec::encode_config(topic.config(), record_value),
             Value::Hash(_) | Value::Set(_) | Value::ZSet(_) => {}
             string => {
                 string.with_string(|bytes| record_value.extend_from_slice(bytes));
@@ -525,6 +526,7 @@ impl Store {
                     put(&id.to_be_bytes(), &encoded);
                 }
             }
+            Value::Topic(topic) => topic_codec::each_record(topic, put),
             Value::Hash(hash) => hash.iter().for_each(|(field, v)| put(field, v)),
             Value::Set(set) => set.iter().for_each(|member| put(&member, b"")),
             Value::ZSet(zset) => {
@@ -580,6 +582,18 @@ impl ChangeSink for Store {
                 pending.record_value = encoded;
             }
             Mutation::QueueRemove { key, id } => self.member(pending, db, version, key, &id.to_be_bytes(), None),
+            Mutation::Topic { key, change } => {
+                let mut value = std::mem::take(&mut pending.record_value);
+                let mut member = Vec::with_capacity(16);
+                match topic_codec::encode(&change, &mut member, &mut value) {
+                    topic_codec::Write::Put => self.member(pending, db, version, key, &member, Some(&value)),
+                    topic_codec::Write::Delete => self.member(pending, db, version, key, &member, None),
+                    topic_codec::Write::Meta => {
+                        self.mark(pending, db, key, false);
+                    }
+                }
+                pending.record_value = value;
+            }
             Mutation::ListInsert { key, .. } | Mutation::ListRemove { key, .. } | Mutation::ListTrim { key, .. } => {
                 // Elements moved: all of them are written again at their new positions.
                 self.mark(pending, db, key, true);

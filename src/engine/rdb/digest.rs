@@ -24,6 +24,7 @@ fn type_number(value: &Value) -> u32 {
         Value::Stream(_) => 6,
         // strata's own type, which Redis does not have: a number Redis does not use.
         Value::Queue(_) => 64,
+        Value::Topic(_) => 65,
     }
 }
 
@@ -51,6 +52,16 @@ pub fn value(digest: &mut Digest, value: &Value, expires: bool) {
             for (id, message) in messages {
                 mix(digest, &id.to_be_bytes());
                 mix(digest, &message.payload);
+            }
+        }
+        Value::Topic(topic) => {
+            for (partition, log) in topic.partitions().iter().enumerate() {
+                for (offset, entry) in log.entries() {
+                    mix(digest, &(partition as u32).to_be_bytes());
+                    mix(digest, &offset.to_be_bytes());
+                    mix(digest, entry.key.as_deref().unwrap_or_default());
+                    mix(digest, &entry.payload);
+                }
             }
         }
         Value::List(list) => {

@@ -53,6 +53,8 @@ pub mod kind {
     pub const STREAM_LISTPACKS_2: u8 = 19;
     pub const SET_LISTPACK: u8 = 20;
     pub const STREAM_LISTPACKS_3: u8 = 21;
+    /// strata's own: a topic in a DUMP payload (Redis has no such type and refuses the payload).
+    pub const STRATA_TOPIC: u8 = 200;
 }
 
 /// File opcodes (`RDB_OPCODE_*`).
