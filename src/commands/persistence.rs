@@ -31,6 +31,9 @@ pub fn dump(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
         Some(entry) if matches!(entry.value(), crate::engine::Value::Queue(_)) => {
             return Err(CmdError::err("DUMP of a queue is not supported yet (Redis's format has no queue type)"));
         }
+        Some(entry) if matches!(entry.value(), crate::engine::Value::Lake(_)) => {
+            return Err(CmdError::err("DUMP of a lake catalog is not supported yet (Redis's format has no lake type)"));
+        }
         Some(entry) => Reply::Bulk(dump::payload(entry.value()).into()),
         None => Reply::Nil,
     })
@@ -285,8 +288,10 @@ pub fn debug_reload(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
             shared.load_store().map_err(|error| CmdError::err(format!("Error trying to load the dataset: {error}")))?;
         }
         None => {
-            if holds_queues(shared) {
-                return Err(CmdError::err("DEBUG RELOAD without persistence would lose the queues (RDB files have no queue type)"));
+            if holds_strata_types(shared) {
+                return Err(CmdError::err(
+                    "DEBUG RELOAD without persistence would lose the queues and catalogs (RDB files have no queue or lake type)",
+                ));
             }
             if save && !save_now(ctx) {
                 return Err(CmdError::err("Error trying to save the DB"));
@@ -303,11 +308,16 @@ pub fn debug_reload(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     Ok(Reply::Ok)
 }
 
-/// Whether any database holds a queue.
-fn holds_queues(shared: &Shared) -> bool {
+/// Whether any database holds a queue or a catalog (types Redis's RDB format lacks).
+fn holds_strata_types(shared: &Shared) -> bool {
     (0..shared.keyspace.databases()).any(|db| {
         (0..crate::engine::keyspace::SHARDS).any(|shard| {
-            shared.keyspace.db(db).lock_index(shard).iter().any(|entry| matches!(entry.value(), crate::engine::Value::Queue(_)))
+            shared
+                .keyspace
+                .db(db)
+                .lock_index(shard)
+                .iter()
+                .any(|entry| matches!(entry.value(), crate::engine::Value::Queue(_) | crate::engine::Value::Lake(_)))
         })
     })
 }

@@ -6,6 +6,7 @@ use std::borrow::Cow;
 
 pub use super::dense::{dense_scan, DenseHasher};
 use super::hash::Hash;
+use super::lake::Lake;
 pub use super::limits::Limits;
 use super::list::List;
 use super::queue::Queue;
@@ -44,6 +45,7 @@ pub enum Value {
     ZSet(Box<Versioned<ZSet>>),
     Stream(Box<Versioned<Stream>>),
     Queue(Box<Versioned<Queue>>),
+    Lake(Box<Versioned<Lake>>),
 }
 
 /// A collection and its version: a number unique to this incarnation of the key's value, given
@@ -118,6 +120,7 @@ pub enum ValueType {
     ZSet,
     Stream,
     Queue,
+    Lake,
 }
 
 impl ValueType {
@@ -130,6 +133,7 @@ impl ValueType {
             ValueType::ZSet => "zset",
             ValueType::Stream => "stream",
             ValueType::Queue => "queue",
+            ValueType::Lake => "lake",
         }
     }
 
@@ -142,6 +146,7 @@ impl ValueType {
             b"zset" => Some(ValueType::ZSet),
             b"stream" => Some(ValueType::Stream),
             b"queue" => Some(ValueType::Queue),
+            b"lake" => Some(ValueType::Lake),
             _ => None,
         }
     }
@@ -158,6 +163,7 @@ impl Value {
             Value::ZSet(c) => c.version,
             Value::Stream(c) => c.version,
             Value::Queue(c) => c.version,
+            Value::Lake(c) => c.version,
         }
     }
 
@@ -171,6 +177,7 @@ impl Value {
             Value::ZSet(c) => c.version = version,
             Value::Stream(c) => c.version = version,
             Value::Queue(c) => c.version = version,
+            Value::Lake(c) => c.version = version,
         }
     }
 
@@ -185,6 +192,7 @@ impl Value {
             Value::ZSet(c) => c.version = next(),
             Value::Stream(c) => c.version = next(),
             Value::Queue(c) => c.version = next(),
+            Value::Lake(c) => c.version = next(),
         }
     }
 
@@ -218,6 +226,7 @@ impl Value {
             Value::ZSet(_) => ValueType::ZSet,
             Value::Stream(_) => ValueType::Stream,
             Value::Queue(_) => ValueType::Queue,
+            Value::Lake(_) => ValueType::Lake,
         }
     }
 
@@ -227,7 +236,7 @@ impl Value {
             Value::Int(n) => Some(Cow::Owned(itoa::Buffer::new().format(*n).as_bytes().to_vec())),
             Value::Inline { len, data } => Some(Cow::Borrowed(&data[..*len as usize])),
             Value::Heap(bytes) | Value::Raw(bytes) => Some(Cow::Borrowed(bytes)),
-            Value::List(_) | Value::Hash(_) | Value::Set(_) | Value::ZSet(_) | Value::Stream(_) | Value::Queue(_) => None,
+            Value::List(_) | Value::Hash(_) | Value::Set(_) | Value::ZSet(_) | Value::Stream(_) | Value::Queue(_) | Value::Lake(_) => None,
         }
     }
 
@@ -237,7 +246,7 @@ impl Value {
             Value::Int(n) => Some(f(itoa::Buffer::new().format(*n).as_bytes())),
             Value::Inline { len, data } => Some(f(&data[..*len as usize])),
             Value::Heap(bytes) | Value::Raw(bytes) => Some(f(bytes)),
-            Value::List(_) | Value::Hash(_) | Value::Set(_) | Value::ZSet(_) | Value::Stream(_) | Value::Queue(_) => None,
+            Value::List(_) | Value::Hash(_) | Value::Set(_) | Value::ZSet(_) | Value::Stream(_) | Value::Queue(_) | Value::Lake(_) => None,
         }
     }
 
@@ -276,6 +285,7 @@ impl Value {
             Value::ZSet(zset) => zset.encoding(),
             Value::Stream(_) => "stream",
             Value::Queue(_) => "queue",
+            Value::Lake(_) => "lake",
         }
     }
 
@@ -290,11 +300,13 @@ impl Value {
             Value::ZSet(zset) => std::mem::size_of::<ZSet>() + zset.heap_size(),
             Value::Stream(stream) => std::mem::size_of::<Stream>() + stream.heap_size(),
             Value::Queue(queue) => std::mem::size_of::<Queue>() + queue.heap_size(),
+            Value::Lake(lake) => std::mem::size_of::<Lake>() + lake.heap_size(),
         }
     }
 
     /// Whether the value is a collection with no elements left (such keys are deleted). Streams
-    /// are never deleted for being empty, as in Redis, nor are queues (their config stays).
+    /// are never deleted for being empty, as in Redis, nor are queues (their config stays) or
+    /// catalogs (their history and metadata stay).
     pub fn is_empty_collection(&self) -> bool {
         match self {
             Value::List(list) => list.is_empty(),

@@ -10,6 +10,7 @@ use std::ops::Deref;
 
 use super::hash::Hash;
 use super::keyspace::ShardSink;
+use super::lake::Lake;
 use super::list::List;
 use super::mutation::Mutation;
 use super::queue::Queue;
@@ -119,6 +120,7 @@ collection!(Set);
 collection!(ZSet);
 collection!(Stream);
 collection!(Queue);
+collection!(Lake);
 
 /// Write access to the live value at one key.
 pub struct KeyWrite<'a> {

@@ -132,6 +132,7 @@ pub fn type_code(kind: ValueType) -> u8 {
         ValueType::ZSet => 4,
         ValueType::Stream => 5,
         ValueType::Queue => 7,
+        ValueType::Lake => 9,
     }
 }
 
@@ -144,6 +145,7 @@ pub fn type_of_code(code: u8) -> Option<ValueType> {
         4 => ValueType::ZSet,
         5 => ValueType::Stream,
         7 => ValueType::Queue,
+        9 => ValueType::Lake,
         _ => return None,
     })
 }
