@@ -24,6 +24,8 @@ pub const TRANSACTION: u32 = 1 << 19;
 pub const SCRIPTING: u32 = 1 << 20;
 /// strata's work queues (Q.*).
 pub const QUEUE: u32 = 1 << 21;
+/// strata's JSON catalogs (LAKE.*).
+pub const LAKE: u32 = 1 << 23;
 
 /// Category names with their `@`, in the order Redis prints them.
 pub const NAMES: &[(u32, &str)] = &[
@@ -49,6 +51,7 @@ pub const NAMES: &[(u32, &str)] = &[
     (TRANSACTION, "@transaction"),
     (SCRIPTING, "@scripting"),
     (QUEUE, "@queue"),
+    (LAKE, "@lake"),
 ];
 
 /// A command's categories: the ones its row names plus the ones its flags imply, by the rules of

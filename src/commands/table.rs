@@ -16,8 +16,8 @@ use hashbrown::HashMap;
 use super::docs::{self, Doc};
 use super::flags::*;
 use super::{
-    acl, bitmaps, blocking, client, config_cmd, connection, geo, hashes, hyperloglog, id, info, introspection, keys, lists, persistence,
-    pubsub, queue, scripting, server, sets, sort, streams, strings, tx, zsets, Handler,
+    acl, bitmaps, blocking, client, config_cmd, connection, geo, hashes, hyperloglog, id, info, introspection, keys, lake, lists,
+    persistence, pubsub, queue, scripting, server, sets, sort, streams, strings, tx, zsets, Handler,
 };
 use crate::resp::Args;
 
@@ -189,6 +189,7 @@ static FAMILIES: &[Family] = &[
     Family::new(geo::COMMANDS),
     Family::new(sort::COMMANDS),
     Family::new(queue::COMMANDS).docs(queue::DOCS),
+    Family::new(lake::COMMANDS).docs(lake::DOCS),
     Family::new(persistence::COMMANDS),
 ];
 
