@@ -56,14 +56,16 @@ fn parse_write(args: Args) -> Result<Write, CmdError> {
     let path = Path::parse(args.get(2))?;
     let mode = Mode::from_name(args.get(3)).ok_or(CmdError::Syntax)?;
     let text = args.get(4);
+    // An empty MERGE or PATCH body (nothing, `{}` or `[]`) adds no delta.
     let body = match mode {
-        _ if mode != Mode::Replace && text.trim_ascii().is_empty() => None,
         Mode::Replace => Some(parse_json(text, "body")?),
-        Mode::Merge => Some(parse_json(text, "body")?).filter(|body| body.as_object().is_none_or(|map| !map.is_empty())),
-        Mode::Patch => match parse_json(text, "body")? {
-            Json::Array(operations) if operations.is_empty() => None,
-            body @ Json::Array(_) => Some(body),
-            _ => return Err(LakeError::InvalidPatch("a JSON patch is an array of operations".into()).into()),
+        _ if text.trim_ascii().is_empty() => None,
+        _ => match parse_json(text, "body")? {
+            Json::Object(map) if map.is_empty() => None,
+            Json::Array(items) if items.is_empty() => None,
+            body @ Json::Array(_) if mode == Mode::Patch => Some(body),
+            _ if mode == Mode::Patch => return Err(LakeError::InvalidPatch("a JSON patch is an array of operations".into()).into()),
+            body => Some(body),
         },
     };
     let mut cursor = ArgCursor::new(args, 5);
