@@ -165,6 +165,7 @@ pub fn read(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
         return Ok(Reply::Nil);
     };
     let version = match at {
+        At::Now if path.is_root() => return Ok(Reply::Bulk(catalog.text())),
         At::Now => return Ok(lake::value_at(catalog.document(), &path).map_or(Reply::Nil, reply_json)),
         At::Version(version) => version,
         At::Time(time) => catalog.version_at(time)?,
@@ -185,7 +186,7 @@ pub fn mread(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
         .iter()
         .map(|(key, hash)| {
             let entry = locked.shard(db, *hash).get(*hash, key, ctx.now_ms);
-            entry.and_then(|e| Lake::of(e.value())).map_or(Reply::Nil, |catalog| reply_json(catalog.document()))
+            entry.and_then(|e| Lake::of(e.value())).map_or(Reply::Nil, |catalog| Reply::Bulk(catalog.text()))
         })
         .collect();
     Ok(Reply::Array(replies))

@@ -252,11 +252,18 @@ pub struct LakeInfo {
     pub updated_ms: u64,
 }
 
+/// The current document's JSON text, made on the first read after a change and shared by the
+/// reads until the next one (a read of a current document copies no bytes).
+#[derive(Clone, Default)]
+struct TextCache(std::sync::OnceLock<bytes::Bytes>);
+
 /// A catalog. See the module documentation.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub struct Lake {
     doc: Json,
-    doc_bytes: usize,
+    text: TextCache,
+    /// At least the size of the document's JSON text (see [`apply`]); exact after a restore.
+    size_bound: usize,
     head: LakeHead,
     /// Versions `head.horizon + 1 ..= head.version`, in order.
     deltas: VecDeque<Delta>,
@@ -264,6 +271,18 @@ pub struct Lake {
     snapshots: BTreeMap<u64, Snapshot>,
     /// Bytes of the delta bodies and snapshot texts kept.
     history_bytes: usize,
+}
+
+impl std::fmt::Debug for Lake {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lake")
+            .field("doc", &self.doc)
+            .field("head", &self.head)
+            .field("deltas", &self.deltas)
+            .field("snapshots", &self.snapshots)
+            .field("history_bytes", &self.history_bytes)
+            .finish()
+    }
 }
 
 impl PartialEq for Lake {
@@ -347,9 +366,25 @@ fn slot_at<'a>(doc: &'a mut Json, path: &Path) -> Option<&'a mut Json> {
     Some(node)
 }
 
-/// Applies one delta's change to `doc`; `doc_bytes` (the document's size) follows. Checks limits
-/// before it changes anything: an error leaves `doc` as it was.
-fn apply(doc: &mut Json, doc_bytes: &mut usize, mode: Mode, path: &Path, body: &Json, max_bytes: usize) -> Result<(), LakeError> {
+/// The new size bound of a document whose bound becomes `total`, if it fits in `max`. A bound
+/// past `max` is checked against the exact size (`exact` of the document's current exact size)
+/// before the write is refused.
+fn fitting(doc: &Json, total: usize, max: usize, exact: impl FnOnce(usize) -> usize) -> Result<usize, LakeError> {
+    if total <= max {
+        return Ok(total);
+    }
+    match exact(json_size(doc)) {
+        fits if fits <= max => Ok(fits),
+        _ => Err(LakeError::TooBig { limit: max }),
+    }
+}
+
+/// Applies one delta's change to `doc`. `bound` is an upper bound of the document's size (its
+/// compact JSON text), kept without serializing the document on every write: a MERGE adds its
+/// patch's size (a merge grows a document by at most that), REPLACE and PATCH the difference
+/// between the new and the old value. Checks limits before it changes anything: an error leaves
+/// `doc` as it was.
+fn apply(doc: &mut Json, bound: &mut usize, mode: Mode, path: &Path, body: &Json, max_bytes: usize) -> Result<(), LakeError> {
     let (existing, parent_empty) = reach(doc, path)?;
     let depth = path.depth();
     let found = existing == depth;
@@ -361,29 +396,35 @@ fn apply(doc: &mut Json, doc_bytes: &mut usize, mode: Mode, path: &Path, body: &
         let keys: usize = path.segments().skip(existing).map(|segment| segment.len() + 3).sum();
         keys + usize::from(!parent_empty) + 2 * (depth - existing - 1)
     };
-    let old = if found { value_at(doc, path).map_or(0, json_size) } else { 0 };
-    let replacement = match mode {
+    let old_size = |doc: &Json| if found { value_at(doc, path).map_or(0, json_size) } else { 0 };
+    let (replacement, total) = match mode {
         Mode::Replace => {
             if depth + json_depth(body) > MAX_DEPTH {
                 return Err(LakeError::TooDeep);
             }
-            body.clone()
+            let (old, new) = (old_size(doc), json_size(body));
+            // A new root is measured whole: the bound is exact again.
+            let bound = if depth == 0 { new } else { (*bound + created + new).saturating_sub(old) };
+            let total = fitting(doc, bound, max_bytes, |now| now - old + created + new)?;
+            (body.clone(), total)
         }
         Mode::Merge => {
             if depth + json_depth(body) > MAX_DEPTH {
                 return Err(LakeError::TooDeep);
             }
-            // A merge adds at most the patch's own bytes; below that bound, merge in place.
-            if *doc_bytes + created + json_size(body) <= max_bytes {
+            let total = *bound + created + json_size(body);
+            if total <= max_bytes {
                 let target = slot_at(doc, path).ok_or_else(|| LakeError::NotAnObject(path.as_str().into()))?;
                 json_patch::merge(target, body);
-                let new = json_size(target);
-                *doc_bytes = *doc_bytes - old + created + new;
+                *bound = total;
                 return Ok(());
             }
+            // Near the limit: merge a copy and measure exactly.
             let mut merged = value_at(doc, path).cloned().unwrap_or(Json::Null);
             json_patch::merge(&mut merged, body);
-            merged
+            let (old, new) = (old_size(doc), json_size(&merged));
+            let total = fitting(doc, total, max_bytes, |now| now - old + created + new)?;
+            (merged, total)
         }
         Mode::Patch => {
             if !found {
@@ -393,22 +434,20 @@ fn apply(doc: &mut Json, doc_bytes: &mut usize, mode: Mode, path: &Path, body: &
                 serde_json::from_value(body.clone()).map_err(|error| LakeError::InvalidPatch(error.to_string()))?;
             let mut patched = value_at(doc, path).cloned().unwrap_or(Json::Null);
             // On a copy: a failed operation leaves the document exactly as it was (json-patch's
-            // own undo would reorder keys it had removed and put back).
+            // own undo would reorder keys it had removed and put back, and can panic on some
+            // failing patches).
             json_patch::patch_unsafe(&mut patched, &operations).map_err(|error| LakeError::PatchFailed(error.to_string()))?;
             if depth + json_depth(&patched) > MAX_DEPTH {
                 return Err(LakeError::TooDeep);
             }
-            patched
+            let (old, new) = (old_size(doc), json_size(&patched));
+            let total = fitting(doc, (*bound + new).saturating_sub(old), max_bytes, |now| now - old + new)?;
+            (patched, total)
         }
     };
-    let new = json_size(&replacement);
-    let total = *doc_bytes - old + created + new;
-    if total > max_bytes {
-        return Err(LakeError::TooBig { limit: max_bytes });
-    }
     let target = slot_at(doc, path).ok_or_else(|| LakeError::NotAnObject(path.as_str().into()))?;
     *target = replacement;
-    *doc_bytes = total;
+    *bound = total;
     Ok(())
 }
 
@@ -426,7 +465,7 @@ fn merge_meta(meta: &mut Map<String, Json>, patch: &Map<String, Json>) {
 impl Lake {
     pub fn new() -> Lake {
         let doc = empty_doc();
-        Lake { doc_bytes: json_size(&doc), doc, ..Lake::default() }
+        Lake { size_bound: json_size(&doc), doc, ..Lake::default() }
     }
 
     /// A catalog from its stored parts: the head, the deltas after the horizon and the snapshots.
@@ -450,7 +489,7 @@ impl Lake {
             return Err(LakeError::Damaged(format!("no snapshot at the horizon {}", lake.head.horizon)));
         }
         lake.doc = lake.replay(lake.head.version)?;
-        lake.doc_bytes = json_size(&lake.doc);
+        lake.size_bound = json_size(&lake.doc);
         Ok(lake)
     }
 
@@ -465,6 +504,11 @@ impl Lake {
 
     pub fn document(&self) -> &Json {
         &self.doc
+    }
+
+    /// The current document as compact JSON text (shared: cloning it copies nothing).
+    pub fn text(&self) -> bytes::Bytes {
+        self.text.0.get_or_init(|| bytes::Bytes::from(to_text(&self.doc))).clone()
     }
 
     pub fn meta(&self) -> &Map<String, Json> {
@@ -486,7 +530,7 @@ impl Lake {
             deltas: self.deltas.len(),
             deltas_since_snapshot: self.head.version - self.last_snapshot_version(),
             snapshots: self.snapshots.len(),
-            document_bytes: self.doc_bytes,
+            document_bytes: self.text().len(),
             history_bytes: self.history_bytes,
             updated_ms: self.head.updated_ms,
         }
@@ -494,7 +538,7 @@ impl Lake {
 
     pub fn heap_size(&self) -> usize {
         // A parsed value takes a few times its text.
-        4 * self.doc_bytes + 2 * self.history_bytes + 64 * self.deltas.len()
+        4 * self.size_bound + 2 * self.history_bytes + 64 * self.deltas.len()
     }
 
     fn last_snapshot_version(&self) -> u64 {
@@ -560,7 +604,8 @@ impl Lake {
     pub fn write(&mut self, write: &Write, limits: &LakeLimits, now_ms: u64) -> Result<Written, LakeError> {
         let mut written = Written { delta: false, snapshot: false, meta: false };
         if let Some(body) = &write.body {
-            apply(&mut self.doc, &mut self.doc_bytes, write.mode, &write.path, body, limits.max_document_bytes)?;
+            apply(&mut self.doc, &mut self.size_bound, write.mode, &write.path, body, limits.max_document_bytes)?;
+            self.text = TextCache::default();
             let time_ms = now_ms.max(self.deltas.back().map_or(0, |d| d.time_ms));
             self.head.version += 1;
             self.history_bytes += json_size(body);
@@ -595,7 +640,7 @@ impl Lake {
             return false;
         }
         let time_ms = self.deltas.back().map_or(self.head.updated_ms, |d| d.time_ms);
-        let doc: Box<str> = to_text(&self.doc).into();
+        let doc: Box<str> = String::from_utf8_lossy(&self.text()).into();
         self.history_bytes += doc.len();
         self.snapshots.insert(version, Snapshot { version, time_ms, doc });
         true
@@ -629,7 +674,8 @@ impl Lake {
         if delta.version != self.head.version + 1 {
             return Err(LakeError::Damaged(format!("delta {} after version {}", delta.version, self.head.version)));
         }
-        apply(&mut self.doc, &mut self.doc_bytes, delta.mode, &delta.path, &delta.body, usize::MAX)?;
+        apply(&mut self.doc, &mut self.size_bound, delta.mode, &delta.path, &delta.body, usize::MAX)?;
+        self.text = TextCache::default();
         self.history_bytes += json_size(&delta.body);
         self.head.version = delta.version;
         self.deltas.push_back(delta);
@@ -818,7 +864,7 @@ mod tests {
     }
 
     #[test]
-    fn sizes_stay_exact_through_creation_and_removal() {
+    fn size_bounds_hold_through_creation_and_removal() {
         let mut lake = Lake::new();
         let l = limits(100);
         let steps = [
@@ -832,7 +878,12 @@ mod tests {
         ];
         for (time, step) in steps.iter().enumerate() {
             lake.write(step, &l, time as u64).unwrap();
-            assert_eq!(lake.info().document_bytes, to_text(lake.document()).len(), "after {step:?}");
+            let exact = to_text(lake.document()).len();
+            assert_eq!(lake.info().document_bytes, exact);
+            assert!(lake.size_bound >= exact, "after {step:?}: {} < {exact}", lake.size_bound);
+            if step.mode == Mode::Replace && step.path.is_root() {
+                assert_eq!(lake.size_bound, exact, "a new root is measured whole");
+            }
         }
     }
 
