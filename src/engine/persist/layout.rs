@@ -8,10 +8,12 @@
 //!   of a namespace's ID.* generator.
 //! - `'m' | store u32 | slot u16 | key` → the key's metadata: `type u8 | version u64 | deadline u64`
 //!   (Unix ms, 0 = none), then the body: a string's bytes, a list's or a stream's encoding, a queue's
-//!   head (config, counters; `persist::queue_codec`); hashes, sets and sorted sets have no body.
+//!   head (config, counters; `persist::queue_codec`), a catalog's head (version, horizon, metadata;
+//!   `persist::lake_codec`); hashes, sets and sorted sets have no body.
 //! - `'d' | store u32 | slot u16 | key length u32 | key | version u64 | member` → one member of a
 //!   hash (its value), set (empty) or sorted set (its score, f64 big-endian bits), or a queue's
-//!   message (member = its ID, u64; value = its state and payload, `persist::queue_codec`). Members are filed
+//!   message (member = its ID, u64; value = its state and payload, `persist::queue_codec`), or a
+//!   catalog's delta or snapshot (member = `'D'`/`'S'` and the version; `persist::lake_codec`). Members are filed
 //!   under the collection's version, so replacing or deleting a collection is one metadata record;
 //!   records of older versions are unreachable.
 //! - A string longer than `pages::PAGED_FROM` bytes has metadata of type [`PAGED_STRING`] (version:
