@@ -88,7 +88,9 @@ fn connect(port: u16) -> redis::Connection {
 
 /// A 10 KB JSON document.
 fn document() -> String {
-    let fields: Vec<String> = (0..100).map(|i| format!(r#""field{i:03}":{{"name":"item {i}","count":{i},"tags":["a","b","c"],"pad":"{}"}}"#, "x".repeat(32))).collect();
+    let fields: Vec<String> = (0..100)
+        .map(|i| format!(r#""field{i:03}":{{"name":"item {i}","count":{i},"tags":["a","b","c"],"pad":"{}"}}"#, "x".repeat(32)))
+        .collect();
     format!("{{{}}}", fields.join(","))
 }
 
@@ -97,7 +99,12 @@ fn request(options: &Options, rng: &mut rand::rngs::StdRng, sha: &str) -> redis:
     match (options.test.as_str(), options.target.as_str()) {
         ("write", target) => {
             let catalog = format!("bench:cat:{}", rng.random_range(0..options.catalogs));
-            let patch = format!(r#"{{"f{}":{},"user":{{"seen":{}}}}}"#, rng.random_range(0..20), rng.random_range(0..1000), rng.random_range(0..1000));
+            let patch = format!(
+                r#"{{"f{}":{},"user":{{"seen":{}}}}}"#,
+                rng.random_range(0..20),
+                rng.random_range(0..1000),
+                rng.random_range(0..1000)
+            );
             let mut cmd = if target == "redis" { redis::cmd("EVALSHA") } else { redis::cmd("LAKE.WRITE") };
             if target == "redis" {
                 cmd.arg(sha).arg(1).arg(catalog).arg(patch);

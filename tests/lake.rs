@@ -148,9 +148,20 @@ fn reply_shapes_types_and_generic_commands() {
     ok(&mut resp2, &["SET", "s", "v"]);
     assert!(err(&mut resp2, &["LAKE.READ", "s"]).starts_with("WRONGTYPE"));
     assert_eq!(ok(&mut resp2, &["LAKE.MREAD", "c", "s", "none"]), Value::Array(vec![bulk(r#"{"b":1,"a":2}"#), Value::Nil, Value::Nil]));
-    assert!(err(&mut resp2, &["DUMP", "c"]).contains("not supported"));
+    // DUMP and RESTORE carry the whole catalog: document, history and metadata.
+    ok(&mut resp2, &["LAKE.WRITE", "c", "/a", "MERGE", r#"{"z":true}"#]);
+    let Value::BulkString(payload) = ok(&mut resp2, &["DUMP", "c"]) else { panic!() };
+    let restore = redis::cmd("RESTORE").arg("copy").arg(0).arg(&payload[..]).query::<Value>(&mut resp2);
+    assert_eq!(restore.unwrap(), Value::Okay);
+    assert_eq!(ok(&mut resp2, &["LAKE.READ", "copy", "VERSION", "1"]), bulk(r#"{"b":1,"a":2}"#));
+    assert_eq!(ok(&mut resp2, &["LAKE.META", "copy"]), bulk(r#"{"owner":"ann"}"#));
+    assert_eq!(ok(&mut resp2, &["LAKE.DIFF", "copy", "0", "2"]), ok(&mut resp2, &["LAKE.DIFF", "c", "0", "2"]));
+    let mut damaged = payload.clone();
+    let middle = damaged.len() / 2;
+    damaged[middle] ^= 0x55;
+    assert!(redis::cmd("RESTORE").arg("bad").arg(0).arg(&damaged[..]).query::<Value>(&mut resp2).is_err());
     assert_eq!(ok(&mut resp2, &["RENAME", "c", "d"]), Value::Okay);
-    assert_eq!(read(&mut resp2, &["d", "/a"]), json!(2));
+    assert_eq!(read(&mut resp2, &["d", "/b"]), json!(1));
     assert_eq!(ok(&mut resp2, &["DEL", "d"]), int(1));
     assert_eq!(ok(&mut resp2, &["EXISTS", "d"]), int(0));
     let info = ok(&mut resp2, &["COMMAND", "INFO", "LAKE.WRITE"]);

@@ -31,9 +31,6 @@ pub fn dump(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
         Some(entry) if matches!(entry.value(), crate::engine::Value::Queue(_)) => {
             return Err(CmdError::err("DUMP of a queue is not supported yet (Redis's format has no queue type)"));
         }
-        Some(entry) if matches!(entry.value(), crate::engine::Value::Lake(_)) => {
-            return Err(CmdError::err("DUMP of a lake catalog is not supported yet (Redis's format has no lake type)"));
-        }
         Some(entry) => Reply::Bulk(dump::payload(entry.value()).into()),
         None => Reply::Nil,
     })

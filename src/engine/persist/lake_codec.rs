@@ -19,7 +19,7 @@ use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng};
 use aes_gcm::{Aes256Gcm, Nonce};
 use serde_json::{Map, Value as Json};
 
-use crate::engine::lake::{to_text, Delta, LakeHead, Mode, Path, Snapshot};
+use crate::engine::lake::{to_text, Delta, Lake, LakeHead, Mode, Path, Snapshot};
 use crate::engine::mutation::LakeMember;
 
 const COMPRESSED: u8 = 1;
@@ -228,6 +228,80 @@ pub fn decode_snapshot(version: u64, record: &[u8], sealer: &Sealer) -> Result<S
     Ok(Snapshot { version, time_ms, doc: doc.into() })
 }
 
+/// A whole catalog as one blob (the body of a DUMP payload): `head length u32 | head | deltas u32 |
+/// (version u64 | length u32 | delta)* | snapshots u32 | (version u64 | length u32 | snapshot)*`,
+/// records sealed without encryption (a DUMP leaves the server as a read does).
+pub fn encode_whole(lake: &Lake, out: &mut Vec<u8>) {
+    let sealer = Sealer::default();
+    let mut part = Vec::new();
+    encode_head(lake.head(), &sealer, &mut part);
+    let put = |out: &mut Vec<u8>, part: &[u8]| {
+        out.extend_from_slice(&(part.len() as u32).to_be_bytes());
+        out.extend_from_slice(part);
+    };
+    put(out, &part);
+    let mut scratch = Vec::new();
+    out.extend_from_slice(&(lake.deltas().count() as u32).to_be_bytes());
+    for delta in lake.deltas() {
+        part.clear();
+        encode_delta(delta, &sealer, &mut scratch, &mut part);
+        out.extend_from_slice(&delta.version.to_be_bytes());
+        put(out, &part);
+    }
+    out.extend_from_slice(&(lake.snapshots().count() as u32).to_be_bytes());
+    for snapshot in lake.snapshots() {
+        part.clear();
+        encode_snapshot(snapshot, &sealer, &mut scratch, &mut part);
+        out.extend_from_slice(&snapshot.version.to_be_bytes());
+        put(out, &part);
+    }
+}
+
+/// Reads length-prefixed parts off the front of a blob.
+struct Parts<'a>(&'a [u8]);
+
+impl<'a> Parts<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let (head, rest) = self.0.split_at_checked(n)?;
+        self.0 = rest;
+        Some(head)
+    }
+
+    fn u32(&mut self) -> Option<u32> {
+        self.take(4)?.try_into().ok().map(u32::from_be_bytes)
+    }
+
+    fn u64(&mut self) -> Option<u64> {
+        self.take(8)?.try_into().ok().map(u64::from_be_bytes)
+    }
+
+    fn part(&mut self) -> Option<&'a [u8]> {
+        let len = self.u32()? as usize;
+        self.take(len)
+    }
+}
+
+/// The catalog [`encode_whole`] wrote; `None` when the blob is damaged or does not replay.
+pub fn decode_whole(blob: &[u8]) -> Option<Lake> {
+    let sealer = Sealer::default();
+    let mut parts = Parts(blob);
+    let head = decode_head(parts.part()?, &sealer).ok()?;
+    let mut deltas = Vec::new();
+    for _ in 0..parts.u32()? {
+        let version = parts.u64()?;
+        deltas.push(decode_delta(version, parts.part()?, &sealer).ok()?);
+    }
+    let mut snapshots = Vec::new();
+    for _ in 0..parts.u32()? {
+        let version = parts.u64()?;
+        snapshots.push(decode_snapshot(version, parts.part()?, &sealer).ok()?);
+    }
+    if !parts.0.is_empty() {
+        return None;
+    }
+    Lake::restore(head, deltas, snapshots).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -274,6 +348,26 @@ mod tests {
         for cut in 0..sealed.len() {
             assert!(Sealer::new(Some([1; 32])).open(&sealed[..cut]).is_err());
         }
+    }
+
+    #[test]
+    fn whole_catalogs_round_trip_and_damage_is_refused() {
+        use crate::engine::lake::{LakeLimits, Write};
+        let mut lake = Lake::new();
+        let limits = LakeLimits { snapshot_interval: 3, ..LakeLimits::default() };
+        for i in 0..8 {
+            let write = Write { mode: Mode::Merge, path: Path::parse(b"/a").unwrap(), body: Some(json!({ "n": i })), meta: None };
+            lake.write(&write, &limits, i).unwrap();
+        }
+        lake.compact(0);
+        let mut blob = Vec::new();
+        encode_whole(&lake, &mut blob);
+        assert_eq!(decode_whole(&blob), Some(lake));
+        for cut in 0..blob.len() {
+            assert_eq!(decode_whole(&blob[..cut]), None);
+        }
+        blob.push(0);
+        assert_eq!(decode_whole(&blob), None);
     }
 
     #[test]

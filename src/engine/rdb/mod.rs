@@ -53,6 +53,9 @@ pub mod kind {
     pub const STREAM_LISTPACKS_2: u8 = 19;
     pub const SET_LISTPACK: u8 = 20;
     pub const STREAM_LISTPACKS_3: u8 = 21;
+    /// strata's JSON catalog (`lake`), a type Redis does not have: only strata restores such a
+    /// DUMP payload, and SAVE leaves catalogs out of dump.rdb.
+    pub const STRATA_LAKE: u8 = 200;
 }
 
 /// File opcodes (`RDB_OPCODE_*`).
