@@ -455,7 +455,7 @@ fn apply(doc: &mut Json, bound: &mut usize, mode: Mode, path: &Path, body: &Json
 fn merge_meta(meta: &mut Map<String, Json>, patch: &Map<String, Json>) {
     for (key, value) in patch {
         if value.is_null() {
-            meta.remove(key);
+            meta.shift_remove(key);
         } else {
             meta.insert(key.clone(), value.clone());
         }
