@@ -99,9 +99,9 @@ pub fn write(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let key = args.get(1);
     let request = parse_write(args)?;
     let limits = limits(ctx);
-    let (now, hash) = (ctx.now_ms, KeyHash::of(key));
+    let (now, hash, touch) = (ctx.now_ms, KeyHash::of(key), ctx.touches());
     let mut shard = ctx.db().lock(hash);
-    let (version, written) = match get_mut::<Lake>(&mut shard, hash, key, now, true)? {
+    let (version, written) = match get_mut::<Lake>(&mut shard, hash, key, now, touch)? {
         Some(mut catalog) => {
             let written = catalog.write(&request, &limits, now)?;
             (catalog.current_version(), written)
@@ -302,9 +302,9 @@ pub fn info(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
 /// missing catalog.
 pub fn snapshot(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let key = args.get(1);
-    let (now, hash) = (ctx.now_ms, KeyHash::of(key));
+    let (now, hash, touch) = (ctx.now_ms, KeyHash::of(key), ctx.touches());
     let mut shard = ctx.db().lock(hash);
-    let Some(mut catalog) = get_mut::<Lake>(&mut shard, hash, key, now, true)? else {
+    let Some(mut catalog) = get_mut::<Lake>(&mut shard, hash, key, now, touch)? else {
         return Ok(Reply::Nil);
     };
     let taken = catalog.take_snapshot();
@@ -336,9 +336,9 @@ pub fn compact(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     if !cursor.is_done() {
         return Err(CmdError::Syntax);
     }
-    let (now, hash) = (ctx.now_ms, KeyHash::of(key));
+    let (now, hash, touch) = (ctx.now_ms, KeyHash::of(key), ctx.touches());
     let mut shard = ctx.db().lock(hash);
-    let Some(mut catalog) = get_mut::<Lake>(&mut shard, hash, key, now, true)? else {
+    let Some(mut catalog) = get_mut::<Lake>(&mut shard, hash, key, now, touch)? else {
         return Ok(Reply::Nil);
     };
     let dropped = catalog.compact(keep);
