@@ -103,13 +103,13 @@ pub fn write(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     let mut shard = ctx.db().lock(hash);
     let (version, written) = match get_mut::<Lake>(&mut shard, hash, key, now, touch)? {
         Some(mut catalog) => {
-            let written = catalog.write(&request, &limits, now)?;
+            let written = catalog.write(request, &limits, now)?;
             (catalog.current_version(), written)
         }
         None if request.body.is_none() && request.meta.is_none() => return Ok(Reply::Int(0)),
         None => {
             let mut catalog = Lake::new();
-            let written = catalog.write(&request, &limits, now)?;
+            let written = catalog.write(request, &limits, now)?;
             let version = catalog.current_version();
             shard.set(hash, key, catalog.into_value(), None, now);
             (version, written)

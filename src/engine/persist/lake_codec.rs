@@ -357,7 +357,7 @@ mod tests {
         let limits = LakeLimits { snapshot_interval: 3, ..LakeLimits::default() };
         for i in 0..8 {
             let write = Write { mode: Mode::Merge, path: Path::parse(b"/a").unwrap(), body: Some(json!({ "n": i })), meta: None };
-            lake.write(&write, &limits, i).unwrap();
+            lake.write(write, &limits, i).unwrap();
         }
         lake.compact(0);
         let mut blob = Vec::new();
