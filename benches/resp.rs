@@ -14,7 +14,7 @@ fn pipelined_sets() -> Vec<u8> {
 
 fn decode(c: &mut Criterion) {
     let input = pipelined_sets();
-    let limits = ParseLimits { max_bulk_len: 512 * 1024 * 1024 };
+    let limits = ParseLimits { max_bulk_len: 512 * 1024 * 1024, unauthenticated: false };
     let mut group = c.benchmark_group("decode 16 pipelined SET");
     group.throughput(Throughput::Elements(PIPELINE as u64));
     group.bench_function("strata", |b| {

@@ -27,7 +27,7 @@ strata_pid=""
 redis_pid=""
 start_servers() {
   # shellcheck disable=SC2086 # STRATA_ARGS is a list of options.
-  ./target/release/strata-server --port "$strata_port" --bind 127.0.0.1 --loglevel warning ${STRATA_ARGS:-} >/dev/null &
+  ./target/release/strata-server --port "$strata_port" --bind 127.0.0.1 --loglevel warning --enable-debug-command local ${STRATA_ARGS:-} >/dev/null &
   strata_pid=$!
   # shellcheck disable=SC2086 # REDIS_ARGS is a list of options; later ones win.
   redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no --enable-debug-command yes --loglevel warning ${REDIS_ARGS:-} >/dev/null &

@@ -47,6 +47,8 @@ const fn setting(name: &'static str, default: &'static str, kind: Kind, immutabl
 /// Strings are stored with a 32-bit length, so no single argument may be longer.
 const MAX_STRING_LEN: i64 = u32::MAX as i64 - 64;
 
+/// Who may run DEBUG or set protected configs: nobody, local clients, everyone.
+const PROTECTED_ACTIONS: &[&str] = &["no", "local", "yes"];
 const LOGLEVELS: &[&str] = &["debug", "verbose", "notice", "warning", "nothing"];
 const POLICIES: &[&str] =
     &["volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl", "allkeys-lru", "allkeys-lfu", "allkeys-random", "noeviction"];
@@ -57,6 +59,19 @@ static SETTINGS: &[Setting] = &[
     setting("bind", "* -::*", Kind::Text, true),
     setting("tcp-backlog", "511", Kind::Int { min: 0, max: i32::MAX as i64 }, true),
     setting("requirepass", "", Kind::Text, false),
+    setting("aclfile", "", Kind::Text, true),
+    setting("protected-mode", "yes", Kind::Bool, false),
+    setting("tls-port", "0", Kind::Int { min: 0, max: 65535 }, true),
+    setting("tls-cert-file", "", Kind::Text, false),
+    setting("tls-key-file", "", Kind::Text, false),
+    setting("tls-ca-cert-file", "", Kind::Text, false),
+    setting("tls-auth-clients", "yes", Kind::Enum(&["yes", "no", "optional"]), false),
+    setting("tls-protocols", "", Kind::Text, false),
+    setting("tls-ciphersuites", "", Kind::Text, false),
+    setting("enable-debug-command", "no", Kind::Enum(PROTECTED_ACTIONS), true),
+    setting("enable-protected-configs", "no", Kind::Enum(PROTECTED_ACTIONS), true),
+    setting("acllog-max-len", "128", Kind::Int { min: 0, max: i64::MAX }, false),
+    setting("acl-pubsub-default", "resetchannels", Kind::Enum(&["allchannels", "resetchannels"]), false),
     setting("threads", "0", Kind::Int { min: 0, max: 256 }, true),
     setting("databases", "16", Kind::Int { min: 1, max: i32::MAX as i64 }, true),
     setting("maxclients", "10000", Kind::Int { min: 1, max: u32::MAX as i64 }, false),
@@ -147,6 +162,10 @@ pub struct Hot {
     pub pubsub_hard_limit: AtomicU64,
     pub pubsub_soft_limit: AtomicU64,
     pub pubsub_soft_seconds: AtomicU64,
+    /// The `normal` class (every other client's pending replies).
+    pub normal_hard_limit: AtomicU64,
+    pub normal_soft_limit: AtomicU64,
+    pub normal_soft_seconds: AtomicU64,
     pub stream_node_max_bytes: AtomicUsize,
     pub stream_node_max_entries: AtomicUsize,
     /// Past this many bytes a sparse HyperLogLog turns dense.
@@ -177,6 +196,8 @@ impl Hot {
 pub struct Config {
     values: RwLock<BTreeMap<&'static str, String>>,
     file: Option<PathBuf>,
+    /// The `user` lines of the file and command line: each a user name and its ACL rules.
+    users: Vec<Vec<String>>,
     /// Shared with the parts that read settings without the configuration (the pub/sub registry).
     pub hot: Arc<Hot>,
 }
@@ -196,9 +217,10 @@ impl std::error::Error for ConfigError {}
 impl Config {
     /// Defaults, then the file (if any), then `overrides` (`name value...` pairs from the command line).
     pub fn load(file: Option<&Path>, overrides: &[(String, String)]) -> Result<Config, ConfigError> {
-        let config = Config {
+        let mut config = Config {
             values: RwLock::new(SETTINGS.iter().map(|s| (s.name, s.default.to_owned())).collect()),
             file: file.map(Path::to_path_buf),
+            users: Vec::new(),
             hot: Arc::new(Hot::default()),
         };
         if let Some(path) = file {
@@ -210,10 +232,18 @@ impl Config {
                 else {
                     continue;
                 };
+                if name == "user" {
+                    config.users.push(user_words(line));
+                    continue;
+                }
                 config.apply(&name, &value).map_err(|e| ConfigError(format!("*** FATAL CONFIG FILE ERROR at line {}: {e}", number + 1)))?;
             }
         }
         for (name, value) in overrides {
+            if name == "user" {
+                config.users.push(user_words(&format!("user {value}")));
+                continue;
+            }
             config.apply(name, value).map_err(|e| ConfigError(format!("*** FATAL CONFIG ERROR in argument '--{name}': {e}")))?;
         }
         config.refresh_hot();
@@ -271,6 +301,10 @@ impl Config {
         hot.pubsub_hard_limit.store(hard, Ordering::Relaxed);
         hot.pubsub_soft_limit.store(soft, Ordering::Relaxed);
         hot.pubsub_soft_seconds.store(seconds, Ordering::Relaxed);
+        let [hard, soft, seconds] = limits.iter().find(|(c, _)| *c == "normal").map_or([0; 3], |(_, l)| *l);
+        hot.normal_hard_limit.store(hard, Ordering::Relaxed);
+        hot.normal_soft_limit.store(soft, Ordering::Relaxed);
+        hot.normal_soft_seconds.store(seconds, Ordering::Relaxed);
         hot.stream_node_max_bytes.store(size("stream-node-max-bytes"), Ordering::Relaxed);
         hot.stream_node_max_entries.store(size("stream-node-max-entries"), Ordering::Relaxed);
         hot.hll_sparse_max_bytes.store(size("hll-sparse-max-bytes"), Ordering::Relaxed);
@@ -370,6 +404,11 @@ impl Config {
         std::fs::write(&temp, out).and_then(|_| std::fs::rename(&temp, path)).map_err(|e| format!("ERR Rewriting config file: {e}"))
     }
 
+    /// The `user` lines given at start, in order: each the user name then its rules.
+    pub fn users(&self) -> &[Vec<String>] {
+        &self.users
+    }
+
     pub fn file(&self) -> Option<&Path> {
         self.file.as_deref()
     }
@@ -381,6 +420,16 @@ fn format_line(name: &str, value: &str) -> String {
     } else {
         format!("{name} {value}")
     }
+}
+
+/// The words of a `user` line after `user`, split as the line's other values are.
+fn user_words(line: &str) -> Vec<String> {
+    let mut scratch = Vec::new();
+    let mut spans = Vec::new();
+    if split_inline_args(line.trim().as_bytes(), &mut scratch, &mut spans).is_err() {
+        return Vec::new();
+    }
+    spans.iter().skip(1).map(|s| String::from_utf8_lossy(&scratch[s.clone()]).into_owned()).collect()
 }
 
 /// Splits a config line into its name and value; `None` for blank lines and comments.

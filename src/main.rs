@@ -8,12 +8,13 @@ use std::sync::Arc;
 
 use clap::Parser;
 
-use strata::commands::registry;
+use strata::commands::{load_configured_users, registry};
 use strata::config::Config;
 use strata::engine::persist::{Fsync, Store, StoreError};
 use strata::logging;
 use strata::server;
 use strata::server::spare::{self, LoopActivity};
+use strata::server::Listeners;
 use strata::state::shared::Shared;
 
 /// jemalloc, as Redis uses: no per-allocation header and fine size classes (a 48-byte entry costs 48
@@ -132,12 +133,36 @@ fn main() -> std::process::ExitCode {
     };
     let shared = Arc::new(Shared::with_store(config, registry().all.len(), store));
     shared.port.store(bound, std::sync::atomic::Ordering::Relaxed);
+    if let Err(error) = load_configured_users(&shared) {
+        tracing::error!(%error, "Aborting startup because of ACL errors");
+        eprintln!("strata-server: ACL errors: {error}");
+        return std::process::ExitCode::FAILURE;
+    }
     if let Some(store) = &shared.store {
         if let Err(error) = store.start_committer() {
             tracing::error!(%error, "can't start the store's committer thread");
             return std::process::ExitCode::FAILURE;
         }
     }
+    // TLS connections are accepted by the first loop only: the handshake's cost, not the request
+    // path, dominates there.
+    let tls_port = shared.config.get_i64("tls-port") as u16;
+    let tls_listeners = if tls_port == 0 {
+        Vec::new()
+    } else {
+        if let Err(error) = shared.tls.reload(&shared.config) {
+            tracing::error!(%error, "Failed to configure TLS");
+            eprintln!("strata-server: Failed to configure TLS: {error}");
+            return std::process::ExitCode::FAILURE;
+        }
+        match server::bind(&bind, tls_port, backlog, 1) {
+            Ok(mut sets) => sets.pop().unwrap_or_default(),
+            Err(error) => {
+                eprintln!("strata-server: could not listen on {bind} tls-port {tls_port}: {error}");
+                return std::process::ExitCode::FAILURE;
+            }
+        }
+    };
     let rdb_import = (shared.store.is_none() || fresh_store).then(|| rdb_path(&shared)).filter(|path| path.is_file());
     shared.begin_loading(rdb_import.is_some());
 
@@ -159,7 +184,7 @@ fn main() -> std::process::ExitCode {
     for (index, (listeners, activity)) in loops.enumerate() {
         let shared = shared.clone();
         let spawned = std::thread::Builder::new().name(format!("strata-loop-{}", index + 1)).spawn(move || match event_loop() {
-            Ok(runtime) => runtime.block_on(server::run(shared, listeners, false, activity)),
+            Ok(runtime) => runtime.block_on(server::run(shared, Listeners { plain: listeners, tls: Vec::new() }, false, activity)),
             Err(error) => {
                 tracing::error!(%error, "can't start an event loop");
                 shared.request_shutdown();
@@ -188,7 +213,8 @@ fn main() -> std::process::ExitCode {
                 println!("ready port={bound}");
             }
         };
-        tokio::join!(server::run(shared.clone(), main_listeners, true, main_activity), ready);
+        let listeners = Listeners { plain: main_listeners, tls: tls_listeners };
+        tokio::join!(server::run(shared.clone(), listeners, true, main_activity), ready);
         tracing::info!("User requested shutdown...");
     });
     for worker in workers {

@@ -595,3 +595,77 @@ fn nested_star_patterns_answer_at_once() {
     let keys: Vec<String> = redis::cmd("keys").arg(format!("{}*", "a*".repeat(20))).query(&mut con).unwrap();
     assert_eq!(keys, [key]);
 }
+
+/// Counts and sizes that would make a reply or a string without bound get Redis's errors where Redis
+/// has one (WITHSCORES/WITHVALUES samples past -LONG_MAX/2, strings past proto-max-bulk-len), and
+/// strata's "value is out of range" for samples with repetitions too big to build, which Redis tries
+/// to answer and hangs on. The server goes on answering.
+#[test]
+fn huge_counts_and_sizes_are_refused_not_built() {
+    let mut strata = Server::start();
+    let redis = Server::start_redis();
+    let mut ours = strata.con();
+    let mut theirs = redis.con();
+    let both: &[&[&str]] = &[
+        &["SADD", "s", "a", "b"],
+        &["ZADD", "z", "1", "a"],
+        &["HSET", "h", "a", "1"],
+        &["ZRANDMEMBER", "z", "-4611686018427387905", "WITHSCORES"],
+        &["HRANDFIELD", "h", "-4611686018427387905", "WITHVALUES"],
+        &["SRANDMEMBER", "s", "-9223372036854775808"],
+        &["CONFIG", "SET", "proto-max-bulk-len", "1mb"],
+        &["SETRANGE", "str", "1048576", "x"],
+        &["SETRANGE", "str", "1048575", "x"],
+        &["APPEND", "str", "x"],
+        &["SETBIT", "bits", "8388608", "1"],
+        &["BITFIELD", "bits", "SET", "u8", "8388608", "1"],
+        &["STRLEN", "str"],
+    ];
+    for args in both {
+        assert_eq!(q(&mut ours, args), q(&mut theirs, args), "{args:?}");
+    }
+    let mut other = strata.con();
+    for args in [
+        &["SRANDMEMBER", "s", "-4611686018427387904"][..],
+        &["ZRANDMEMBER", "z", "-4611686018427387904"],
+        &["HRANDFIELD", "h", "-100000000"],
+    ] {
+        assert_eq!(q(&mut ours, args), Err("ERR value is out of range".to_owned()), "{args:?}");
+        assert_eq!(q(&mut other, &["PING"]), Ok(redis::Value::SimpleString("PONG".to_owned())));
+    }
+    assert_eq!(q(&mut ours, &["SRANDMEMBER", "s", "-3"]).map(|v| matches!(v, redis::Value::Array(a) if a.len() == 3)), Ok(true));
+    strata.assert_healthy();
+}
+
+/// `used_memory` from INFO memory.
+fn used_memory(con: &mut redis::Connection) -> u64 {
+    let info: String = redis::cmd("INFO").arg("memory").query(con).unwrap();
+    info.lines().find_map(|line| line.strip_prefix("used_memory:")).unwrap().trim().parse().unwrap()
+}
+
+/// A client that pipelines requests for big replies and never reads them holds a bounded amount of
+/// memory (replies wait to be written in slices, not all at once), and past the `normal` class of
+/// client-output-buffer-limit it is disconnected, as Redis does.
+#[test]
+fn clients_that_never_read_cannot_grow_memory_without_bound() {
+    let mut strata = Server::start();
+    let mut con = strata.con();
+    ok(&mut con, &["SET", "big", &"x".repeat(1 << 20)]);
+    let requests = b"GET big\r\n".repeat(400);
+    let mut reluctant = strata.raw();
+    reluctant.send(&requests);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let used = used_memory(&mut con);
+    assert!(used < 64 << 20, "400 MB of replies asked for, {used} bytes in use");
+    drop(reluctant);
+
+    ok(&mut con, &["CONFIG", "SET", "client-output-buffer-limit", "normal 2mb 0 0"]);
+    let mut reluctant = strata.raw();
+    reluctant.stream.set_read_timeout(Some(std::time::Duration::from_secs(20))).unwrap();
+    reluctant.send(&requests);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let received = reluctant.read_to_close();
+    assert!(received.len() < 100 << 20, "disconnected past the hard limit, after {} bytes", received.len());
+    assert_eq!(q(&mut con, &["PING"]), Ok(redis::Value::SimpleString("PONG".to_owned())));
+    strata.assert_healthy();
+}

@@ -166,6 +166,12 @@ fn reply_shapes_types_and_generic_commands() {
     assert_eq!(ok(&mut resp2, &["EXISTS", "d"]), int(0));
     let info = ok(&mut resp2, &["COMMAND", "INFO", "LAKE.WRITE"]);
     assert!(format!("{info:?}").contains("@lake"), "{info:?}");
+    let Value::Array(lake_commands) = ok(&mut resp2, &["ACL", "CAT", "lake"]) else { panic!() };
+    assert_eq!(lake_commands.len(), 9, "{lake_commands:?}");
+    ok(&mut resp2, &["ACL", "SETUSER", "reader", "on", "nopass", "~*", "+@all", "-@lake", "+lake.read"]);
+    ok(&mut resp2, &["AUTH", "reader", "x"]);
+    assert!(err(&mut resp2, &["LAKE.WRITE", "copy", "/", "REPLACE", "1"]).starts_with("NOPERM"));
+    assert_eq!(read(&mut resp2, &["copy", "/b"]), json!(1));
 }
 
 #[test]

@@ -27,6 +27,7 @@ COMMANDS = {
     "hyperloglog": "pfadd pfcount pfmerge pfdebug pfselftest",
     "geo": "geoadd geodist geohash geopos georadius georadius_ro georadiusbymember georadiusbymember_ro geosearch geosearchstore",
     "sort": "sort sort_ro",
+    "access": "acl",
 }
 # Only print the modules named after the port (all when none are named).
 ONLY = sys.argv[2:]

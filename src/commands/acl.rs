@@ -24,6 +24,8 @@ pub const TRANSACTION: u32 = 1 << 19;
 pub const SCRIPTING: u32 = 1 << 20;
 /// strata's work queues (Q.*).
 pub const QUEUE: u32 = 1 << 21;
+/// strata's snowflake IDs (ID.*).
+pub const ID: u32 = 1 << 24;
 /// strata's JSON catalogs (LAKE.*).
 pub const LAKE: u32 = 1 << 23;
 
@@ -51,6 +53,7 @@ pub const NAMES: &[(u32, &str)] = &[
     (TRANSACTION, "@transaction"),
     (SCRIPTING, "@scripting"),
     (QUEUE, "@queue"),
+    (ID, "@id"),
     (LAKE, "@lake"),
 ];
 

@@ -16,11 +16,13 @@
 //! arity, authentication, writes while the disk refuses them (MISCONF), subscribed mode, loading;
 //! then MULTI queueing.
 
+use super::access::check::{check, Denial};
 use super::flags::{ALLOW_BUSY, LOADING, MAY_REPLICATE, NO_AUTH, NO_MULTI, RUNS_ALONE, SUBSCRIBED_OK, TX_CONTROL, WRITE, WRITES_OTHER_DBS};
-use super::table::Command;
+use super::table::{registry, Command};
 use super::Session;
 use crate::resp::{Args, Protocol};
 use crate::scripting::ScriptKind;
+use crate::state::acl::User;
 
 /// What happens to a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,6 +76,8 @@ pub enum Refusal {
     Unknown,
     WrongArity,
     NoAuth,
+    /// The session's ACL user may not run the command, or touch one of its keys or channels.
+    NoPerm(Denial),
     /// A RESP2 client with subscriptions may only manage them, PING, QUIT or RESET.
     Subscribed,
     /// A `no_multi` command inside MULTI.
@@ -93,6 +97,8 @@ pub type Awaited<'a> = &'a dyn Fn(&[u8]) -> bool;
 pub struct State<'a> {
     pub protocol: Protocol,
     pub authenticated: bool,
+    /// The session's ACL user, when its requests need checking (`None`: it may run anything).
+    pub user: Option<&'a User>,
     /// The client has channel, pattern or shard-channel subscriptions.
     pub subscribed: bool,
     /// MULTI was called and EXEC or DISCARD not yet.
@@ -113,10 +119,11 @@ pub struct State<'a> {
 impl State<'_> {
     /// The session's state, with nothing paused, busy or awaited (the connection adds those; the
     /// commands EXEC and scripts run already hold the gate).
-    pub fn of(session: &Session) -> State<'static> {
+    pub fn of(session: &Session) -> State<'_> {
         State {
             protocol: session.protocol,
             authenticated: session.authenticated,
+            user: session.restricted_user(),
             subscribed: session.pubsub.active(),
             in_multi: session.multi.is_some(),
             pause: None,
@@ -180,6 +187,12 @@ fn step(command: Option<&Command>, args: Args, state: &State) -> Step {
     if !state.authenticated && !command.has(NO_AUTH) {
         return Step::Refuse(Refusal::NoAuth);
     }
+    if let Some(user) = state.user {
+        let index = registry().index_of(command.name).unwrap_or(usize::MAX);
+        if let Err(denial) = check(user, index, command, args) {
+            return Step::Refuse(Refusal::NoPerm(denial));
+        }
+    }
     if state.disk_error && (command.has(WRITE) || command.name == "ping") {
         return Step::Refuse(Refusal::DiskError);
     }
@@ -209,6 +222,7 @@ mod tests {
         State {
             protocol: Protocol::Resp2,
             authenticated: true,
+            user: None,
             subscribed: false,
             in_multi: false,
             pause: None,
@@ -225,7 +239,7 @@ mod tests {
             .chain(line.split(' ').map(|arg| format!("${}\r\n{arg}\r\n", arg.len())))
             .collect();
         let mut request = RequestBuf::default();
-        parse_request(wire.as_bytes(), &mut request, ParseLimits { max_bulk_len: 1 << 20 }).unwrap();
+        parse_request(wire.as_bytes(), &mut request, ParseLimits { max_bulk_len: 1 << 20, unauthenticated: false }).unwrap();
         let args = request.args(wire.as_bytes());
         let command = resolve(args).ok().map(|(_, command)| command);
         decide(command, args, state)

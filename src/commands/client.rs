@@ -85,7 +85,7 @@ pub fn describe(info: &ClientInfo, now_ms: u64) -> String {
     let command = registry().all.get(info.last_command.load(Ordering::Relaxed)).map_or("NULL", |c| c.name);
     let qbuf = info.query_buffer.load(Ordering::Relaxed);
     format!(
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem={} events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
         info.id,
         info.addr,
         info.laddr,
@@ -102,6 +102,7 @@ pub fn describe(info: &ClientInfo, now_ms: u64) -> String {
         16384usize.saturating_sub(qbuf),
         16384 + qbuf,
         command,
+        String::from_utf8_lossy(&info.user()),
         info.resp.load(Ordering::Relaxed),
         info.lib_name.lock().map(|s| s.clone()).unwrap_or_default(),
         info.lib_ver.lock().map(|s| s.clone()).unwrap_or_default(),
@@ -188,7 +189,12 @@ pub fn kill(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
                 }
                 kind = Some(t);
             }
-            b"user" => user = Some(String::from_utf8_lossy(value).into_owned()),
+            b"user" => {
+                if ctx.shared.acl.get(value).is_none() {
+                    return Err(CmdError::err(format!("No such user '{}'", String::from_utf8_lossy(value))));
+                }
+                user = Some(String::from_utf8_lossy(value).into_owned());
+            }
             b"skipme" if is(value, "yes") => skip_me = true,
             b"skipme" if is(value, "no") => skip_me = false,
             b"maxage" => max_age = Some(parse_int(value)?),
@@ -201,7 +207,7 @@ pub fn kill(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
             && addr.as_ref().is_none_or(|a| client.addr.to_string() == *a)
             && laddr.as_ref().is_none_or(|a| client.laddr.to_string() == *a)
             && kind.as_ref().is_none_or(|t| t == client.client_type())
-            && user.as_ref().is_none_or(|u| u == "default")
+            && user.as_ref().is_none_or(|u| u.as_bytes() == client.user())
             && max_age.is_none_or(|age| (ctx.now_ms.saturating_sub(client.created_ms) / 1000) as i64 >= age)
             && !(skip_me && client.id == ctx.session.id());
         if matches {

@@ -29,7 +29,28 @@ pub fn config_set(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
             "CONFIG SET failed (possibly related to argument 'appendonly') - strata turns persistence on or off only at start",
         ));
     }
+    if let Some((name, _)) = pairs.iter().find(|(name, _)| PROTECTED_CONFIGS.iter().any(|p| name.eq_ignore_ascii_case(p))) {
+        if !ctx.protected_action_allowed("enable-protected-configs") {
+            return Err(CmdError::err(format!("CONFIG SET failed (possibly related to argument '{name}') - can't set protected config")));
+        }
+    }
+    let before: Vec<(String, String)> =
+        pairs.iter().map(|(name, _)| (name.clone(), ctx.shared.config.get(&name.to_ascii_lowercase()))).collect();
     ctx.shared.config.set(&pairs).map_err(|e| CmdError::Other(Cow::Owned(e)))?;
+    let tls_changed = pairs.iter().any(|(name, _)| tls::SETTINGS.iter().any(|setting| name.eq_ignore_ascii_case(setting)));
+    if tls_changed && ctx.shared.config.get_i64("tls-port") > 0 {
+        if let Err(error) = ctx.shared.tls.reload(&ctx.shared.config) {
+            // As Redis: the new settings don't take, and the old configuration stays in force.
+            let _ = ctx.shared.config.set(&before);
+            return Err(CmdError::err(format!(
+                "CONFIG SET failed (possibly related to argument '{}') - Unable to update TLS configuration. {error}",
+                pairs[0].0
+            )));
+        }
+    }
+    if pairs.iter().any(|(name, _)| name.eq_ignore_ascii_case("requirepass")) {
+        super::access::set_requirepass(ctx.shared, &ctx.shared.config.get("requirepass"));
+    }
     if let Some(store) = &ctx.shared.store {
         if let Some(mode) = Fsync::from_name(&ctx.shared.config.get("appendfsync")) {
             if mode != store.fsync() {
@@ -41,6 +62,11 @@ pub fn config_set(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     crate::logging::apply_level(&ctx.shared.config.get("loglevel"));
     Ok(Reply::Ok)
 }
+
+/// Settings CONFIG SET changes only as `enable-protected-configs` allows: where files are written.
+const PROTECTED_CONFIGS: &[&str] = &["dir", "dbfilename"];
+
+use crate::state::tls;
 
 /// CONFIG RESETSTAT
 pub fn config_resetstat(ctx: &mut Ctx, _args: Args) -> Result<Reply, CmdError> {

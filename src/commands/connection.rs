@@ -3,9 +3,11 @@
 use std::borrow::Cow;
 use std::sync::atomic::Ordering;
 
+use super::access::authenticate;
 use super::args::{parse_int, ArgCursor};
 use super::{CmdError, Ctx, ReplyMode};
 use crate::resp::{Args, Protocol, Reply};
+use crate::state::acl::DEFAULT_USER;
 use crate::VERSION_REPORTED;
 
 /// PING [message]
@@ -28,36 +30,19 @@ pub fn echo(_ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     Ok(Reply::bulk(args.get(1)))
 }
 
-/// Checks a password for the default user (the only user strata has).
-fn check_password(ctx: &Ctx, user: Option<&[u8]>, password: &[u8]) -> Result<(), CmdError> {
-    let required = ctx.shared.config.get("requirepass");
-    let wrong = CmdError::line("WRONGPASS invalid username-password pair or user is disabled.");
-    if user.is_some_and(|u| u != b"default") {
-        return Err(wrong);
-    }
-    if required.is_empty() {
-        return if user.is_some() {
-            Ok(())
-        } else {
-            Err(CmdError::line("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?"))
-        };
-    }
-    if required.as_bytes() == password {
-        Ok(())
-    } else {
-        Err(wrong)
-    }
-}
-
 /// AUTH [username] password
 pub fn auth(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
-    let result = match args.len() {
-        2 => check_password(ctx, None, args.get(1)),
-        3 => check_password(ctx, Some(args.get(1)), args.get(2)),
+    let (user, password) = match args.len() {
+        2 => {
+            if ctx.shared.acl.get(DEFAULT_USER).is_some_and(|user| user.nopass) {
+                return Err(CmdError::line("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?"));
+            }
+            (DEFAULT_USER, args.get(1))
+        }
+        3 => (args.get(1), args.get(2)),
         _ => return Err(CmdError::Syntax),
     };
-    result?;
-    ctx.session.authenticated = true;
+    authenticate(ctx, args.get(0), user, password)?;
     Ok(Reply::Ok)
 }
 
@@ -85,8 +70,7 @@ pub fn hello(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
         }
     }
     if let Some((user, password)) = credentials {
-        check_password(ctx, Some(user), password)?;
-        ctx.session.authenticated = true;
+        authenticate(ctx, args.get(0), user, password)?;
     }
     if !ctx.session.authenticated {
         return Err(CmdError::line("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time"));
@@ -137,7 +121,7 @@ pub fn reset(ctx: &mut Ctx, _args: Args) -> Result<Reply, CmdError> {
     session.protocol = Protocol::Resp2;
     session.info.resp.store(2, Ordering::Relaxed);
     session.reply_mode = ReplyMode::On;
-    session.authenticated = ctx.shared.config.get("requirepass").is_empty();
+    session.log_out(&ctx.shared.acl);
     session.info.no_evict.store(false, Ordering::Relaxed);
     session.info.no_touch.store(false, Ordering::Relaxed);
     session.multi = None;

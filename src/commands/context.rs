@@ -31,6 +31,16 @@ pub struct Ctx<'a> {
 }
 
 impl<'a> Ctx<'a> {
+    /// Whether a setting of `no`/`local`/`yes` (`enable-debug-command`, `enable-protected-configs`)
+    /// lets this client act: `local` means from the loopback interface.
+    pub fn protected_action_allowed(&self, setting: &str) -> bool {
+        match self.shared.config.get(setting).as_str() {
+            "yes" => true,
+            "local" => self.session.info.addr.ip().is_loopback(),
+            _ => false,
+        }
+    }
+
     pub fn new(shared: &'a Shared, session: &'a mut Session, now_ms: u64) -> Ctx<'a> {
         Ctx { shared, session, now_ms, hits: 0, misses: 0, changed: std::cell::Cell::new(false), changed_keys: None, scripting: None }
     }

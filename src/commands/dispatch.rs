@@ -29,7 +29,8 @@ pub type Resolved = Result<(usize, &'static Command), (Option<usize>, CmdError)>
 /// Runs one request.
 pub fn dispatch(ctx: &mut Ctx, args: Args) -> Dispatched {
     let resolved = resolve(args);
-    let step = step_for(ctx, &resolved, args);
+    ctx.session.refresh_user(&ctx.shared.acl);
+    let step = step_for(ctx, &resolved, args, true);
     dispatch_admitted(ctx, args, resolved, step)
 }
 
@@ -52,7 +53,8 @@ pub fn dispatch_inner(ctx: &mut Ctx, args: Args) -> Dispatched {
 /// [`dispatch_inner`] for a request already resolved (scripts check the command before they run it).
 pub fn dispatch_inner_resolved(ctx: &mut Ctx, args: Args, resolved: Resolved) -> Dispatched {
     let started = Instant::now();
-    let step = step_for(ctx, &resolved, args);
+    // EXEC's commands were checked as they were queued, a script's by `redis.call`.
+    let step = step_for(ctx, &resolved, args, false);
     let dispatched = dispatch_admitted(ctx, args, resolved, step);
     if let Some(index) = dispatched.command {
         let failed = dispatched.reply.is_error() && !dispatched.rejected;
@@ -62,10 +64,14 @@ pub fn dispatch_inner_resolved(ctx: &mut Ctx, args: Args, resolved: Resolved) ->
 }
 
 /// What dispatch does with a request run inside a command that already holds the gate (EXEC, a
-/// script, the serving of a blocked client): admission with nothing paused, busy or awaited.
-fn step_for(ctx: &Ctx, resolved: &Resolved, args: Args) -> Step {
+/// script, the serving of a blocked client): admission with nothing paused, busy or awaited, and
+/// ACL permissions checked when `check_acl`.
+fn step_for(ctx: &Ctx, resolved: &Resolved, args: Args, check_acl: bool) -> Step {
     let command = resolved.as_ref().ok().map(|&(_, command)| command);
     let mut state = admission::State::of(ctx.session);
+    if !check_acl {
+        state.user = None;
+    }
     state.disk_error = ctx.shared.store.as_ref().is_some_and(|store| store.failed());
     match admission::decide(command, args, &state) {
         Admission::Go { step, .. } => step,
@@ -85,6 +91,7 @@ fn run(ctx: &mut Ctx, args: Args, resolved: Resolved, step: Step) -> Dispatched 
         Step::Refuse(Refusal::Unknown) => Some(CmdError::Syntax),
         Step::Refuse(Refusal::WrongArity) => Some(CmdError::WrongArity(command.name.to_owned())),
         Step::Refuse(Refusal::NoAuth) => Some(CmdError::line("NOAUTH Authentication required.")),
+        Step::Refuse(Refusal::NoPerm(denial)) => Some(super::access::refuse(ctx, command, args, denial)),
         Step::Refuse(Refusal::Subscribed) => Some(CmdError::Other(Cow::Owned(format!(
             "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
             command.name

@@ -619,7 +619,12 @@ mod tests {
             }
             line.push_str("\r\n");
             let mut request = crate::resp::RequestBuf::default();
-            crate::resp::parse_request(line.as_bytes(), &mut request, crate::resp::ParseLimits { max_bulk_len: 1 << 20 }).expect("request");
+            crate::resp::parse_request(
+                line.as_bytes(),
+                &mut request,
+                crate::resp::ParseLimits { max_bulk_len: 1 << 20, unauthenticated: false },
+            )
+            .expect("request");
             let args = request.args(line.as_bytes());
             let variant = Variant { form: Form::Radius, store_option: true, search_store: false };
             if let Ok(Query { store: Some((dest, _)), .. }) = parse_query(args, variant, None) {

@@ -47,7 +47,11 @@ impl Harness {
     /// A server configured with `settings` (`name value` pairs, as on the command line) whose
     /// keyspace also reports its changes to `sinks`.
     pub fn with_sinks(settings: &[(&str, &str)], sinks: Vec<Arc<dyn ChangeSink>>) -> Harness {
-        let overrides: Vec<(String, String)> = settings.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect();
+        let mut overrides: Vec<(String, String)> = settings.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect();
+        // Redis's default refuses DEBUG; the harness's client is local.
+        if !settings.iter().any(|(name, _)| *name == "enable-debug-command") {
+            overrides.push(("enable-debug-command".to_owned(), "local".to_owned()));
+        }
         let config = match Config::load(None, &overrides) {
             Ok(config) => config,
             Err(error) => panic!("harness settings: {error}"),
@@ -55,7 +59,8 @@ impl Harness {
         let shared = Arc::new(Shared::with_sinks(config, registry().all.len(), sinks));
         let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
         let info = Arc::new(ClientInfo::new(shared.clients.next_id(), addr, addr, -1, START_MS));
-        Harness { shared, session: Session::new(info, true), now_ms: START_MS, args: OwnedArgs::default() }
+        let session = Session::new(info, &shared.acl);
+        Harness { shared, session, now_ms: START_MS, args: OwnedArgs::default() }
     }
 
     /// Runs one command as the client would send it and returns its reply. A blocking command that

@@ -228,6 +228,21 @@ pub fn parse_random_count(arg: &[u8]) -> Result<i64, CmdError> {
     Ok(count)
 }
 
+/// Refuses a negative count (a sample with repetitions) too big to answer. Redis refuses one whose
+/// doubled length overflows with WITHVALUES/WITHSCORES, and tries to build any other, however large;
+/// strata also refuses a sample of more elements than `proto-max-bulk-len / 16`, so one request cannot
+/// make it allocate without bound.
+pub fn check_repeats(ctx: &Ctx, count: Option<i64>, with_values: bool) -> Result<(), CmdError> {
+    let Some(count) = count.filter(|count| *count < 0) else {
+        return Ok(());
+    };
+    let max_bulk = ctx.shared.config.hot.proto_max_bulk_len.load(std::sync::atomic::Ordering::Relaxed);
+    if (with_values && count < -(i64::MAX / 2)) || count.unsigned_abs() > (max_bulk / 16) as u64 {
+        return Err(CmdError::err("value is out of range"));
+    }
+    Ok(())
+}
+
 /// HRANDFIELD key [count [WITHVALUES]]
 ///
 /// # Returns
@@ -243,6 +258,7 @@ pub fn hrandfield(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
         4 => return Err(CmdError::Syntax),
         _ => false,
     };
+    check_repeats(ctx, count, with_values)?;
     let resp3 = ctx.session.protocol == Protocol::Resp3;
     read(ctx, args.get(1), |map| {
         let Some(count) = count else {

@@ -50,12 +50,14 @@ pub fn parse(_ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
 // The command table of this family, joined by `commands::registry`. Its imports stay here, beside
 // the rows, so that the family's table and its handlers change independently.
 
+use super::acl;
 use super::docs::{doc, Doc};
 use super::flags::FAST;
 use super::table::Command;
 
 /// The ID.* commands, in the order COMMAND lists them. Their documentation is [`DOCS`].
-pub(super) static COMMANDS: &[Command] = &[Command::new("id.next", -1, next).flags(FAST), Command::new("id.parse", 2, parse).flags(FAST)];
+pub(super) static COMMANDS: &[Command] =
+    &[Command::new("id.next", -1, next).flags(FAST).acl(acl::ID), Command::new("id.parse", 2, parse).flags(FAST).acl(acl::ID)];
 
 /// Documentation of the ID.* commands (strata's own, so not in `commands::docs`).
 pub(super) static DOCS: &[(&str, Doc)] = &[

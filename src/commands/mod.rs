@@ -5,6 +5,7 @@
 //! [`CmdError`]; it never touches the socket. Arity, authentication and unknown-command checks happen
 //! once, in [`dispatch`], before any handler runs.
 
+mod access;
 mod acl;
 pub mod admission;
 mod args;
@@ -44,6 +45,7 @@ mod strings;
 mod tx;
 mod zsets;
 
+pub use access::load_configured_users;
 pub use admission::Admission;
 pub use args::{is, parse_float, parse_int, parse_timeout_secs, ArgCursor};
 pub use context::{BlockRequest, BlockedOn, Ctx, ReplyMode, Session};

@@ -161,19 +161,24 @@ pub fn pubsub_numpat(ctx: &mut Ctx, _args: Args) -> Result<Reply, CmdError> {
 // the rows, so that the family's table and its handlers change independently.
 
 use super::flags::{FAST, LOADING, NOSCRIPT, PUBSUB, STALE, SUBSCRIBED_OK};
-use super::table::Command;
+use super::table::{Channels, Command};
 
 /// The pub/sub commands, in the order COMMAND lists them.
 pub(super) static COMMANDS: &[Command] = &[
-    Command::new("subscribe", -2, subscribe).flags(PUBSUB | NOSCRIPT | LOADING | STALE | SUBSCRIBED_OK),
+    Command::new("subscribe", -2, subscribe).flags(PUBSUB | NOSCRIPT | LOADING | STALE | SUBSCRIBED_OK).channels(Channels::Subscribe),
     Command::new("unsubscribe", -1, unsubscribe).flags(PUBSUB | NOSCRIPT | LOADING | STALE | SUBSCRIBED_OK),
-    Command::new("psubscribe", -2, psubscribe).flags(PUBSUB | NOSCRIPT | LOADING | STALE | SUBSCRIBED_OK),
+    Command::new("psubscribe", -2, psubscribe)
+        .flags(PUBSUB | NOSCRIPT | LOADING | STALE | SUBSCRIBED_OK)
+        .channels(Channels::SubscribePatterns),
     Command::new("punsubscribe", -1, punsubscribe).flags(PUBSUB | NOSCRIPT | LOADING | STALE | SUBSCRIBED_OK),
-    Command::new("publish", 3, publish).flags(PUBSUB | LOADING | STALE | FAST),
+    Command::new("publish", 3, publish).flags(PUBSUB | LOADING | STALE | FAST).channels(Channels::Publish),
     Command::new("pubsub", -2, super::dispatch::container).subcommands(PUBSUB_SUBCOMMANDS),
-    Command::new("ssubscribe", -2, ssubscribe).flags(PUBSUB | NOSCRIPT | LOADING | STALE | SUBSCRIBED_OK).keys(1, -1, 1),
+    Command::new("ssubscribe", -2, ssubscribe)
+        .flags(PUBSUB | NOSCRIPT | LOADING | STALE | SUBSCRIBED_OK)
+        .keys(1, -1, 1)
+        .channels(Channels::Subscribe),
     Command::new("sunsubscribe", -1, sunsubscribe).flags(PUBSUB | NOSCRIPT | LOADING | STALE | SUBSCRIBED_OK).keys(1, -1, 1),
-    Command::new("spublish", 3, spublish).flags(PUBSUB | LOADING | STALE | FAST).keys(1, 1, 1),
+    Command::new("spublish", 3, spublish).flags(PUBSUB | LOADING | STALE | FAST).keys(1, 1, 1).channels(Channels::Publish),
 ];
 
 static PUBSUB_SUBCOMMANDS: &[Command] = &[

@@ -7,6 +7,7 @@ use std::borrow::Cow;
 
 use bytes::Bytes;
 
+use super::access::check::check;
 use super::dispatch::{dispatch_inner_resolved, resolve};
 use super::lists::numkeys_positions;
 use super::{CmdError, Ctx};
@@ -82,6 +83,11 @@ impl Dispatcher for Ctx<'_> {
         }
         if command.has(NOSCRIPT) {
             return Err("ERR This Redis command is not allowed from script");
+        }
+        if let Some(user) = self.session.restricted_user() {
+            if let Err(denial) = check(user, index, command, request) {
+                return Err(super::access::refuse_in_script(self, command, request, denial));
+            }
         }
         if command.has(WRITE) {
             if read_only {

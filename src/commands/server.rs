@@ -65,6 +65,9 @@ pub fn lastsave(ctx: &mut Ctx, _args: Args) -> Result<Reply, CmdError> {
 ///
 /// DEBUG SLEEP delays this connection only: strata serves other clients meanwhile.
 pub fn debug(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
+    if !ctx.protected_action_allowed("enable-debug-command") {
+        return Err(CmdError::err("DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server."));
+    }
     let sub = args.get(1);
     if is(sub, "sleep") && args.len() == 3 {
         let seconds = crate::num::parse_f64(args.get(2)).filter(|s| *s >= 0.0).ok_or(CmdError::NotFloat)?;

@@ -5,7 +5,7 @@ use super::collection::{
     drop_if_empty, empty_scan, get, get_mut, get_or_create, limits, parse_cursor, parse_scan_options, positive_count, scan_reply,
     Collection,
 };
-use super::hashes::{parse_random_count, random_positions};
+use super::hashes::{check_repeats, parse_random_count, random_positions};
 use super::{CmdError, Ctx};
 use crate::engine::keyspace::LockedShards;
 use crate::engine::{KeyHash, Limits, Set};
@@ -150,6 +150,7 @@ pub fn srandmember(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
         return Err(CmdError::Syntax);
     }
     let count = if args.len() == 3 { Some(parse_random_count(args.get(2))?) } else { None };
+    check_repeats(ctx, count, false)?;
     read(ctx, args.get(1), |set| match (count, set) {
         (None, None) => Reply::Nil,
         (None, Some(set)) => set.get_index(rand::random_range(0..set.len().max(1))).map_or(Reply::Nil, |m| Reply::bulk(&m)),

@@ -1380,7 +1380,7 @@ mod tests {
             buf.push_str(&format!("${}\r\n{word}\r\n", word.len()));
         }
         let mut req = RequestBuf::default();
-        parse_request(buf.as_bytes(), &mut req, ParseLimits { max_bulk_len: 1 << 20 }).expect("request");
+        parse_request(buf.as_bytes(), &mut req, ParseLimits { max_bulk_len: 1 << 20, unauthenticated: false }).expect("request");
         f(req.args(buf.as_bytes()))
     }
 
@@ -1460,8 +1460,6 @@ mod blocking_tests {
     //! The blocking contract, in process: a blocked XREAD hands the connection a block request and
     //! keeps what `$` meant for its re-run.
 
-    use std::sync::Arc;
-
     use super::*;
     use crate::commands::{dispatch, registry, Session};
     use crate::config::Config;
@@ -1469,33 +1467,10 @@ mod blocking_tests {
     use crate::state::clients::ClientInfo;
     use crate::state::shared::Shared;
 
-    fn session() -> Session {
+    fn session(shared: &Shared) -> Session {
         let addr = "127.0.0.1:1".parse().expect("address");
-        let info = Arc::new(ClientInfo {
-            id: 1,
-            addr,
-            laddr: addr,
-            fd: -1,
-            created_ms: 0,
-            name: Default::default(),
-            lib_name: Default::default(),
-            lib_ver: Default::default(),
-            db: Default::default(),
-            resp: 2.into(),
-            last_interaction_ms: 0.into(),
-            last_command: usize::MAX.into(),
-            query_buffer: Default::default(),
-            monitor: Default::default(),
-            no_evict: Default::default(),
-            no_touch: Default::default(),
-            killed: Default::default(),
-            kill: Default::default(),
-            blocked: Default::default(),
-            subscriptions: Default::default(),
-            pattern_subscriptions: Default::default(),
-            shard_subscriptions: Default::default(),
-        });
-        Session::new(info, true)
+        let info = std::sync::Arc::new(ClientInfo::new(shared.clients.next_id(), addr, addr, 0, 0));
+        Session::new(info, &shared.acl)
     }
 
     fn run(shared: &Shared, session: &mut Session, now_ms: u64, words: &[&str]) -> Reply {
@@ -1504,7 +1479,7 @@ mod blocking_tests {
             buf.push_str(&format!("${}\r\n{word}\r\n", word.len()));
         }
         let mut req = RequestBuf::default();
-        parse_request(buf.as_bytes(), &mut req, ParseLimits { max_bulk_len: 1 << 20 }).expect("request");
+        parse_request(buf.as_bytes(), &mut req, ParseLimits { max_bulk_len: 1 << 20, unauthenticated: false }).expect("request");
         let mut ctx = Ctx::new(shared, session, now_ms);
         dispatch(&mut ctx, req.args(buf.as_bytes())).reply
     }
@@ -1512,7 +1487,7 @@ mod blocking_tests {
     #[test]
     fn blocked_xread_keeps_what_dollar_meant() {
         let shared = Shared::new(Config::load(None, &[]).expect("config"), registry().all.len());
-        let (mut reader, mut writer) = (session(), session());
+        let (mut reader, mut writer) = (session(&shared), session(&shared));
         run(&shared, &mut writer, 1, &["XADD", "s", "1-1", "a", "1"]);
         let read = ["XREAD", "BLOCK", "0", "STREAMS", "s", "other", "$", "$"];
         assert_eq!(run(&shared, &mut reader, 2, &read), Reply::NoReply);
@@ -1536,7 +1511,7 @@ mod blocking_tests {
     #[test]
     fn blocking_reads_inside_exec_answer_the_timeout_reply() {
         let shared = Shared::new(Config::load(None, &[]).expect("config"), registry().all.len());
-        let mut reader = session();
+        let mut reader = session(&shared);
         reader.in_exec = true;
         assert_eq!(run(&shared, &mut reader, 1, &["XREAD", "BLOCK", "0", "STREAMS", "s", "$"]), Reply::NilArray);
         run(&shared, &mut reader, 1, &["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"]);

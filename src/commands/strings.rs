@@ -11,9 +11,6 @@ use crate::notify;
 use crate::num::parse_f64;
 use crate::resp::{Args, Reply};
 
-/// Strings may not grow past proto-max-bulk-len... Redis checks the fixed 512 MB here.
-const MAX_STRING: i64 = 512 * 1024 * 1024;
-
 /// The string at `key`: `None` if missing, WRONGTYPE if another type.
 fn read(shard: &mut Shard, hash: KeyHash, key: &[u8], now_ms: u64, touch: bool) -> Result<Option<Bytes>, CmdError> {
     let entry = if touch { shard.touch(hash, key, now_ms) } else { shard.get(hash, key, now_ms) };
@@ -349,7 +346,7 @@ pub fn append(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
         return Ok(Reply::from(suffix.len()));
     };
     let old_len = write.value().with_string(<[u8]>::len).ok_or(CmdError::WrongType)?;
-    check_size(old_len as i64 + suffix.len() as i64)?;
+    check_size(ctx, old_len as i64 + suffix.len() as i64)?;
     let mut bytes = write.string_bytes().ok_or(CmdError::WrongType)?;
     bytes.write_at(old_len, suffix);
     let len = bytes.len();
@@ -358,8 +355,9 @@ pub fn append(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     Ok(Reply::from(len))
 }
 
-fn check_size(len: i64) -> Result<(), CmdError> {
-    if len > MAX_STRING {
+/// Refuses a string that would grow past `proto-max-bulk-len` (Redis's `checkStringLength`).
+fn check_size(ctx: &Ctx, len: i64) -> Result<(), CmdError> {
+    if len > ctx.shared.config.hot.proto_max_bulk_len.load(std::sync::atomic::Ordering::Relaxed) {
         return Err(CmdError::err("string exceeds maximum allowed size (proto-max-bulk-len)"));
     }
     Ok(())
@@ -523,7 +521,7 @@ pub fn setrange(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     }
     // Saturating: an offset near i64::MAX must be refused, not overflow (a panic in debug builds, a
     // wrapped size and a huge allocation in release builds).
-    check_size(offset.saturating_add(value.len() as i64))?;
+    check_size(ctx, offset.saturating_add(value.len() as i64))?;
     if current_len.is_none() {
         shard.set(hash, key, Value::Raw(ThinBytes::new(b"")), None, ctx.now_ms);
     }

@@ -13,10 +13,11 @@ use std::sync::LazyLock;
 
 use hashbrown::HashMap;
 
+use super::access::key_access::KEY_ACCESS;
 use super::docs::{self, Doc};
 use super::flags::*;
 use super::{
-    acl, bitmaps, blocking, client, config_cmd, connection, geo, hashes, hyperloglog, id, info, introspection, keys, lake, lists,
+    access, acl, bitmaps, blocking, client, config_cmd, connection, geo, hashes, hyperloglog, id, info, introspection, keys, lake, lists,
     persistence, pubsub, queue, scripting, server, sets, sort, streams, strings, tx, zsets, Handler,
 };
 use crate::resp::Args;
@@ -38,6 +39,20 @@ pub struct Command {
     pub subcommands: &'static [Command],
     /// For MOVABLE_KEYS commands: the key positions of a request.
     pub keys_fn: Option<KeysFn>,
+    /// Which arguments are Pub/Sub channels, for ACL channel permissions.
+    pub channels: Channels,
+}
+
+/// The Pub/Sub channels a command names, as ACL checks them (Redis's channel flags).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Channels {
+    None,
+    /// The first argument is a channel published to.
+    Publish,
+    /// Every argument is a channel subscribed to.
+    Subscribe,
+    /// Every argument is a pattern subscribed to: ACL compares it with channel rules literally.
+    SubscribePatterns,
 }
 
 /// Finds the key arguments of a movable-keys request (positions include the command name at 0).
@@ -46,7 +61,19 @@ pub type KeysFn = fn(Args) -> Vec<usize>;
 impl Command {
     /// A command with no flags, no keys and no ACL categories but the implied ones.
     pub const fn new(name: &'static str, arity: i32, handler: Handler) -> Command {
-        Command { name, arity, flags: 0, first_key: 0, last_key: 0, key_step: 0, acl: 0, handler, subcommands: &[], keys_fn: None }
+        Command {
+            name,
+            arity,
+            flags: 0,
+            first_key: 0,
+            last_key: 0,
+            key_step: 0,
+            acl: 0,
+            handler,
+            subcommands: &[],
+            keys_fn: None,
+            channels: Channels::None,
+        }
     }
 
     /// Adds flags (`flags::*`).
@@ -79,6 +106,12 @@ impl Command {
     pub const fn movable_keys(mut self, keys: KeysFn) -> Command {
         self.flags |= MOVABLE_KEYS;
         self.keys_fn = Some(keys);
+        self
+    }
+
+    /// Marks the arguments that are Pub/Sub channels.
+    pub const fn channels(mut self, channels: Channels) -> Command {
+        self.channels = channels;
         self
     }
 
@@ -191,6 +224,7 @@ static FAMILIES: &[Family] = &[
     Family::new(queue::COMMANDS).docs(queue::DOCS),
     Family::new(lake::COMMANDS).docs(lake::DOCS),
     Family::new(persistence::COMMANDS),
+    Family::new(access::COMMANDS),
 ];
 
 /// The table indexed for lookups, built once. Every command and subcommand gets an index (per-command
@@ -201,6 +235,10 @@ pub struct Registry {
     by_name: HashMap<&'static str, usize>,
     /// The documentation of `all[i]`.
     docs: Vec<&'static Doc>,
+    /// The container of `all[i]`, for subcommands.
+    parents: Vec<Option<usize>>,
+    /// What each key spec of `all[i]` needs under ACL key patterns (`None`: derived from its flags).
+    key_access: Vec<Option<&'static [u8]>>,
 }
 
 /// What COMMAND DOCS says of a command nobody documented (a test keeps this from happening).
@@ -213,16 +251,22 @@ impl Registry {
     fn build() -> Registry {
         let mut all = Vec::new();
         let mut top = Vec::new();
+        let mut parents = Vec::new();
         for command in FAMILIES.iter().flat_map(|family| family.commands) {
             top.push(command);
+            let container = all.len();
             all.push(command);
+            parents.push(None);
             all.extend(command.subcommands.iter());
+            parents.extend(command.subcommands.iter().map(|_| Some(container)));
         }
+        let known_access: HashMap<&str, &'static [u8]> = KEY_ACCESS.iter().copied().collect();
+        let key_access = all.iter().map(|c| known_access.get(c.name).copied()).collect();
         let by_name = all.iter().enumerate().map(|(i, c)| (c.name, i)).collect();
         let documented: HashMap<&str, &Doc> =
             docs::REDIS.iter().chain(FAMILIES.iter().flat_map(|family| family.docs)).map(|(name, doc)| (*name, doc)).collect();
         let docs = all.iter().map(|c| documented.get(c.name).copied().unwrap_or(&UNDOCUMENTED)).collect();
-        Registry { all, top, by_name, docs }
+        Registry { all, top, by_name, docs, parents, key_access }
     }
 
     /// Finds a command by name, ignoring ASCII case: one hash lookup, no allocation.
@@ -256,6 +300,22 @@ impl Registry {
 
     pub fn index_of(&self, name: &str) -> Option<usize> {
         self.by_name.get(name).copied()
+    }
+
+    /// The container of a subcommand.
+    pub fn parent(&self, index: usize) -> Option<usize> {
+        self.parents[index]
+    }
+
+    /// The indices of a container's subcommands (none for other commands).
+    pub fn subcommands_of(&self, index: usize) -> std::ops::Range<usize> {
+        let count = if self.parents[index].is_none() { self.all[index].subcommands.len() } else { 0 };
+        index + 1..index + 1 + count
+    }
+
+    /// What each key spec of a command needs under ACL key patterns, when Redis's key specs say.
+    pub fn key_access(&self, index: usize) -> Option<&'static [u8]> {
+        self.key_access[index]
     }
 
     /// The documentation of a command or subcommand of the table.
@@ -324,7 +384,7 @@ mod tests {
     fn movable_keys_come_from_numkeys() {
         let buf = b"zunionstore d 2 a b WEIGHTS 1 2\r\n";
         let mut req = crate::resp::RequestBuf::default();
-        crate::resp::parse_request(buf, &mut req, crate::resp::ParseLimits { max_bulk_len: 1 << 20 }).unwrap();
+        crate::resp::parse_request(buf, &mut req, crate::resp::ParseLimits { max_bulk_len: 1 << 20, unauthenticated: false }).unwrap();
         let args = req.args(buf);
         let (_, zunionstore) = registry().find(b"zunionstore").unwrap();
         assert!(zunionstore.has(MOVABLE_KEYS));

@@ -9,7 +9,7 @@ use super::collection::{
     drop_if_empty, empty_scan, get, get_mut, get_or_create, index_range, limits, parse_cursor, parse_scan_options, positive_count,
     scan_reply, Collection,
 };
-use super::hashes::{parse_random_count, random_positions};
+use super::hashes::{check_repeats, parse_random_count, random_positions};
 use super::lists::{parse_mpop_count, parse_numkeys};
 use super::{CmdError, Ctx};
 use crate::engine::keyspace::LockedShards;
@@ -1079,6 +1079,7 @@ pub fn zrandmember(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
         4 => return Err(CmdError::Syntax),
         _ => false,
     };
+    check_repeats(ctx, count, with_scores)?;
     let resp3 = resp3(ctx);
     read(ctx, args.get(1), |z| {
         let Some(count) = count else {

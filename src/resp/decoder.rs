@@ -21,7 +21,16 @@ const MULTIBULK_MAX: i64 = i32::MAX as i64;
 pub struct ParseLimits {
     /// `proto-max-bulk-len`.
     pub max_bulk_len: i64,
+    /// The client has not authenticated while a password is required: Redis accepts at most
+    /// [`UNAUTHENTICATED_MAX_ARGS`] arguments of [`UNAUTHENTICATED_MAX_BULK`] bytes, so a stranger
+    /// cannot make the server buffer megabytes.
+    pub unauthenticated: bool,
 }
+
+/// The most arguments a request of an unauthenticated client may have.
+pub const UNAUTHENTICATED_MAX_ARGS: i64 = 10;
+/// The longest argument of an unauthenticated client's request.
+pub const UNAUTHENTICATED_MAX_BULK: i64 = 16 * 1024;
 
 /// A malformed request. Redis replies `-ERR Protocol error: ...` and closes the connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +42,8 @@ pub enum ProtocolError {
     TooBigInline,
     TooBigMultibulkCount,
     TooBigBulkCount,
+    UnauthenticatedMultibulkLength,
+    UnauthenticatedBulkLength,
 }
 
 impl fmt::Display for ProtocolError {
@@ -41,6 +52,8 @@ impl fmt::Display for ProtocolError {
         match self {
             ProtocolError::InvalidMultibulkLength => f.write_str("invalid multibulk length"),
             ProtocolError::InvalidBulkLength => f.write_str("invalid bulk length"),
+            ProtocolError::UnauthenticatedMultibulkLength => f.write_str("unauthenticated multibulk length"),
+            ProtocolError::UnauthenticatedBulkLength => f.write_str("unauthenticated bulk length"),
             // Redis echoes the raw byte; an error line is text here, so a non-ASCII byte shows as U+FFFD
             // (what a client decoding Redis's reply as UTF-8 sees too), not as a Latin-1 character.
             ProtocolError::ExpectedDollar(got) => {
@@ -180,6 +193,9 @@ fn parse_multibulk(buf: &[u8], req: &mut RequestBuf, limits: ParseLimits) -> Res
     if count > MULTIBULK_MAX {
         return Err(ProtocolError::InvalidMultibulkLength);
     }
+    if limits.unauthenticated && count > UNAUTHENTICATED_MAX_ARGS {
+        return Err(ProtocolError::UnauthenticatedMultibulkLength);
+    }
     if count <= 0 {
         return Ok(Some(pos));
     }
@@ -220,6 +236,7 @@ fn parse_bulks(
             return Ok(None);
         };
         let len = match len {
+            Some(len) if limits.unauthenticated && len > UNAUTHENTICATED_MAX_BULK => return Err(ProtocolError::UnauthenticatedBulkLength),
             Some(len) if (0..=limits.max_bulk_len).contains(&len) => len as usize,
             _ => return Err(ProtocolError::InvalidBulkLength),
         };
@@ -373,7 +390,7 @@ fn hex_value(c: u8) -> Option<u8> {
 mod tests {
     use super::*;
 
-    const LIMITS: ParseLimits = ParseLimits { max_bulk_len: 512 * 1024 * 1024 };
+    const LIMITS: ParseLimits = ParseLimits { max_bulk_len: 512 * 1024 * 1024, unauthenticated: false };
 
     /// Bytes consumed and the arguments, when a whole request was parsed.
     type Parsed = Option<(usize, Vec<Vec<u8>>)>;
@@ -381,6 +398,22 @@ mod tests {
     fn parse(buf: &[u8]) -> Result<Parsed, ProtocolError> {
         let mut req = RequestBuf::default();
         Ok(parse_request(buf, &mut req, LIMITS)?.map(|n| (n, req.args(buf).iter().map(<[u8]>::to_vec).collect())))
+    }
+
+    #[test]
+    fn unauthenticated_clients_get_small_requests_only() {
+        let stranger = ParseLimits { unauthenticated: true, ..LIMITS };
+        let parse_as_stranger = |buf: &[u8]| parse_request(buf, &mut RequestBuf::default(), stranger);
+        assert_eq!(parse_as_stranger(b"*11\r\n"), Err(ProtocolError::UnauthenticatedMultibulkLength));
+        assert_eq!(parse_as_stranger(b"*10\r\n"), Ok(None));
+        assert_eq!(parse_as_stranger(b"*2\r\n$16385\r\n"), Err(ProtocolError::UnauthenticatedBulkLength));
+        assert_eq!(parse_as_stranger(b"*2\r\n$16384\r\n"), Ok(None));
+        assert_eq!(
+            ProtocolError::UnauthenticatedBulkLength.to_string(),
+            "ERR Protocol error: unauthenticated bulk length",
+            "Redis 7.0's text"
+        );
+        assert_eq!(parse(b"*11\r\n"), Ok(None), "authenticated clients are not limited");
     }
 
     #[test]

@@ -10,9 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, watch};
 
 use super::blocking::serve_ready;
@@ -30,6 +28,9 @@ use crate::state::stats::LocalStats;
 
 /// Read buffer headroom kept before each read; large requests grow the buffer as they arrive.
 const READ_CHUNK: usize = 16 * 1024;
+/// Replies a batch may hold before they are written: a client that pipelines big replies and never
+/// reads them holds at most this much of strata's memory (plus one reply), whatever it sends.
+const OUTPUT_BATCH_LIMIT: usize = 4 * 1024 * 1024;
 
 /// Why a batch stopped before the end of the buffer.
 enum Pending {
@@ -44,8 +45,17 @@ enum Pending {
     Blocked(Option<Instant>, Parked),
     /// MONITOR: start streaming.
     Monitor,
+    /// The replies so far reached [`OUTPUT_BATCH_LIMIT`]: they go out before more requests run.
+    Flush,
     /// QUIT, a kill of self, SHUTDOWN, or a protocol error.
     Close,
+}
+
+/// Which `client-output-buffer-limit` a connection's pending replies pass.
+enum OutputLimit {
+    Hard,
+    /// Over the soft limit: the client has this long to read them.
+    Soft(Duration),
 }
 
 /// How a blocked command ended.
@@ -65,12 +75,15 @@ struct Connection {
     last_commit: u64,
 }
 
-/// Serves one client until it quits, is killed, times out, errs, or the server shuts down.
-pub async fn serve(stream: TcpStream, shared: Arc<Shared>, info: Arc<ClientInfo>) {
-    let authenticated = shared.config.get("requirepass").is_empty();
-    let session = Session::new(info.clone(), authenticated);
+/// Serves one client until it quits, is killed, times out, errs, or the server shuts down: over
+/// the two halves of a TCP socket, or of a TLS session.
+pub async fn serve<R, W>(mut reader: R, mut writer: W, shared: Arc<Shared>, info: Arc<ClientInfo>)
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let session = Session::new(info.clone(), &shared.acl);
     let mut shutdown = shared.shutdown_signal();
-    let (mut reader, mut writer) = stream.into_split();
     let mut conn =
         Connection { shared, info, session, output: BytesMut::with_capacity(1024), local: LocalStats::default(), last_commit: 0 };
     let mut request = RequestBuf::default();
@@ -142,6 +155,11 @@ pub async fn serve(stream: TcpStream, shared: Arc<Shared>, info: Arc<ClientInfo>
                     tokio::time::sleep(delay).await;
                 }
                 Pending::Paused { write } => wait_while_paused(&conn.shared, write).await,
+                Pending::Flush => {
+                    if !conn.flush(&mut writer).await {
+                        break 'connection;
+                    }
+                }
                 Pending::Monitor => {
                     let (sender, receiver) = mpsc::channel(MONITOR_QUEUE);
                     conn.shared.monitors.add(conn.info.id, sender);
@@ -185,7 +203,7 @@ impl Connection {
     /// stopped.
     fn run_batch(&mut self, request: &mut RequestBuf, buffer: &[u8]) -> (usize, Pending) {
         let shared = self.shared.clone();
-        let limits = ParseLimits { max_bulk_len: shared.config.hot.proto_max_bulk_len.load(Ordering::Relaxed) };
+        let max_bulk_len = shared.config.hot.proto_max_bulk_len.load(Ordering::Relaxed);
         // One wall-clock reading per batch; each command's time derives from the monotonic clock it
         // reads anyway for its duration, so a command costs two clock reads, as in Redis.
         let batch_started = Instant::now();
@@ -196,6 +214,8 @@ impl Connection {
         let mut consumed = 0;
         loop {
             let rest = &buffer[consumed..];
+            // Per request: an AUTH earlier in the pipeline lifts the limits of what follows it.
+            let limits = ParseLimits { max_bulk_len, unauthenticated: !self.session.authenticated };
             let length = match parse_request(rest, request, limits) {
                 Ok(Some(length)) => length,
                 Ok(None) => return (consumed, Pending::Done),
@@ -215,6 +235,7 @@ impl Connection {
             let command = resolved.as_ref().ok().map(|&(_, command)| command);
             let db = self.session.db;
             let awaits = |key: &[u8]| shared.blocked.awaits(db, key);
+            self.session.refresh_user(&shared.acl);
             let mut state = admission::State::of(&self.session);
             state.pause = shared.pause_in_force();
             state.disk_error = shared.store.as_ref().is_some_and(|store| store.failed());
@@ -312,7 +333,10 @@ impl Connection {
         if std::mem::take(&mut self.session.become_monitor) {
             return Some(Pending::Monitor);
         }
-        self.session.close_after_reply.then_some(Pending::Close)
+        if self.session.close_after_reply {
+            return Some(Pending::Close);
+        }
+        (self.output.len() >= OUTPUT_BATCH_LIMIT).then_some(Pending::Flush)
     }
 
     /// Answers BUSY: a script has run past busy-reply-threshold.
@@ -382,8 +406,8 @@ impl Connection {
         &mut self,
         deadline: Option<Instant>,
         parked: Parked,
-        reader: &mut OwnedReadHalf,
-        writer: &mut OwnedWriteHalf,
+        reader: &mut (impl AsyncRead + Unpin),
+        writer: &mut (impl AsyncWrite + Unpin),
         input: &mut BytesMut,
         shutdown: &mut watch::Receiver<ShutdownRequest>,
     ) -> Unblocked {
@@ -426,7 +450,7 @@ impl Connection {
     }
 
     /// Writes and clears the output buffer; false when the peer is gone.
-    async fn flush(&mut self, writer: &mut OwnedWriteHalf) -> bool {
+    async fn flush(&mut self, writer: &mut (impl AsyncWrite + Unpin)) -> bool {
         // IMPORTANT: what the replies acknowledge is written first (on disk with appendfsync always).
         // While the disk refuses writes they wait, and the loop serves other clients meanwhile
         // (their reads; writes get MISCONF): a reply never acknowledges what is not on disk.
@@ -439,7 +463,17 @@ impl Connection {
         if self.output.is_empty() {
             return true;
         }
-        let ok = writer.write_all(&self.output).await.is_ok();
+        let ok = match self.output_limits() {
+            None => writer.write_all(&self.output).await.is_ok(),
+            Some(OutputLimit::Hard) => false,
+            // Over the soft limit the client has the limit's seconds to take its replies.
+            Some(OutputLimit::Soft(patience)) => {
+                matches!(tokio::time::timeout(patience, writer.write_all(&self.output)).await, Ok(Ok(())))
+            }
+        };
+        if !ok && self.output_limits().is_some() {
+            tracing::warn!(client = self.info.id, addr = %self.info.addr, "client scheduled to be closed ASAP for overcoming of output buffer limits");
+        }
         self.shared.stats.net_output_bytes.fetch_add(self.output.len() as u64, Ordering::Relaxed);
         self.output.clear();
         // A huge reply leaves a huge buffer; give it back rather than keep it for the connection's life.
@@ -447,6 +481,18 @@ impl Connection {
             self.output = BytesMut::with_capacity(1024);
         }
         ok
+    }
+
+    /// Whether the replies waiting to be written pass the `normal` class of
+    /// `client-output-buffer-limit` (pubsub messages are bounded by the registry).
+    fn output_limits(&self) -> Option<OutputLimit> {
+        let hot = &self.shared.config.hot;
+        let (hard, soft) = (hot.normal_hard_limit.load(Ordering::Relaxed), hot.normal_soft_limit.load(Ordering::Relaxed));
+        let pending = self.output.len() as u64;
+        if hard > 0 && pending > hard {
+            return Some(OutputLimit::Hard);
+        }
+        (soft > 0 && pending > soft).then(|| OutputLimit::Soft(Duration::from_secs(hot.normal_soft_seconds.load(Ordering::Relaxed))))
     }
 
     /// Releases what the connection registered in shared state.

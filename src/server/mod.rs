@@ -9,8 +9,9 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
 
 use crate::state::clients::ClientInfo;
 use crate::state::shared::{unix_ms, Shared, ShutdownRequest};
@@ -68,14 +69,22 @@ pub fn bind(bind: &str, port: u16, backlog: u32, copies: usize) -> std::io::Resu
     Ok(sets)
 }
 
+/// One event loop's listeners: the plain `port`'s and the `tls-port`'s.
+#[derive(Default)]
+pub struct Listeners {
+    pub plain: Vec<std::net::TcpListener>,
+    pub tls: Vec<std::net::TcpListener>,
+}
+
 /// Serves one event-loop thread's listeners until SHUTDOWN or a signal; returns once its
 /// connections have been told to close. One thread (`with_cron`) also runs the background cron.
-pub async fn run(shared: Arc<Shared>, listeners: Vec<std::net::TcpListener>, with_cron: bool, activity: Arc<spare::LoopActivity>) {
+pub async fn run(shared: Arc<Shared>, listeners: Listeners, with_cron: bool, activity: Arc<spare::LoopActivity>) {
     spare::enter_loop(activity);
     let mut tasks = Vec::new();
-    for listener in listeners {
+    let plain = listeners.plain.into_iter().map(|listener| (listener, false));
+    for (listener, tls) in plain.chain(listeners.tls.into_iter().map(|listener| (listener, true))) {
         match TcpListener::from_std(listener) {
-            Ok(listener) => tasks.push(tokio::spawn(accept_loop(shared.clone(), listener))),
+            Ok(listener) => tasks.push(tokio::spawn(accept_loop(shared.clone(), listener, tls))),
             Err(error) => tracing::error!(%error, "could not register a listener"),
         }
     }
@@ -134,7 +143,7 @@ pub fn handle_signals(shared: Arc<Shared>) {
     });
 }
 
-async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
+async fn accept_loop(shared: Arc<Shared>, listener: TcpListener, tls: bool) {
     let mut shutdown = shared.shutdown_signal();
     loop {
         let accepted = tokio::select! {
@@ -142,6 +151,10 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
             _ = crate::state::shared::stopping(&mut shutdown) => return,
         };
         match accepted {
+            Ok((stream, addr)) if tls => match shared.tls.current() {
+                Some(config) => admit_over(&shared, stream, addr, Some(TlsAcceptor::from(config))),
+                None => tracing::warn!("a TLS connection arrived without a TLS configuration"),
+            },
             Ok((stream, addr)) => admit(&shared, stream, addr),
             Err(error) => {
                 // Out of file descriptors and the like: back off instead of spinning.
@@ -152,14 +165,47 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
     }
 }
 
+/// What a client outside the loopback interface gets in protected mode.
+const PROTECTED_MODE_DENIAL: &str = "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Setup a an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
+
+/// Answers a connection it won't serve with `error` and closes it. What the client sent meanwhile is
+/// read and dropped for a moment first: closing a socket with unread input resets it, and the client
+/// would lose the error.
+async fn refuse_connection(mut stream: TcpStream, error: &'static [u8]) {
+    if stream.write_all(error).await.is_err() || stream.shutdown().await.is_err() {
+        return;
+    }
+    let mut sink = [0u8; 4096];
+    let drain = async { while matches!(stream.read(&mut sink).await, Ok(read) if read > 0) {} };
+    let _ = tokio::time::timeout(Duration::from_secs(1), drain).await;
+}
+
+/// Protected mode (Redis 7.0): while the default user needs no password, only loopback clients
+/// may connect.
+fn protected_from(shared: &Shared, addr: SocketAddr) -> bool {
+    !addr.ip().is_loopback()
+        && shared.config.get_bool("protected-mode")
+        && shared.acl.get(crate::state::acl::DEFAULT_USER).is_some_and(|user| user.nopass)
+}
+
 pub(crate) fn admit(shared: &Arc<Shared>, stream: TcpStream, addr: SocketAddr) {
+    admit_over(shared, stream, addr, None);
+}
+
+/// How long a TLS client has to finish its handshake.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Admits a connection, over TLS when `tls` is given (the handshake runs in the connection's task).
+fn admit_over(shared: &Arc<Shared>, stream: TcpStream, addr: SocketAddr, tls: Option<TlsAcceptor>) {
     shared.stats.connections_received.fetch_add(1, Ordering::Relaxed);
     if shared.clients.len() >= shared.config.hot.maxclients.load(Ordering::Relaxed) {
         shared.stats.rejected_connections.fetch_add(1, Ordering::Relaxed);
-        tokio::spawn(async move {
-            let mut stream = stream;
-            let _ = stream.write_all(b"-ERR max number of clients reached\r\n").await;
-        });
+        tokio::spawn(refuse_connection(stream, b"-ERR max number of clients reached\r\n"));
+        return;
+    }
+    if protected_from(shared, addr) {
+        shared.stats.rejected_connections.fetch_add(1, Ordering::Relaxed);
+        tokio::spawn(refuse_connection(stream, PROTECTED_MODE_DENIAL.as_bytes()));
         return;
     }
     let _ = stream.set_nodelay(true);
@@ -178,7 +224,20 @@ pub(crate) fn admit(shared: &Arc<Shared>, stream: TcpStream, addr: SocketAddr) {
     let shared = shared.clone();
     tokio::spawn(async move {
         let id = info.id;
-        connection::serve(stream, shared.clone(), info).await;
+        match tls {
+            None => {
+                let (reader, writer) = stream.into_split();
+                connection::serve(reader, writer, shared.clone(), info).await;
+            }
+            Some(acceptor) => match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                Ok(Ok(session)) => {
+                    let (reader, writer) = tokio::io::split(session);
+                    connection::serve(reader, writer, shared.clone(), info).await;
+                }
+                Ok(Err(error)) => tracing::info!(client = id, %error, "Error accepting a client connection: TLS handshake failed"),
+                Err(_) => tracing::info!(client = id, "Error accepting a client connection: TLS handshake timed out"),
+            },
+        }
         shared.clients.unregister(id);
         // IMPORTANT: after the connection's wait (if any) ended, so its own blocked Q.POP cannot
         // take back what it gives up. Not when the server shuts down: the leases are persisted with

@@ -107,7 +107,7 @@ impl Waiter {
             shared.stats.record_error(error);
             Reply::Error(error.into())
         } else {
-            let mut session = Session::new(self.info.clone(), true);
+            let mut session = Session::on_behalf_of(self.info.clone(), &shared.acl);
             session.db = self.db;
             session.protocol = self.protocol;
             session.blocked_read_ids = read_ids.take();

@@ -16,6 +16,8 @@ pub struct ClientInfo {
     pub fd: i32,
     pub created_ms: u64,
     pub name: Mutex<String>,
+    /// The ACL user the client is authenticated as (CLIENT LIST's `user=`).
+    pub user: Mutex<Vec<u8>>,
     pub lib_name: Mutex<String>,
     pub lib_ver: Mutex<String>,
     pub db: AtomicUsize,
@@ -48,6 +50,7 @@ impl ClientInfo {
             fd,
             created_ms,
             name: Default::default(),
+            user: Mutex::new(super::acl::DEFAULT_USER.to_vec()),
             lib_name: Default::default(),
             lib_ver: Default::default(),
             db: Default::default(),
@@ -99,6 +102,10 @@ impl ClientInfo {
         if let Ok(mut slot) = slot.lock() {
             *slot = value;
         }
+    }
+
+    pub fn user(&self) -> Vec<u8> {
+        self.user.lock().map(|user| user.clone()).unwrap_or_default()
     }
 
     /// Asks the connection to close.

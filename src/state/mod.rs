@@ -7,6 +7,7 @@
 //! tasks that hold it. Where it must run a command (serving a blocked client) it is handed the
 //! dispatcher by its caller.
 
+pub mod acl;
 pub mod blocked;
 pub mod clients;
 pub mod monitor;
@@ -17,4 +18,5 @@ pub mod session;
 pub mod shared;
 pub mod slowlog;
 pub mod stats;
+pub mod tls;
 pub mod watch;

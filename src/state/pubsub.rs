@@ -145,6 +145,16 @@ impl PubSub {
         self.maps.write().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// The channels, patterns and shard channels client `id` subscribes to (a scan of the registry,
+    /// for the rare ACL change that may revoke them).
+    pub fn subscriptions_of(&self, id: u64) -> [Vec<Bytes>; 3] {
+        let maps = self.read();
+        let of = |names: &mut dyn Iterator<Item = (&Bytes, &Listeners)>| {
+            names.filter(|(_, listeners)| listeners.contains_key(&id)).map(|(name, _)| name.clone()).collect()
+        };
+        [of(&mut maps.channels.iter()), of(&mut maps.patterns.iter()), of(&mut maps.shard_channels.iter())]
+    }
+
     /// PUBLISH: delivers to the channel's subscribers and to every matching pattern's; returns how
     /// many received it (counting a client once per matching subscription, as Redis does).
     pub fn publish(&self, channel: &[u8], message: &[u8]) -> usize {

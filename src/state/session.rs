@@ -5,6 +5,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::acl::{User, Users, DEFAULT_USER};
 use super::clients::ClientInfo;
 use super::pubsub::Subscriptions;
 use super::shared::Shared;
@@ -53,6 +54,11 @@ pub struct Session {
     /// client's behalf read after the same IDs. Set when the command blocks; the waiter takes it
     /// along (`server::blocking`), so a new command of the client never sees it.
     pub blocked_read_ids: Option<Vec<StreamId>>,
+    /// The ACL user the client runs as, as of [`Users::generation`] `user_generation`.
+    pub user: Arc<User>,
+    user_generation: u64,
+    /// The user passes every check: requests are not checked.
+    unrestricted: bool,
 }
 
 /// What a blocked command waits for, as Redis's blocking types: only a key of that type serves it,
@@ -79,12 +85,30 @@ pub struct BlockRequest {
 }
 
 impl Session {
-    pub fn new(info: Arc<ClientInfo>, authenticated: bool) -> Session {
+    /// A connection's session, running as the `default` user (authenticated already when that user
+    /// needs no password).
+    pub fn new(info: Arc<ClientInfo>, users: &Users) -> Session {
+        let user = users.get(DEFAULT_USER).unwrap_or_else(|| Arc::new(User::new(DEFAULT_USER, false)));
+        let (authenticated, unrestricted) = (user.enabled && user.nopass, user.unrestricted());
+        Session::with_user(info, user, users.generation(), authenticated, unrestricted)
+    }
+
+    /// A session that runs a blocked client's command again on its behalf: authenticated, and not
+    /// checked against ACL again (it was when the client sent it).
+    pub fn on_behalf_of(info: Arc<ClientInfo>, users: &Users) -> Session {
+        let user = Arc::new(User::new(&info.user(), false));
+        Session::with_user(info, user, users.generation(), true, true)
+    }
+
+    fn with_user(info: Arc<ClientInfo>, user: Arc<User>, user_generation: u64, authenticated: bool, unrestricted: bool) -> Session {
         Session {
             info,
             db: 0,
             protocol: Protocol::Resp2,
             authenticated,
+            unrestricted,
+            user,
+            user_generation,
             reply_mode: ReplyMode::On,
             close_after_reply: false,
             delay: None,
@@ -102,6 +126,48 @@ impl Session {
 
     pub fn id(&self) -> u64 {
         self.info.id
+    }
+
+    /// Runs as `user` from now on, authenticated.
+    pub fn log_in(&mut self, user: Arc<User>, users: &Users) {
+        if let Ok(mut name) = self.info.user.lock() {
+            name.clone_from(&user.name);
+        }
+        self.user_generation = users.generation();
+        self.unrestricted = user.unrestricted();
+        self.user = user;
+        self.authenticated = true;
+    }
+
+    /// Runs as the `default` user again, authenticated only if it needs no password (RESET).
+    pub fn log_out(&mut self, users: &Users) {
+        match users.get(DEFAULT_USER) {
+            Some(default) => {
+                let open = default.enabled && default.nopass;
+                self.log_in(default, users);
+                self.authenticated = open;
+            }
+            None => self.authenticated = false,
+        }
+    }
+
+    /// Picks up changes to the session's user (ACL SETUSER, ACL LOAD): one atomic load when none.
+    pub fn refresh_user(&mut self, users: &Users) {
+        let generation = users.generation();
+        if generation == self.user_generation {
+            return;
+        }
+        self.user_generation = generation;
+        // A deleted user's clients are disconnected; until then they keep the rules they had.
+        if let Some(user) = users.get(&self.user.name) {
+            self.unrestricted = user.unrestricted();
+            self.user = user;
+        }
+    }
+
+    /// The session's user when its requests need checking.
+    pub fn restricted_user(&self) -> Option<&User> {
+        (!self.unrestricted).then_some(&*self.user)
     }
 
     /// Forgets every watched key (EXEC, DISCARD, UNWATCH, RESET, disconnect).

@@ -6,6 +6,8 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
+use super::acl::log::Log as AclLog;
+use super::acl::{User, Users};
 use super::blocked::Blocked;
 use super::clients::Clients;
 use super::monitor::Monitors;
@@ -42,6 +44,11 @@ pub struct Shared {
     /// Shared with background saves (BGSAVE), which walk it from their own thread.
     pub keyspace: Arc<Keyspace>,
     pub clients: Clients,
+    /// ACL users, and the ACL LOG of denials.
+    pub acl: Users,
+    pub acl_log: AclLog,
+    /// The TLS configuration of `tls-port` connections, when TLS is on.
+    pub tls: super::tls::Tls,
     pub stats: Stats,
     pub slowlog: SlowLog,
     pub monitors: Monitors,
@@ -108,7 +115,11 @@ impl Shared {
         }
         let scripts = Arc::new(ScriptStatus::default());
         let run_id: String = (0..40).map(|_| char::from_digit(rand::random_range(0..16), 16).unwrap_or('0')).collect();
+        let default_user = User::initial_default(command_count, config.get("requirepass").as_bytes());
         Shared {
+            acl: Users::with([default_user]),
+            acl_log: AclLog::default(),
+            tls: Default::default(),
             config,
             keyspace: Arc::new(keyspace),
             clients: Clients::default(),

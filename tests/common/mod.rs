@@ -49,6 +49,10 @@ impl Server {
         if !args.contains(&"--threads") {
             command.args(["--threads", "2"]);
         }
+        // Redis's default refuses DEBUG; tests use it from the loopback interface.
+        if !args.contains(&"--enable-debug-command") {
+            command.args(["--enable-debug-command", "local"]);
+        }
         command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
         limit_memory(&mut command);
         let mut child = command.spawn().expect("spawn strata-server");
