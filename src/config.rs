@@ -115,6 +115,11 @@ static SETTINGS: &[Setting] = &[
     // The partition count of a topic the first STREAM.PUB creates (Kafka's `num.partitions`).
     setting("stream-default-partitions", "1", Kind::Int { min: 1, max: 4096 }, false),
     setting("hll-sparse-max-bytes", "3000", Kind::Memory { max: i64::MAX }, false),
+    // LAKE.*: a snapshot every this many deltas bounds the replay of any version.
+    setting("lake-snapshot-interval", "100", Kind::Int { min: 1, max: i64::MAX }, false),
+    setting("lake-max-document-size", "67108864", Kind::Memory { max: MAX_STRING_LEN }, false),
+    // A 256-bit key (32 bytes, or 64 hex digits) that encrypts catalog records at rest.
+    setting("lake-encryption-key-file", "", Kind::Text, true),
 ];
 
 /// Old names Redis 7 still accepts, and the settings they stand for.
@@ -167,6 +172,8 @@ pub struct Hot {
     pub stream_node_max_entries: AtomicUsize,
     /// Past this many bytes a sparse HyperLogLog turns dense.
     pub hll_sparse_max_bytes: AtomicUsize,
+    pub lake_snapshot_interval: AtomicU64,
+    pub lake_max_document_size: AtomicUsize,
 }
 
 impl Hot {
@@ -303,6 +310,8 @@ impl Config {
         hot.stream_node_max_bytes.store(size("stream-node-max-bytes"), Ordering::Relaxed);
         hot.stream_node_max_entries.store(size("stream-node-max-entries"), Ordering::Relaxed);
         hot.hll_sparse_max_bytes.store(size("hll-sparse-max-bytes"), Ordering::Relaxed);
+        hot.lake_snapshot_interval.store(self.get_i64("lake-snapshot-interval") as u64, Ordering::Relaxed);
+        hot.lake_max_document_size.store(size("lake-max-document-size"), Ordering::Relaxed);
     }
 
     /// The text of a setting.

@@ -334,7 +334,13 @@ fn open_store(config: &Config) -> Result<Option<Arc<Store>>, StoreError> {
     let fsync = Fsync::from_name(&config.get("appendfsync")).unwrap_or(Fsync::EverySec);
     let dir = PathBuf::from(config.get("dir")).join(STORE_DIR);
     let databases = config.get_i64("databases") as usize;
-    Store::open(&dir, databases, fsync).map(|store| Some(Arc::new(store)))
+    let lake_key = match config.get("lake-encryption-key-file").as_str() {
+        "" => None,
+        path => Some(strata::engine::persist::lake_codec::read_key_file(std::path::Path::new(path)).map_err(StoreError)?),
+    };
+    let mut store = Store::open(&dir, databases, fsync)?;
+    store.seal_lakes_with(lake_key);
+    Ok(Some(Arc::new(store)))
 }
 
 /// `dir`/`dbfilename`.

@@ -49,6 +49,7 @@ fn dump(con: &mut redis::Connection) -> BTreeMap<(i64, Vec<u8>), (String, i64)> 
                 "stream" => vec!["xinfo"],
                 // Its messages move with the clock (leases, delays, TTLs); its policy does not.
                 "queue" => vec!["q.config"],
+                "lake" => vec!["lake.read"],
                 _ => vec!["type"],
             };
             let mut cmd = redis::cmd(command[0]);

@@ -580,8 +580,8 @@ fn random_dataset(con: &mut redis::Connection, seed: u64, count: usize) {
         run(con, &["select", db]);
         for key in keys(con) {
             run(con, &["exists", &key]);
-            // Redis's format has no queue type (the workload makes strata queues).
-            if run(con, &["type", &key]) == Reply::SimpleString("queue".into()) {
+            // Redis's format has no queue or lake type (the workload makes strata queues and catalogs).
+            if [Reply::SimpleString("queue".into()), Reply::SimpleString("lake".into())].contains(&run(con, &["type", &key])) {
                 run(con, &["del", &key]);
             }
         }

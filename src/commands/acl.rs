@@ -28,6 +28,8 @@ pub const QUEUE: u32 = 1 << 21;
 pub const TOPIC: u32 = 1 << 22;
 /// strata's snowflake IDs (ID.*).
 pub const ID: u32 = 1 << 24;
+/// strata's JSON catalogs (LAKE.*).
+pub const LAKE: u32 = 1 << 23;
 
 /// Category names with their `@`, in the order Redis prints them.
 pub const NAMES: &[(u32, &str)] = &[
@@ -55,6 +57,7 @@ pub const NAMES: &[(u32, &str)] = &[
     (QUEUE, "@queue"),
     (TOPIC, "@topic"),
     (ID, "@id"),
+    (LAKE, "@lake"),
 ];
 
 /// A command's categories: the ones its row names plus the ones its flags imply, by the rules of

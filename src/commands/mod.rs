@@ -31,6 +31,7 @@ mod id;
 mod info;
 mod introspection;
 mod keys;
+mod lake;
 mod lists;
 mod persistence;
 mod pubsub;

@@ -285,9 +285,9 @@ pub fn debug_reload(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
             shared.load_store().map_err(|error| CmdError::err(format!("Error trying to load the dataset: {error}")))?;
         }
         None => {
-            if holds_queues(shared) {
+            if holds_strata_types(shared) {
                 return Err(CmdError::err(
-                    "DEBUG RELOAD without persistence would lose the queues and topics (RDB files have no such types)",
+                    "DEBUG RELOAD without persistence would lose the queues, topics and catalogs (RDB files have no such types)",
                 ));
             }
             if save && !save_now(ctx) {
@@ -306,16 +306,13 @@ pub fn debug_reload(ctx: &mut Ctx, args: Args) -> Result<Reply, CmdError> {
     Ok(Reply::Ok)
 }
 
-/// Whether any database holds a queue or a topic.
-fn holds_queues(shared: &Shared) -> bool {
+/// Whether any database holds a queue, a topic or a catalog (types Redis's RDB format lacks).
+fn holds_strata_types(shared: &Shared) -> bool {
     (0..shared.keyspace.databases()).any(|db| {
         (0..crate::engine::keyspace::SHARDS).any(|shard| {
-            shared
-                .keyspace
-                .db(db)
-                .lock_index(shard)
-                .iter()
-                .any(|entry| matches!(entry.value(), crate::engine::Value::Queue(_) | crate::engine::Value::Topic(_)))
+            shared.keyspace.db(db).lock_index(shard).iter().any(|entry| {
+                matches!(entry.value(), crate::engine::Value::Queue(_) | crate::engine::Value::Topic(_) | crate::engine::Value::Lake(_))
+            })
         })
     })
 }

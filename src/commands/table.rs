@@ -17,7 +17,7 @@ use super::access::key_access::KEY_ACCESS;
 use super::docs::{self, Doc};
 use super::flags::*;
 use super::{
-    access, acl, bitmaps, blocking, client, config_cmd, connection, geo, hashes, hyperloglog, id, info, introspection, keys, lists,
+    access, acl, bitmaps, blocking, client, config_cmd, connection, geo, hashes, hyperloglog, id, info, introspection, keys, lake, lists,
     persistence, pubsub, queue, scripting, server, sets, sort, streams, strings, topic, tx, zsets, Handler,
 };
 use crate::resp::Args;
@@ -223,6 +223,7 @@ static FAMILIES: &[Family] = &[
     Family::new(sort::COMMANDS),
     Family::new(queue::COMMANDS).docs(queue::DOCS),
     Family::new(topic::COMMANDS).docs(topic::DOCS),
+    Family::new(lake::COMMANDS).docs(lake::DOCS),
     Family::new(persistence::COMMANDS),
     Family::new(access::COMMANDS),
 ];

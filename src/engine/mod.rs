@@ -8,6 +8,7 @@ pub mod geohash;
 pub mod hash;
 pub mod hyperloglog;
 pub mod keyspace;
+pub mod lake;
 pub mod lazyfree;
 pub mod limits;
 pub mod list;

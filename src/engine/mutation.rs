@@ -11,6 +11,7 @@
 //! Sinks must not touch the keyspace: they are called under its locks.
 
 use super::keyspace::Shard;
+use super::lake::{Delta, LakeHead, Snapshot};
 use super::queue::{Message, QueueHead};
 use super::stream::{Fields, StreamId};
 use super::topic::TopicChange;
@@ -211,6 +212,26 @@ pub enum Mutation<'a> {
         key: &'a [u8],
         change: TopicChange<'a>,
     },
+    /// A catalog's new delta (LAKE.WRITE).
+    LakeDelta {
+        key: &'a [u8],
+        delta: &'a Delta,
+    },
+    /// A catalog's new snapshot.
+    LakeSnapshot {
+        key: &'a [u8],
+        snapshot: &'a Snapshot,
+    },
+    /// A catalog's delta or snapshot dropped by compaction.
+    LakeDrop {
+        key: &'a [u8],
+        member: LakeMember,
+    },
+    /// A catalog's version, horizon, update time and metadata, as a command left them.
+    LakeHead {
+        key: &'a [u8],
+        head: &'a LakeHead,
+    },
 
     /// Every key of the database is gone (FLUSHDB; FLUSHALL reports one per database).
     FlushDb,
@@ -255,10 +276,21 @@ impl Mutation<'_> {
             | QueueMessage { key, .. }
             | QueueRemove { key, .. }
             | QueueHead { key, .. }
-            | Topic { key, .. } => Some(key),
+            | Topic { key, .. }
+            | LakeDelta { key, .. }
+            | LakeSnapshot { key, .. }
+            | LakeDrop { key, .. }
+            | LakeHead { key, .. } => Some(key),
             FlushDb | SwapDb { .. } => None,
         }
     }
+}
+
+/// A record of a catalog's history: the delta or the snapshot of a version.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LakeMember {
+    Delta(u64),
+    Snapshot(u64),
 }
 
 /// Where the keyspace reports its changes (persistence, keyspace notifications, tests).

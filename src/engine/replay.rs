@@ -3,6 +3,7 @@
 //! empty keyspace and compare).
 
 use super::keyspace::{KeyHash, Keyspace};
+use super::lake::Lake;
 use super::limits::Limits;
 use super::mutation::{Mutation, Side};
 use super::write::Tracked;
@@ -79,6 +80,10 @@ pub fn apply(keyspace: &Keyspace, db: usize, change: &Mutation<'_>, limits: &Lim
                 Mutation::QueueRemove { id, .. } => write.collection::<Queue>().map(|mut q| q.replay_take(id)),
                 Mutation::QueueHead { head, .. } => write.collection::<Queue>().map(|mut q| q.replay_head(head)),
                 Mutation::Topic { change, .. } => write.collection::<Topic>().map(|mut t| t.replay(&change, now_ms)),
+                Mutation::LakeDelta { delta, .. } => write.collection::<Lake>().and_then(|mut l| l.replay_delta(delta).ok()),
+                Mutation::LakeSnapshot { snapshot, .. } => write.collection::<Lake>().map(|mut l| l.replay_snapshot(snapshot)),
+                Mutation::LakeDrop { member, .. } => write.collection::<Lake>().map(|mut l| l.replay_drop(member)),
+                Mutation::LakeHead { head, .. } => write.collection::<Lake>().map(|mut l| l.replay_head(head)),
                 _ => write.collection::<Stream>().and_then(|stream| apply_stream(stream, change, limits)),
             };
             applied.ok_or_else(|| diverged("wrong type"))?;

@@ -6,6 +6,7 @@ use std::borrow::Cow;
 
 pub use super::dense::{dense_scan, DenseHasher};
 use super::hash::Hash;
+use super::lake::Lake;
 pub use super::limits::Limits;
 use super::list::List;
 use super::queue::Queue;
@@ -46,6 +47,7 @@ pub enum Value {
     Stream(Box<Versioned<Stream>>),
     Queue(Box<Versioned<Queue>>),
     Topic(Box<Versioned<Topic>>),
+    Lake(Box<Versioned<Lake>>),
 }
 
 /// A collection and its version: a number unique to this incarnation of the key's value, given
@@ -121,6 +123,7 @@ pub enum ValueType {
     Stream,
     Queue,
     Topic,
+    Lake,
 }
 
 impl ValueType {
@@ -134,6 +137,7 @@ impl ValueType {
             ValueType::Stream => "stream",
             ValueType::Queue => "queue",
             ValueType::Topic => "topic",
+            ValueType::Lake => "lake",
         }
     }
 
@@ -147,6 +151,7 @@ impl ValueType {
             b"stream" => Some(ValueType::Stream),
             b"queue" => Some(ValueType::Queue),
             b"topic" => Some(ValueType::Topic),
+            b"lake" => Some(ValueType::Lake),
             _ => None,
         }
     }
@@ -164,6 +169,7 @@ impl Value {
             Value::Stream(c) => c.version,
             Value::Queue(c) => c.version,
             Value::Topic(c) => c.version,
+            Value::Lake(c) => c.version,
         }
     }
 
@@ -178,6 +184,7 @@ impl Value {
             Value::Stream(c) => c.version = version,
             Value::Queue(c) => c.version = version,
             Value::Topic(c) => c.version = version,
+            Value::Lake(c) => c.version = version,
         }
     }
 
@@ -193,6 +200,7 @@ impl Value {
             Value::Stream(c) => c.version = next(),
             Value::Queue(c) => c.version = next(),
             Value::Topic(c) => c.version = next(),
+            Value::Lake(c) => c.version = next(),
         }
     }
 
@@ -227,6 +235,7 @@ impl Value {
             Value::Stream(_) => ValueType::Stream,
             Value::Queue(_) => ValueType::Queue,
             Value::Topic(_) => ValueType::Topic,
+            Value::Lake(_) => ValueType::Lake,
         }
     }
 
@@ -236,7 +245,14 @@ impl Value {
             Value::Int(n) => Some(Cow::Owned(itoa::Buffer::new().format(*n).as_bytes().to_vec())),
             Value::Inline { len, data } => Some(Cow::Borrowed(&data[..*len as usize])),
             Value::Heap(bytes) | Value::Raw(bytes) => Some(Cow::Borrowed(bytes)),
-            Value::List(_) | Value::Hash(_) | Value::Set(_) | Value::ZSet(_) | Value::Stream(_) | Value::Queue(_) | Value::Topic(_) => None,
+            Value::List(_)
+            | Value::Hash(_)
+            | Value::Set(_)
+            | Value::ZSet(_)
+            | Value::Stream(_)
+            | Value::Queue(_)
+            | Value::Topic(_)
+            | Value::Lake(_) => None,
         }
     }
 
@@ -246,7 +262,14 @@ impl Value {
             Value::Int(n) => Some(f(itoa::Buffer::new().format(*n).as_bytes())),
             Value::Inline { len, data } => Some(f(&data[..*len as usize])),
             Value::Heap(bytes) | Value::Raw(bytes) => Some(f(bytes)),
-            Value::List(_) | Value::Hash(_) | Value::Set(_) | Value::ZSet(_) | Value::Stream(_) | Value::Queue(_) | Value::Topic(_) => None,
+            Value::List(_)
+            | Value::Hash(_)
+            | Value::Set(_)
+            | Value::ZSet(_)
+            | Value::Stream(_)
+            | Value::Queue(_)
+            | Value::Topic(_)
+            | Value::Lake(_) => None,
         }
     }
 
@@ -286,6 +309,7 @@ impl Value {
             Value::Stream(_) => "stream",
             Value::Queue(_) => "queue",
             Value::Topic(_) => "topic",
+            Value::Lake(_) => "lake",
         }
     }
 
@@ -301,11 +325,13 @@ impl Value {
             Value::Stream(stream) => std::mem::size_of::<Stream>() + stream.heap_size(),
             Value::Queue(queue) => std::mem::size_of::<Queue>() + queue.heap_size(),
             Value::Topic(topic) => std::mem::size_of::<Topic>() + topic.heap_size(),
+            Value::Lake(lake) => std::mem::size_of::<Lake>() + lake.heap_size(),
         }
     }
 
     /// Whether the value is a collection with no elements left (such keys are deleted). Streams
-    /// are never deleted for being empty, as in Redis, nor are queues and topics (their config stays).
+    /// are never deleted for being empty, as in Redis, nor are queues and topics (their config stays)
+    /// or catalogs (their history and metadata stay).
     pub fn is_empty_collection(&self) -> bool {
         match self {
             Value::List(list) => list.is_empty(),

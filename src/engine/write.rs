@@ -10,6 +10,7 @@ use std::ops::Deref;
 
 use super::hash::Hash;
 use super::keyspace::ShardSink;
+use super::lake::Lake;
 use super::list::List;
 use super::mutation::Mutation;
 use super::queue::Queue;
@@ -121,6 +122,7 @@ collection!(ZSet);
 collection!(Stream);
 collection!(Queue);
 collection!(Topic);
+collection!(Lake);
 
 /// Write access to the live value at one key.
 pub struct KeyWrite<'a> {

@@ -9,6 +9,8 @@ const KEYS: &[&str] = &["k1", "k2", "k3", "k4", "{t}a", "{t}b"];
 const QUEUE_KEYS: &[&str] = &["q1", "q2", "k4"];
 /// Topics mostly live here; `k4` is shared with every type.
 const TOPIC_KEYS: &[&str] = &["t1", "t2", "k4"];
+/// Catalogs mostly live here, so their history grows; `k4` is shared with every type.
+const LAKE_KEYS: &[&str] = &["j1", "j2", "k4"];
 const MEMBERS: &[&str] = &["a", "b", "c", "d", "e", "1", "2", "3", "17", "-4", "long-member-name-beyond-nothing"];
 
 fn pick<'a>(rng: &mut StdRng, from: &[&'a str]) -> &'a str {
@@ -25,8 +27,10 @@ pub fn random_write(rng: &mut StdRng) -> Vec<String> {
     let m2 = pick(rng, MEMBERS).to_string();
     let n = rng.random_range(-3..6).to_string();
     let (qk, qk2) = (pick(rng, QUEUE_KEYS).to_string(), pick(rng, QUEUE_KEYS).to_string());
+    let lk = pick(rng, LAKE_KEYS).to_string();
+    let lake_path = pick(rng, &["/", "/a", "/a/b", "/c"]).to_string();
     let score = format!("{}", rng.random_range(-20..20) as f64 / 4.0);
-    let words: Vec<&str> = match rng.random_range(0..131) {
+    let words: Vec<&str> = match rng.random_range(0..137) {
         0 => vec!["set", &k, &m],
         1 => vec!["set", &k, &m, "px", "150"],
         2 => vec!["set", &k, &m, "keepttl", "get"],
@@ -165,6 +169,12 @@ pub fn random_write(rng: &mut StdRng) -> Vec<String> {
         // Unknown IDs (the scripts above ack, nack and touch real ones).
         128 => vec!["q.ack", &qk, "1", "2"],
         129 => vec![if rng.random_bool(0.5) { "q.nack" } else { "q.touch" }, &qk, "1"],
+        130 => vec!["lake.write", &lk, &lake_path, "replace", r#"{"n":1,"s":"text"}"#],
+        131 => vec!["lake.write", &lk, &lake_path, "merge", r#"{"n":null,"m":[1,2]}"#, "meta", r#"{"by":"w"}"#],
+        132 => vec!["lake.write", &lk, &lake_path, "patch", r#"[{"op":"add","path":"/p","value":{"q":true}}]"#],
+        133 => vec!["lake.write", &lk, "/", "patch", r#"[{"op":"test","path":"/n","value":1},{"op":"remove","path":"/n"}]"#],
+        134 => vec!["lake.snapshot", &lk],
+        135 => vec!["lake.compact", &lk, "keep", "1"],
         _ => vec!["hset", &k, &m2, "a-value-longer-than-nothing-at-all-surely-beyond-sixty-four-bytes-of-listpack"],
     };
     words.into_iter().map(String::from).collect()

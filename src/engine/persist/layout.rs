@@ -8,11 +8,13 @@
 //!   of a namespace's ID.* generator.
 //! - `'m' | store u32 | slot u16 | key` → the key's metadata: `type u8 | version u64 | deadline u64`
 //!   (Unix ms, 0 = none), then the body: a string's bytes, a list's or a stream's encoding, a queue's
-//!   head (config, counters; `persist::queue_codec`), a topic's config; hashes, sets and sorted sets have no body.
+//!   head (config, counters; `persist::queue_codec`), a topic's config, a catalog's head (version,
+//!   horizon, metadata; `persist::lake_codec`); hashes, sets and sorted sets have no body.
 //! - `'d' | store u32 | slot u16 | key length u32 | key | version u64 | member` → one member of a
 //!   hash (its value), set (empty) or sorted set (its score, f64 big-endian bits), or a queue's
-//!   message (member = its ID, u64; value = its state and payload, `persist::queue_codec`), or a
-//!   topic's entry, partition end, group, committed offset or producer (`persist::topic_codec`). Members are filed
+//!   message (member = its ID, u64; value = its state and payload, `persist::queue_codec`), a
+//!   topic's entry, partition end, group, committed offset or producer (`persist::topic_codec`), or a
+//!   catalog's delta or snapshot (member = `'D'`/`'S'` and the version; `persist::lake_codec`). Members are filed
 //!   under the collection's version, so replacing or deleting a collection is one metadata record;
 //!   records of older versions are unreachable.
 //! - A string longer than `pages::PAGED_FROM` bytes has metadata of type [`PAGED_STRING`] (version:
@@ -134,6 +136,7 @@ pub fn type_code(kind: ValueType) -> u8 {
         ValueType::Stream => 5,
         ValueType::Queue => 7,
         ValueType::Topic => 8,
+        ValueType::Lake => 9,
     }
 }
 
@@ -147,6 +150,7 @@ pub fn type_of_code(code: u8) -> Option<ValueType> {
         5 => ValueType::Stream,
         7 => ValueType::Queue,
         8 => ValueType::Topic,
+        9 => ValueType::Lake,
         _ => return None,
     })
 }

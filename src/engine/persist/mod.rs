@@ -10,6 +10,7 @@
 //! whole or not at all.
 
 pub mod garbage;
+pub mod lake_codec;
 pub mod layout;
 pub mod pages;
 pub mod queue_codec;

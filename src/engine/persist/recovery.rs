@@ -9,8 +9,10 @@ use super::layout::{
 };
 use super::pages;
 use super::store::{Store, StoreError};
-use super::{queue_codec, stream_codec, topic_codec};
+use super::{lake_codec, queue_codec, stream_codec, topic_codec};
 use crate::engine::keyspace::{KeyHash, Keyspace};
+use crate::engine::lake::Lake;
+use crate::engine::mutation::LakeMember;
 use crate::engine::stream::{Stream, StreamId};
 use crate::engine::value::{versions_after, Limits, Value, ValueType};
 use crate::engine::write::Collection;
@@ -109,6 +111,8 @@ pub fn load_slowly(
                 ValueType::Stream => load_stream(store, &prefix, body, limits, progress)?.ok_or_else(damaged)?.into_value(),
                 ValueType::Queue => load_queue(store, &prefix, body, progress)?.ok_or_else(damaged)?.into_value(),
                 ValueType::Topic => load_topic(store, &prefix, body, now_ms, progress)?.ok_or_else(damaged)?.into_value(),
+                ValueType::Lake => load_lake(store, &prefix, body, progress)
+                    .map_err(|why| StoreError(format!("catalog '{}' of database {db}: {why}", String::from_utf8_lossy(key))))?,
                 ValueType::Hash => {
                     let mut hash = Hash::default();
                     for member in store.lsm.prefix(&prefix) {
@@ -273,4 +277,27 @@ fn load_topic(store: &Store, prefix: &[u8], body: &[u8], now: u64, progress: &Pr
         topic.apply(&decoded.as_change(), now);
     }
     Ok(Some(topic))
+}
+
+/// A catalog from its metadata body (its head) and its delta and snapshot records under `prefix`.
+/// A record that does not open (a wrong `lake-encryption-key-file`, damage) is an error: loading
+/// stops rather than serve a wrong document.
+fn load_lake(store: &Store, prefix: &[u8], body: &[u8], progress: &Progress) -> Result<Value, String> {
+    let sealer = &store.lake_sealer;
+    let head = lake_codec::decode_head(body, sealer).map_err(|e| e.to_string())?;
+    let (mut deltas, mut snapshots) = (Vec::new(), Vec::new());
+    for record in store.lsm.prefix(prefix) {
+        let (record_key, encoded) = record.map_err(|e| e.to_string())?;
+        progress.read(1);
+        match record_key.get(prefix.len()..).and_then(lake_codec::member_of_name) {
+            Some(LakeMember::Delta(version)) => {
+                deltas.push(lake_codec::decode_delta(version, &encoded, sealer).map_err(|e| e.to_string())?)
+            }
+            Some(LakeMember::Snapshot(version)) => {
+                snapshots.push(lake_codec::decode_snapshot(version, &encoded, sealer).map_err(|e| e.to_string())?)
+            }
+            None => return Err(format!("damaged record {record_key:?}")),
+        }
+    }
+    Lake::restore(head, deltas, snapshots).map(Lake::into_value).map_err(|e| e.to_string())
 }

@@ -7,12 +7,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::garbage::Garbage;
+use super::lake_codec::{self, Sealer};
 use super::layout::{db_map_key, id_reservation_key, member_prefix, meta_header, meta_key};
 use super::pages::{Pages, Records, StoredString};
 use super::{queue_codec, stream_codec, topic_codec};
 use crate::engine::keyspace::{KeyHash, Shard};
 use crate::engine::lsm::{self, Options, SyncMode, WriteBatch};
-use crate::engine::mutation::{ChangeSink, Mutation};
+use crate::engine::mutation::{ChangeSink, LakeMember, Mutation};
 use crate::engine::stream::StreamId;
 use crate::engine::value::Value;
 
@@ -89,6 +90,8 @@ pub struct Store {
     pub(super) pages: Pages,
     compacting: AtomicBool,
     compaction_failed: AtomicBool,
+    /// Compresses (and, with `lake-encryption-key-file`, encrypts) catalog records.
+    pub(super) lake_sealer: Sealer,
 }
 
 /// Committed units waiting to be written, and how many units were ever committed: a unit's number
@@ -174,7 +177,14 @@ impl Store {
             pages: Pages::default(),
             compacting: AtomicBool::new(false),
             compaction_failed: AtomicBool::new(false),
+            lake_sealer: Sealer::default(),
         })
+    }
+
+    /// Encrypts catalog records with `key` from now on (`lake-encryption-key-file`), and reads
+    /// encrypted ones with it; set before the store is loaded.
+    pub fn seal_lakes_with(&mut self, key: Option<[u8; 32]>) {
+        self.lake_sealer = Sealer::new(key);
     }
 
     /// Whether the last write to the log failed.
@@ -490,6 +500,7 @@ impl Store {
             Value::Stream(stream) => stream_codec::encode_without_entries(stream, record_value),
             Value::Queue(queue) => queue_codec::encode_head(queue.head(), record_value),
             Value::Topic(topic) => topic_codec::encode_config(topic.config(), record_value),
+            Value::Lake(lake) => lake_codec::encode_head(lake.head(), &self.lake_sealer, record_value),
             Value::Hash(_) | Value::Set(_) | Value::ZSet(_) => {}
             string => {
                 string.with_string(|bytes| record_value.extend_from_slice(bytes));
@@ -527,6 +538,19 @@ impl Store {
                 }
             }
             Value::Topic(topic) => topic_codec::each_record(topic, put),
+            Value::Lake(lake) => {
+                let (mut scratch, mut encoded) = (Vec::new(), Vec::new());
+                for delta in lake.deltas() {
+                    encoded.clear();
+                    lake_codec::encode_delta(delta, &self.lake_sealer, &mut scratch, &mut encoded);
+                    put(&lake_codec::member_name(LakeMember::Delta(delta.version)), &encoded);
+                }
+                for snapshot in lake.snapshots() {
+                    encoded.clear();
+                    lake_codec::encode_snapshot(snapshot, &self.lake_sealer, &mut scratch, &mut encoded);
+                    put(&lake_codec::member_name(LakeMember::Snapshot(snapshot.version)), &encoded);
+                }
+            }
             Value::Hash(hash) => hash.iter().for_each(|(field, v)| put(field, v)),
             Value::Set(set) => set.iter().for_each(|member| put(&member, b"")),
             Value::ZSet(zset) => {
@@ -594,6 +618,20 @@ impl ChangeSink for Store {
                 }
                 pending.record_value = value;
             }
+            Mutation::LakeDelta { key, delta } => {
+                let (mut scratch, mut encoded) = (std::mem::take(&mut pending.record_value), Vec::new());
+                lake_codec::encode_delta(delta, &self.lake_sealer, &mut scratch, &mut encoded);
+                self.member(pending, db, version, key, &lake_codec::member_name(LakeMember::Delta(delta.version)), Some(&encoded));
+                pending.record_value = scratch;
+            }
+            Mutation::LakeSnapshot { key, snapshot } => {
+                let (mut scratch, mut encoded) = (std::mem::take(&mut pending.record_value), Vec::new());
+                lake_codec::encode_snapshot(snapshot, &self.lake_sealer, &mut scratch, &mut encoded);
+                let name = lake_codec::member_name(LakeMember::Snapshot(snapshot.version));
+                self.member(pending, db, version, key, &name, Some(&encoded));
+                pending.record_value = scratch;
+            }
+            Mutation::LakeDrop { key, member } => self.member(pending, db, version, key, &lake_codec::member_name(member), None),
             Mutation::ListInsert { key, .. } | Mutation::ListRemove { key, .. } | Mutation::ListTrim { key, .. } => {
                 // Elements moved: all of them are written again at their new positions.
                 self.mark(pending, db, key, true);

@@ -141,6 +141,11 @@ fn int_text(n: i64) -> Cow<'static, [u8]> {
 pub fn value(reader: &mut Reader<'_>, kind: u8, limits: &Limits) -> Result<Value, RdbError> {
     let value = match kind {
         kind::STRING => Value::string(&reader.string()?),
+        kind::STRATA_LAKE => {
+            let blob = reader.string()?;
+            let catalog = crate::engine::persist::lake_codec::decode_whole(&blob).ok_or(malformed("lake catalog"))?;
+            crate::engine::Collection::into_value(catalog)
+        }
         kind::LIST => {
             let mut list = List::new();
             for _ in 0..reader.count()? {

@@ -25,6 +25,7 @@ fn type_number(value: &Value) -> u32 {
         // strata's own type, which Redis does not have: a number Redis does not use.
         Value::Queue(_) => 64,
         Value::Topic(_) => 65,
+        Value::Lake(_) => 66,
     }
 }
 
@@ -46,6 +47,16 @@ pub fn mix(digest: &mut Digest, data: &[u8]) {
 pub fn value(digest: &mut Digest, value: &Value, expires: bool) {
     mix(digest, &type_number(value).to_be_bytes());
     match value {
+        Value::Lake(lake) => {
+            // The current document, its version and metadata, and every delta kept.
+            mix(digest, &lake.current_version().to_be_bytes());
+            mix(digest, crate::engine::lake::to_text(lake.document()).as_bytes());
+            mix(digest, crate::engine::lake::to_text(&serde_json::Value::Object(lake.meta().clone())).as_bytes());
+            for delta in lake.deltas() {
+                mix(digest, &delta.version.to_be_bytes());
+                mix(digest, crate::engine::lake::to_text(&delta.body).as_bytes());
+            }
+        }
         Value::Queue(queue) => {
             let mut messages: Vec<_> = queue.messages().collect();
             messages.sort_by_key(|(id, _)| *id);

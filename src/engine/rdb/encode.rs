@@ -98,6 +98,7 @@ pub fn value_type(value: &Value) -> u8 {
             ZSet::Skip(_) => kind::ZSET_2,
         },
         Value::Stream(_) => kind::STREAM_LISTPACKS_2,
+        Value::Lake(_) => kind::STRATA_LAKE,
         // Redis's format has no queue or topic type: DUMP refuses them and SAVE leaves them out
         // (see `rdb::file`), so this is never written; an empty string if it were.
         Value::Int(_) | Value::Inline { .. } | Value::Heap(_) | Value::Raw(_) | Value::Queue(_) | Value::Topic(_) => kind::STRING,
@@ -113,6 +114,11 @@ pub fn value_body(out: &mut Vec<u8>, value: &Value) {
         Value::ZSet(zset) => zset_value(out, zset),
         Value::Stream(stream) => super::stream::encode(out, stream),
         Value::Queue(_) | Value::Topic(_) => string(out, b""),
+        Value::Lake(lake) => {
+            let mut blob = Vec::new();
+            crate::engine::persist::lake_codec::encode_whole(lake, &mut blob);
+            string(out, &blob);
+        }
         Value::Int(_) | Value::Inline { .. } | Value::Heap(_) | Value::Raw(_) => {
             value.with_string(|bytes| string(out, bytes));
         }

@@ -69,8 +69,8 @@ impl<W: Write> Writer<W> {
 
     /// One key of the current database.
     pub fn key(&mut self, key: &[u8], value: &Value, expire_at: Option<u64>) -> std::io::Result<()> {
-        // Redis's format has no queue or topic type: those live in strata's store only.
-        if matches!(value, Value::Queue(_) | Value::Topic(_)) {
+        // Redis's format has no queue, topic or lake type: those live in strata's store only.
+        if matches!(value, Value::Queue(_) | Value::Topic(_) | Value::Lake(_)) {
             return Ok(());
         }
         if let Some(at) = expire_at {

@@ -55,6 +55,9 @@ pub mod kind {
     pub const STREAM_LISTPACKS_3: u8 = 21;
     /// strata's own: a topic in a DUMP payload (Redis has no such type and refuses the payload).
     pub const STRATA_TOPIC: u8 = 200;
+    /// strata's JSON catalog (`lake`), a type Redis does not have: only strata restores such a
+    /// DUMP payload, and SAVE leaves catalogs out of dump.rdb.
+    pub const STRATA_LAKE: u8 = 201;
 }
 
 /// File opcodes (`RDB_OPCODE_*`).
