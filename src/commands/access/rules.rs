@@ -185,7 +185,7 @@ fn add_key_pattern(selector: &mut Selector, rule: &[u8]) -> Result<(), RuleError
     }
     match selector.keys.iter_mut().find(|known| known.pattern == pattern) {
         Some(known) => known.permissions |= permissions,
-        None => selector.keys.push(KeyPattern { pattern: pattern.to_vec(), permissions }),
+        None => selector.keys.push(KeyPattern::new(pattern, permissions)),
     }
     selector.all_keys = false;
     Ok(())

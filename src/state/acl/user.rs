@@ -18,6 +18,25 @@ pub const WRITE: u8 = 2;
 pub struct KeyPattern {
     pub pattern: Vec<u8>,
     pub permissions: u8,
+    /// The pattern is `prefix*` with nothing else special: matched by comparing the prefix, the
+    /// common shape of ACL key patterns (`~app:*`), without the glob matcher.
+    literal_prefix: bool,
+}
+
+impl KeyPattern {
+    pub fn new(pattern: &[u8], permissions: u8) -> KeyPattern {
+        let literal_prefix =
+            pattern.split_last().is_some_and(|(&last, prefix)| last == b'*' && !prefix.iter().any(|c| b"*?[]\\".contains(c)));
+        KeyPattern { pattern: pattern.to_vec(), permissions, literal_prefix }
+    }
+
+    pub fn matches(&self, key: &[u8]) -> bool {
+        if self.literal_prefix {
+            key.starts_with(&self.pattern[..self.pattern.len() - 1])
+        } else {
+            glob::matches(&self.pattern, key, false)
+        }
+    }
 }
 
 /// What a user may run and touch: the root selector, or one in parentheses. A command passes if any
@@ -78,8 +97,7 @@ impl Selector {
 
     /// Whether `key` may be used with the `needed` permissions.
     pub fn allows_key(&self, key: &[u8], needed: u8) -> bool {
-        self.all_keys
-            || self.keys.iter().any(|pattern| pattern.permissions & needed == needed && glob::matches(&pattern.pattern, key, false))
+        self.all_keys || self.keys.iter().any(|pattern| pattern.permissions & needed == needed && pattern.matches(key))
     }
 
     /// Whether a channel (or, when `is_pattern`, a PSUBSCRIBE pattern, compared literally) is allowed.
@@ -211,13 +229,19 @@ mod tests {
     #[test]
     fn key_patterns_need_every_permission_asked() {
         let mut selector = Selector::new(false);
-        selector.keys.push(KeyPattern { pattern: b"ro:*".to_vec(), permissions: READ });
-        selector.keys.push(KeyPattern { pattern: b"rw:*".to_vec(), permissions: READ | WRITE });
+        selector.keys.push(KeyPattern::new(b"ro:*", READ));
+        selector.keys.push(KeyPattern::new(b"rw:*", READ | WRITE));
+        selector.keys.push(KeyPattern::new(b"g[ab]?:*", READ));
         assert!(selector.allows_key(b"ro:1", READ));
         assert!(!selector.allows_key(b"ro:1", WRITE));
         assert!(selector.allows_key(b"ro:1", 0), "a key spec with no access flags needs nothing");
         assert!(selector.allows_key(b"rw:1", READ | WRITE));
         assert!(!selector.allows_key(b"other", 0), "but the key must still match a pattern");
+        assert!(selector.allows_key(b"gbx:1", READ) && !selector.allows_key(b"gcx:1", READ), "other patterns are globs");
+        assert!(
+            KeyPattern::new(b"a\\*", READ).matches(b"a*") && !KeyPattern::new(b"a\\*", READ).matches(b"ab"),
+            "an escaped star is no prefix"
+        );
     }
 
     #[test]
