@@ -17,31 +17,13 @@ clients=${CLIENTS:-4}
 fsync=${FSYNC:-everysec}
 strata_port=${STRATA_PORT:-7481}
 redis_port=${REDIS_PORT:-7482}
-work=$(mktemp -d)
-pids=()
-stop() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap stop EXIT
-
-cargo build --release --bin strata-server >/dev/null 2>&1
+source benches/pair.sh
 cargo bench --bench lake_load --no-run >/dev/null 2>&1
 load() { cargo bench --bench lake_load -- --port "$1" --test "$2" --target "$3" --clients "$clients" --ops "$ops" "${@:4}" 2>/dev/null | tail -1; }
 rate() { sed -n 's/.*ops\/s=\([0-9]*\).*/\1/p' <<<"$1"; }
 ratio() { echo "$(rate "$1") / $(rate "$2")" | bc -l | cut -c1-5; }
 
-mkdir -p "$work/strata" "$work/redis"
-"${CARGO_TARGET_DIR:-target}/release/strata-server" --port "$strata_port" --bind 127.0.0.1 --loglevel warning \
-  --appendonly yes --appendfsync "$fsync" --dir "$work/strata" >/dev/null &
-pids+=($!)
-redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly yes --appendfsync "$fsync" \
-  --dir "$work/redis" --loglevel warning >/dev/null &
-pids+=($!)
-for port in "$strata_port" "$redis_port"; do
-  until [ "$(redis-cli -p "$port" ping 2>/dev/null)" = PONG ]; do sleep 0.1; done
-done
+pair_start "$fsync" "$strata_port" "$redis_port"
 
 echo "appendfsync $fsync, $clients clients"
 for pipeline in 1 16; do

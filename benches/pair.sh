@@ -1,4 +1,4 @@
-# Sourced by the end-to-end scripts (queues.sh, topics.sh): a work directory removed on exit, the
+# Sourced by the end-to-end scripts (queues.sh, topics.sh, lakes.sh): a work directory removed on exit, the
 # release server built, and strata and redis-server started side by side with AOF on at one
 # `appendfsync` (`pair_start fsync strata_port redis_port`, `pair_stop strata_port redis_port`).
 work=$(mktemp -d)
@@ -22,7 +22,8 @@ pair_start() {
     --dir "$work/redis" --loglevel warning >/dev/null &
   pids+=($!)
   for port in "$strata_port" "$redis_port"; do
-    until redis-cli -p "$port" ping >/dev/null 2>&1; do sleep 0.1; done
+    # PONG, not LOADING: a server with persistence answers once its data is loaded.
+    until [ "$(redis-cli -p "$port" ping 2>/dev/null)" = PONG ]; do sleep 0.1; done
   done
 }
 
